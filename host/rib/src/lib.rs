@@ -1,1 +1,26 @@
-//! placeholder
+//! kumo-rib: the route-server RIB (RFC 7947). A pure, synchronous data
+//! structure: the daemon owns one [`Rib`] in a single task and feeds it
+//! received paths with the import policy's verdicts; the RIB answers with
+//! the changes to send to each client.
+//!
+//! Module map:
+//! - [`peer`]: [`PeerId`], [`PeerInfo`], [`PeerSet`] (bitset of peers).
+//! - [`attrs`]: [`RouteAttrs`], the shared [`Attrs`], the [`AttrInterner`].
+//! - [`policy`]: policy outcomes as data: [`ImportVerdict`], [`RejectReason`],
+//!   [`ExportTargets`] and the [`ExportPolicy`] trait.
+//! - [`decision`]: the decision process (deterministic MED), and the ranking
+//!   that makes per-client best paths cheap.
+//! - [`rib`]: [`Rib`] itself: Adj-RIB-In per client (pre- and post-policy),
+//!   per-client selection with path hiding and ADD-PATH, and the diffs
+//!   ([`OutChange`]) that replace a per-client Adj-RIB-Out.
+
+pub mod attrs;
+pub mod decision;
+pub mod peer;
+pub mod policy;
+pub mod rib;
+
+pub use attrs::{AttrInterner, Attrs, RouteAttrs};
+pub use peer::{PeerId, PeerInfo, PeerSet};
+pub use policy::{DEFAULT_LOCAL_PREF, ExportAll, ExportPolicy, ExportTargets, ImportVerdict, RejectReason};
+pub use rib::{FamilyCounts, OutChange, PathView, PeerCounts, Rib, RibError, VerdictView};

@@ -6,7 +6,13 @@
 //! - [`frame`]: message framing (marker, length, type) over a byte buffer.
 //! - [`decode`]: message decoders, with RFC 7606 revised error handling for UPDATE.
 //! - [`encode`]: message encoders, and UPDATE packing for the route-server output.
+//! - `nlri` (private): the prefix parsing/writing loops shared by both directions.
 //! - [`notification`]: NOTIFICATION codes, subcodes and constructors (RFC 4271 §4.5, RFC 8203/9003).
+//!
+//! Tests: unit tests sit next to the code; `tests/vectors.rs` (byte-exact
+//! vectors, several captured from BIRD), `tests/malformed.rs` (RFC 7606 outcome
+//! table), `tests/roundtrip.rs` (proptest), `tests/packer.rs`; fuzz targets in
+//! the repository's `fuzz/` directory.
 //!
 //! Transparency (RFC 7947): attributes kumo does not interpret are kept as raw
 //! bytes in [`RawAttribute`] and re-encoded unchanged, with the Partial bit set
@@ -15,11 +21,12 @@
 pub mod decode;
 pub mod encode;
 pub mod frame;
+mod nlri;
 pub mod notification;
 pub mod types;
 
 pub use decode::{AttrError, AttrErrorAction, Decoded, decode_message};
-pub use encode::{EncodeError, encode_message, UpdatePacker};
+pub use encode::{EncodeError, UpdatePacker, encode_end_of_rib, encode_message};
 pub use frame::{Frame, frame};
 pub use types::*;
 

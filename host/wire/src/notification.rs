@@ -109,7 +109,10 @@ impl Notification {
     /// The RFC 8203/9003 shutdown communication, if this is a Cease with one.
     pub fn shutdown_message(&self) -> Option<String> {
         if self.code != code::CEASE
-            || !matches!(self.subcode, cease::ADMINISTRATIVE_SHUTDOWN | cease::ADMINISTRATIVE_RESET)
+            || !matches!(
+                self.subcode,
+                cease::ADMINISTRATIVE_SHUTDOWN | cease::ADMINISTRATIVE_RESET
+            )
         {
             return None;
         }
@@ -121,36 +124,70 @@ impl Notification {
     /// Human-readable name of the code and subcode, for logs and the API.
     pub fn describe(&self) -> String {
         let name = match (self.code, self.subcode) {
-            (code::MESSAGE_HEADER_ERROR, header::CONNECTION_NOT_SYNCHRONIZED) => "Message Header Error / Connection Not Synchronized",
-            (code::MESSAGE_HEADER_ERROR, header::BAD_MESSAGE_LENGTH) => "Message Header Error / Bad Message Length",
-            (code::MESSAGE_HEADER_ERROR, header::BAD_MESSAGE_TYPE) => "Message Header Error / Bad Message Type",
+            (code::MESSAGE_HEADER_ERROR, header::CONNECTION_NOT_SYNCHRONIZED) => {
+                "Message Header Error / Connection Not Synchronized"
+            }
+            (code::MESSAGE_HEADER_ERROR, header::BAD_MESSAGE_LENGTH) => {
+                "Message Header Error / Bad Message Length"
+            }
+            (code::MESSAGE_HEADER_ERROR, header::BAD_MESSAGE_TYPE) => {
+                "Message Header Error / Bad Message Type"
+            }
             (code::MESSAGE_HEADER_ERROR, _) => "Message Header Error",
-            (code::OPEN_MESSAGE_ERROR, open::UNSUPPORTED_VERSION_NUMBER) => "OPEN Message Error / Unsupported Version Number",
+            (code::OPEN_MESSAGE_ERROR, open::UNSUPPORTED_VERSION_NUMBER) => {
+                "OPEN Message Error / Unsupported Version Number"
+            }
             (code::OPEN_MESSAGE_ERROR, open::BAD_PEER_AS) => "OPEN Message Error / Bad Peer AS",
             (code::OPEN_MESSAGE_ERROR, open::BAD_BGP_IDENTIFIER) => "OPEN Message Error / Bad BGP Identifier",
-            (code::OPEN_MESSAGE_ERROR, open::UNSUPPORTED_OPTIONAL_PARAMETER) => "OPEN Message Error / Unsupported Optional Parameter",
-            (code::OPEN_MESSAGE_ERROR, open::UNACCEPTABLE_HOLD_TIME) => "OPEN Message Error / Unacceptable Hold Time",
-            (code::OPEN_MESSAGE_ERROR, open::UNSUPPORTED_CAPABILITY) => "OPEN Message Error / Unsupported Capability",
+            (code::OPEN_MESSAGE_ERROR, open::UNSUPPORTED_OPTIONAL_PARAMETER) => {
+                "OPEN Message Error / Unsupported Optional Parameter"
+            }
+            (code::OPEN_MESSAGE_ERROR, open::UNACCEPTABLE_HOLD_TIME) => {
+                "OPEN Message Error / Unacceptable Hold Time"
+            }
+            (code::OPEN_MESSAGE_ERROR, open::UNSUPPORTED_CAPABILITY) => {
+                "OPEN Message Error / Unsupported Capability"
+            }
             (code::OPEN_MESSAGE_ERROR, open::ROLE_MISMATCH) => "OPEN Message Error / Role Mismatch",
             (code::OPEN_MESSAGE_ERROR, _) => "OPEN Message Error",
-            (code::UPDATE_MESSAGE_ERROR, update::MALFORMED_ATTRIBUTE_LIST) => "UPDATE Message Error / Malformed Attribute List",
-            (code::UPDATE_MESSAGE_ERROR, update::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE) => "UPDATE Message Error / Unrecognized Well-known Attribute",
-            (code::UPDATE_MESSAGE_ERROR, update::MISSING_WELL_KNOWN_ATTRIBUTE) => "UPDATE Message Error / Missing Well-known Attribute",
-            (code::UPDATE_MESSAGE_ERROR, update::ATTRIBUTE_FLAGS_ERROR) => "UPDATE Message Error / Attribute Flags Error",
-            (code::UPDATE_MESSAGE_ERROR, update::ATTRIBUTE_LENGTH_ERROR) => "UPDATE Message Error / Attribute Length Error",
-            (code::UPDATE_MESSAGE_ERROR, update::INVALID_NETWORK_FIELD) => "UPDATE Message Error / Invalid Network Field",
-            (code::UPDATE_MESSAGE_ERROR, update::MALFORMED_AS_PATH) => "UPDATE Message Error / Malformed AS_PATH",
-            (code::UPDATE_MESSAGE_ERROR, update::OPTIONAL_ATTRIBUTE_ERROR) => "UPDATE Message Error / Optional Attribute Error",
+            (code::UPDATE_MESSAGE_ERROR, update::MALFORMED_ATTRIBUTE_LIST) => {
+                "UPDATE Message Error / Malformed Attribute List"
+            }
+            (code::UPDATE_MESSAGE_ERROR, update::UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE) => {
+                "UPDATE Message Error / Unrecognized Well-known Attribute"
+            }
+            (code::UPDATE_MESSAGE_ERROR, update::MISSING_WELL_KNOWN_ATTRIBUTE) => {
+                "UPDATE Message Error / Missing Well-known Attribute"
+            }
+            (code::UPDATE_MESSAGE_ERROR, update::ATTRIBUTE_FLAGS_ERROR) => {
+                "UPDATE Message Error / Attribute Flags Error"
+            }
+            (code::UPDATE_MESSAGE_ERROR, update::ATTRIBUTE_LENGTH_ERROR) => {
+                "UPDATE Message Error / Attribute Length Error"
+            }
+            (code::UPDATE_MESSAGE_ERROR, update::INVALID_NETWORK_FIELD) => {
+                "UPDATE Message Error / Invalid Network Field"
+            }
+            (code::UPDATE_MESSAGE_ERROR, update::MALFORMED_AS_PATH) => {
+                "UPDATE Message Error / Malformed AS_PATH"
+            }
+            (code::UPDATE_MESSAGE_ERROR, update::OPTIONAL_ATTRIBUTE_ERROR) => {
+                "UPDATE Message Error / Optional Attribute Error"
+            }
             (code::UPDATE_MESSAGE_ERROR, _) => "UPDATE Message Error",
             (code::HOLD_TIMER_EXPIRED, _) => "Hold Timer Expired",
             (code::FSM_ERROR, _) => "Finite State Machine Error",
-            (code::CEASE, cease::MAXIMUM_NUMBER_OF_PREFIXES_REACHED) => "Cease / Maximum Number of Prefixes Reached",
+            (code::CEASE, cease::MAXIMUM_NUMBER_OF_PREFIXES_REACHED) => {
+                "Cease / Maximum Number of Prefixes Reached"
+            }
             (code::CEASE, cease::ADMINISTRATIVE_SHUTDOWN) => "Cease / Administrative Shutdown",
             (code::CEASE, cease::PEER_DE_CONFIGURED) => "Cease / Peer De-configured",
             (code::CEASE, cease::ADMINISTRATIVE_RESET) => "Cease / Administrative Reset",
             (code::CEASE, cease::CONNECTION_REJECTED) => "Cease / Connection Rejected",
             (code::CEASE, cease::OTHER_CONFIGURATION_CHANGE) => "Cease / Other Configuration Change",
-            (code::CEASE, cease::CONNECTION_COLLISION_RESOLUTION) => "Cease / Connection Collision Resolution",
+            (code::CEASE, cease::CONNECTION_COLLISION_RESOLUTION) => {
+                "Cease / Connection Collision Resolution"
+            }
             (code::CEASE, cease::OUT_OF_RESOURCES) => "Cease / Out of Resources",
             (code::CEASE, cease::HARD_RESET) => "Cease / Hard Reset",
             (code::CEASE, _) => "Cease",

@@ -31,9 +31,72 @@ pub struct AfiSafi {
     pub safi: Safi,
 }
 
+impl Afi {
+    /// Decode an AFI code (1 IPv4, 2 IPv6).
+    pub fn from_code(code: u16) -> Self {
+        match code {
+            1 => Afi::Ipv4,
+            2 => Afi::Ipv6,
+            other => Afi::Other(other),
+        }
+    }
+    /// The on-the-wire AFI code.
+    pub fn code(self) -> u16 {
+        match self {
+            Afi::Ipv4 => 1,
+            Afi::Ipv6 => 2,
+            Afi::Other(code) => code,
+        }
+    }
+}
+
+impl Safi {
+    /// Decode a SAFI code (1 unicast).
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => Safi::Unicast,
+            other => Safi::Other(other),
+        }
+    }
+    /// The on-the-wire SAFI code.
+    pub fn code(self) -> u8 {
+        match self {
+            Safi::Unicast => 1,
+            Safi::Other(code) => code,
+        }
+    }
+}
+
 impl AfiSafi {
-    pub const IPV4_UNICAST: AfiSafi = AfiSafi { afi: Afi::Ipv4, safi: Safi::Unicast };
-    pub const IPV6_UNICAST: AfiSafi = AfiSafi { afi: Afi::Ipv6, safi: Safi::Unicast };
+    pub const IPV4_UNICAST: AfiSafi = AfiSafi {
+        afi: Afi::Ipv4,
+        safi: Safi::Unicast,
+    };
+    pub const IPV6_UNICAST: AfiSafi = AfiSafi {
+        afi: Afi::Ipv6,
+        safi: Safi::Unicast,
+    };
+
+    pub fn new(afi: Afi, safi: Safi) -> Self {
+        AfiSafi { afi, safi }
+    }
+    /// From the on-the-wire AFI and SAFI codes.
+    pub fn from_codes(afi: u16, safi: u8) -> Self {
+        AfiSafi {
+            afi: Afi::from_code(afi),
+            safi: Safi::from_code(safi),
+        }
+    }
+}
+
+impl std::fmt::Display for AfiSafi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.afi, self.safi) {
+            (Afi::Ipv4, Safi::Unicast) => f.write_str("ipv4-unicast"),
+            (Afi::Ipv6, Safi::Unicast) => f.write_str("ipv6-unicast"),
+            (afi, safi) => write!(f, "afi {}/safi {}", afi.code(), safi.code()),
+        }
+    }
 }
 
 /// One announced or withdrawn prefix, with its ADD-PATH path identifier when
@@ -68,6 +131,9 @@ impl CodecContext {
 }
 
 /// A whole BGP message.
+// UPDATE is by far the most frequent message: boxing it would cost an
+// allocation per UPDATE to save stack space on the rare others.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Open(Open),
@@ -140,6 +206,30 @@ pub enum Role {
     Other(u8),
 }
 
+impl Role {
+    /// Decode the role value of the BGP Role capability.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            0 => Role::Provider,
+            1 => Role::RouteServer,
+            2 => Role::RouteServerClient,
+            3 => Role::Customer,
+            4 => Role::Peer,
+            other => Role::Other(other),
+        }
+    }
+    pub fn code(self) -> u8 {
+        match self {
+            Role::Provider => 0,
+            Role::RouteServer => 1,
+            Role::RouteServerClient => 2,
+            Role::Customer => 3,
+            Role::Peer => 4,
+            Role::Other(code) => code,
+        }
+    }
+}
+
 /// A capability from the OPEN message (RFC 5492).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capability {
@@ -182,6 +272,25 @@ pub enum RouteRefreshSubtype {
     /// End of Route Refresh.
     EoRR,
     Other(u8),
+}
+
+impl RouteRefreshSubtype {
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            0 => RouteRefreshSubtype::Normal,
+            1 => RouteRefreshSubtype::BoRR,
+            2 => RouteRefreshSubtype::EoRR,
+            other => RouteRefreshSubtype::Other(other),
+        }
+    }
+    pub fn code(self) -> u8 {
+        match self {
+            RouteRefreshSubtype::Normal => 0,
+            RouteRefreshSubtype::BoRR => 1,
+            RouteRefreshSubtype::EoRR => 2,
+            RouteRefreshSubtype::Other(code) => code,
+        }
+    }
 }
 
 /// ROUTE-REFRESH (RFC 2918, RFC 7313).
@@ -251,7 +360,10 @@ pub struct RawAttribute {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MpNextHop {
     V4(Ipv4Addr),
-    V6 { global: Ipv6Addr, link_local: Option<Ipv6Addr> },
+    V6 {
+        global: Ipv6Addr,
+        link_local: Option<Ipv6Addr>,
+    },
 }
 
 /// MP_REACH_NLRI (attribute 14).
@@ -306,4 +418,59 @@ pub struct Update {
     pub mp_unreach: Option<MpUnreach>,
     /// IPv4 NLRI field.
     pub nlri: Vec<Nlri>,
+}
+
+impl Update {
+    /// The family this UPDATE is the End-of-RIB marker of (RFC 4724 §2), if it is one:
+    /// an empty UPDATE for IPv4 unicast, or an UPDATE carrying nothing but an empty
+    /// MP_UNREACH_NLRI for any other family.
+    pub fn end_of_rib(&self) -> Option<AfiSafi> {
+        if !self.withdrawn.is_empty()
+            || !self.nlri.is_empty()
+            || self.mp_reach.is_some()
+            || self.attributes != PathAttributes::default()
+        {
+            return None;
+        }
+        match &self.mp_unreach {
+            None => Some(AfiSafi::IPV4_UNICAST),
+            Some(unreach) if unreach.nlri.is_empty() => Some(unreach.afi_safi),
+            Some(_) => None,
+        }
+    }
+}
+
+impl AsPath {
+    /// Path length as used by best-path selection (RFC 4271 §9.1.2.2): an AS_SET
+    /// counts as one, confederation segments count as zero.
+    pub fn path_len(&self) -> usize {
+        self.segments
+            .iter()
+            .map(|segment| match segment {
+                AsPathSegment::Sequence(asns) => asns.len(),
+                AsPathSegment::Set(_) => 1,
+                AsPathSegment::ConfedSequence(_) | AsPathSegment::ConfedSet(_) => 0,
+            })
+            .sum()
+    }
+}
+
+impl AsPathSegment {
+    /// The segment type code (1 AS_SET, 2 AS_SEQUENCE, 3 AS_CONFED_SEQUENCE, 4 AS_CONFED_SET).
+    pub fn type_code(&self) -> u8 {
+        match self {
+            AsPathSegment::Set(_) => 1,
+            AsPathSegment::Sequence(_) => 2,
+            AsPathSegment::ConfedSequence(_) => 3,
+            AsPathSegment::ConfedSet(_) => 4,
+        }
+    }
+    pub fn asns(&self) -> &[u32] {
+        match self {
+            AsPathSegment::Sequence(asns)
+            | AsPathSegment::Set(asns)
+            | AsPathSegment::ConfedSequence(asns)
+            | AsPathSegment::ConfedSet(asns) => asns,
+        }
+    }
 }

@@ -1,0 +1,304 @@
+//! The configuration as typed data: [`Config`], [`Server`], [`Client`], [`MaxPrefix`].
+//!
+//! Every struct denies unknown keys, so a typo is an error rather than a silently ignored
+//! setting. Defaults live next to the field they belong to. Rules that span fields or entries
+//! (uniqueness, cross-references, value ranges) are in `validate`.
+//!
+//! Later sections (`[admin]`, `[policies.NAME]`) are added as a field on [`Config`], a struct
+//! here, and a check in `validate`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use serde::Deserialize;
+
+use crate::addr;
+
+/// The BGP port (RFC 4271).
+pub const BGP_PORT: u16 = 179;
+
+/// A whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: the route server itself.
+    pub server: Server,
+    /// `[[clients]]`: the peers whose routes kumo redistributes.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+}
+
+impl Config {
+    /// The client that owns `ip`, if any. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, as a
+    /// dual-stack socket reports an IPv4 peer) matches the IPv4 address.
+    pub fn client_by_ip(&self, ip: IpAddr) -> Option<&Client> {
+        let ip = ip.to_canonical();
+        // A linear scan: this runs once per accepted connection, and IXs have hundreds of clients.
+        self.clients
+            .iter()
+            .find(|client| client.ip.iter().any(|own| own.to_canonical() == ip))
+    }
+
+    /// The client named `name`, if any.
+    pub fn client_by_name(&self, name: &str) -> Option<&Client> {
+        self.clients.iter().find(|client| client.name == name)
+    }
+}
+
+/// `[server]`: settings of the route server itself.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// The route server's AS number (4 octets).
+    pub asn: u32,
+    /// The BGP Identifier sent in OPEN.
+    #[serde(deserialize_with = "addr::deserialize_ipv4")]
+    pub router_id: Ipv4Addr,
+    /// Where kumo accepts BGP connections. `"IP"` means port 179.
+    #[serde(default = "default_listen", deserialize_with = "addr::deserialize_listen")]
+    pub listen: Vec<SocketAddr>,
+    /// Hold time offered in OPEN, seconds: 0 (no keepalives) or at least 3.
+    #[serde(default = "default_hold_time")]
+    pub hold_time: u16,
+    /// Seconds between attempts to connect to clients with `passive = false`.
+    #[serde(default = "default_connect_retry")]
+    pub connect_retry: u64,
+    /// Graceful Restart (RFC 4724) helper mode: keep a restarting client's routes.
+    #[serde(default = "default_true")]
+    pub graceful_restart: bool,
+    /// The Restart Time kumo announces in its Graceful Restart capability, seconds (12 bits).
+    #[serde(default = "default_restart_time")]
+    pub restart_time: u16,
+}
+
+impl Server {
+    /// A server with every optional setting at its default.
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> Self {
+        Self {
+            asn,
+            router_id,
+            listen: default_listen(),
+            hold_time: default_hold_time(),
+            connect_retry: default_connect_retry(),
+            graceful_restart: true,
+            restart_time: default_restart_time(),
+        }
+    }
+
+    /// The keepalive interval for a hold time: one third of it (RFC 4271 §10), 0 when the
+    /// hold time is 0.
+    pub fn keepalive_time(hold_time: u16) -> u16 {
+        hold_time / 3
+    }
+}
+
+/// `[[clients]]`: one peer of the route server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Unique name, used in logs, the admin API and policies: `[A-Za-z0-9_.-]+`.
+    pub name: String,
+    /// The client's AS number; must differ from the server's (route servers peer eBGP only).
+    pub asn: u32,
+    /// The client's addresses on the IX (one or more, IPv4 and/or IPv6).
+    #[serde(deserialize_with = "addr::deserialize_ips")]
+    pub ip: Vec<IpAddr>,
+    /// Free text shown in the admin API.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Wait for the client to connect (true) or also connect to it (false).
+    #[serde(default = "default_true")]
+    pub passive: bool,
+    /// Port to connect to when `passive = false`.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// Overrides `server.hold_time` for this client.
+    #[serde(default)]
+    pub hold_time: Option<u16>,
+    /// Limits on the number of prefixes the client may announce.
+    #[serde(default)]
+    pub max_prefix: Option<MaxPrefix>,
+    /// What ADD-PATH (RFC 7911) kumo offers this client.
+    #[serde(default)]
+    pub add_path: AddPath,
+    /// Offer IPv4 unicast.
+    #[serde(default = "default_true")]
+    pub ipv4: bool,
+    /// Offer IPv6 unicast.
+    #[serde(default = "default_true")]
+    pub ipv6: bool,
+    /// TCP-MD5 password. Not supported yet: setting it is a validation error, so a session
+    /// never comes up silently without the protection the operator asked for.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Overrides `server.graceful_restart` for this client.
+    #[serde(default)]
+    pub graceful_restart: Option<bool>,
+    /// Import policy chain, by policy name, applied in order.
+    #[serde(default = "default_policies")]
+    pub import: Vec<String>,
+    /// Export policy chain, by policy name, applied in order.
+    #[serde(default = "default_policies")]
+    pub export: Vec<String>,
+    /// Test aid: names of clients whose paths are never exported to this one.
+    #[doc(hidden)]
+    #[serde(default)]
+    pub test_export_deny_from: Vec<String>,
+}
+
+impl Client {
+    /// A client with every optional setting at its default.
+    pub fn new(name: impl Into<String>, asn: u32, ip: Vec<IpAddr>) -> Self {
+        Self {
+            name: name.into(),
+            asn,
+            ip,
+            description: None,
+            passive: true,
+            port: default_port(),
+            hold_time: None,
+            max_prefix: None,
+            add_path: AddPath::default(),
+            ipv4: true,
+            ipv6: true,
+            password: None,
+            graceful_restart: None,
+            import: default_policies(),
+            export: default_policies(),
+            test_export_deny_from: Vec::new(),
+        }
+    }
+
+    /// The prefix limit for one address family, if any.
+    pub fn max_prefix_for(&self, afi: Afi) -> Option<u32> {
+        let limits = self.max_prefix.as_ref()?;
+        match afi {
+            Afi::Ipv4 => limits.ipv4,
+            Afi::Ipv6 => limits.ipv6,
+        }
+    }
+
+    /// The hold time to offer this client: its own, else the server's.
+    pub fn effective_hold_time(&self, server: &Server) -> u16 {
+        self.hold_time.unwrap_or(server.hold_time)
+    }
+
+    /// Whether to act as Graceful Restart helper for this client: its own setting, else the
+    /// server's.
+    pub fn effective_graceful_restart(&self, server: &Server) -> bool {
+        self.graceful_restart.unwrap_or(server.graceful_restart)
+    }
+
+    /// Whether kumo offers this address family to the client.
+    pub fn offers(&self, afi: Afi) -> bool {
+        match afi {
+            Afi::Ipv4 => self.ipv4,
+            Afi::Ipv6 => self.ipv6,
+        }
+    }
+}
+
+/// The address families kumo's configuration distinguishes (unicast only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Afi {
+    /// IPv4 unicast.
+    Ipv4,
+    /// IPv6 unicast.
+    Ipv6,
+}
+
+/// `max_prefix`: per-family limits on accepted announcements and what to do when one is passed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaxPrefix {
+    /// Limit on IPv4 prefixes; no limit when absent.
+    #[serde(default)]
+    pub ipv4: Option<u32>,
+    /// Limit on IPv6 prefixes; no limit when absent.
+    #[serde(default)]
+    pub ipv6: Option<u32>,
+    /// What to do when a limit is passed.
+    #[serde(default)]
+    pub action: MaxPrefixAction,
+    /// With `action = "restart"`: seconds to wait before accepting the session again.
+    #[serde(default = "default_restart_after")]
+    pub restart_after: u64,
+}
+
+/// What happens when a client passes its prefix limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaxPrefixAction {
+    /// Send NOTIFICATION Cease / Maximum Number of Prefixes Reached and keep the session down
+    /// until an operator intervenes.
+    #[default]
+    Shutdown,
+    /// As `Shutdown`, then allow the session again after `restart_after` seconds.
+    Restart,
+    /// Log and count only.
+    Warn,
+}
+
+/// The ADD-PATH (RFC 7911) mode kumo offers a client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddPath {
+    /// No ADD-PATH.
+    #[default]
+    Off,
+    /// kumo sends several paths per prefix to the client.
+    Send,
+    /// kumo accepts several paths per prefix from the client.
+    Receive,
+    /// Both directions.
+    Both,
+}
+
+impl AddPath {
+    /// Whether kumo sends several paths per prefix.
+    pub fn sends(self) -> bool {
+        matches!(self, AddPath::Send | AddPath::Both)
+    }
+
+    /// Whether kumo accepts several paths per prefix.
+    pub fn receives(self) -> bool {
+        matches!(self, AddPath::Receive | AddPath::Both)
+    }
+}
+
+/// The policy chain used when a client names none.
+pub const DEFAULT_POLICY: &str = "accept-all";
+
+fn default_listen() -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), BGP_PORT),
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), BGP_PORT),
+    ]
+}
+
+fn default_hold_time() -> u16 {
+    90
+}
+
+fn default_connect_retry() -> u64 {
+    5
+}
+
+fn default_restart_time() -> u16 {
+    120
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_port() -> u16 {
+    BGP_PORT
+}
+
+fn default_restart_after() -> u64 {
+    60
+}
+
+fn default_policies() -> Vec<String> {
+    vec![DEFAULT_POLICY.to_owned()]
+}

@@ -1,0 +1,301 @@
+//! The route-server core: one task that owns the RIB.
+//!
+//! Peer tasks send it what their sessions receive ([`CoreEvent`]); it runs the
+//! import stage, updates the Adj-RIB-In and per-client best paths, and pushes
+//! the resulting changes into each client's [`OutQueue`]. It never touches a
+//! socket and never waits for a client, so one slow client cannot stall it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kumo_config::{Client, MaxPrefixAction};
+use kumo_rib::{Attrs, ImportVerdict, OutChange, PeerId, PeerInfo, Rib, RouteAttrs};
+use kumo_session::{DownReason, Negotiated};
+use kumo_wire::{Afi, AfiSafi, MpNextHop, Notification, Nlri, PathAttributes, Update};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::outqueue::OutQueue;
+use crate::peer::{PeerCommand, family_of};
+use crate::pipeline::Pipeline;
+
+/// What peer tasks (and timers) tell the core.
+#[derive(Debug)]
+pub enum CoreEvent {
+    Established { peer: PeerId, address: IpAddr, negotiated: Box<Negotiated> },
+    Update { peer: PeerId, update: Box<Update>, treat_as_withdraw: bool },
+    Down { peer: PeerId, reason: DownReason },
+    /// The client asked for our routes again (ROUTE-REFRESH, RFC 2918).
+    RouteRefresh { peer: PeerId, family: AfiSafi },
+    /// The Graceful Restart timer of a stale peer fired.
+    StaleTimer { peer: PeerId, generation: u64 },
+}
+
+/// The core's view of one configured client.
+#[derive(Debug)]
+pub struct ClientSlot {
+    pub config: Arc<Client>,
+    pub outq: Arc<OutQueue>,
+    pub commands: mpsc::Sender<PeerCommand>,
+    /// Set while the session is Established.
+    info: Option<PeerInfo>,
+    /// Families for which the client's routes are stale (GR helper) and the timer generation.
+    stale: Option<(Vec<AfiSafi>, u64)>,
+    generation: u64,
+    /// GR families and restart time the peer announced in this session's OPEN.
+    graceful_restart: Option<(Vec<AfiSafi>, u16)>,
+    /// Max-prefix warning already logged for this session.
+    max_prefix_warned: bool,
+}
+
+impl ClientSlot {
+    pub fn new(config: Arc<Client>, outq: Arc<OutQueue>, commands: mpsc::Sender<PeerCommand>) -> Self {
+        ClientSlot { config, outq, commands, info: None, graceful_restart: None, stale: None, generation: 0, max_prefix_warned: false }
+    }
+}
+
+/// The route-server core state.
+#[derive(Debug)]
+pub struct Core {
+    rib: Rib,
+    clients: Vec<ClientSlot>,
+    pipeline: Pipeline,
+    events_tx: mpsc::Sender<CoreEvent>,
+    out: Vec<OutChange>,
+    verdicts: Vec<ImportVerdict>,
+}
+
+impl Core {
+    pub fn new(clients: Vec<ClientSlot>, pipeline: Pipeline, events_tx: mpsc::Sender<CoreEvent>) -> Self {
+        Core { rib: Rib::new(), clients, pipeline, events_tx, out: Vec::new(), verdicts: Vec::new() }
+    }
+
+    /// Process events until every sender is gone.
+    pub async fn run(mut self, mut events: mpsc::Receiver<CoreEvent>) {
+        while let Some(event) = events.recv().await {
+            self.handle(event);
+            // Drain what is already queued before distributing, so a burst of
+            // UPDATEs is fanned out in one batch per client.
+            while let Ok(event) = events.try_recv() {
+                self.handle(event);
+                if self.out.len() > 65536 {
+                    break;
+                }
+            }
+            self.distribute();
+        }
+    }
+
+    pub fn handle(&mut self, event: CoreEvent) {
+        match event {
+            CoreEvent::Established { peer, address, negotiated } => self.established(peer, address, &negotiated),
+            CoreEvent::Update { peer, update, treat_as_withdraw } => self.update(peer, *update, treat_as_withdraw),
+            CoreEvent::Down { peer, reason } => self.down(peer, reason),
+            CoreEvent::StaleTimer { peer, generation } => self.stale_timer(peer, generation),
+            CoreEvent::RouteRefresh { peer, family } => self.route_refresh(peer, family),
+        }
+    }
+
+    fn slot(&mut self, peer: PeerId) -> Option<&mut ClientSlot> {
+        self.clients.get_mut(peer.0 as usize)
+    }
+
+    fn established(&mut self, peer: PeerId, address: IpAddr, negotiated: &Negotiated) {
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
+        let info = PeerInfo {
+            id: peer,
+            name: slot.config.name.as_str().into(),
+            asn: negotiated.peer_asn,
+            bgp_id: negotiated.peer_id,
+            address,
+            families: negotiated.families.clone(),
+            add_path_tx: negotiated.add_path_tx.clone(),
+        };
+        slot.info = Some(info.clone());
+        // What the helper side of Graceful Restart (RFC 4724 §4.2) keeps if this session is lost.
+        slot.graceful_restart = negotiated
+            .peer_graceful_restart
+            .as_ref()
+            .map(|gr| (gr.families.iter().map(|f| f.afi_safi).collect(), gr.restart_time));
+        slot.max_prefix_warned = false;
+        slot.outq.clear();
+        self.rib.peer_up(info, &mut self.out);
+        // Initial table, then End-of-RIB per family (RFC 4724 §2: sent even
+        // without GR, harmless and useful to the client).
+        let table = self.rib.initial_table(peer);
+        let slot = &self.clients[peer.0 as usize];
+        slot.outq.push(table.into_iter().map(|(nlri, attrs)| (nlri, Some(attrs))));
+        for family in &negotiated.families {
+            slot.outq.push_end_of_rib(*family);
+        }
+    }
+
+    fn route_refresh(&mut self, peer: PeerId, family: AfiSafi) {
+        let Some(slot) = self.clients.get(peer.0 as usize).filter(|s| s.info.is_some()) else { return };
+        let table = self.rib.initial_table(peer);
+        slot.outq.push(
+            table.into_iter().filter(|(nlri, _)| family_of(nlri) == family).map(|(nlri, attrs)| (nlri, Some(attrs))),
+        );
+    }
+
+    fn update(&mut self, peer: PeerId, update: Update, treat_as_withdraw: bool) {
+        let Some(info) = self.clients.get(peer.0 as usize).and_then(|s| s.info.clone()) else {
+            return; // not Established any more: stale event from a closed session
+        };
+        if let Some(family) = update.end_of_rib() {
+            self.end_of_rib(peer, family);
+            return;
+        }
+        let Update { withdrawn, attributes, mp_reach, mp_unreach, nlri } = update;
+        for n in withdrawn.iter().chain(mp_unreach.iter().flat_map(|u| u.nlri.iter())) {
+            let _ = self.rib.withdraw(peer, *n, &mut self.out);
+        }
+        if treat_as_withdraw {
+            // RFC 7606 §2: the prefixes of a malformed UPDATE are withdrawn.
+            for n in nlri.iter().chain(mp_reach.iter().flat_map(|r| r.nlri.iter())) {
+                let _ = self.rib.withdraw(peer, *n, &mut self.out);
+            }
+            return;
+        }
+        if let Some(reach) = mp_reach {
+            let mut attrs = attributes.clone();
+            let mp_next_hop = match reach.next_hop {
+                // An IPv4 route carried in MP_REACH is stored like a classic one.
+                MpNextHop::V4(addr) if reach.afi_safi.afi == Afi::Ipv4 => {
+                    attrs.next_hop = Some(addr);
+                    None
+                }
+                other => {
+                    attrs.next_hop = None;
+                    Some(other)
+                }
+            };
+            self.announce(&info, attrs, mp_next_hop, &reach.nlri);
+        }
+        if !nlri.is_empty() {
+            self.announce(&info, attributes, None, &nlri);
+        }
+        self.check_max_prefix(peer);
+    }
+
+    fn announce(&mut self, info: &PeerInfo, mut attrs: PathAttributes, mp_next_hop: Option<MpNextHop>, nlri: &[Nlri]) {
+        // LOCAL_PREF is never part of what a route server passes on (all eBGP).
+        attrs.local_pref = None;
+        let received: Attrs = self.rib.interner().intern(RouteAttrs { attrs, mp_next_hop });
+        let mut verdicts = std::mem::take(&mut self.verdicts);
+        self.pipeline.import(info, &received, nlri, &mut verdicts);
+        for (n, verdict) in nlri.iter().zip(verdicts.drain(..)) {
+            // Only fails for a peer that is not up, which `update` ruled out.
+            let _ = self.rib.announce(info.id, *n, received.clone(), verdict, &self.pipeline, &mut self.out);
+        }
+        self.verdicts = verdicts;
+    }
+
+    fn end_of_rib(&mut self, peer: PeerId, family: AfiSafi) {
+        let Some(slot) = self.slot(peer) else { return };
+        let Some((families, _)) = slot.stale.as_mut() else { return };
+        families.retain(|f| *f != family);
+        let done = families.is_empty();
+        if done {
+            slot.stale = None;
+        }
+        let purged = self.rib.purge_stale(peer, Some(family), &mut self.out);
+        if purged > 0 {
+            info!(client = %self.clients[peer.0 as usize].config.name, ?family, purged, "End-of-RIB: stale routes removed");
+        }
+    }
+
+    fn down(&mut self, peer: PeerId, reason: DownReason) {
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
+        let Some(info) = slot.info.take() else { return };
+        slot.outq.clear();
+        slot.generation += 1;
+        // GR applies when the transport failed without a NOTIFICATION (RFC 4724 §4.2).
+        let gr = match &reason {
+            DownReason::ConnectionLost => slot.graceful_restart.take(),
+            _ => None,
+        };
+        match gr {
+            Some((families, restart_time)) if !families.is_empty() => {
+                let generation = slot.generation;
+                slot.stale = Some((families.clone(), generation));
+                // Routes of families the peer did not list for GR are withdrawn now.
+                let held = self.rib.mark_stale(peer, &families, &mut self.out);
+                info!(client = %info.name, held, restart_time, "session lost; Graceful Restart helper keeps routes as stale");
+                let tx = self.events_tx.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(u64::from(restart_time))).await;
+                    let _ = tx.send(CoreEvent::StaleTimer { peer, generation }).await;
+                });
+            }
+            _ => {
+                slot.stale = None;
+                self.rib.peer_down(peer, &mut self.out);
+            }
+        }
+    }
+
+    fn stale_timer(&mut self, peer: PeerId, generation: u64) {
+        let Some(slot) = self.slot(peer) else { return };
+        if !matches!(slot.stale, Some((_, g)) if g == generation) {
+            return;
+        }
+        slot.stale = None;
+        let purged = self.rib.purge_stale(peer, None, &mut self.out);
+        warn!(client = %self.clients[peer.0 as usize].config.name, purged, "Graceful Restart timer expired: stale routes removed");
+    }
+
+    fn check_max_prefix(&mut self, peer: PeerId) {
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
+        let Some(limits) = slot.config.max_prefix.as_ref() else { return };
+        let counts = self.rib.counts(peer);
+        for (family, limit, received) in [
+            (AfiSafi::IPV4_UNICAST, limits.ipv4, counts.ipv4.received),
+            (AfiSafi::IPV6_UNICAST, limits.ipv6, counts.ipv6.received),
+        ] {
+            let Some(limit) = limit else { continue };
+            if received <= limit as usize {
+                continue;
+            }
+            match limits.action {
+                MaxPrefixAction::Warn => {
+                    if !slot.max_prefix_warned {
+                        warn!(client = %slot.config.name, ?family, received, limit, "max-prefix exceeded (action warn)");
+                        slot.max_prefix_warned = true;
+                    }
+                }
+                MaxPrefixAction::Shutdown | MaxPrefixAction::Restart => {
+                    let restart = (limits.action == MaxPrefixAction::Restart)
+                        .then(|| Duration::from_secs(limits.restart_after));
+                    warn!(client = %slot.config.name, ?family, received, limit, ?restart, "max-prefix exceeded: closing session");
+                    let afi = match family.afi {
+                        Afi::Ipv4 => 1,
+                        Afi::Ipv6 => 2,
+                        Afi::Other(x) => x,
+                    };
+                    let notification = Notification::max_prefix(afi, 1, limit);
+                    // try_send: the peer task may be busy; a full queue means it is already stopping.
+                    let _ = slot.commands.try_send(PeerCommand::Stop { notification, restart_after: restart });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hand the accumulated changes to the clients' output queues.
+    pub fn distribute(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        self.out.sort_by_key(|c| c.client.0);
+        for group in self.out.chunk_by(|a, b| a.client == b.client) {
+            if let Some(slot) = self.clients.get(group[0].client.0 as usize) {
+                if slot.info.is_some() {
+                    slot.outq.push(group.iter().map(|c| (c.nlri, c.attrs.clone())));
+                }
+            }
+        }
+        self.out.clear();
+    }
+}

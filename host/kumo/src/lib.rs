@@ -1,0 +1,17 @@
+//! kumo: a BGP route server for Internet Exchanges (RFC 7947/7948).
+//!
+//! Module map:
+//! - [`daemon`]: start-up, listeners, shutdown.
+//! - [`peer`]: the tokio driver of one client's session (socket, timers, writer task).
+//! - [`core`]: the route-server core task that owns the RIB.
+//! - [`pipeline`]: the import/export policy stages.
+//! - [`outqueue`]: per-client coalescing output queues.
+//! - [`speaker`]: a minimal BGP speaker on kumo's codec (demo, load harness, tests).
+//! - `main.rs`: the command line (`kumo run`, `kumo check`).
+
+pub mod core;
+pub mod daemon;
+pub mod outqueue;
+pub mod peer;
+pub mod pipeline;
+pub mod speaker;

@@ -1,0 +1,208 @@
+//! A minimal BGP speaker built on kumo's own codec, for the demo, the load
+//! harness and tests that need to send exact bytes. Not a router: it opens a
+//! session, sends what it is told and records what it receives.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use kumo_wire::{
+    AddPathMode, AfiSafi, Capability, CodecContext, Message, MpNextHop, Nlri, Notification, Open,
+    PathAttributes, UpdatePacker, decode_message, encode_message, frame,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// Errors of the test speaker.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeakerError {
+    #[error("i/o: {0}")]
+    Io(#[from] io::Error),
+    #[error("peer sent NOTIFICATION {}", .0.describe())]
+    Notification(Notification),
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("encode: {0}")]
+    Encode(#[from] kumo_wire::EncodeError),
+}
+
+/// How the speaker presents itself.
+#[derive(Debug, Clone)]
+pub struct SpeakerConfig {
+    pub local: IpAddr,
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    pub hold_time: u16,
+    pub add_path_receive: bool,
+}
+
+/// One established session to a BGP speaker (kumo).
+#[derive(Debug)]
+pub struct Speaker {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    rx: CodecContext,
+    tx: CodecContext,
+    /// Routes received and not withdrawn.
+    pub rib: HashMap<Nlri, PathAttributes>,
+    /// Families for which End-of-RIB was received.
+    pub end_of_rib: Vec<AfiSafi>,
+}
+
+impl Speaker {
+    /// Connect from `config.local` to `remote` and complete the OPEN exchange.
+    pub async fn connect(config: &SpeakerConfig, remote: SocketAddr) -> Result<Speaker, SpeakerError> {
+        let socket = if remote.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.bind(SocketAddr::new(config.local, 0))?;
+        let stream = socket.connect(remote).await?;
+        stream.set_nodelay(true)?;
+        let families = [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST];
+        let mut capabilities: Vec<Capability> = families.iter().map(|f| Capability::Multiprotocol(*f)).collect();
+        capabilities.push(Capability::RouteRefresh);
+        capabilities.push(Capability::FourOctetAs(config.asn));
+        if config.add_path_receive {
+            capabilities.push(Capability::AddPath(families.iter().map(|f| (*f, AddPathMode::Receive)).collect()));
+        }
+        let open = Open {
+            version: 4,
+            my_as: u16::try_from(config.asn).unwrap_or(kumo_wire::AS_TRANS),
+            hold_time: config.hold_time,
+            bgp_id: config.router_id,
+            capabilities,
+        };
+        let mut speaker = Speaker {
+            stream,
+            buf: Vec::new(),
+            rx: CodecContext::default(),
+            tx: CodecContext::default(),
+            rib: HashMap::new(),
+            end_of_rib: Vec::new(),
+        };
+        speaker.send(&Message::Open(open)).await?;
+        let peer_open = match speaker.recv_raw().await? {
+            Message::Open(o) => o,
+            other => return Err(SpeakerError::Protocol(format!("expected OPEN, got {other:?}"))),
+        };
+        let four_octet = peer_open.capabilities.iter().any(|c| matches!(c, Capability::FourOctetAs(_)));
+        let peer_sends_add_path = peer_open.capabilities.iter().any(|c| {
+            matches!(c, Capability::AddPath(v) if v.iter().any(|(_, m)| matches!(m, AddPathMode::Send | AddPathMode::Both)))
+        });
+        speaker.rx.four_octet_as = four_octet;
+        speaker.tx.four_octet_as = four_octet;
+        if config.add_path_receive && peer_sends_add_path {
+            speaker.rx.add_path = families.to_vec();
+        }
+        speaker.send(&Message::Keepalive).await?;
+        loop {
+            match speaker.recv_raw().await? {
+                Message::Keepalive => break,
+                other => return Err(SpeakerError::Protocol(format!("expected KEEPALIVE, got {other:?}"))),
+            }
+        }
+        Ok(speaker)
+    }
+
+    pub async fn send(&mut self, message: &Message) -> Result<(), SpeakerError> {
+        let mut bytes = Vec::new();
+        encode_message(message, &self.tx, &mut bytes)?;
+        self.send_raw(&bytes).await
+    }
+
+    /// Send bytes as they are (for malformed-input tests).
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), SpeakerError> {
+        self.stream.write_all(bytes).await?;
+        Ok(())
+    }
+
+    /// Announce `prefixes` (one family) with `attrs`, packed into as few UPDATEs as fit.
+    pub async fn announce(
+        &mut self,
+        attrs: &PathAttributes,
+        mp_next_hop: Option<MpNextHop>,
+        prefixes: &[IpNet],
+    ) -> Result<(), SpeakerError> {
+        let Some(first) = prefixes.first() else { return Ok(()) };
+        let family = if first.addr().is_ipv4() { AfiSafi::IPV4_UNICAST } else { AfiSafi::IPV6_UNICAST };
+        let nlri: Vec<Nlri> = prefixes.iter().map(|p| Nlri { prefix: *p, path_id: None }).collect();
+        let mut bytes = Vec::new();
+        UpdatePacker::new(&self.tx).announce(attrs, family, mp_next_hop, &nlri, &mut bytes)?;
+        self.send_raw(&bytes).await
+    }
+
+    /// Withdraw `prefixes` (one family).
+    pub async fn withdraw(&mut self, prefixes: &[IpNet]) -> Result<(), SpeakerError> {
+        let Some(first) = prefixes.first() else { return Ok(()) };
+        let family = if first.addr().is_ipv4() { AfiSafi::IPV4_UNICAST } else { AfiSafi::IPV6_UNICAST };
+        let nlri: Vec<Nlri> = prefixes.iter().map(|p| Nlri { prefix: *p, path_id: None }).collect();
+        let mut bytes = Vec::new();
+        UpdatePacker::new(&self.tx).withdraw(family, &nlri, &mut bytes)?;
+        self.send_raw(&bytes).await
+    }
+
+    /// Receive one message, answering nothing; UPDATEs are applied to [`Speaker::rib`].
+    pub async fn recv(&mut self) -> Result<Message, SpeakerError> {
+        let message = self.recv_raw().await?;
+        if let Message::Update(update) = &message {
+            if let Some(family) = update.end_of_rib() {
+                self.end_of_rib.push(family);
+            }
+            for n in update.withdrawn.iter().chain(update.mp_unreach.iter().flat_map(|u| u.nlri.iter())) {
+                self.rib.remove(n);
+            }
+            for n in &update.nlri {
+                self.rib.insert(*n, update.attributes.clone());
+            }
+            if let Some(reach) = &update.mp_reach {
+                for n in &reach.nlri {
+                    self.rib.insert(*n, update.attributes.clone());
+                }
+            }
+        }
+        Ok(message)
+    }
+
+    /// Receive until `done(self)` holds or `timeout` passes; answers KEEPALIVEs.
+    pub async fn recv_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&Speaker) -> bool,
+    ) -> Result<bool, SpeakerError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !done(self) {
+            match tokio::time::timeout_at(deadline, self.recv()).await {
+                Err(_) => return Ok(false),
+                Ok(Ok(Message::Keepalive)) => self.send(&Message::Keepalive).await?,
+                Ok(Ok(Message::Notification(n))) => return Err(SpeakerError::Notification(n)),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    async fn recv_raw(&mut self) -> Result<Message, SpeakerError> {
+        loop {
+            let max = self.rx.max_message_len().max(kumo_wire::MAX_EXTENDED_MESSAGE_LEN);
+            match frame(&self.buf, max) {
+                Ok(Some(f)) => {
+                    let len = f.message.len();
+                    let decoded = decode_message(f.message, &self.rx).map_err(SpeakerError::Notification)?;
+                    self.buf.drain(..len);
+                    if let Message::Notification(n) = decoded.message {
+                        return Err(SpeakerError::Notification(n));
+                    }
+                    return Ok(decoded.message);
+                }
+                Ok(None) => {}
+                Err(n) => return Err(SpeakerError::Protocol(format!("bad framing: {}", n.describe()))),
+            }
+            self.buf.reserve(64 * 1024);
+            let n = self.stream.read_buf(&mut self.buf).await?;
+            if n == 0 {
+                return Err(SpeakerError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed")));
+            }
+        }
+    }
+}

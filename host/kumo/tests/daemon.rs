@@ -1,0 +1,183 @@
+//! In-process tests of the daemon: kumo's own speaker (on kumo's codec) plays
+//! the clients. The same behaviours are proven against real BIRD and GoBGP in
+//! the workspace's `tests/` crate; these are the fast, byte-level ones.
+#![allow(clippy::unwrap_used)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use kumo::daemon::Daemon;
+use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
+use kumo_wire::{AfiSafi, AsPath, AsPathSegment, LargeCommunity, MpNextHop, Nlri, Origin, PathAttributes};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Start kumo on 127.0.N.1 with clients .2 (AS65002), .3 (AS65003), .4 (AS65004).
+async fn start(net: u8, extra: &str) -> (Daemon, SocketAddr) {
+    let text = format!(
+        r#"
+[server]
+asn = 64500
+router_id = "192.0.2.254"
+listen = ["127.0.{net}.1:0"]
+hold_time = 30
+
+[[clients]]
+name = "a"
+asn = 65002
+ip = ["127.0.{net}.2"]
+
+[[clients]]
+name = "b"
+asn = 65003
+ip = ["127.0.{net}.3"]
+{extra}
+
+[[clients]]
+name = "c"
+asn = 65004
+ip = ["127.0.{net}.4"]
+add_path = "send"
+"#
+    );
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("debug").try_init();
+    let config = kumo_config::parse(&text).unwrap();
+    let daemon = Daemon::start(config).await.unwrap();
+    let addr = daemon.listening[0];
+    (daemon, addr)
+}
+
+fn speaker(net: u8, host: u8, asn: u32, add_path: bool) -> SpeakerConfig {
+    SpeakerConfig {
+        local: IpAddr::V4(Ipv4Addr::new(127, 0, net, host)),
+        asn,
+        router_id: Ipv4Addr::new(10, 0, 0, host),
+        hold_time: 30,
+        add_path_receive: add_path,
+    }
+}
+
+fn attrs(path: &[u32], next_hop: [u8; 4]) -> PathAttributes {
+    PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath { segments: vec![AsPathSegment::Sequence(path.to_vec())] }),
+        next_hop: Some(Ipv4Addr::from(next_hop)),
+        med: Some(42),
+        communities: vec![(65002 << 16) | 100, 0xFFFF_0000],
+        extended_communities: vec![[0x00, 0x02, 0xfd, 0xea, 0, 0, 0, 7]],
+        large_communities: vec![LargeCommunity { global_admin: 65002, local_data1: 1, local_data2: 2 }],
+        ..Default::default()
+    }
+}
+
+fn net(s: &str) -> IpNet {
+    s.parse().unwrap()
+}
+
+fn has(s: &Speaker, prefix: &str) -> bool {
+    let p = net(prefix);
+    s.rib.keys().any(|n| n.prefix == p)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_are_reannounced_transparently_and_withdrawn() {
+    let (_kumo, addr) = start(201, "").await;
+    let mut a = Speaker::connect(&speaker(201, 2, 65002, false), addr).await.unwrap();
+    let mut b = Speaker::connect(&speaker(201, 3, 65003, false), addr).await.unwrap();
+    let mut c = Speaker::connect(&speaker(201, 4, 65004, true), addr).await.unwrap();
+
+    let sent = attrs(&[65002, 65010], [192, 0, 2, 2]);
+    a.announce(&sent, None, &[net("198.51.100.0/24"), net("203.0.113.0/24")]).await.unwrap();
+    let mut v6 = sent.clone();
+    v6.next_hop = None;
+    let nh6 = MpNextHop::V6 { global: "2001:db8::2".parse::<Ipv6Addr>().unwrap(), link_local: None };
+    a.announce(&v6, Some(nh6), &[net("2001:db8:100::/48")]).await.unwrap();
+
+    for s in [&mut b, &mut c] {
+        let ok = s
+            .recv_until(WAIT, |s| has(s, "198.51.100.0/24") && has(s, "203.0.113.0/24") && has(s, "2001:db8:100::/48"))
+            .await
+            .unwrap();
+        assert!(ok, "routes did not arrive: {:?}", s.rib.keys().collect::<Vec<_>>());
+        for (nlri, got) in &s.rib {
+            // Transparent: same AS_PATH (no 64500), next hop, MED, all communities.
+            assert_eq!(got.as_path, sent.as_path, "{nlri:?}");
+            assert_eq!(got.med, Some(42));
+            assert_eq!(got.communities, sent.communities);
+            assert_eq!(got.extended_communities, sent.extended_communities);
+            assert_eq!(got.large_communities, sent.large_communities);
+            assert_eq!(got.local_pref, None, "LOCAL_PREF is never sent to eBGP clients");
+            if nlri.prefix.addr().is_ipv4() {
+                assert_eq!(got.next_hop, Some(Ipv4Addr::new(192, 0, 2, 2)));
+            }
+        }
+    }
+    // The ADD-PATH client got path ids; the other did not.
+    assert!(c.rib.keys().all(|n| n.path_id.is_some()));
+    assert!(b.rib.keys().all(|n| n.path_id.is_none()));
+    // Initial End-of-RIB was sent to everyone.
+    assert!(b.end_of_rib.contains(&AfiSafi::IPV4_UNICAST));
+
+    // Never back to the originating client.
+    let ok = a.recv_until(Duration::from_millis(500), |s| !s.rib.is_empty()).await.unwrap();
+    assert!(!ok, "a received its own routes back: {:?}", a.rib);
+
+    // Withdraw propagates.
+    a.withdraw(&[net("203.0.113.0/24")]).await.unwrap();
+    assert!(b.recv_until(WAIT, |s| !has(s, "203.0.113.0/24")).await.unwrap());
+    assert!(has(&b, "198.51.100.0/24"));
+
+    // A client that goes away has its routes withdrawn from the others.
+    drop(a);
+    assert!(b.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap(), "left: {:?}", b.rib.keys());
+    assert!(c.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_hiding_gives_the_best_receivable_path() {
+    // b refuses paths from a: it must still get c's (longer) path for the prefix.
+    let (_kumo, addr) = start(202, r#"test_export_deny_from = ["a"]"#).await;
+    let mut a = Speaker::connect(&speaker(202, 2, 65002, false), addr).await.unwrap();
+    let mut b = Speaker::connect(&speaker(202, 3, 65003, false), addr).await.unwrap();
+    let mut c = Speaker::connect(&speaker(202, 4, 65004, false), addr).await.unwrap();
+    a.announce(&attrs(&[65002], [192, 0, 2, 2]), None, &[net("198.51.100.0/24")]).await.unwrap();
+    c.announce(&attrs(&[65004, 65020, 65021], [192, 0, 2, 4]), None, &[net("198.51.100.0/24")]).await.unwrap();
+    let first = |s: &Speaker| s.rib.values().next().and_then(|a| a.as_path.clone());
+    let want_c = Some(AsPath { segments: vec![AsPathSegment::Sequence(vec![65004, 65020, 65021])] });
+    assert!(b.recv_until(WAIT, |s| first(s) == want_c).await.unwrap(), "b got {:?}", b.rib);
+    // c gets a's path (the only other one).
+    let want_a = Some(AsPath { segments: vec![AsPathSegment::Sequence(vec![65002])] });
+    assert!(c.recv_until(WAIT, |s| first(s) == want_a).await.unwrap());
+    // a gets c's.
+    assert!(a.recv_until(WAIT, |s| first(s) == want_c).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_source_address_is_refused() {
+    let (_kumo, addr) = start(203, "").await;
+    let stranger = speaker(203, 99, 65099, false);
+    match Speaker::connect(&stranger, addr).await {
+        Err(SpeakerError::Notification(n)) => {
+            assert_eq!((n.code, n.subcode), (6, 5), "Cease / Connection Rejected: {}", n.describe())
+        }
+        Err(SpeakerError::Io(_)) => {} // closed before we read it: also refused
+        other => panic!("an unconfigured address got a session: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_prefix_shutdown_closes_with_cease() {
+    let (_kumo, addr) = start(204, "max_prefix = { ipv4 = 3, action = \"shutdown\" }").await;
+    let mut b = Speaker::connect(&speaker(204, 3, 65003, false), addr).await.unwrap();
+    let prefixes: Vec<IpNet> = (0..5).map(|i| net(&format!("10.{i}.0.0/16"))).collect();
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &prefixes).await.unwrap();
+    match b.recv_until(WAIT, |_| false).await {
+        Err(SpeakerError::Notification(n)) => {
+            assert_eq!((n.code, n.subcode), (6, 1), "{}", n.describe());
+            assert_eq!(&n.data[..3], &[0, 1, 1], "AFI 1 / SAFI 1");
+        }
+        other => panic!("expected Cease / Maximum Number of Prefixes Reached, got {other:?}"),
+    }
+    let _ = Nlri { prefix: prefixes[0], path_id: None };
+}

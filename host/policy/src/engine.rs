@@ -1,0 +1,123 @@
+//! The wasmtime engine shared by every module and worker, and the epoch
+//! ticker thread that enforces per-call deadlines.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::PolicyError;
+use crate::worker::PolicyWorker;
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Epoch tick: the granularity of call deadlines. A call is stopped
+    /// between its deadline and its deadline plus one tick.
+    pub epoch_tick: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { epoch_tick: Duration::from_millis(1) }
+    }
+}
+
+/// The wasmtime engine (one per kumo process), with a thread that advances
+/// its epoch every tick.
+///
+/// Cloning is cheap; the ticker stops when the engine and every module built
+/// on it are dropped.
+#[derive(Debug, Clone)]
+pub struct PolicyEngine {
+    pub(crate) shared: Arc<EngineShared>,
+}
+
+pub(crate) struct EngineShared {
+    pub(crate) engine: wasmtime::Engine,
+    pub(crate) tick: Duration,
+    stop: Arc<AtomicBool>,
+    ticker: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for EngineShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineShared").field("tick", &self.tick).finish_non_exhaustive()
+    }
+}
+
+impl Drop for EngineShared {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(ticker) = self.ticker.take() {
+            // The ticker exits within one tick; a panic in it is already reported.
+            let _ = ticker.join();
+        }
+    }
+}
+
+impl EngineShared {
+    /// Epoch ticks to allow for a call of at most `deadline`.
+    pub(crate) fn deadline_ticks(&self, deadline: Duration) -> u64 {
+        let tick = self.tick.as_nanos().max(1);
+        // +1: the first tick may come at any moment after the call starts.
+        u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX / 2).max(1) + 1
+    }
+}
+
+impl PolicyEngine {
+    /// Build the engine (component model, Cranelift, epoch interruption; no
+    /// WASI) and start its epoch ticker.
+    pub fn new(options: EngineOptions) -> Result<Self, PolicyError> {
+        if options.epoch_tick.is_zero() {
+            return Err(PolicyError::Engine("epoch_tick must be positive".into()));
+        }
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&config).map_err(|e| PolicyError::Engine(format!("{e:#}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            let tick = options.epoch_tick;
+            std::thread::Builder::new()
+                .name("kumo-policy-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| PolicyError::Engine(format!("cannot start the epoch ticker thread: {e}")))?
+        };
+        Ok(PolicyEngine {
+            shared: Arc::new(EngineShared { engine, tick: options.epoch_tick, stop, ticker: Some(ticker) }),
+        })
+    }
+
+    /// A new worker: one per thread that evaluates policies.
+    pub fn worker(&self) -> PolicyWorker {
+        PolicyWorker::new(self)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_ticks_round_up_and_add_one() {
+        let engine = PolicyEngine::new(EngineOptions::default()).unwrap();
+        assert_eq!(engine.shared.deadline_ticks(Duration::from_millis(5)), 6);
+        assert_eq!(engine.shared.deadline_ticks(Duration::from_micros(1500)), 3);
+        assert_eq!(engine.shared.deadline_ticks(Duration::ZERO), 2);
+    }
+
+    #[test]
+    fn zero_tick_is_refused() {
+        let err = PolicyEngine::new(EngineOptions { epoch_tick: Duration::ZERO }).unwrap_err();
+        assert!(err.to_string().contains("epoch_tick"));
+    }
+}

@@ -1,0 +1,116 @@
+//! A deliberately misbehaving policy for kumo-policy's tests.
+//!
+//! Its module configuration picks the misbehaviour, `{"mode": M, "victims": [ids]}`:
+//! - `loop`: never returns from import/export (the host's deadline must stop it);
+//! - `memory`: allocates until it is stopped (the host's memory cap);
+//! - `panic`: panics (a trap);
+//! - `wrong-length`: returns one verdict index too few;
+//! - `bad-index`: returns a verdict index past the outcome table;
+//! - `bad-bitmap`: returns an export bitmap of the wrong size;
+//! - `init-error`: refuses its configuration; `self-test-error`: fails its self-test;
+//! - `init-loop`: never returns from `init`.
+//!
+//! Clients not listed in `victims` (when given) get accept-all behaviour, so a
+//! test can show the same module keeps serving others after a failure.
+//!
+//! It implements the raw WIT exports (not the SDK's `Policy`) because the SDK
+//! cannot produce malformed answers. Natively this crate is empty.
+
+#[cfg(target_arch = "wasm32")]
+mod guest {
+    use std::cell::RefCell;
+
+    use kumo_sdk::guest::bindings::exports::kumo::policy::policy::Guest;
+    use kumo_sdk::guest::bindings::kumo::policy::types as t;
+
+    #[derive(Default)]
+    struct Settings {
+        mode: String,
+        victims: Option<Vec<u32>>,
+    }
+
+    thread_local! {
+        static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
+    }
+
+    fn misbehave_for(client: u32) -> Option<String> {
+        SETTINGS.with(|s| {
+            let s = s.borrow();
+            match &s.victims {
+                Some(ids) if !ids.contains(&client) => None,
+                _ => Some(s.mode.clone()),
+            }
+        })
+    }
+
+    fn spin() -> ! {
+        let mut n = 0u64;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
+    }
+
+    fn eat_memory() -> ! {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            let chunk = vec![0xA5u8; 1 << 20];
+            hoard.push(std::hint::black_box(chunk));
+        }
+    }
+
+    struct Hostile;
+
+    impl Guest for Hostile {
+        fn init(config: String) -> Result<(), String> {
+            let value: serde_json::Value = serde_json::from_str(&config).map_err(|e| e.to_string())?;
+            let mode = value["mode"].as_str().unwrap_or("none").to_owned();
+            let victims = value["victims"].as_array().map(|ids| ids.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect());
+            match mode.as_str() {
+                "init-error" => return Err("hostile: configuration refused on purpose".to_owned()),
+                "init-loop" => spin(),
+                _ => {}
+            }
+            SETTINGS.with(|s| *s.borrow_mut() = Settings { mode, victims });
+            Ok(())
+        }
+
+        fn set_clients(_clients: Vec<t::Client>) {}
+
+        fn import_routes(client: u32, _attrs: t::Attributes, prefixes: Vec<t::Prefix>) -> t::ImportVerdicts {
+            match misbehave_for(client).as_deref() {
+                Some("loop") => spin(),
+                Some("memory") => eat_memory(),
+                Some("panic") => panic!("hostile: panicking on purpose"),
+                Some("wrong-length") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
+                    verdicts: vec![0; prefixes.len().saturating_sub(1)],
+                    outcomes: vec![t::Outcome::Accept],
+                }),
+                Some("bad-index") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
+                    verdicts: vec![7; prefixes.len()],
+                    outcomes: vec![t::Outcome::Accept],
+                }),
+                _ => t::ImportVerdicts::AcceptAll,
+            }
+        }
+
+        fn export_route(source: u32, _attrs: t::Attributes, _prefix: t::Prefix, targets: Vec<u32>) -> t::ExportVerdict {
+            let receivers = match misbehave_for(source).as_deref() {
+                Some("loop") => spin(),
+                Some("memory") => eat_memory(),
+                Some("panic") => panic!("hostile: panicking on purpose"),
+                Some("bad-bitmap") => t::Receivers::Bitmap(vec![u64::MAX; targets.len() / 64 + 3]),
+                _ => t::Receivers::All,
+            };
+            t::ExportVerdict { receivers, modified: Vec::new() }
+        }
+
+        fn self_test() -> Result<(), String> {
+            SETTINGS.with(|s| match s.borrow().mode.as_str() {
+                "self-test-error" => Err("hostile: self-test fails on purpose".to_owned()),
+                _ => Ok(()),
+            })
+        }
+    }
+
+    kumo_sdk::guest::bindings::export!(Hostile with_types_in kumo_sdk::guest::bindings);
+}

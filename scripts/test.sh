@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need (real
+# BGP daemons from Debian, the wasm32-wasip2 target), builds everything, runs
+# every test. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+for pair in bird:bird2 gobgpd:gobgpd; do
+    bin=${pair%%:*}; pkg=${pair##*:}
+    command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+    echo "== installing ${need_pkgs[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+# rust-toolchain.toml pins the toolchain and lists wasm32-wasip2; make sure it is there.
+rustup show active-toolchain >/dev/null
+rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
+
+echo "== build"
+cargo build --workspace --all-targets
+echo "== test"
+cargo test --workspace --no-fail-fast -- --test-threads="${KUMO_TEST_THREADS:-2}"

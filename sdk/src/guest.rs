@@ -1,0 +1,231 @@
+//! The component glue behind [`crate::export_policy!`] (wasm32 builds only).
+//!
+//! Converts between the WIT types and the SDK's, keeps the instance's policy
+//! value and client table, and turns the SDK verdicts into the compact WIT
+//! encodings. Not part of the public API.
+
+#![allow(missing_docs)]
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+
+use crate::types::ClientTable;
+use crate::verdict::{Modification, Outcome, Rejection};
+use crate::{AsPath, Attributes, Client, Community, LargeCommunity, Origin, Policy, Segment, SegmentKind, Targets};
+
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "policy-module",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "kumo_sdk::guest::bindings",
+    });
+}
+
+use bindings::kumo::policy::types as t;
+
+/// Per-instance state: the policy (after `init`) and the client table.
+#[derive(Debug)]
+pub struct State<P> {
+    policy: Option<P>,
+    clients: ClientTable,
+}
+
+impl<P> Default for State<P> {
+    fn default() -> Self {
+        State { policy: None, clients: ClientTable::default() }
+    }
+}
+
+pub fn init<P: Policy>(state: &mut State<P>, config: &str) -> Result<(), String> {
+    let config: crate::Config =
+        serde_json::from_str(config).map_err(|e| format!("module configuration is not valid JSON: {e}"))?;
+    state.policy = Some(P::new(&config)?);
+    Ok(())
+}
+
+pub fn set_clients<P>(state: &mut State<P>, clients: Vec<t::Client>) {
+    state.clients = ClientTable::new(clients.into_iter().map(client).collect());
+}
+
+fn policy_error(text: &'static str) -> t::Rejection {
+    t::Rejection { code: crate::reject::POLICY_ERROR, text: text.to_owned() }
+}
+
+pub fn import_routes<P: Policy>(
+    state: &State<P>,
+    client_id: u32,
+    attrs: t::Attributes,
+    wit_prefixes: Vec<t::Prefix>,
+) -> t::ImportVerdicts {
+    let Some(policy) = &state.policy else {
+        return t::ImportVerdicts::RejectAll(policy_error("policy not initialised"));
+    };
+    let Some(client) = state.clients.get(client_id) else {
+        return t::ImportVerdicts::RejectAll(policy_error("unknown client"));
+    };
+    let attrs = attributes(attrs);
+    let mut invalid = Vec::new();
+    let prefixes: Vec<IpNet> = wit_prefixes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            prefix(p).unwrap_or_else(|| {
+                invalid.push(i);
+                IpNet::V4(Default::default())
+            })
+        })
+        .collect();
+    let mut verdicts = crate::ImportVerdicts::new(prefixes.len());
+    policy.import(client, &attrs, &prefixes, &mut verdicts);
+    for i in invalid {
+        verdicts.reject(i, crate::reject::POLICY_ERROR, "invalid prefix");
+    }
+    let (indices, mut outcomes) = verdicts.into_parts();
+    if indices.is_empty() && outcomes.len() == 1 {
+        return match outcomes.pop() {
+            Some(Outcome::Accept) | None => t::ImportVerdicts::AcceptAll,
+            Some(Outcome::AcceptModified(m)) => t::ImportVerdicts::AcceptAllModified(modification(m)),
+            Some(Outcome::Reject(r)) => t::ImportVerdicts::RejectAll(rejection(r)),
+        };
+    }
+    let verdicts = if indices.is_empty() { vec![0; prefixes.len()] } else { indices };
+    t::ImportVerdicts::Mixed(t::MixedVerdicts {
+        verdicts,
+        outcomes: outcomes
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Accept => t::Outcome::Accept,
+                Outcome::AcceptModified(m) => t::Outcome::AcceptModified(modification(m)),
+                Outcome::Reject(r) => t::Outcome::Reject(rejection(r)),
+            })
+            .collect(),
+    })
+}
+
+pub fn export_route<P: Policy>(
+    state: &State<P>,
+    source_id: u32,
+    attrs: t::Attributes,
+    wit_prefix: t::Prefix,
+    target_ids: Vec<u32>,
+) -> t::ExportVerdict {
+    let none = || t::ExportVerdict { receivers: t::Receivers::None, modified: Vec::new() };
+    let (Some(policy), Some(source), Some(prefix)) =
+        (&state.policy, state.clients.get(source_id), prefix(&wit_prefix))
+    else {
+        return none();
+    };
+    let attrs = attributes(attrs);
+    let targets = Targets::new(&target_ids, &state.clients);
+    let mut verdicts = crate::ExportVerdicts::new(targets.len());
+    policy.export(source, &attrs, &prefix, &targets, &mut verdicts);
+    // Fail closed towards targets this instance does not know.
+    for i in targets.unknown() {
+        verdicts.deny(i);
+    }
+    let allowed = verdicts.allowed();
+    let (bitmap, modified) = verdicts.into_parts();
+    let receivers = match bitmap {
+        _ if allowed == 0 => t::Receivers::None,
+        None => t::Receivers::All,
+        Some(_) if allowed == target_ids.len() => t::Receivers::All,
+        Some(words) => t::Receivers::Bitmap(words),
+    };
+    t::ExportVerdict {
+        receivers,
+        modified: modified
+            .into_iter()
+            .map(|(target, m)| t::TargetModification { target, modification: modification(m) })
+            .collect(),
+    }
+}
+
+pub fn self_test<P: Policy>(state: &State<P>) -> Result<(), String> {
+    match &state.policy {
+        Some(policy) => policy.self_test(),
+        None => Err("policy not initialised".to_owned()),
+    }
+}
+
+fn ip(address: &t::IpAddress) -> IpAddr {
+    match *address {
+        t::IpAddress::V4(a) => IpAddr::V4(Ipv4Addr::from(a)),
+        t::IpAddress::V6((hi, lo)) => IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo))),
+    }
+}
+
+fn prefix(p: &t::Prefix) -> Option<IpNet> {
+    IpNet::new(ip(&p.address), p.length).ok()
+}
+
+fn client(c: t::Client) -> Client {
+    Client {
+        id: c.id,
+        name: c.name,
+        asn: c.asn,
+        addresses: c.addresses.iter().map(ip).collect(),
+        // Params the host hands over are valid JSON; anything else reads as null.
+        params: serde_json::from_str(&c.params).unwrap_or(crate::Config::Null),
+    }
+}
+
+fn attributes(a: t::Attributes) -> Attributes {
+    Attributes {
+        origin: a.origin.map(|o| match o {
+            t::Origin::Igp => Origin::Igp,
+            t::Origin::Egp => Origin::Egp,
+            t::Origin::Incomplete => Origin::Incomplete,
+        }),
+        as_path: AsPath {
+            segments: a
+                .as_path
+                .into_iter()
+                .map(|s| Segment {
+                    kind: match s.kind {
+                        t::SegmentKind::Sequence => SegmentKind::Sequence,
+                        t::SegmentKind::Set => SegmentKind::Set,
+                        t::SegmentKind::ConfedSequence => SegmentKind::ConfedSequence,
+                        t::SegmentKind::ConfedSet => SegmentKind::ConfedSet,
+                    },
+                    asns: s.asns,
+                })
+                .collect(),
+        },
+        next_hop: a.next_hop.as_ref().map(ip),
+        med: a.med,
+        local_pref: a.local_pref,
+        atomic_aggregate: a.atomic_aggregate,
+        aggregator: a.aggregator.map(|g| (g.asn, Ipv4Addr::from(g.address))),
+        communities: a.communities.into_iter().map(Community).collect(),
+        extended_communities: a.extended_communities,
+        large_communities: a
+            .large_communities
+            .into_iter()
+            .map(|c| LargeCommunity::new(c.global_admin, c.local_data1, c.local_data2))
+            .collect(),
+        otc: a.otc,
+    }
+}
+
+fn large(c: LargeCommunity) -> t::LargeCommunity {
+    t::LargeCommunity { global_admin: c.global, local_data1: c.data1, local_data2: c.data2 }
+}
+
+fn modification(m: Modification) -> t::Modification {
+    t::Modification {
+        add_communities: m.add_communities.into_iter().map(|c| c.0).collect(),
+        remove_communities: m.remove_communities.into_iter().map(|c| c.0).collect(),
+        add_large_communities: m.add_large_communities.into_iter().map(large).collect(),
+        remove_large_communities: m.remove_large_communities.into_iter().map(large).collect(),
+        prepend: m.prepend,
+        preference: m.preference,
+    }
+}
+
+fn rejection(r: Rejection) -> t::Rejection {
+    t::Rejection { code: r.code, text: r.text.into_owned() }
+}
