@@ -158,7 +158,6 @@ fn rich_routes(asn: u16) -> Vec<Announce> {
 
 /// Tests 1-3: transparency for IPv4 and IPv6, withdraw, and a client going down.
 #[test]
-#[ignore = "needs kumo daemon"]
 fn transparent_announce_withdraw_and_client_down() {
     let ix = Ix::new();
     let mut kumo = ix.kumo(vec![
@@ -215,7 +214,6 @@ fn transparent_announce_withdraw_and_client_down() {
 
 /// Test 4: ADD-PATH clients get every path; the others get the best one.
 #[test]
-#[ignore = "needs kumo daemon"]
 fn add_path_clients_receive_all_paths() {
     let ix = Ix::new();
     let p = prefix("10.60.0.0/24");
@@ -276,7 +274,6 @@ fn add_path_clients_receive_all_paths() {
 
 /// Test 5: path hiding. C may not receive A's (best) path, so it must get B's.
 #[test]
-#[ignore = "needs kumo daemon"]
 fn path_hiding_exports_best_allowed_path() {
     let ix = Ix::new();
     let p = prefix("10.70.0.0/24");
@@ -312,7 +309,6 @@ fn path_hiding_exports_best_allowed_path() {
 
 /// Test 6: GoBGP announces; BIRD and another GoBGP receive; GoBGP's withdraw propagates.
 #[test]
-#[ignore = "needs kumo daemon"]
 fn gobgp_announces_to_bird_and_gobgp() {
     let ix = Ix::new();
     let mut kumo = ix.kumo(vec![

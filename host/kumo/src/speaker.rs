@@ -36,6 +36,15 @@ pub struct SpeakerConfig {
     pub router_id: Ipv4Addr,
     pub hold_time: u16,
     pub add_path_receive: bool,
+    /// Announce the Graceful Restart capability with this restart time (both families).
+    pub graceful_restart: Option<u16>,
+}
+
+impl SpeakerConfig {
+    /// A speaker at `local` with AS `asn`, hold time 90, no optional capabilities.
+    pub fn new(local: IpAddr, asn: u32, router_id: Ipv4Addr) -> Self {
+        SpeakerConfig { local, asn, router_id, hold_time: 90, add_path_receive: false, graceful_restart: None }
+    }
 }
 
 /// One established session to a BGP speaker (kumo).
@@ -62,6 +71,17 @@ impl Speaker {
         let mut capabilities: Vec<Capability> = families.iter().map(|f| Capability::Multiprotocol(*f)).collect();
         capabilities.push(Capability::RouteRefresh);
         capabilities.push(Capability::FourOctetAs(config.asn));
+        if let Some(restart_time) = config.graceful_restart {
+            capabilities.push(Capability::GracefulRestart {
+                restarting: false,
+                notification: false,
+                restart_time,
+                afis: families
+                    .iter()
+                    .map(|f| kumo_wire::GracefulRestartAfi { afi_safi: *f, forwarding_preserved: true })
+                    .collect(),
+            });
+        }
         if config.add_path_receive {
             capabilities.push(Capability::AddPath(families.iter().map(|f| (*f, AddPathMode::Receive)).collect()));
         }
@@ -138,6 +158,13 @@ impl Speaker {
         let nlri: Vec<Nlri> = prefixes.iter().map(|p| Nlri { prefix: *p, path_id: None }).collect();
         let mut bytes = Vec::new();
         UpdatePacker::new(&self.tx).withdraw(family, &nlri, &mut bytes)?;
+        self.send_raw(&bytes).await
+    }
+
+    /// Send End-of-RIB for `family`.
+    pub async fn end_of_rib(&mut self, family: AfiSafi) -> Result<(), SpeakerError> {
+        let mut bytes = Vec::new();
+        UpdatePacker::new(&self.tx).end_of_rib(family, &mut bytes);
         self.send_raw(&bytes).await
     }
 

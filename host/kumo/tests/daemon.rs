@@ -9,7 +9,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use kumo::daemon::Daemon;
 use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
-use kumo_wire::{AfiSafi, AsPath, AsPathSegment, LargeCommunity, MpNextHop, Nlri, Origin, PathAttributes};
+use kumo_wire::{AfiSafi, AsPath, AsPathSegment, LargeCommunity, MpNextHop, Origin, PathAttributes};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -50,11 +50,9 @@ add_path = "send"
 
 fn speaker(net: u8, host: u8, asn: u32, add_path: bool) -> SpeakerConfig {
     SpeakerConfig {
-        local: IpAddr::V4(Ipv4Addr::new(127, 0, net, host)),
-        asn,
-        router_id: Ipv4Addr::new(10, 0, 0, host),
         hold_time: 30,
         add_path_receive: add_path,
+        ..SpeakerConfig::new(IpAddr::V4(Ipv4Addr::new(127, 0, net, host)), asn, Ipv4Addr::new(10, 0, 0, host))
     }
 }
 
@@ -179,5 +177,88 @@ async fn max_prefix_shutdown_closes_with_cease() {
         }
         other => panic!("expected Cease / Maximum Number of Prefixes Reached, got {other:?}"),
     }
-    let _ = Nlri { prefix: prefixes[0], path_id: None };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_restart_helper_keeps_stale_routes_until_end_of_rib() {
+    let (_kumo, addr) = start(205, "").await;
+    let mut watcher = Speaker::connect(&speaker(205, 2, 65002, false), addr).await.unwrap();
+    let gr = SpeakerConfig { graceful_restart: Some(60), ..speaker(205, 3, 65003, false) };
+    let mut b = Speaker::connect(&gr, addr).await.unwrap();
+    let routes = [net("198.51.100.0/24"), net("203.0.113.0/24")];
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &routes).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 2).await.unwrap());
+
+    // The TCP session dies without a NOTIFICATION: the routes stay (RFC 4724 helper).
+    drop(b);
+    let withdrawn = watcher.recv_until(Duration::from_secs(2), |s| s.rib.len() < 2).await.unwrap();
+    assert!(!withdrawn, "routes of a restarting GR client were withdrawn: {:?}", watcher.rib.keys());
+
+    // It comes back and re-announces only one route, then End-of-RIB: the other goes.
+    let mut b = Speaker::connect(&gr, addr).await.unwrap();
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &routes[..1]).await.unwrap();
+    b.end_of_rib(AfiSafi::IPV4_UNICAST).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap(), "{:?}", watcher.rib.keys());
+    assert!(has(&watcher, "198.51.100.0/24"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_graceful_restart_a_lost_session_withdraws_at_once() {
+    let (_kumo, addr) = start(206, "").await;
+    let mut watcher = Speaker::connect(&speaker(206, 2, 65002, false), addr).await.unwrap();
+    let mut b = Speaker::connect(&speaker(206, 3, 65003, false), addr).await.unwrap();
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &[net("198.51.100.0/24")]).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap());
+    drop(b);
+    assert!(watcher.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_timer_expiry_sends_notification() {
+    let (_kumo, addr) = start(207, "").await;
+    let quiet = SpeakerConfig { hold_time: 3, ..speaker(207, 3, 65003, false) };
+    let mut b = Speaker::connect(&quiet, addr).await.unwrap();
+    // Read without ever answering KEEPALIVEs.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, b.recv()).await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(SpeakerError::Notification(n))) => {
+                assert_eq!((n.code, n.subcode), (4, 0), "{}", n.describe());
+                break;
+            }
+            other => panic!("expected Hold Timer Expired, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_attribute_is_treated_as_withdraw_and_the_session_stays() {
+    let (_kumo, addr) = start(208, "").await;
+    let mut watcher = Speaker::connect(&speaker(208, 2, 65002, false), addr).await.unwrap();
+    let mut b = Speaker::connect(&speaker(208, 3, 65003, false), addr).await.unwrap();
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &[net("198.51.100.0/24")]).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap());
+    // The same prefix again, with a 3-octet MED (RFC 7606 §7.4: treat-as-withdraw).
+    let attributes: Vec<u8> = [
+        &[0x40u8, 1, 1, 0][..],                       // ORIGIN IGP
+        &[0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xeb],        // AS_PATH [65003]
+        &[0x40, 3, 4, 192, 0, 2, 3],                  // NEXT_HOP
+        &[0x80, 4, 3, 0, 0, 1],                       // MED with length 3: malformed
+    ]
+    .concat();
+    let nlri = [24u8, 198, 51, 100];
+    let len = (19 + 2 + 2 + attributes.len() + nlri.len()) as u16;
+    let mut bad = vec![0xffu8; 16];
+    bad.extend_from_slice(&len.to_be_bytes());
+    bad.push(2); // UPDATE
+    bad.extend_from_slice(&[0, 0]); // no withdrawn routes
+    bad.extend_from_slice(&(attributes.len() as u16).to_be_bytes());
+    bad.extend_from_slice(&attributes);
+    bad.extend_from_slice(&nlri);
+    b.send_raw(&bad).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap(), "treat-as-withdraw did not withdraw");
+    // The session is still up: a good UPDATE is accepted again.
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &[net("198.51.100.0/24")]).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap());
 }
