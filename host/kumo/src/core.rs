@@ -290,10 +290,10 @@ impl Core {
         }
         self.out.sort_by_key(|c| c.client.0);
         for group in self.out.chunk_by(|a, b| a.client == b.client) {
-            if let Some(slot) = self.clients.get(group[0].client.0 as usize) {
-                if slot.info.is_some() {
-                    slot.outq.push(group.iter().map(|c| (c.nlri, c.attrs.clone())));
-                }
+            if let Some(slot) = self.clients.get(group[0].client.0 as usize)
+                && slot.info.is_some()
+            {
+                slot.outq.push(group.iter().map(|c| (c.nlri, c.attrs.clone())));
             }
         }
         self.out.clear();

@@ -69,6 +69,11 @@ impl OutQueue {
         self.lock().routes.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        let pending = self.lock();
+        pending.routes.is_empty() && pending.end_of_rib.is_empty()
+    }
+
     /// Take everything queued, waiting until there is something.
     pub async fn next_batch(&self) -> Batch {
         loop {
@@ -99,6 +104,7 @@ impl OutQueue {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use kumo_rib::RouteAttrs;

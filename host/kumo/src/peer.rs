@@ -254,7 +254,7 @@ impl PeerTask {
             // An Established session keeps its connection unless the client
             // negotiated Graceful Restart: then a new connection means it restarted
             // and the old one is dead (RFC 4724 §4.2).
-            State::Established if !fsm.negotiated().is_some_and(|n| n.peer_graceful_restart.is_some()) => {
+            State::Established if fsm.negotiated().is_none_or(|n| n.peer_graceful_restart.is_none()) => {
                 Some(kumo_session::collision::collision_notification())
             }
             _ => None,

@@ -115,11 +115,9 @@ impl Speaker {
             speaker.rx.add_path = families.to_vec();
         }
         speaker.send(&Message::Keepalive).await?;
-        loop {
-            match speaker.recv_raw().await? {
-                Message::Keepalive => break,
-                other => return Err(SpeakerError::Protocol(format!("expected KEEPALIVE, got {other:?}"))),
-            }
+        match speaker.recv_raw().await? {
+            Message::Keepalive => {}
+            other => return Err(SpeakerError::Protocol(format!("expected KEEPALIVE, got {other:?}"))),
         }
         Ok(speaker)
     }
