@@ -111,21 +111,26 @@ impl PeerTask {
                 },
                 result = read_some(&mut conn) => match result {
                     Ok(()) => {
-                        // Decode every complete message in the buffer.
-                        let mut events = Vec::new();
-                        let Some(c) = conn.as_mut() else { continue };
-                        let consumed = decode_frames(&c.buf, &rx_ctx, &mut events);
-                        c.buf.drain(..consumed);
-                        for (event, treat_as_withdraw) in events {
-                            let actions = fsm.handle(event);
-                            for action in actions {
+                        // One message at a time: decoding depends on what the previous
+                        // message negotiated (an UPDATE may share a segment with the
+                        // KEEPALIVE that completed the OPEN exchange), and actions are
+                        // carried out in order so the core sees session-up before routes.
+                        loop {
+                            let Some(c) = conn.as_mut() else { break };
+                            let Some((event, treat_as_withdraw, used)) = next_event(&c.buf, &rx_ctx) else { break };
+                            c.buf.drain(..used);
+                            for action in fsm.handle(event) {
                                 if let Action::Deliver(Message::Update(update)) = action {
-                                    let _ = self.core.send(CoreEvent::Update { peer: self.id, update: Box::new(update), treat_as_withdraw }).await;
+                                    let update = Box::new(update);
+                                    let _ = self.core.send(CoreEvent::Update { peer: self.id, update, treat_as_withdraw }).await;
                                 } else {
-                                    pending.push(action);
+                                    self.act(action, &mut conn, &mut connecting, &mut timers, &mut rx_ctx, &fsm).await;
                                 }
                             }
-                            if fsm.state() == State::Idle { break; }
+                            if fsm.state() == State::Idle {
+                                close(&mut conn).await;
+                                break;
+                            }
                         }
                         continue;
                     }
@@ -320,34 +325,27 @@ async fn read_some(conn: &mut Option<Connection>) -> io::Result<()> {
     Ok(())
 }
 
-/// Decode the complete messages at the front of `buf`; returns how many bytes were used.
-fn decode_frames(buf: &[u8], ctx: &CodecContext, events: &mut Vec<(Event, bool)>) -> usize {
-    let mut used = 0;
-    loop {
-        match frame(&buf[used..], ctx.max_message_len()) {
-            Ok(None) => return used,
-            Ok(Some(f)) => {
-                used += f.message.len();
-                match decode_message(f.message, ctx) {
-                    Ok(decoded) => {
-                        let treat_as_withdraw = decoded.treat_as_withdraw();
-                        for e in &decoded.errors {
-                            warn!(attribute = e.type_code, action = ?e.action, reason = %e.reason, "malformed attribute (RFC 7606)");
-                        }
-                        if let Message::Notification(n) = &decoded.message {
-                            warn!(notification = %n.describe(), "NOTIFICATION received");
-                        }
-                        events.push((Event::MessageReceived(decoded.message), treat_as_withdraw));
+/// Decode the message at the front of `buf`, if complete: the FSM event, whether
+/// RFC 7606 says treat-as-withdraw, and how many bytes it used.
+fn next_event(buf: &[u8], ctx: &CodecContext) -> Option<(Event, bool, usize)> {
+    match frame(buf, ctx.max_message_len()) {
+        Ok(None) => None,
+        // After a framing error nothing that follows can be trusted: use it all.
+        Err(notification) => Some((Event::MessageError(notification), false, buf.len())),
+        Ok(Some(f)) => {
+            let used = f.message.len();
+            match decode_message(f.message, ctx) {
+                Ok(decoded) => {
+                    let treat_as_withdraw = decoded.treat_as_withdraw();
+                    for e in &decoded.errors {
+                        warn!(attribute = e.type_code, action = ?e.action, reason = %e.reason, "malformed attribute (RFC 7606)");
                     }
-                    Err(notification) => {
-                        events.push((Event::MessageError(notification), false));
-                        return used;
+                    if let Message::Notification(n) = &decoded.message {
+                        warn!(notification = %n.describe(), "NOTIFICATION received");
                     }
+                    Some((Event::MessageReceived(decoded.message), treat_as_withdraw, used))
                 }
-            }
-            Err(notification) => {
-                events.push((Event::MessageError(notification), false));
-                return buf.len();
+                Err(notification) => Some((Event::MessageError(notification), false, used)),
             }
         }
     }

@@ -262,3 +262,37 @@ async fn malformed_attribute_is_treated_as_withdraw_and_the_session_stays() {
     b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &[net("198.51.100.0/24")]).await.unwrap();
     assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_prefix_restart_refuses_until_the_hold_down_ends() {
+    let (_kumo, addr) =
+        start(209, "max_prefix = { ipv4 = 1, action = \"restart\", restart_after = 2 }").await;
+    let config = speaker(209, 3, 65003, false);
+    let mut b = Speaker::connect(&config, addr).await.unwrap();
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &[net("10.0.0.0/16"), net("10.1.0.0/16")]).await.unwrap();
+    match b.recv_until(WAIT, |_| false).await {
+        Err(SpeakerError::Notification(n)) => assert_eq!((n.code, n.subcode), (6, 1), "{}", n.describe()),
+        other => panic!("expected Cease / Maximum Number of Prefixes Reached, got {other:?}"),
+    }
+    // During the hold-down the session is refused (Cease / Connection Rejected).
+    match Speaker::connect(&config, addr).await {
+        Err(SpeakerError::Notification(n)) => assert_eq!((n.code, n.subcode), (6, 5), "{}", n.describe()),
+        Err(SpeakerError::Io(_)) => {}
+        Ok(_) => panic!("session accepted during the max-prefix hold-down"),
+        Err(e) => panic!("unexpected: {e}"),
+    }
+    // After it, the client gets its session back.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    Speaker::connect(&config, addr).await.expect("session after the hold-down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_prefix_warn_keeps_the_session() {
+    let (_kumo, addr) = start(210, "max_prefix = { ipv4 = 1, action = \"warn\" }").await;
+    let mut watcher = Speaker::connect(&speaker(210, 2, 65002, false), addr).await.unwrap();
+    let mut b = Speaker::connect(&speaker(210, 3, 65003, false), addr).await.unwrap();
+    b.announce(&attrs(&[65003], [192, 0, 2, 3]), None, &[net("10.0.0.0/16"), net("10.1.0.0/16")]).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 2).await.unwrap());
+    let closed = b.recv_until(Duration::from_secs(1), |_| false).await;
+    assert!(matches!(closed, Ok(false)), "the session was closed: {closed:?}");
+}
