@@ -115,8 +115,7 @@ impl PeerTask {
                         // message negotiated (an UPDATE may share a segment with the
                         // KEEPALIVE that completed the OPEN exchange), and actions are
                         // carried out in order so the core sees session-up before routes.
-                        loop {
-                            let Some(c) = conn.as_mut() else { break };
+                        while let Some(c) = conn.as_mut() {
                             let Some((event, treat_as_withdraw, used)) = next_event(&c.buf, &rx_ctx) else { break };
                             c.buf.drain(..used);
                             for action in fsm.handle(event) {
