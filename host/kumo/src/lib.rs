@@ -6,11 +6,13 @@
 //! - [`core`]: the route-server core task that owns the RIB.
 //! - [`pipeline`]: the import/export policy stages.
 //! - [`outqueue`]: per-client coalescing output queues.
+//! - [`demo`]: `kumo demo`, a self-contained demo IX.
 //! - [`speaker`]: a minimal BGP speaker on kumo's codec (demo, load harness, tests).
 //! - `main.rs`: the command line (`kumo run`, `kumo check`).
 
 pub mod core;
 pub mod daemon;
+pub mod demo;
 pub mod outqueue;
 pub mod peer;
 pub mod pipeline;

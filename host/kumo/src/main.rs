@@ -23,6 +23,12 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// A self-contained demo Internet Exchange: kumo plus three simulated members.
+    Demo {
+        /// BGP port of the demo route server on 127.0.0.1.
+        #[arg(long, default_value_t = 11179)]
+        port: u16,
+    },
     /// Check a configuration file without opening any socket.
     Check {
         /// Configuration file (TOML).
@@ -33,13 +39,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo prints its own story; only problems are logged there by default.
+    let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("KUMO_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(EnvFilter::try_from_env("KUMO_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
+        Command::Demo { port } => demo(port),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,6 +57,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn demo(port: u16) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(daemon_demo(port))
+}
+
+async fn daemon_demo(port: u16) -> anyhow::Result<()> {
+    kumo::demo::run(port).await
 }
 
 fn check(path: PathBuf) -> anyhow::Result<()> {

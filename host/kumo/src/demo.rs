@@ -1,0 +1,133 @@
+//! `kumo demo`: a self-contained demo Internet Exchange in one process.
+//!
+//! kumo runs on 127.0.0.1 and three simulated members (kumo's own speaker on
+//! 127.0.0.11-13) peer with it, announce routes, and print what they receive
+//! through the route server. Ctrl-C stops everything.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
+use ipnet::IpNet;
+use kumo_wire::{AsPath, AsPathSegment, LargeCommunity, MpNextHop, Origin, PathAttributes};
+
+use crate::daemon::Daemon;
+use crate::speaker::{Speaker, SpeakerConfig};
+
+/// The demo IX's configuration (also a readable example of a config file).
+pub fn demo_config(port: u16) -> String {
+    format!(
+        r#"[server]
+asn = 64500
+router_id = "192.0.2.254"
+listen = ["127.0.0.1:{port}"]
+
+[[clients]]
+name = "as65001"
+asn = 65001
+ip = ["127.0.0.11"]
+description = "Member A: announces two IPv4 prefixes and one IPv6 prefix"
+
+[[clients]]
+name = "as65002"
+asn = 65002
+ip = ["127.0.0.12"]
+description = "Member B: announces one prefix, and a bogon (10.0.0.0/8)"
+
+[[clients]]
+name = "as65003"
+asn = 65003
+ip = ["127.0.0.13"]
+description = "Member C: announces nothing, receives everything it may"
+"#
+    )
+}
+
+struct Member {
+    name: &'static str,
+    asn: u32,
+    host: u8,
+    announces: &'static [&'static str],
+}
+
+const MEMBERS: [Member; 3] = [
+    Member { name: "as65001", asn: 65001, host: 11, announces: &["198.51.100.0/24", "192.0.2.0/24", "2001:db8:1::/48"] },
+    Member { name: "as65002", asn: 65002, host: 12, announces: &["203.0.113.0/24", "10.0.0.0/8"] },
+    Member { name: "as65003", asn: 65003, host: 13, announces: &[] },
+];
+
+/// Run the demo until Ctrl-C.
+pub async fn run(port: u16) -> anyhow::Result<()> {
+    let config = kumo_config::parse(&demo_config(port)).context("demo config")?;
+    println!("kumo demo: route server AS64500 on 127.0.0.1:{port}, three members on 127.0.0.11-13\n");
+    let daemon = Daemon::start(config).await?;
+    let addr: SocketAddr = daemon.listening[0];
+
+    let mut speakers = Vec::new();
+    for m in &MEMBERS {
+        let local = IpAddr::V4(Ipv4Addr::new(127, 0, 0, m.host));
+        let cfg = SpeakerConfig::new(local, m.asn, Ipv4Addr::new(10, 255, 0, m.host));
+        let mut s = Speaker::connect(&cfg, addr).await.with_context(|| format!("{} cannot connect", m.name))?;
+        println!("{:8} AS{} connected from {local}", m.name, m.asn);
+        let attrs = member_attrs(m);
+        let (v4, v6): (Vec<IpNet>, Vec<IpNet>) =
+            m.announces.iter().filter_map(|p| p.parse::<IpNet>().ok()).partition(|p| p.addr().is_ipv4());
+        s.announce(&attrs, None, &v4).await?;
+        let mut attrs6 = attrs.clone();
+        attrs6.next_hop = None;
+        let nh6 = MpNextHop::V6 { global: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(m.host)), link_local: None };
+        s.announce(&attrs6, Some(nh6), &v6).await?;
+        for p in m.announces {
+            println!("{:8} announces {p:18} AS_PATH {}", m.name, m.asn);
+        }
+        speakers.push(s);
+    }
+
+    println!();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (m, s) in MEMBERS.iter().zip(speakers.iter_mut()) {
+        let _ = s.recv_until(Duration::from_millis(300), |_| false).await;
+        let mut got: Vec<String> = s
+            .rib
+            .iter()
+            .map(|(n, a)| {
+                let path = a.as_path.as_ref().map(format_as_path).unwrap_or_default();
+                format!("{:18} AS_PATH {path}", n.prefix.to_string())
+            })
+            .collect();
+        got.sort();
+        println!("{:8} received {} routes through the route server:", m.name, got.len());
+        for line in got {
+            println!("           {line}");
+        }
+    }
+    println!("\nNote: AS64500 (the route server) is in no AS_PATH: re-announcement is transparent (RFC 7947).");
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    daemon.shutdown("kumo demo stopping").await;
+    Ok(())
+}
+
+fn member_attrs(m: &Member) -> PathAttributes {
+    PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath { segments: vec![AsPathSegment::Sequence(vec![m.asn])] }),
+        next_hop: Some(Ipv4Addr::new(192, 0, 2, m.host)),
+        large_communities: vec![LargeCommunity { global_admin: m.asn, local_data1: 0, local_data2: 1 }],
+        ..Default::default()
+    }
+}
+
+fn format_as_path(path: &AsPath) -> String {
+    let join = |asns: &[u32], sep: &str| asns.iter().map(u32::to_string).collect::<Vec<_>>().join(sep);
+    path.segments
+        .iter()
+        .map(|segment| match segment {
+            AsPathSegment::Sequence(a) => join(a, " "),
+            AsPathSegment::Set(a) => format!("{{{}}}", join(a, ",")),
+            AsPathSegment::ConfedSequence(a) => format!("({})", join(a, " ")),
+            AsPathSegment::ConfedSet(a) => format!("[{}]", join(a, ",")),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
