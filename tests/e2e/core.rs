@@ -404,3 +404,23 @@ fn check_transparent_rejects_altered_routes() {
     };
     assert!(check_transparent(&ext, &sent, 65002, nh).is_err());
 }
+
+/// kumo opens the session itself (`passive = false`) to a BIRD that only listens.
+#[test]
+fn kumo_connects_actively_to_a_passive_client() {
+    let ix = Ix::new();
+    let _kumo = ix.kumo(vec![
+        ix.client(2, 65002).passive(false).extra("port = 179"),
+        ix.client(3, 65003),
+    ]);
+    let a = Bird::start(ix.bird(2, 65002).passive(true).route(Announce::new("10.9.0.0/24"))).unwrap();
+    let g = Gobgp::start(ix.gobgp(3, 65003)).unwrap();
+    a.wait_established(TIMEOUT).unwrap();
+    eventually("GoBGP to receive the passive client's route", || {
+        let routes = g.adj_in()?;
+        let r = one_path(&routes, &prefix("10.9.0.0/24"))?;
+        ensure!(r.as_path == vec![65002], "as_path {:?}", r.as_path);
+        Ok(true)
+    })
+    .unwrap();
+}
