@@ -19,10 +19,15 @@ use tracing::{info, warn};
 use crate::outqueue::OutQueue;
 use crate::peer::{PeerCommand, family_of};
 use crate::pipeline::Pipeline;
+use crate::status::SessionStatus;
 
-/// What peer tasks (and timers) tell the core.
-#[derive(Debug)]
+/// A closure run inside the core task with exclusive access (admin API
+/// queries and operations: they see a consistent RIB without locks).
+pub type CoreJob = Box<dyn FnOnce(&mut Core) + Send>;
+
+/// What peer tasks (and timers, and the admin API) tell the core.
 pub enum CoreEvent {
+    Job(CoreJob),
     Established { peer: PeerId, address: IpAddr, negotiated: Box<Negotiated> },
     Update { peer: PeerId, update: Box<Update>, treat_as_withdraw: bool },
     Down { peer: PeerId, reason: DownReason },
@@ -32,11 +37,25 @@ pub enum CoreEvent {
     StaleTimer { peer: PeerId, generation: u64 },
 }
 
+impl std::fmt::Debug for CoreEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CoreEvent::Job(_) => f.write_str("Job"),
+            CoreEvent::Established { peer, address, .. } => write!(f, "Established({peer:?}, {address})"),
+            CoreEvent::Update { peer, treat_as_withdraw, .. } => write!(f, "Update({peer:?}, {treat_as_withdraw})"),
+            CoreEvent::Down { peer, reason } => write!(f, "Down({peer:?}, {reason})"),
+            CoreEvent::StaleTimer { peer, generation } => write!(f, "StaleTimer({peer:?}, {generation})"),
+            CoreEvent::RouteRefresh { peer, family } => write!(f, "RouteRefresh({peer:?}, {family:?})"),
+        }
+    }
+}
+
 /// The core's view of one configured client.
 #[derive(Debug)]
 pub struct ClientSlot {
     pub config: Arc<Client>,
     pub outq: Arc<OutQueue>,
+    pub status: Arc<SessionStatus>,
     pub commands: mpsc::Sender<PeerCommand>,
     /// Set while the session is Established.
     info: Option<PeerInfo>,
@@ -50,8 +69,13 @@ pub struct ClientSlot {
 }
 
 impl ClientSlot {
-    pub fn new(config: Arc<Client>, outq: Arc<OutQueue>, commands: mpsc::Sender<PeerCommand>) -> Self {
-        ClientSlot { config, outq, commands, info: None, graceful_restart: None, stale: None, generation: 0, max_prefix_warned: false }
+    pub fn new(
+        config: Arc<Client>,
+        outq: Arc<OutQueue>,
+        status: Arc<SessionStatus>,
+        commands: mpsc::Sender<PeerCommand>,
+    ) -> Self {
+        ClientSlot { config, outq, status, commands, info: None, graceful_restart: None, stale: None, generation: 0, max_prefix_warned: false }
     }
 }
 
@@ -94,7 +118,18 @@ impl Core {
             CoreEvent::Down { peer, reason } => self.down(peer, reason),
             CoreEvent::StaleTimer { peer, generation } => self.stale_timer(peer, generation),
             CoreEvent::RouteRefresh { peer, family } => self.route_refresh(peer, family),
+            CoreEvent::Job(job) => job(self),
         }
+    }
+
+    /// The RIB, for queries.
+    pub fn rib(&self) -> &Rib {
+        &self.rib
+    }
+
+    /// The configured clients, indexed by [`PeerId`].
+    pub fn clients(&self) -> &[ClientSlot] {
+        &self.clients
     }
 
     fn slot(&mut self, peer: PeerId) -> Option<&mut ClientSlot> {

@@ -15,15 +15,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::core::{ClientSlot, Core};
+use crate::core::{ClientSlot, Core, CoreEvent, CoreJob};
 use crate::outqueue::OutQueue;
 use crate::peer::{PeerCommand, PeerTask, refuse_connection};
 use crate::pipeline::Pipeline;
+use crate::status::SessionStatus;
 
 /// A running route server.
 #[derive(Debug)]
 pub struct Daemon {
     peers: Vec<(Arc<Client>, mpsc::Sender<PeerCommand>)>,
+    core: mpsc::Sender<CoreEvent>,
     /// Bound BGP listen addresses (useful when the config asked for port 0).
     pub listening: Vec<SocketAddr>,
 }
@@ -92,6 +94,7 @@ impl Daemon {
                 }
             }
             let outq = Arc::new(OutQueue::new());
+            let status = Arc::new(SessionStatus::default());
             let (cmd_tx, cmd_rx) = mpsc::channel(16);
             for ip in &client.ip {
                 by_ip.insert(*ip, cmd_tx.clone());
@@ -110,13 +113,14 @@ impl Daemon {
                 outq: outq.clone(),
                 core: core_tx.clone(),
                 commands: cmd_rx,
+                status: status.clone(),
             };
             tokio::spawn(task.run());
-            slots.push(ClientSlot::new(client.clone(), outq, cmd_tx.clone()));
+            slots.push(ClientSlot::new(client.clone(), outq, status, cmd_tx.clone()));
             peers.push((client, cmd_tx));
         }
 
-        let core = Core::new(slots, Pipeline::new(deny), core_tx);
+        let core = Core::new(slots, Pipeline::new(deny), core_tx.clone());
         tokio::spawn(core.run(core_rx));
 
         let by_ip = Arc::new(by_ip);
@@ -128,7 +132,17 @@ impl Daemon {
             listening.push(local);
             tokio::spawn(accept_loop(listener, by_ip.clone()));
         }
-        Ok(Daemon { peers, listening })
+        Ok(Daemon { peers, core: core_tx, listening })
+    }
+
+    /// Run `f` inside the core task and return its result (`None` if the core is gone).
+    pub async fn query<R: Send + 'static>(&self, f: impl FnOnce(&mut Core) -> R + Send + 'static) -> Option<R> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: CoreJob = Box::new(move |core| {
+            let _ = tx.send(f(core));
+        });
+        self.core.send(CoreEvent::Job(job)).await.ok()?;
+        rx.await.ok()
     }
 
     /// Close every session with Cease / Administrative Shutdown and this message (RFC 8203).

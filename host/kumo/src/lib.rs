@@ -7,6 +7,7 @@
 //! - [`pipeline`]: the import/export policy stages.
 //! - [`outqueue`]: per-client coalescing output queues.
 //! - [`demo`]: `kumo demo`, a self-contained demo IX.
+//! - [`status`]: session status shared with the admin API and metrics.
 //! - [`speaker`]: a minimal BGP speaker on kumo's codec (demo, load harness, tests).
 //! - `main.rs`: the command line (`kumo run`, `kumo check`).
 
@@ -17,3 +18,4 @@ pub mod outqueue;
 pub mod peer;
 pub mod pipeline;
 pub mod speaker;
+pub mod status;

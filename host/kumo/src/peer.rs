@@ -28,6 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::core::CoreEvent;
 use crate::outqueue::{Batch, OutQueue};
+use crate::status::{CapabilitySummary, SessionStatus};
 
 /// Commands for a peer task.
 #[derive(Debug)]
@@ -51,6 +52,7 @@ pub struct PeerTask {
     pub outq: Arc<OutQueue>,
     pub core: mpsc::Sender<CoreEvent>,
     pub commands: mpsc::Receiver<PeerCommand>,
+    pub status: Arc<SessionStatus>,
 }
 
 struct Connection {
@@ -120,12 +122,14 @@ impl PeerTask {
                             c.buf.drain(..used);
                             for action in fsm.handle(event) {
                                 if let Action::Deliver(Message::Update(update)) = action {
+                                    self.status.updates_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                     let update = Box::new(update);
                                     let _ = self.core.send(CoreEvent::Update { peer: self.id, update, treat_as_withdraw }).await;
                                 } else {
                                     self.act(action, &mut conn, &mut connecting, &mut timers, &mut rx_ctx, &fsm).await;
                                 }
                             }
+                            self.status.set_state(fsm.state());
                             if fsm.state() == State::Idle {
                                 close(&mut conn).await;
                                 break;
@@ -174,6 +178,7 @@ impl PeerTask {
                 // actions never depend on carrying out the previous event's first.
                 pending.extend(fsm.handle(event));
             }
+            self.status.set_state(fsm.state());
         }
     }
 
@@ -221,6 +226,7 @@ impl PeerTask {
                 if let Some(c) = conn.as_ref() {
                     let _ = c.writer.send(WriterCommand::StartRoutes(negotiated.tx_codec())).await;
                 }
+                self.status.established(CapabilitySummary::from_negotiated(&negotiated));
                 let _ = self.core.send(CoreEvent::Established { peer: self.id, address, negotiated }).await;
             }
             Action::Deliver(message) => {
@@ -233,6 +239,7 @@ impl PeerTask {
             }
             Action::SessionDown(reason) => {
                 *rx_ctx = CodecContext::default();
+                self.status.down(reason.to_string());
                 match &reason {
                     DownReason::NotificationReceived(n) => {
                         warn!(client = %self.client.name, notification = %n.describe(), "session down: NOTIFICATION received")
@@ -288,7 +295,7 @@ impl PeerTask {
         let remote = stream.peer_addr()?;
         let (reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(writer_task(writer, rx, self.outq.clone(), self.client.name.clone()));
+        tokio::spawn(writer_task(writer, rx, self.outq.clone(), self.client.name.clone(), self.status.clone()));
         *conn = Some(Connection { reader, remote, writer: tx, buf: Vec::with_capacity(READ_CHUNK) });
         Ok(())
     }
@@ -376,7 +383,13 @@ pub async fn refuse_connection(mut stream: TcpStream, notification: Notification
 }
 
 /// Writes control messages and, once Established, the client's routes.
-async fn writer_task(mut writer: OwnedWriteHalf, mut commands: mpsc::Receiver<WriterCommand>, outq: Arc<OutQueue>, name: String) {
+async fn writer_task(
+    mut writer: OwnedWriteHalf,
+    mut commands: mpsc::Receiver<WriterCommand>,
+    outq: Arc<OutQueue>,
+    name: String,
+    status: Arc<SessionStatus>,
+) {
     let mut tx_ctx: Option<CodecContext> = None;
     let mut bytes = Vec::new();
     loop {
@@ -397,6 +410,7 @@ async fn writer_task(mut writer: OwnedWriteHalf, mut commands: mpsc::Receiver<Wr
                     warn!(client = %name, error = %e, "cannot encode UPDATE");
                     continue;
                 }
+                status.updates_out.fetch_add(count_messages(&bytes), std::sync::atomic::Ordering::Relaxed);
             }
         }
         if let Err(e) = writer.write_all(&bytes).await {
@@ -442,6 +456,17 @@ fn encode_batch(batch: Batch, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<(
         packer.end_of_rib(family, out);
     }
     Ok(())
+}
+
+/// How many BGP messages a buffer of whole messages holds (walks the length fields).
+fn count_messages(mut bytes: &[u8]) -> u64 {
+    let mut n = 0;
+    while bytes.len() >= kumo_wire::HEADER_LEN {
+        let len = usize::from(u16::from_be_bytes([bytes[16], bytes[17]])).max(kumo_wire::HEADER_LEN);
+        bytes = bytes.get(len..).unwrap_or_default();
+        n += 1;
+    }
+    n
 }
 
 pub fn family_of(nlri: &kumo_wire::Nlri) -> AfiSafi {
