@@ -296,3 +296,26 @@ async fn max_prefix_warn_keeps_the_session() {
     let closed = b.recv_until(Duration::from_secs(1), |_| false).await;
     assert!(matches!(closed, Ok(false)), "the session was closed: {closed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_transitive_attributes_pass_through_with_partial_set() {
+    let (_kumo, addr) = start(211, "").await;
+    let mut a = Speaker::connect(&speaker(211, 2, 65002, false), addr).await.unwrap();
+    let mut b = Speaker::connect(&speaker(211, 3, 65003, false), addr).await.unwrap();
+    let mut sent = attrs(&[65002], [192, 0, 2, 2]);
+    let opaque = vec![0xde, 0xad, 0xbe, 0xef, 0x01];
+    sent.unknown = vec![
+        // optional transitive, unknown to kumo: forwarded with Partial set (RFC 4271 §5)
+        kumo_wire::RawAttribute { flags: 0xc0, type_code: 99, value: opaque.clone() },
+        // optional non-transitive: never forwarded
+        kumo_wire::RawAttribute { flags: 0x80, type_code: 98, value: vec![1, 2] },
+    ];
+    a.announce(&sent, None, &[net("198.51.100.0/24")]).await.unwrap();
+    assert!(b.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap());
+    let got = b.rib.values().next().unwrap();
+    assert_eq!(
+        got.unknown,
+        vec![kumo_wire::RawAttribute { flags: 0xe0, type_code: 99, value: opaque }],
+        "the unknown transitive attribute must arrive byte for byte with Partial set, the non-transitive one not at all"
+    );
+}
