@@ -60,6 +60,8 @@ struct Connection {
     remote: SocketAddr,
     writer: mpsc::Sender<WriterCommand>,
     buf: Vec<u8>,
+    /// Bytes of `buf` already decoded (compacted once per read, not per message).
+    start: usize,
 }
 
 enum WriterCommand {
@@ -118,8 +120,12 @@ impl PeerTask {
                         // KEEPALIVE that completed the OPEN exchange), and actions are
                         // carried out in order so the core sees session-up before routes.
                         while let Some(c) = conn.as_mut() {
-                            let Some((event, treat_as_withdraw, used)) = next_event(&c.buf, &rx_ctx) else { break };
-                            c.buf.drain(..used);
+                            let Some((event, treat_as_withdraw, used)) = next_event(&c.buf[c.start..], &rx_ctx) else {
+                                c.buf.drain(..c.start);
+                                c.start = 0;
+                                break;
+                            };
+                            c.start += used;
                             for action in fsm.handle(event) {
                                 if let Action::Deliver(Message::Update(update)) = action {
                                     self.status.updates_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -296,7 +302,7 @@ impl PeerTask {
         let (reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(writer_task(writer, rx, self.outq.clone(), self.client.name.clone(), self.status.clone()));
-        *conn = Some(Connection { reader, remote, writer: tx, buf: Vec::with_capacity(READ_CHUNK) });
+        *conn = Some(Connection { reader, remote, writer: tx, buf: Vec::with_capacity(READ_CHUNK), start: 0 });
         Ok(())
     }
 
