@@ -73,6 +73,11 @@ pub(crate) fn deserialize_listen<'de, D: Deserializer<'de>>(
     Ok(addrs.into_iter().map(|ListenAddr(addr)| addr).collect())
 }
 
+/// One listen-style address (`"ip"` or `"ip:port"`), e.g. the admin API's.
+pub(crate) fn deserialize_socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    ListenAddr::deserialize(deserializer).map(|ListenAddr(addr)| addr)
+}
+
 /// An address parsed from a string, with an error that quotes the string (serde's own says only
 /// "invalid IP address syntax").
 struct Parsed<T>(T);

@@ -31,7 +31,9 @@ use toml::de::DeTable;
 
 pub use addr::parse_listen_addr;
 pub use error::{ConfigError, Problem};
-pub use model::{AddPath, Afi, BGP_PORT, Client, Config, DEFAULT_POLICY, MaxPrefix, MaxPrefixAction, Server};
+pub use model::{
+    AddPath, Admin, Afi, BGP_PORT, Client, Config, DEFAULT_POLICY, MaxPrefix, MaxPrefixAction, PolicyConfig, Server,
+};
 pub use path::{KeyPath, Location, Segment};
 
 /// Parses and validates a configuration from TOML text.
@@ -86,7 +88,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text).map_err(|error| error.with_file(path.to_owned()))
+    let mut config = parse(&text).map_err(|error| error.with_file(path.to_owned()))?;
+    config.base_dir = path.parent().map(Path::to_owned);
+    Ok(config)
 }
 
 /// Turns a deserialization error into a problem about the exact key.

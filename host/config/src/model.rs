@@ -7,7 +7,9 @@
 //! Later sections (`[admin]`, `[policies.NAME]`) are added as a field on [`Config`], a struct
 //! here, and a check in `validate`.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -17,7 +19,7 @@ use crate::addr;
 pub const BGP_PORT: u16 = 179;
 
 /// A whole configuration file.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `[server]`: the route server itself.
@@ -25,6 +27,62 @@ pub struct Config {
     /// `[[clients]]`: the peers whose routes kumo redistributes.
     #[serde(default)]
     pub clients: Vec<Client>,
+    /// `[policies.NAME]`: WebAssembly policy modules that clients name in their chains.
+    #[serde(default)]
+    pub policies: BTreeMap<String, PolicyConfig>,
+    /// `[admin]`: the HTTP admin API. Absent: no admin API.
+    #[serde(default)]
+    pub admin: Option<Admin>,
+    /// The directory of the file this was loaded from; relative paths in the
+    /// file (policy modules, token file) are relative to it.
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// `path` as written in the file, resolved against the file's directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        match &self.base_dir {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path.to_owned(),
+        }
+    }
+}
+
+/// `[policies.NAME]`: one WebAssembly policy module.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The component (`.wasm`), relative to the config file's directory.
+    pub path: PathBuf,
+    /// Memory cap of one instance, bytes. Default: the engine's (64 MiB).
+    #[serde(default)]
+    pub max_memory: Option<u64>,
+    /// Deadline of one call, milliseconds. Default: the engine's (5 ms).
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+    /// Free-form configuration handed to the module at instantiation (as JSON).
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+/// `[admin]`: the HTTP admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Where the API listens. Default 127.0.0.1:8179 (loopback only).
+    #[serde(default = "default_admin_listen", deserialize_with = "addr::deserialize_socket_addr")]
+    pub listen: SocketAddr,
+    /// Bearer token for mutations.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// File holding the bearer token (first line), e.g. a Kubernetes secret.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+fn default_admin_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8179))
 }
 
 impl Config {
@@ -92,7 +150,7 @@ impl Server {
 }
 
 /// `[[clients]]`: one peer of the route server.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// Unique name, used in logs, the admin API and policies: `[A-Za-z0-9_.-]+`.
@@ -139,6 +197,9 @@ pub struct Client {
     /// Export policy chain, by policy name, applied in order.
     #[serde(default = "default_policies")]
     pub export: Vec<String>,
+    /// Per-client parameters handed to the policies (AS-SET, limits, flags), free-form.
+    #[serde(default)]
+    pub params: toml::Table,
     /// Test aid: names of clients whose paths are never exported to this one.
     #[doc(hidden)]
     #[serde(default)]
@@ -164,6 +225,7 @@ impl Client {
             graceful_restart: None,
             import: default_policies(),
             export: default_policies(),
+            params: toml::Table::new(),
             test_export_deny_from: Vec::new(),
         }
     }

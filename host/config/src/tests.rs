@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::*;
+use std::path::Path;
 
 const MINIMAL: &str = r#"
 [server]
@@ -596,7 +597,11 @@ fn load_names_the_file_in_errors() {
     );
 
     std::fs::write(&file, MINIMAL).unwrap();
-    assert_eq!(load(&file).unwrap(), parse(MINIMAL).unwrap());
+    let loaded = load(&file).unwrap();
+    assert_eq!(loaded.base_dir.as_deref(), Some(dir.as_path()), "relative paths resolve against the file's directory");
+    assert_eq!(loaded.resolve(Path::new("p.wasm")), dir.join("p.wasm"));
+    assert_eq!(loaded.resolve(Path::new("/abs/p.wasm")), Path::new("/abs/p.wasm"));
+    assert_eq!(Config { base_dir: None, ..loaded }, parse(MINIMAL).unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -670,4 +675,37 @@ fn truncated_files_never_panic() {
     // Most cuts are invalid (e.g. before `[server]` is complete); the full file is not.
     assert!(failures > text.len() / 2, "only {failures} failures");
     assert!(parse(&text).is_ok());
+}
+
+#[test]
+fn policies_admin_and_client_params_parse() {
+    let text = format!(
+        "{MINIMAL}params = {{ as_set = \"AS-EXAMPLE\", max_path_len = 32 }}\n\n\
+         [policies.no-private]\npath = \"policies/no_private.wasm\"\nmax_memory = 1048576\ndeadline_ms = 2\n\
+         config = {{ tag = [65000, 1] }}\n\n[admin]\nlisten = \"127.0.0.1:9179\"\ntoken = \"secret\"\n"
+    );
+    let config = parse(&text).unwrap();
+    let policy = &config.policies["no-private"];
+    assert_eq!(policy.path, std::path::PathBuf::from("policies/no_private.wasm"));
+    assert_eq!((policy.max_memory, policy.deadline_ms), (Some(1_048_576), Some(2)));
+    assert!(policy.config.contains_key("tag"));
+    assert_eq!(config.clients[0].params["as_set"].as_str(), Some("AS-EXAMPLE"));
+    let admin = config.admin.unwrap();
+    assert_eq!(admin.listen, "127.0.0.1:9179".parse().unwrap());
+    assert_eq!(admin.token.as_deref(), Some("secret"));
+    // Defaults: no admin section, admin on loopback 8179.
+    assert!(parse(MINIMAL).unwrap().admin.is_none());
+    let admin = parse(&format!("{MINIMAL}\n[admin]\n")).unwrap().admin.unwrap();
+    assert_eq!(admin.listen, "127.0.0.1:8179".parse().unwrap());
+}
+
+#[test]
+fn unknown_keys_in_policies_and_admin_name_their_path() {
+    fails_at(
+        &format!("{MINIMAL}\n[policies.x]\npath = \"x.wasm\"\nmax_mem = 1\n"),
+        "policies.x.max_mem",
+        "unknown",
+    );
+    fails_at(&format!("{MINIMAL}\n[admin]\nport = 1\n"), "admin.port", "unknown");
+    fails_at(&format!("{MINIMAL}\n[policies.x]\ndeadline_ms = 1\n"), "policies.x.path", "missing");
 }

@@ -396,10 +396,15 @@ fn caller_errors_are_reported_and_leave_out_untouched() {
 fn decode_throughput() {
     let ctx = common::ctx4();
     let prefixes: Vec<Nlri> = (0..100_000u32)
-        .map(|i| Nlri { prefix: IpNet::V4(Ipv4Net::new(Ipv4Addr::from(i << 8), 24).unwrap()), path_id: None })
+        .map(|i| Nlri {
+            prefix: IpNet::V4(Ipv4Net::new(Ipv4Addr::from(i << 8), 24).unwrap()),
+            path_id: None,
+        })
         .collect();
     let mut out = Vec::new();
-    UpdatePacker::new(&ctx).announce(&attrs(), AfiSafi::IPV4_UNICAST, None, &prefixes, &mut out).unwrap();
+    UpdatePacker::new(&ctx)
+        .announce(&attrs(), AfiSafi::IPV4_UNICAST, None, &prefixes, &mut out)
+        .unwrap();
     let messages: Vec<&[u8]> = {
         let mut rest = out.as_slice();
         let mut v = Vec::new();
@@ -422,5 +427,8 @@ fn decode_throughput() {
     }
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(count, rounds * prefixes.len());
-    println!("decoded {count} prefixes in {secs:.3} s: {:.1} M prefixes/s", count as f64 / secs / 1e6);
+    println!(
+        "decoded {count} prefixes in {secs:.3} s: {:.1} M prefixes/s",
+        count as f64 / secs / 1e6
+    );
 }
