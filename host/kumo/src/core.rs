@@ -137,6 +137,9 @@ impl Core {
     }
 
     fn established(&mut self, peer: PeerId, address: IpAddr, negotiated: &Negotiated) {
+        // Changes computed for earlier sessions must not be queued after this
+        // session's initial table.
+        self.distribute();
         let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
         let info = PeerInfo {
             id: peer,
@@ -242,6 +245,7 @@ impl Core {
     }
 
     fn down(&mut self, peer: PeerId, reason: DownReason) {
+        self.distribute();
         let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
         let Some(info) = slot.info.take() else { return };
         slot.outq.clear();
