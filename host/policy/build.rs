@@ -16,25 +16,50 @@ const MODULES: &[(&str, &str)] = &[
     ("kumo_policy_accept_all", "accept_all.wasm"),
     ("kumo_policy_rs_import", "rs_import.wasm"),
     ("kumo_policy_hostile", "hostile.wasm"),
+    ("origin_tagger", "origin_tagger.wasm"),
 ];
 
+/// Cargo workspaces to build, relative to the repository root: the shipped
+/// and test modules, and the SDK example (a standalone crate, as an author's
+/// would be; the host tests load it to prove the example works as a component).
+const WORKSPACES: &[&str] = &["policies", "examples/policies/origin-tagger"];
+
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let root = manifest_dir.join("../..");
-    for watched in ["policies", "sdk", "wit"] {
+    for watched in ["policies", "examples/policies", "sdk", "wit"] {
         println!("cargo::rerun-if-changed={}", root.join(watched).display());
     }
 
     let target_dir = wasm_target_dir(&out_dir, &root);
+    for workspace in WORKSPACES {
+        build_workspace(&root.join(workspace), &target_dir);
+    }
+    let built = target_dir.join("wasm32-wasip2/release");
+    for (artefact, name) in MODULES {
+        let from = built.join(format!("{artefact}.wasm"));
+        std::fs::copy(&from, out_dir.join(name))
+            .unwrap_or_else(|e| panic!("policy component {} missing after build: {e}", from.display()));
+    }
+}
+
+fn build_workspace(dir: &Path, target_dir: &Path) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .current_dir(root.join("policies"))
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(root.join("policies/Cargo.toml"))
+        .current_dir(dir)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target_dir);
+        .arg(target_dir);
     // The outer build's flags and wrappers (clippy, coverage, sccache,
     // target-cpu) are meant for the host crate, not for the wasm guests.
     for var in [
@@ -51,18 +76,15 @@ fn main() {
     ] {
         command.env_remove(var);
     }
-    let status = command.status().unwrap_or_else(|e| panic!("cannot run cargo to build policies/: {e}"));
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {}: {e}", dir.display()));
     if !status.success() {
         panic!(
-            "building the policy components failed ({status}); is the wasm32-wasip2 target installed? \
-             (`rustup target add wasm32-wasip2`)"
+            "building the policy components in {} failed ({status}); is the wasm32-wasip2 target installed? \
+             (`rustup target add wasm32-wasip2`)",
+            dir.display()
         );
-    }
-    let built = target_dir.join("wasm32-wasip2/release");
-    for (artefact, name) in MODULES {
-        let from = built.join(format!("{artefact}.wasm"));
-        std::fs::copy(&from, out_dir.join(name))
-            .unwrap_or_else(|e| panic!("policy component {} missing after build: {e}", from.display()));
     }
 }
 

@@ -12,7 +12,9 @@ use ipnet::IpNet;
 
 use crate::types::ClientTable;
 use crate::verdict::{Modification, Outcome, Rejection};
-use crate::{AsPath, Attributes, Client, Community, LargeCommunity, Origin, Policy, Segment, SegmentKind, Targets};
+use crate::{
+    AsPath, Attributes, Client, Community, LargeCommunity, Origin, Policy, Segment, SegmentKind, Targets,
+};
 
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod bindings {
@@ -36,7 +38,10 @@ pub struct State<P> {
 
 impl<P> Default for State<P> {
     fn default() -> Self {
-        State { policy: None, clients: ClientTable::default() }
+        State {
+            policy: None,
+            clients: ClientTable::default(),
+        }
     }
 }
 
@@ -52,14 +57,17 @@ pub fn set_clients<P>(state: &mut State<P>, clients: Vec<t::Client>) {
 }
 
 fn policy_error(text: &'static str) -> t::Rejection {
-    t::Rejection { code: crate::reject::POLICY_ERROR, text: text.to_owned() }
+    t::Rejection {
+        code: crate::reject::POLICY_ERROR,
+        text: text.to_owned(),
+    }
 }
 
 pub fn import_routes<P: Policy>(
     state: &State<P>,
     client_id: u32,
     attrs: t::Attributes,
-    wit_prefixes: Vec<t::Prefix>,
+    batch: t::PrefixBatch,
 ) -> t::ImportVerdicts {
     let Some(policy) = &state.policy else {
         return t::ImportVerdicts::RejectAll(policy_error("policy not initialised"));
@@ -69,11 +77,9 @@ pub fn import_routes<P: Policy>(
     };
     let attrs = attributes(attrs);
     let mut invalid = Vec::new();
-    let prefixes: Vec<IpNet> = wit_prefixes
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            prefix(p).unwrap_or_else(|| {
+    let prefixes: Vec<IpNet> = (0..batch.lengths.len())
+        .map(|i| {
+            batched_prefix(&batch, i).unwrap_or_else(|| {
                 invalid.push(i);
                 IpNet::V4(Default::default())
             })
@@ -92,7 +98,11 @@ pub fn import_routes<P: Policy>(
             Some(Outcome::Reject(r)) => t::ImportVerdicts::RejectAll(rejection(r)),
         };
     }
-    let verdicts = if indices.is_empty() { vec![0; prefixes.len()] } else { indices };
+    let verdicts = if indices.is_empty() {
+        vec![0; prefixes.len()]
+    } else {
+        indices
+    };
     t::ImportVerdicts::Mixed(t::MixedVerdicts {
         verdicts,
         outcomes: outcomes
@@ -113,7 +123,10 @@ pub fn export_route<P: Policy>(
     wit_prefix: t::Prefix,
     target_ids: Vec<u32>,
 ) -> t::ExportVerdict {
-    let none = || t::ExportVerdict { receivers: t::Receivers::None, modified: Vec::new() };
+    let none = || t::ExportVerdict {
+        receivers: t::Receivers::None,
+        modified: Vec::new(),
+    };
     let (Some(policy), Some(source), Some(prefix)) =
         (&state.policy, state.clients.get(source_id), prefix(&wit_prefix))
     else {
@@ -139,7 +152,10 @@ pub fn export_route<P: Policy>(
         receivers,
         modified: modified
             .into_iter()
-            .map(|(target, m)| t::TargetModification { target, modification: modification(m) })
+            .map(|(target, m)| t::TargetModification {
+                target,
+                modification: modification(m),
+            })
             .collect(),
     }
 }
@@ -160,6 +176,19 @@ fn ip(address: &t::IpAddress) -> IpAddr {
 
 fn prefix(p: &t::Prefix) -> Option<IpNet> {
     IpNet::new(ip(&p.address), p.length).ok()
+}
+
+/// Prefix `i` of a batch; `None` if a column is short or the length is out
+/// of range for the family.
+fn batched_prefix(batch: &t::PrefixBatch, i: usize) -> Option<IpNet> {
+    let (high, low, length, family) =
+        (*batch.high.get(i)?, *batch.low.get(i)?, *batch.lengths.get(i)?, *batch.families.get(i)?);
+    let address = match family {
+        4 => IpAddr::V4(Ipv4Addr::from(u32::try_from(low).ok()?)),
+        6 => IpAddr::V6(Ipv6Addr::from((u128::from(high) << 64) | u128::from(low))),
+        _ => return None,
+    };
+    IpNet::new(address, length).ok()
 }
 
 fn client(c: t::Client) -> Client {
@@ -212,7 +241,11 @@ fn attributes(a: t::Attributes) -> Attributes {
 }
 
 fn large(c: LargeCommunity) -> t::LargeCommunity {
-    t::LargeCommunity { global_admin: c.global, local_data1: c.data1, local_data2: c.data2 }
+    t::LargeCommunity {
+        global_admin: c.global,
+        local_data1: c.data1,
+        local_data2: c.data2,
+    }
 }
 
 fn modification(m: Modification) -> t::Modification {
@@ -227,5 +260,8 @@ fn modification(m: Modification) -> t::Modification {
 }
 
 fn rejection(r: Rejection) -> t::Rejection {
-    t::Rejection { code: r.code, text: r.text.into_owned() }
+    t::Rejection {
+        code: r.code,
+        text: r.text.into_owned(),
+    }
 }

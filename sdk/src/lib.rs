@@ -52,7 +52,9 @@ pub mod guest;
 
 pub use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 pub use serde_json::Value as Config;
-pub use types::{AsPath, Attributes, Client, Community, LargeCommunity, Origin, Segment, SegmentKind, Targets};
+pub use types::{
+    AsPath, Attributes, Client, Community, LargeCommunity, Origin, Segment, SegmentKind, Targets,
+};
 pub use verdict::{ExportVerdicts, ImportVerdicts, Modification, Outcome, Rejection};
 
 /// Everything a policy file usually needs: `use kumo_sdk::prelude::*;`.
@@ -179,7 +181,7 @@ macro_rules! export_policy {
                 fn set_clients(clients: Vec<t::Client>) {
                     STATE.with(|s| $crate::guest::set_clients(&mut s.borrow_mut(), clients))
                 }
-                fn import_routes(client: u32, attrs: t::Attributes, prefixes: Vec<t::Prefix>) -> t::ImportVerdicts {
+                fn import_routes(client: u32, attrs: t::Attributes, prefixes: t::PrefixBatch) -> t::ImportVerdicts {
                     STATE.with(|s| $crate::guest::import_routes(&s.borrow(), client, attrs, prefixes))
                 }
                 fn export_route(

@@ -63,11 +63,19 @@ const V4_SUSPECT_FIRST_OCTET: [u64; 4] = {
 };
 
 const fn mask_v4(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - len as u32) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len as u32)
+    }
 }
 
 const fn mask_v6(len: u8) -> u128 {
-    if len == 0 { 0 } else { u128::MAX << (128 - len as u32) }
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len as u32)
+    }
 }
 
 /// Is the IPv4 prefix within a bogon range?
@@ -83,7 +91,9 @@ pub fn is_bogon_v4(prefix: &Ipv4Net) -> bool {
         return false;
     }
     let len = prefix.prefix_len();
-    BOGONS_V4.iter().any(|&(net, blen)| len >= blen && (addr ^ net) & mask_v4(blen) == 0)
+    BOGONS_V4
+        .iter()
+        .any(|&(net, blen)| len >= blen && (addr ^ net) & mask_v4(blen) == 0)
 }
 
 /// Is the IPv6 prefix outside global unicast (2000::/3) or within a bogon range?
@@ -103,7 +113,9 @@ pub fn is_bogon_v6(prefix: &Ipv6Net) -> bool {
     if !matches!(top, 0x2001 | 0x2002 | 0x3ffe | 0x3fff) {
         return false;
     }
-    BOGONS_V6.iter().any(|&(net, blen)| len >= blen && (addr ^ net) & mask_v6(blen) == 0)
+    BOGONS_V6
+        .iter()
+        .any(|&(net, blen)| len >= blen && (addr ^ net) & mask_v6(blen) == 0)
 }
 
 /// Is the prefix a bogon (either family)?
@@ -129,26 +141,61 @@ mod tests {
 
     #[test]
     fn v4_ranges_and_edges() {
-        for p in ["0.0.0.0/8", "10.0.0.0/8", "10.255.0.0/16", "100.64.0.0/10", "100.127.0.0/16", "172.31.0.0/16",
-            "192.0.2.0/24", "198.19.0.0/16", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32", "203.0.113.128/25"]
-        {
+        for p in [
+            "0.0.0.0/8",
+            "10.0.0.0/8",
+            "10.255.0.0/16",
+            "100.64.0.0/10",
+            "100.127.0.0/16",
+            "172.31.0.0/16",
+            "192.0.2.0/24",
+            "198.19.0.0/16",
+            "224.0.0.0/4",
+            "240.0.0.0/4",
+            "255.255.255.255/32",
+            "203.0.113.128/25",
+        ] {
             assert!(bogon(p), "{p} must be a bogon");
         }
-        for p in ["1.0.0.0/24", "100.128.0.0/10", "172.32.0.0/16", "192.0.3.0/24", "198.20.0.0/16",
-            "223.255.255.0/24", "0.0.0.0/0", "8.0.0.0/7"]
-        {
+        for p in [
+            "1.0.0.0/24",
+            "100.128.0.0/10",
+            "172.32.0.0/16",
+            "192.0.3.0/24",
+            "198.20.0.0/16",
+            "223.255.255.0/24",
+            "0.0.0.0/0",
+            "8.0.0.0/7",
+        ] {
             assert!(!bogon(p), "{p} must not be a bogon");
         }
     }
 
     #[test]
     fn v6_ranges_and_edges() {
-        for p in ["::/8", "fc00::/7", "ff02::/16", "2001:db8::/32", "2001:db8:ffff::/48", "2002:c000::/24",
-            "3ffe::/16", "3fff:1::/32", "2001::/32", "4000::/3", "::/0"]
-        {
+        for p in [
+            "::/8",
+            "fc00::/7",
+            "ff02::/16",
+            "2001:db8::/32",
+            "2001:db8:ffff::/48",
+            "2002:c000::/24",
+            "3ffe::/16",
+            "3fff:1::/32",
+            "2001::/32",
+            "4000::/3",
+            "::/0",
+        ] {
             assert!(bogon(p), "{p} must be a bogon");
         }
-        for p in ["2001:db9::/32", "2001:7f8::/29", "2a02::/16", "2003::/19", "3fff:1000::/20", "2001:4860::/32"] {
+        for p in [
+            "2001:db9::/32",
+            "2001:7f8::/29",
+            "2a02::/16",
+            "2003::/19",
+            "3fff:1000::/20",
+            "2001:4860::/32",
+        ] {
             assert!(!bogon(p), "{p} must not be a bogon");
         }
     }

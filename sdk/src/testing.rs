@@ -50,7 +50,12 @@ pub fn prefixes(text: &[&str]) -> Vec<IpNet> {
 /// let v = kumo_sdk::testing::import(&AcceptAll, &Client::test(1, 1), &Attributes::test(), &prefixes(&["192.0.2.0/24"]));
 /// assert_eq!(v.accepted(), 1);
 /// ```
-pub fn import<P: Policy>(policy: &P, client: &Client, attrs: &Attributes, prefixes: &[IpNet]) -> ImportVerdicts {
+pub fn import<P: Policy>(
+    policy: &P,
+    client: &Client,
+    attrs: &Attributes,
+    prefixes: &[IpNet],
+) -> ImportVerdicts {
     let mut verdicts = ImportVerdicts::new(prefixes.len());
     policy.import(client, attrs, prefixes, &mut verdicts);
     verdicts
@@ -96,6 +101,7 @@ pub fn export<P: Policy>(
 /// assert!(kumo_sdk::testing::build::<NeedsLimit>("{}").is_err());
 /// ```
 pub fn build<P: Policy>(config_json: &str) -> Result<P, String> {
-    let config: crate::Config = serde_json::from_str(config_json).map_err(|e| format!("config is not JSON: {e}"))?;
+    let config: crate::Config =
+        serde_json::from_str(config_json).map_err(|e| format!("config is not JSON: {e}"))?;
     P::new(&config)
 }

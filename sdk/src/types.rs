@@ -36,7 +36,13 @@ impl Client {
     /// assert_eq!(c.name, "as64501");
     /// ```
     pub fn test(id: u32, asn: u32) -> Self {
-        Client { id, name: format!("as{asn}"), asn, addresses: Vec::new(), params: Config::Object(Default::default()) }
+        Client {
+            id,
+            name: format!("as{asn}"),
+            asn,
+            addresses: Vec::new(),
+            params: Config::Object(Default::default()),
+        }
     }
 
     /// Add an address (builder style).
@@ -117,7 +123,11 @@ impl ClientTable {
     pub fn get(&self, id: u32) -> Option<&Client> {
         match self.clients.get(id as usize) {
             Some(client) if client.id == id => Some(client),
-            _ => self.clients.binary_search_by_key(&id, |c| c.id).ok().and_then(|i| self.clients.get(i)),
+            _ => self
+                .clients
+                .binary_search_by_key(&id, |c| c.id)
+                .ok()
+                .and_then(|i| self.clients.get(i)),
         }
     }
 
@@ -220,13 +230,21 @@ impl<'a> Targets<'a> {
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Client)> + 'a {
         let table = self.table;
-        self.ids.iter().enumerate().filter_map(move |(i, id)| table.get(*id).map(|c| (i, c)))
+        self.ids
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, id)| table.get(*id).map(|c| (i, c)))
     }
 
     /// Positions whose client id is unknown to this instance.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn unknown(&self) -> impl Iterator<Item = usize> + 'a {
         let table = self.table;
-        self.ids.iter().enumerate().filter(move |(_, id)| table.get(**id).is_none()).map(|(i, _)| i)
+        self.ids
+            .iter()
+            .enumerate()
+            .filter(move |(_, id)| table.get(**id).is_none())
+            .map(|(i, _)| i)
     }
 }
 
@@ -305,7 +323,12 @@ impl AsPath {
         if asns.is_empty() {
             return AsPath::default();
         }
-        AsPath { segments: vec![Segment { kind: SegmentKind::Sequence, asns }] }
+        AsPath {
+            segments: vec![Segment {
+                kind: SegmentKind::Sequence,
+                asns,
+            }],
+        }
     }
 
     /// The left-most AS: the neighbour that sent the route. `None` for an
@@ -318,7 +341,10 @@ impl AsPath {
     /// ```
     pub fn first_asn(&self) -> Option<u32> {
         match self.segments.first() {
-            Some(Segment { kind: SegmentKind::Sequence, asns }) => asns.first().copied(),
+            Some(Segment {
+                kind: SegmentKind::Sequence,
+                asns,
+            }) => asns.first().copied(),
             _ => None,
         }
     }
@@ -335,7 +361,10 @@ impl AsPath {
     /// ```
     pub fn origin_asn(&self) -> Option<u32> {
         match self.segments.last() {
-            Some(Segment { kind: SegmentKind::Sequence, asns }) => asns.last().copied(),
+            Some(Segment {
+                kind: SegmentKind::Sequence,
+                asns,
+            }) => asns.last().copied(),
             _ => None,
         }
     }
@@ -408,7 +437,9 @@ impl AsPath {
     /// assert!(!kumo_sdk::AsPath::sequence([1]).has_as_set());
     /// ```
     pub fn has_as_set(&self) -> bool {
-        self.segments.iter().any(|s| matches!(s.kind, SegmentKind::Set | SegmentKind::ConfedSet))
+        self.segments
+            .iter()
+            .any(|s| matches!(s.kind, SegmentKind::Set | SegmentKind::ConfedSet))
     }
 }
 
@@ -500,7 +531,10 @@ impl FromStr for Community {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseCommunityError(s.to_owned());
         let (a, v) = s.split_once(':').ok_or_else(err)?;
-        Ok(Community::new(a.trim().parse().map_err(|_| err())?, v.trim().parse().map_err(|_| err())?))
+        Ok(Community::new(
+            a.trim().parse().map_err(|_| err())?,
+            v.trim().parse().map_err(|_| err())?,
+        ))
     }
 }
 
@@ -558,7 +592,8 @@ impl FromStr for LargeCommunity {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || ParseCommunityError(s.to_owned());
         let mut parts = s.split(':').map(|p| p.trim().parse::<u32>().map_err(|_| err()));
-        let (Some(g), Some(d1), Some(d2), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(g), Some(d1), Some(d2), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(err());
         };
         Ok(LargeCommunity::new(g?, d1?, d2?))
@@ -609,7 +644,10 @@ impl Attributes {
     /// assert_eq!(kumo_sdk::Attributes::test().origin, Some(kumo_sdk::Origin::Igp));
     /// ```
     pub fn test() -> Self {
-        Attributes { origin: Some(Origin::Igp), ..Attributes::default() }
+        Attributes {
+            origin: Some(Origin::Igp),
+            ..Attributes::default()
+        }
     }
 
     /// Replace the AS_PATH by one AS_SEQUENCE.
@@ -649,7 +687,8 @@ impl Attributes {
     /// assert_eq!(kumo_sdk::Attributes::test().large_community(64500, 0, 64501).large_communities.len(), 1);
     /// ```
     pub fn large_community(mut self, global: u32, data1: u32, data2: u32) -> Self {
-        self.large_communities.push(LargeCommunity::new(global, data1, data2));
+        self.large_communities
+            .push(LargeCommunity::new(global, data1, data2));
         self
     }
 
@@ -680,8 +719,15 @@ impl Attributes {
     /// let peers: Vec<u16> = a.communities_matching(Some(0), None).map(|c| c.value()).collect();
     /// assert_eq!(peers, vec![64501, 64502]);
     /// ```
-    pub fn communities_matching(&self, asn: Option<u16>, value: Option<u16>) -> impl Iterator<Item = Community> + '_ {
-        self.communities.iter().copied().filter(move |c| c.matches(asn, value))
+    pub fn communities_matching(
+        &self,
+        asn: Option<u16>,
+        value: Option<u16>,
+    ) -> impl Iterator<Item = Community> + '_ {
+        self.communities
+            .iter()
+            .copied()
+            .filter(move |c| c.matches(asn, value))
     }
 
     /// Does the route carry this large community?
@@ -707,7 +753,10 @@ impl Attributes {
         data1: Option<u32>,
         data2: Option<u32>,
     ) -> impl Iterator<Item = LargeCommunity> + '_ {
-        self.large_communities.iter().copied().filter(move |c| c.matches(global, data1, data2))
+        self.large_communities
+            .iter()
+            .copied()
+            .filter(move |c| c.matches(global, data1, data2))
     }
 }
 

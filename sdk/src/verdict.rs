@@ -33,7 +33,10 @@ impl Rejection {
     /// assert_eq!(r.text, "/25 is too long");
     /// ```
     pub fn new(code: u16, text: impl Into<Cow<'static, str>>) -> Self {
-        Rejection { code, text: text.into() }
+        Rejection {
+            code,
+            text: text.into(),
+        }
     }
 }
 
@@ -155,9 +158,12 @@ impl Modification {
     /// ```
     pub fn merge(&mut self, other: &Modification) {
         self.add_communities.extend_from_slice(&other.add_communities);
-        self.remove_communities.extend_from_slice(&other.remove_communities);
-        self.add_large_communities.extend_from_slice(&other.add_large_communities);
-        self.remove_large_communities.extend_from_slice(&other.remove_large_communities);
+        self.remove_communities
+            .extend_from_slice(&other.remove_communities);
+        self.add_large_communities
+            .extend_from_slice(&other.add_large_communities);
+        self.remove_large_communities
+            .extend_from_slice(&other.remove_large_communities);
         if other.prepend != 0 {
             self.prepend = other.prepend;
         }
@@ -258,7 +264,11 @@ impl ImportVerdicts {
     /// assert_eq!(kumo_sdk::ImportVerdicts::new(4).accepted(), 4);
     /// ```
     pub fn new(len: usize) -> Self {
-        ImportVerdicts { len, indices: Vec::new(), outcomes: vec![Outcome::Accept] }
+        ImportVerdicts {
+            len,
+            indices: Vec::new(),
+            outcomes: vec![Outcome::Accept],
+        }
     }
 
     /// Number of prefixes.
@@ -288,7 +298,11 @@ impl ImportVerdicts {
         if index >= self.len {
             return None;
         }
-        let slot = if self.indices.is_empty() { 0 } else { *self.indices.get(index)? as usize };
+        let slot = if self.indices.is_empty() {
+            0
+        } else {
+            *self.indices.get(index)? as usize
+        };
         self.outcomes.get(slot)
     }
 
@@ -452,7 +466,11 @@ impl ExportVerdicts {
     /// assert_eq!(kumo_sdk::ExportVerdicts::new(70).allowed(), 70);
     /// ```
     pub fn new(len: usize) -> Self {
-        ExportVerdicts { len, bitmap: None, modified: Vec::new() }
+        ExportVerdicts {
+            len,
+            bitmap: None,
+            modified: Vec::new(),
+        }
     }
 
     /// Number of targets.
@@ -477,7 +495,7 @@ impl ExportVerdicts {
         let len = self.len;
         self.bitmap.get_or_insert_with(|| {
             let mut words = vec![u64::MAX; len.div_ceil(64)];
-            if len % 64 != 0
+            if !len.is_multiple_of(64)
                 && let Some(last) = words.last_mut()
             {
                 *last = (1u64 << (len % 64)) - 1;
@@ -497,7 +515,9 @@ impl ExportVerdicts {
         }
         match &self.bitmap {
             None => true,
-            Some(words) => words.get(index / 64).is_some_and(|w| w & (1 << (index % 64)) != 0),
+            Some(words) => words
+                .get(index / 64)
+                .is_some_and(|w| w & (1 << (index % 64)) != 0),
         }
     }
 
@@ -583,7 +603,10 @@ impl ExportVerdicts {
     /// assert!(kumo_sdk::ExportVerdicts::new(1).modification(0).is_none());
     /// ```
     pub fn modification(&self, index: usize) -> Option<&Modification> {
-        self.modified.iter().find(|(t, _)| *t as usize == index).map(|(_, m)| m)
+        self.modified
+            .iter()
+            .find(|(t, _)| *t as usize == index)
+            .map(|(_, m)| m)
     }
 
     /// The raw form: `None` = all allowed, else the bitmap; modifications of
@@ -596,7 +619,9 @@ impl ExportVerdicts {
             .into_iter()
             .filter(|(t, _)| match &bitmap {
                 None => true,
-                Some(words) => words.get(*t as usize / 64).is_some_and(|w| w & (1 << (*t % 64)) != 0),
+                Some(words) => words
+                    .get(*t as usize / 64)
+                    .is_some_and(|w| w & (1 << (*t % 64)) != 0),
             })
             .collect();
         (bitmap, modified)

@@ -413,7 +413,12 @@ fn kumo_connects_actively_to_a_passive_client() {
         ix.client(2, 65002).passive(false).extra("port = 179"),
         ix.client(3, 65003),
     ]);
-    let a = Bird::start(ix.bird(2, 65002).passive(true).route(Announce::new("10.9.0.0/24"))).unwrap();
+    let a = Bird::start(
+        ix.bird(2, 65002)
+            .passive(true)
+            .route(Announce::new("10.9.0.0/24")),
+    )
+    .unwrap();
     let g = Gobgp::start(ix.gobgp(3, 65003)).unwrap();
     a.wait_established(TIMEOUT).unwrap();
     eventually("GoBGP to receive the passive client's route", || {

@@ -74,7 +74,9 @@ pub(crate) fn deserialize_listen<'de, D: Deserializer<'de>>(
 }
 
 /// One listen-style address (`"ip"` or `"ip:port"`), e.g. the admin API's.
-pub(crate) fn deserialize_socket_addr<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+pub(crate) fn deserialize_socket_addr<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<SocketAddr, D::Error> {
     ListenAddr::deserialize(deserializer).map(|ListenAddr(addr)| addr)
 }
 

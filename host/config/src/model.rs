@@ -71,7 +71,10 @@ pub struct PolicyConfig {
 #[serde(deny_unknown_fields)]
 pub struct Admin {
     /// Where the API listens. Default 127.0.0.1:8179 (loopback only).
-    #[serde(default = "default_admin_listen", deserialize_with = "addr::deserialize_socket_addr")]
+    #[serde(
+        default = "default_admin_listen",
+        deserialize_with = "addr::deserialize_socket_addr"
+    )]
     pub listen: SocketAddr,
     /// Bearer token for mutations.
     #[serde(default)]

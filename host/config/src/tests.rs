@@ -598,10 +598,20 @@ fn load_names_the_file_in_errors() {
 
     std::fs::write(&file, MINIMAL).unwrap();
     let loaded = load(&file).unwrap();
-    assert_eq!(loaded.base_dir.as_deref(), Some(dir.as_path()), "relative paths resolve against the file's directory");
+    assert_eq!(
+        loaded.base_dir.as_deref(),
+        Some(dir.as_path()),
+        "relative paths resolve against the file's directory"
+    );
     assert_eq!(loaded.resolve(Path::new("p.wasm")), dir.join("p.wasm"));
     assert_eq!(loaded.resolve(Path::new("/abs/p.wasm")), Path::new("/abs/p.wasm"));
-    assert_eq!(Config { base_dir: None, ..loaded }, parse(MINIMAL).unwrap());
+    assert_eq!(
+        Config {
+            base_dir: None,
+            ..loaded
+        },
+        parse(MINIMAL).unwrap()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -687,7 +697,10 @@ fn policies_admin_and_client_params_parse() {
     let config = parse(&text).unwrap();
     let policy = &config.policies["no-private"];
     assert_eq!(policy.path, std::path::PathBuf::from("policies/no_private.wasm"));
-    assert_eq!((policy.max_memory, policy.deadline_ms), (Some(1_048_576), Some(2)));
+    assert_eq!(
+        (policy.max_memory, policy.deadline_ms),
+        (Some(1_048_576), Some(2))
+    );
     assert!(policy.config.contains_key("tag"));
     assert_eq!(config.clients[0].params["as_set"].as_str(), Some("AS-EXAMPLE"));
     let admin = config.admin.unwrap();
@@ -706,6 +719,14 @@ fn unknown_keys_in_policies_and_admin_name_their_path() {
         "policies.x.max_mem",
         "unknown",
     );
-    fails_at(&format!("{MINIMAL}\n[admin]\nport = 1\n"), "admin.port", "unknown");
-    fails_at(&format!("{MINIMAL}\n[policies.x]\ndeadline_ms = 1\n"), "policies.x.path", "missing");
+    fails_at(
+        &format!("{MINIMAL}\n[admin]\nport = 1\n"),
+        "admin.port",
+        "unknown",
+    );
+    fails_at(
+        &format!("{MINIMAL}\n[policies.x]\ndeadline_ms = 1\n"),
+        "policies.x.path",
+        "missing",
+    );
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use kumo_config::{Client, MaxPrefixAction};
 use kumo_rib::{Attrs, ImportVerdict, OutChange, PeerId, PeerInfo, Rib, RouteAttrs};
 use kumo_session::{DownReason, Negotiated};
-use kumo_wire::{Afi, AfiSafi, MpNextHop, Notification, Nlri, PathAttributes, Update};
+use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Update};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -28,13 +28,30 @@ pub type CoreJob = Box<dyn FnOnce(&mut Core) + Send>;
 /// What peer tasks (and timers, and the admin API) tell the core.
 pub enum CoreEvent {
     Job(CoreJob),
-    Established { peer: PeerId, address: IpAddr, negotiated: Box<Negotiated> },
-    Update { peer: PeerId, update: Box<Update>, treat_as_withdraw: bool },
-    Down { peer: PeerId, reason: DownReason },
+    Established {
+        peer: PeerId,
+        address: IpAddr,
+        negotiated: Box<Negotiated>,
+    },
+    Update {
+        peer: PeerId,
+        update: Box<Update>,
+        treat_as_withdraw: bool,
+    },
+    Down {
+        peer: PeerId,
+        reason: DownReason,
+    },
     /// The client asked for our routes again (ROUTE-REFRESH, RFC 2918).
-    RouteRefresh { peer: PeerId, family: AfiSafi },
+    RouteRefresh {
+        peer: PeerId,
+        family: AfiSafi,
+    },
     /// The Graceful Restart timer of a stale peer fired.
-    StaleTimer { peer: PeerId, generation: u64 },
+    StaleTimer {
+        peer: PeerId,
+        generation: u64,
+    },
 }
 
 impl std::fmt::Debug for CoreEvent {
@@ -42,7 +59,11 @@ impl std::fmt::Debug for CoreEvent {
         match self {
             CoreEvent::Job(_) => f.write_str("Job"),
             CoreEvent::Established { peer, address, .. } => write!(f, "Established({peer:?}, {address})"),
-            CoreEvent::Update { peer, treat_as_withdraw, .. } => write!(f, "Update({peer:?}, {treat_as_withdraw})"),
+            CoreEvent::Update {
+                peer,
+                treat_as_withdraw,
+                ..
+            } => write!(f, "Update({peer:?}, {treat_as_withdraw})"),
             CoreEvent::Down { peer, reason } => write!(f, "Down({peer:?}, {reason})"),
             CoreEvent::StaleTimer { peer, generation } => write!(f, "StaleTimer({peer:?}, {generation})"),
             CoreEvent::RouteRefresh { peer, family } => write!(f, "RouteRefresh({peer:?}, {family:?})"),
@@ -75,7 +96,17 @@ impl ClientSlot {
         status: Arc<SessionStatus>,
         commands: mpsc::Sender<PeerCommand>,
     ) -> Self {
-        ClientSlot { config, outq, status, commands, info: None, graceful_restart: None, stale: None, generation: 0, max_prefix_warned: false }
+        ClientSlot {
+            config,
+            outq,
+            status,
+            commands,
+            info: None,
+            graceful_restart: None,
+            stale: None,
+            generation: 0,
+            max_prefix_warned: false,
+        }
     }
 }
 
@@ -92,7 +123,14 @@ pub struct Core {
 
 impl Core {
     pub fn new(clients: Vec<ClientSlot>, pipeline: Pipeline, events_tx: mpsc::Sender<CoreEvent>) -> Self {
-        Core { rib: Rib::new(), clients, pipeline, events_tx, out: Vec::new(), verdicts: Vec::new() }
+        Core {
+            rib: Rib::new(),
+            clients,
+            pipeline,
+            events_tx,
+            out: Vec::new(),
+            verdicts: Vec::new(),
+        }
     }
 
     /// Process events until every sender is gone.
@@ -113,8 +151,16 @@ impl Core {
 
     pub fn handle(&mut self, event: CoreEvent) {
         match event {
-            CoreEvent::Established { peer, address, negotiated } => self.established(peer, address, &negotiated),
-            CoreEvent::Update { peer, update, treat_as_withdraw } => self.update(peer, *update, treat_as_withdraw),
+            CoreEvent::Established {
+                peer,
+                address,
+                negotiated,
+            } => self.established(peer, address, &negotiated),
+            CoreEvent::Update {
+                peer,
+                update,
+                treat_as_withdraw,
+            } => self.update(peer, *update, treat_as_withdraw),
             CoreEvent::Down { peer, reason } => self.down(peer, reason),
             CoreEvent::StaleTimer { peer, generation } => self.stale_timer(peer, generation),
             CoreEvent::RouteRefresh { peer, family } => self.route_refresh(peer, family),
@@ -140,7 +186,9 @@ impl Core {
         // Changes computed for earlier sessions must not be queued after this
         // session's initial table.
         self.distribute();
-        let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else {
+            return;
+        };
         let info = PeerInfo {
             id: peer,
             name: slot.config.name.as_str().into(),
@@ -163,17 +211,23 @@ impl Core {
         // without GR, harmless and useful to the client).
         let table = self.rib.initial_table(peer);
         let slot = &self.clients[peer.0 as usize];
-        slot.outq.push(table.into_iter().map(|(nlri, attrs)| (nlri, Some(attrs))));
+        slot.outq
+            .push(table.into_iter().map(|(nlri, attrs)| (nlri, Some(attrs))));
         for family in &negotiated.families {
             slot.outq.push_end_of_rib(*family);
         }
     }
 
     fn route_refresh(&mut self, peer: PeerId, family: AfiSafi) {
-        let Some(slot) = self.clients.get(peer.0 as usize).filter(|s| s.info.is_some()) else { return };
+        let Some(slot) = self.clients.get(peer.0 as usize).filter(|s| s.info.is_some()) else {
+            return;
+        };
         let table = self.rib.initial_table(peer);
         slot.outq.push(
-            table.into_iter().filter(|(nlri, _)| family_of(nlri) == family).map(|(nlri, attrs)| (nlri, Some(attrs))),
+            table
+                .into_iter()
+                .filter(|(nlri, _)| family_of(nlri) == family)
+                .map(|(nlri, attrs)| (nlri, Some(attrs))),
         );
     }
 
@@ -185,8 +239,17 @@ impl Core {
             self.end_of_rib(peer, family);
             return;
         }
-        let Update { withdrawn, attributes, mp_reach, mp_unreach, nlri } = update;
-        for n in withdrawn.iter().chain(mp_unreach.iter().flat_map(|u| u.nlri.iter())) {
+        let Update {
+            withdrawn,
+            attributes,
+            mp_reach,
+            mp_unreach,
+            nlri,
+        } = update;
+        for n in withdrawn
+            .iter()
+            .chain(mp_unreach.iter().flat_map(|u| u.nlri.iter()))
+        {
             let _ = self.rib.withdraw(peer, *n, &mut self.out);
         }
         if treat_as_withdraw {
@@ -217,7 +280,13 @@ impl Core {
         self.check_max_prefix(peer);
     }
 
-    fn announce(&mut self, info: &PeerInfo, mut attrs: PathAttributes, mp_next_hop: Option<MpNextHop>, nlri: &[Nlri]) {
+    fn announce(
+        &mut self,
+        info: &PeerInfo,
+        mut attrs: PathAttributes,
+        mp_next_hop: Option<MpNextHop>,
+        nlri: &[Nlri],
+    ) {
         // LOCAL_PREF is never part of what a route server passes on (all eBGP).
         attrs.local_pref = None;
         let received: Attrs = self.rib.interner().intern(RouteAttrs { attrs, mp_next_hop });
@@ -225,14 +294,23 @@ impl Core {
         self.pipeline.import(info, &received, nlri, &mut verdicts);
         for (n, verdict) in nlri.iter().zip(verdicts.drain(..)) {
             // Only fails for a peer that is not up, which `update` ruled out.
-            let _ = self.rib.announce(info.id, *n, received.clone(), verdict, &self.pipeline, &mut self.out);
+            let _ = self.rib.announce(
+                info.id,
+                *n,
+                received.clone(),
+                verdict,
+                &self.pipeline,
+                &mut self.out,
+            );
         }
         self.verdicts = verdicts;
     }
 
     fn end_of_rib(&mut self, peer: PeerId, family: AfiSafi) {
         let Some(slot) = self.slot(peer) else { return };
-        let Some((families, _)) = slot.stale.as_mut() else { return };
+        let Some((families, _)) = slot.stale.as_mut() else {
+            return;
+        };
         families.retain(|f| *f != family);
         let done = families.is_empty();
         if done {
@@ -246,7 +324,9 @@ impl Core {
 
     fn down(&mut self, peer: PeerId, reason: DownReason) {
         self.distribute();
-        let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else {
+            return;
+        };
         let Some(info) = slot.info.take() else { return };
         slot.outq.clear();
         slot.generation += 1;
@@ -286,8 +366,12 @@ impl Core {
     }
 
     fn check_max_prefix(&mut self, peer: PeerId) {
-        let Some(slot) = self.clients.get_mut(peer.0 as usize) else { return };
-        let Some(limits) = slot.config.max_prefix.as_ref() else { return };
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else {
+            return;
+        };
+        let Some(limits) = slot.config.max_prefix.as_ref() else {
+            return;
+        };
         let counts = self.rib.counts(peer);
         for (family, limit, received) in [
             (AfiSafi::IPV4_UNICAST, limits.ipv4, counts.ipv4.received),
@@ -315,7 +399,10 @@ impl Core {
                     };
                     let notification = Notification::max_prefix(afi, 1, limit);
                     // try_send: the peer task may be busy; a full queue means it is already stopping.
-                    let _ = slot.commands.try_send(PeerCommand::Stop { notification, restart_after: restart });
+                    let _ = slot.commands.try_send(PeerCommand::Stop {
+                        notification,
+                        restart_after: restart,
+                    });
                     return;
                 }
             }

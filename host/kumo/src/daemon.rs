@@ -54,7 +54,9 @@ pub fn session_config(config: &Config, client: &Client) -> SessionConfig {
         connect_retry: Duration::from_secs(config.server.connect_retry),
         passive: client.passive,
         capabilities: LocalCapabilities {
-            add_path: add_path_mode.map(|m| families.iter().map(|f| (*f, m)).collect()).unwrap_or_default(),
+            add_path: add_path_mode
+                .map(|m| families.iter().map(|f| (*f, m)).collect())
+                .unwrap_or_default(),
             families,
             route_refresh: true,
             enhanced_route_refresh: false,
@@ -81,8 +83,12 @@ impl Daemon {
         let mut slots = Vec::new();
         let mut peers = Vec::new();
         let mut by_ip: HashMap<IpAddr, mpsc::Sender<PeerCommand>> = HashMap::new();
-        let names: HashMap<&str, PeerId> =
-            config.clients.iter().enumerate().map(|(i, c)| (c.name.as_str(), PeerId(i as u32))).collect();
+        let names: HashMap<&str, PeerId> = config
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), PeerId(i as u32)))
+            .collect();
         let mut deny = Vec::new();
 
         for (i, client) in config.clients.iter().enumerate() {
@@ -99,12 +105,9 @@ impl Daemon {
             for ip in &client.ip {
                 by_ip.insert(*ip, cmd_tx.clone());
             }
-            let local_bind = config
-                .server
-                .listen
-                .iter()
-                .map(|a| a.ip())
-                .find(|ip| ip.is_ipv4() == client.ip.first().is_some_and(|c| c.is_ipv4()) && !ip.is_unspecified());
+            let local_bind = config.server.listen.iter().map(|a| a.ip()).find(|ip| {
+                ip.is_ipv4() == client.ip.first().is_some_and(|c| c.is_ipv4()) && !ip.is_unspecified()
+            });
             let task = PeerTask {
                 id,
                 client: client.clone(),
@@ -132,11 +135,18 @@ impl Daemon {
             listening.push(local);
             tokio::spawn(accept_loop(listener, by_ip.clone()));
         }
-        Ok(Daemon { peers, core: core_tx, listening })
+        Ok(Daemon {
+            peers,
+            core: core_tx,
+            listening,
+        })
     }
 
     /// Run `f` inside the core task and return its result (`None` if the core is gone).
-    pub async fn query<R: Send + 'static>(&self, f: impl FnOnce(&mut Core) -> R + Send + 'static) -> Option<R> {
+    pub async fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core) -> R + Send + 'static,
+    ) -> Option<R> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: CoreJob = Box::new(move |core| {
             let _ = tx.send(f(core));
@@ -150,7 +160,12 @@ impl Daemon {
         for (client, commands) in &self.peers {
             debug!(client = %client.name, "sending administrative shutdown");
             let notification = Notification::admin_shutdown(message);
-            let _ = commands.send(PeerCommand::Stop { notification, restart_after: None }).await;
+            let _ = commands
+                .send(PeerCommand::Stop {
+                    notification,
+                    restart_after: None,
+                })
+                .await;
         }
         // Let the writers flush their NOTIFICATIONs.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -158,7 +173,11 @@ impl Daemon {
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
@@ -191,6 +210,13 @@ async fn accept_loop(listener: TcpListener, by_ip: Arc<HashMap<IpAddr, mpsc::Sen
 }
 
 async fn refuse(stream: TcpStream) {
-    refuse_connection(stream, Notification::new(kumo_wire::notification::code::CEASE, cease::CONNECTION_REJECTED, Vec::new()))
-        .await;
+    refuse_connection(
+        stream,
+        Notification::new(
+            kumo_wire::notification::code::CEASE,
+            cease::CONNECTION_REJECTED,
+            Vec::new(),
+        ),
+    )
+    .await;
 }

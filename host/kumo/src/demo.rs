@@ -51,9 +51,24 @@ struct Member {
 }
 
 const MEMBERS: [Member; 3] = [
-    Member { name: "as65001", asn: 65001, host: 11, announces: &["198.51.100.0/24", "192.0.2.0/24", "2001:db8:1::/48"] },
-    Member { name: "as65002", asn: 65002, host: 12, announces: &["203.0.113.0/24", "10.0.0.0/8"] },
-    Member { name: "as65003", asn: 65003, host: 13, announces: &[] },
+    Member {
+        name: "as65001",
+        asn: 65001,
+        host: 11,
+        announces: &["198.51.100.0/24", "192.0.2.0/24", "2001:db8:1::/48"],
+    },
+    Member {
+        name: "as65002",
+        asn: 65002,
+        host: 12,
+        announces: &["203.0.113.0/24", "10.0.0.0/8"],
+    },
+    Member {
+        name: "as65003",
+        asn: 65003,
+        host: 13,
+        announces: &[],
+    },
 ];
 
 /// Run the demo until Ctrl-C.
@@ -67,15 +82,23 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     for m in &MEMBERS {
         let local = IpAddr::V4(Ipv4Addr::new(127, 0, 0, m.host));
         let cfg = SpeakerConfig::new(local, m.asn, Ipv4Addr::new(10, 255, 0, m.host));
-        let mut s = Speaker::connect(&cfg, addr).await.with_context(|| format!("{} cannot connect", m.name))?;
+        let mut s = Speaker::connect(&cfg, addr)
+            .await
+            .with_context(|| format!("{} cannot connect", m.name))?;
         println!("{:8} AS{} connected from {local}", m.name, m.asn);
         let attrs = member_attrs(m);
-        let (v4, v6): (Vec<IpNet>, Vec<IpNet>) =
-            m.announces.iter().filter_map(|p| p.parse::<IpNet>().ok()).partition(|p| p.addr().is_ipv4());
+        let (v4, v6): (Vec<IpNet>, Vec<IpNet>) = m
+            .announces
+            .iter()
+            .filter_map(|p| p.parse::<IpNet>().ok())
+            .partition(|p| p.addr().is_ipv4());
         s.announce(&attrs, None, &v4).await?;
         let mut attrs6 = attrs.clone();
         attrs6.next_hop = None;
-        let nh6 = MpNextHop::V6 { global: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(m.host)), link_local: None };
+        let nh6 = MpNextHop::V6 {
+            global: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, u16::from(m.host)),
+            link_local: None,
+        };
         s.announce(&attrs6, Some(nh6), &v6).await?;
         for p in m.announces {
             println!("{:8} announces {p:18} AS_PATH {}", m.name, m.asn);
@@ -96,12 +119,18 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
             })
             .collect();
         got.sort();
-        println!("{:8} received {} routes through the route server:", m.name, got.len());
+        println!(
+            "{:8} received {} routes through the route server:",
+            m.name,
+            got.len()
+        );
         for line in got {
             println!("           {line}");
         }
     }
-    println!("\nNote: AS64500 (the route server) is in no AS_PATH: re-announcement is transparent (RFC 7947).");
+    println!(
+        "\nNote: AS64500 (the route server) is in no AS_PATH: re-announcement is transparent (RFC 7947)."
+    );
     println!("Press Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;
     daemon.shutdown("kumo demo stopping").await;
@@ -111,9 +140,15 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
 fn member_attrs(m: &Member) -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath { segments: vec![AsPathSegment::Sequence(vec![m.asn])] }),
+        as_path: Some(AsPath {
+            segments: vec![AsPathSegment::Sequence(vec![m.asn])],
+        }),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, m.host)),
-        large_communities: vec![LargeCommunity { global_admin: m.asn, local_data1: 0, local_data2: 1 }],
+        large_communities: vec![LargeCommunity {
+            global_admin: m.asn,
+            local_data1: 0,
+            local_data2: 1,
+        }],
         ..Default::default()
     }
 }

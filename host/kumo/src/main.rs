@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "kumo", version, about = "BGP route server for Internet Exchanges with WebAssembly policies")]
+#[command(
+    name = "kumo",
+    version,
+    about = "BGP route server for Internet Exchanges with WebAssembly policies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,9 +44,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints its own story; only problems are logged there by default.
-    let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    let default_level = if matches!(cli.command, Command::Demo { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("KUMO_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)))
+        .with_env_filter(
+            EnvFilter::try_from_env("KUMO_LOG").unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {

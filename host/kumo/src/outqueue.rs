@@ -111,14 +111,20 @@ mod tests {
     use std::sync::Arc;
 
     fn nlri(s: &str) -> Nlri {
-        Nlri { prefix: s.parse().unwrap(), path_id: None }
+        Nlri {
+            prefix: s.parse().unwrap(),
+            path_id: None,
+        }
     }
 
     #[tokio::test]
     async fn coalesces_to_latest_state_per_route() {
         let q = OutQueue::new();
         let a: Attrs = Arc::new(RouteAttrs::default());
-        q.push([(nlri("10.0.0.0/24"), Some(a.clone())), (nlri("10.0.1.0/24"), Some(a.clone()))]);
+        q.push([
+            (nlri("10.0.0.0/24"), Some(a.clone())),
+            (nlri("10.0.1.0/24"), Some(a.clone())),
+        ]);
         q.push([(nlri("10.0.0.0/24"), None)]);
         assert_eq!(q.len(), 2);
         q.push_end_of_rib(AfiSafi::IPV4_UNICAST);

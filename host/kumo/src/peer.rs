@@ -36,7 +36,10 @@ pub enum PeerCommand {
     /// The listener accepted a connection from this client's address.
     Incoming(TcpStream),
     /// Close the session with this NOTIFICATION; start again after `restart_after`, or stay down.
-    Stop { notification: Notification, restart_after: Option<Duration> },
+    Stop {
+        notification: Notification,
+        restart_after: Option<Duration>,
+    },
     /// Start a stopped session.
     Start,
 }
@@ -91,7 +94,8 @@ impl PeerTask {
         loop {
             // Carry out what the FSM decided.
             for action in pending.drain(..) {
-                self.act(action, &mut conn, &mut connecting, &mut timers, &mut rx_ctx, &fsm).await;
+                self.act(action, &mut conn, &mut connecting, &mut timers, &mut rx_ctx, &fsm)
+                    .await;
             }
             if fsm.state() == State::Idle && conn.is_some() {
                 close(&mut conn).await;
@@ -223,24 +227,44 @@ impl PeerTask {
             Action::StopTimer(timer) => timers[timer_index(timer)] = None,
             Action::SessionEstablished(negotiated) => {
                 *rx_ctx = negotiated.rx_codec();
-                let address = conn.as_ref().map(|c| c.remote.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+                let address = conn
+                    .as_ref()
+                    .map(|c| c.remote.ip())
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]));
                 info!(
                     client = %self.client.name, asn = negotiated.peer_asn, %address,
                     hold_time = negotiated.hold_time, families = ?negotiated.families,
                     "session established"
                 );
                 if let Some(c) = conn.as_ref() {
-                    let _ = c.writer.send(WriterCommand::StartRoutes(negotiated.tx_codec())).await;
+                    let _ = c
+                        .writer
+                        .send(WriterCommand::StartRoutes(negotiated.tx_codec()))
+                        .await;
                 }
-                self.status.established(CapabilitySummary::from_negotiated(&negotiated));
-                let _ = self.core.send(CoreEvent::Established { peer: self.id, address, negotiated }).await;
+                self.status
+                    .established(CapabilitySummary::from_negotiated(&negotiated));
+                let _ = self
+                    .core
+                    .send(CoreEvent::Established {
+                        peer: self.id,
+                        address,
+                        negotiated,
+                    })
+                    .await;
             }
             Action::Deliver(message) => {
                 // UPDATEs are forwarded where they are decoded; ROUTE-REFRESH is answered
                 // by resending the table (the core keeps no Adj-RIB-Out to diff against).
                 if let Message::RouteRefresh(rr) = message {
                     debug!(client = %self.client.name, ?rr, "ROUTE-REFRESH received");
-                    let _ = self.core.send(CoreEvent::RouteRefresh { peer: self.id, family: rr.afi_safi }).await;
+                    let _ = self
+                        .core
+                        .send(CoreEvent::RouteRefresh {
+                            peer: self.id,
+                            family: rr.afi_safi,
+                        })
+                        .await;
                 }
             }
             Action::SessionDown(reason) => {
@@ -252,7 +276,13 @@ impl PeerTask {
                     }
                     other => warn!(client = %self.client.name, reason = ?other, "session down"),
                 }
-                let _ = self.core.send(CoreEvent::Down { peer: self.id, reason }).await;
+                let _ = self
+                    .core
+                    .send(CoreEvent::Down {
+                        peer: self.id,
+                        reason,
+                    })
+                    .await;
             }
         }
     }
@@ -263,11 +293,21 @@ impl PeerTask {
     /// clients, so a second connection means the client gave up on the first
     /// (it restarted, or the old TCP session is half-open) rather than a
     /// simultaneous open. Returns the events to feed the FSM.
-    async fn incoming(&self, stream: TcpStream, conn: &mut Option<Connection>, fsm: &Fsm, admin_down: bool) -> Vec<Event> {
+    async fn incoming(
+        &self,
+        stream: TcpStream,
+        conn: &mut Option<Connection>,
+        fsm: &Fsm,
+        admin_down: bool,
+    ) -> Vec<Event> {
         let state = fsm.state();
         let refuse = match state {
             // Stopped by the operator or by max-prefix: refuse until started.
-            State::Idle if admin_down => Some(Notification::new(code::CEASE, cease::CONNECTION_REJECTED, Vec::new())),
+            State::Idle if admin_down => Some(Notification::new(
+                code::CEASE,
+                cease::CONNECTION_REJECTED,
+                Vec::new(),
+            )),
             // An Established session keeps its connection unless the client
             // negotiated Graceful Restart: then a new connection means it restarted
             // and the old one is dead (RFC 4724 §4.2).
@@ -301,13 +341,30 @@ impl PeerTask {
         let remote = stream.peer_addr()?;
         let (reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(writer_task(writer, rx, self.outq.clone(), self.client.name.clone(), self.status.clone()));
-        *conn = Some(Connection { reader, remote, writer: tx, buf: Vec::with_capacity(READ_CHUNK), start: 0 });
+        tokio::spawn(writer_task(
+            writer,
+            rx,
+            self.outq.clone(),
+            self.client.name.clone(),
+            self.status.clone(),
+        ));
+        *conn = Some(Connection {
+            reader,
+            remote,
+            writer: tx,
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+        });
         Ok(())
     }
 
     fn remote_addr(&self) -> SocketAddr {
-        let ip = self.client.ip.first().copied().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let ip = self
+            .client
+            .ip
+            .first()
+            .copied()
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
         SocketAddr::new(ip, self.client.port)
     }
 }
@@ -328,11 +385,16 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 async fn read_some(conn: &mut Option<Connection>) -> io::Result<()> {
-    let Some(c) = conn.as_mut() else { return std::future::pending().await };
+    let Some(c) = conn.as_mut() else {
+        return std::future::pending().await;
+    };
     c.buf.reserve(READ_CHUNK);
     let n = c.reader.read_buf(&mut c.buf).await?;
     if n == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by peer"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed by peer",
+        ));
     }
     Ok(())
 }
@@ -370,7 +432,11 @@ async fn close(conn: &mut Option<Connection>) {
 }
 
 async fn connect(remote: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
-    let socket = if remote.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let socket = if remote.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     if let Some(ip) = local.filter(|ip| ip.is_ipv4() == remote.is_ipv4()) {
         socket.bind(SocketAddr::new(ip, 0))?;
     }
@@ -382,7 +448,13 @@ async fn connect(remote: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStr
 /// Send a NOTIFICATION on a connection we do not want, then close it.
 pub async fn refuse_connection(mut stream: TcpStream, notification: Notification) {
     let mut bytes = Vec::new();
-    if encode_message(&Message::Notification(notification), &CodecContext::default(), &mut bytes).is_ok() {
+    if encode_message(
+        &Message::Notification(notification),
+        &CodecContext::default(),
+        &mut bytes,
+    )
+    .is_ok()
+    {
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
     }
     let _ = stream.shutdown().await;
@@ -438,15 +510,23 @@ fn encode_batch(batch: Batch, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<(
     use std::collections::HashMap;
     let packer = UpdatePacker::new(ctx);
     let mut withdrawn: HashMap<AfiSafi, Vec<kumo_wire::Nlri>> = HashMap::new();
-    let mut groups: HashMap<*const kumo_rib::RouteAttrs, (kumo_rib::Attrs, HashMap<AfiSafi, Vec<kumo_wire::Nlri>>)> =
-        HashMap::new();
+    let mut groups: HashMap<
+        *const kumo_rib::RouteAttrs,
+        (kumo_rib::Attrs, HashMap<AfiSafi, Vec<kumo_wire::Nlri>>),
+    > = HashMap::new();
     for (nlri, attrs) in batch.routes {
         let family = family_of(&nlri);
         match attrs {
             None => withdrawn.entry(family).or_default().push(nlri),
             Some(attrs) => {
                 let key = Arc::as_ptr(&attrs);
-                groups.entry(key).or_insert_with(|| (attrs, HashMap::new())).1.entry(family).or_default().push(nlri)
+                groups
+                    .entry(key)
+                    .or_insert_with(|| (attrs, HashMap::new()))
+                    .1
+                    .entry(family)
+                    .or_default()
+                    .push(nlri)
             }
         }
     }

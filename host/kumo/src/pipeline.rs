@@ -36,7 +36,13 @@ impl Pipeline {
     }
 
     /// Import verdicts for `prefixes`, all announced by `peer` with `attrs`.
-    pub fn import(&self, _peer: &PeerInfo, attrs: &Attrs, prefixes: &[Nlri], verdicts: &mut Vec<ImportVerdict>) {
+    pub fn import(
+        &self,
+        _peer: &PeerInfo,
+        attrs: &Attrs,
+        prefixes: &[Nlri],
+        verdicts: &mut Vec<ImportVerdict>,
+    ) {
         verdicts.clear();
         verdicts.extend(prefixes.iter().map(|_| ImportVerdict::Accept {
             attrs: attrs.clone(),

@@ -43,7 +43,14 @@ pub struct SpeakerConfig {
 impl SpeakerConfig {
     /// A speaker at `local` with AS `asn`, hold time 90, no optional capabilities.
     pub fn new(local: IpAddr, asn: u32, router_id: Ipv4Addr) -> Self {
-        SpeakerConfig { local, asn, router_id, hold_time: 90, add_path_receive: false, graceful_restart: None }
+        SpeakerConfig {
+            local,
+            asn,
+            router_id,
+            hold_time: 90,
+            add_path_receive: false,
+            graceful_restart: None,
+        }
     }
 }
 
@@ -63,12 +70,17 @@ pub struct Speaker {
 impl Speaker {
     /// Connect from `config.local` to `remote` and complete the OPEN exchange.
     pub async fn connect(config: &SpeakerConfig, remote: SocketAddr) -> Result<Speaker, SpeakerError> {
-        let socket = if remote.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if remote.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         socket.bind(SocketAddr::new(config.local, 0))?;
         let stream = socket.connect(remote).await?;
         stream.set_nodelay(true)?;
         let families = [AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST];
-        let mut capabilities: Vec<Capability> = families.iter().map(|f| Capability::Multiprotocol(*f)).collect();
+        let mut capabilities: Vec<Capability> =
+            families.iter().map(|f| Capability::Multiprotocol(*f)).collect();
         capabilities.push(Capability::RouteRefresh);
         capabilities.push(Capability::FourOctetAs(config.asn));
         if let Some(restart_time) = config.graceful_restart {
@@ -78,12 +90,17 @@ impl Speaker {
                 restart_time,
                 afis: families
                     .iter()
-                    .map(|f| kumo_wire::GracefulRestartAfi { afi_safi: *f, forwarding_preserved: true })
+                    .map(|f| kumo_wire::GracefulRestartAfi {
+                        afi_safi: *f,
+                        forwarding_preserved: true,
+                    })
                     .collect(),
             });
         }
         if config.add_path_receive {
-            capabilities.push(Capability::AddPath(families.iter().map(|f| (*f, AddPathMode::Receive)).collect()));
+            capabilities.push(Capability::AddPath(
+                families.iter().map(|f| (*f, AddPathMode::Receive)).collect(),
+            ));
         }
         let open = Open {
             version: 4,
@@ -105,7 +122,10 @@ impl Speaker {
             Message::Open(o) => o,
             other => return Err(SpeakerError::Protocol(format!("expected OPEN, got {other:?}"))),
         };
-        let four_octet = peer_open.capabilities.iter().any(|c| matches!(c, Capability::FourOctetAs(_)));
+        let four_octet = peer_open
+            .capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::FourOctetAs(_)));
         let peer_sends_add_path = peer_open.capabilities.iter().any(|c| {
             matches!(c, Capability::AddPath(v) if v.iter().any(|(_, m)| matches!(m, AddPathMode::Send | AddPathMode::Both)))
         });
@@ -117,7 +137,11 @@ impl Speaker {
         speaker.send(&Message::Keepalive).await?;
         match speaker.recv_raw().await? {
             Message::Keepalive => {}
-            other => return Err(SpeakerError::Protocol(format!("expected KEEPALIVE, got {other:?}"))),
+            other => {
+                return Err(SpeakerError::Protocol(format!(
+                    "expected KEEPALIVE, got {other:?}"
+                )));
+            }
         }
         Ok(speaker)
     }
@@ -141,9 +165,21 @@ impl Speaker {
         mp_next_hop: Option<MpNextHop>,
         prefixes: &[IpNet],
     ) -> Result<(), SpeakerError> {
-        let Some(first) = prefixes.first() else { return Ok(()) };
-        let family = if first.addr().is_ipv4() { AfiSafi::IPV4_UNICAST } else { AfiSafi::IPV6_UNICAST };
-        let nlri: Vec<Nlri> = prefixes.iter().map(|p| Nlri { prefix: *p, path_id: None }).collect();
+        let Some(first) = prefixes.first() else {
+            return Ok(());
+        };
+        let family = if first.addr().is_ipv4() {
+            AfiSafi::IPV4_UNICAST
+        } else {
+            AfiSafi::IPV6_UNICAST
+        };
+        let nlri: Vec<Nlri> = prefixes
+            .iter()
+            .map(|p| Nlri {
+                prefix: *p,
+                path_id: None,
+            })
+            .collect();
         let mut bytes = Vec::new();
         UpdatePacker::new(&self.tx).announce(attrs, family, mp_next_hop, &nlri, &mut bytes)?;
         self.send_raw(&bytes).await
@@ -151,9 +187,21 @@ impl Speaker {
 
     /// Withdraw `prefixes` (one family).
     pub async fn withdraw(&mut self, prefixes: &[IpNet]) -> Result<(), SpeakerError> {
-        let Some(first) = prefixes.first() else { return Ok(()) };
-        let family = if first.addr().is_ipv4() { AfiSafi::IPV4_UNICAST } else { AfiSafi::IPV6_UNICAST };
-        let nlri: Vec<Nlri> = prefixes.iter().map(|p| Nlri { prefix: *p, path_id: None }).collect();
+        let Some(first) = prefixes.first() else {
+            return Ok(());
+        };
+        let family = if first.addr().is_ipv4() {
+            AfiSafi::IPV4_UNICAST
+        } else {
+            AfiSafi::IPV6_UNICAST
+        };
+        let nlri: Vec<Nlri> = prefixes
+            .iter()
+            .map(|p| Nlri {
+                prefix: *p,
+                path_id: None,
+            })
+            .collect();
         let mut bytes = Vec::new();
         UpdatePacker::new(&self.tx).withdraw(family, &nlri, &mut bytes)?;
         self.send_raw(&bytes).await
@@ -173,7 +221,11 @@ impl Speaker {
             if let Some(family) = update.end_of_rib() {
                 self.end_of_rib.push(family);
             }
-            for n in update.withdrawn.iter().chain(update.mp_unreach.iter().flat_map(|u| u.nlri.iter())) {
+            for n in update
+                .withdrawn
+                .iter()
+                .chain(update.mp_unreach.iter().flat_map(|u| u.nlri.iter()))
+            {
                 self.rib.remove(n);
             }
             for n in &update.nlri {
@@ -226,7 +278,10 @@ impl Speaker {
             self.buf.reserve(64 * 1024);
             let n = self.stream.read_buf(&mut self.buf).await?;
             if n == 0 {
-                return Err(SpeakerError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed")));
+                return Err(SpeakerError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                )));
             }
         }
     }

@@ -13,8 +13,16 @@ fn write_config(name: &str, text: &str) -> PathBuf {
 }
 
 fn check(path: &std::path::Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kumo")).args(["check", "-c"]).arg(path).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["check", "-c"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -28,7 +36,11 @@ fn check_accepts_the_example_config() {
 #[test]
 fn check_names_the_key_path_of_each_problem() {
     let cases = [
-        ("bad-action", "max_prefix = { ipv4 = 10, action = \"reboot\" }", "clients[0].max_prefix.action"),
+        (
+            "bad-action",
+            "max_prefix = { ipv4 = 10, action = \"reboot\" }",
+            "clients[0].max_prefix.action",
+        ),
         ("unknown-key", "colour = \"blue\"", "clients[0].colour"),
         ("bad-ip", "", "clients[1].ip[0]"),
         ("same-asn", "", "clients[1].asn"),
@@ -46,8 +58,14 @@ fn check_names_the_key_path_of_each_problem() {
         let path = write_config(name, &text);
         let (ok, _, stderr) = check(&path);
         assert!(!ok, "{name}: a bad config passed the check");
-        assert!(stderr.contains(key), "{name}: the error does not name {key}: {stderr}");
-        assert!(stderr.contains("kumo.toml"), "{name}: the error does not name the file: {stderr}");
+        assert!(
+            stderr.contains(key),
+            "{name}: the error does not name {key}: {stderr}"
+        );
+        assert!(
+            stderr.contains("kumo.toml"),
+            "{name}: the error does not name the file: {stderr}"
+        );
     }
 }
 

@@ -1,1 +1,151 @@
-fn main() {}
+//! Cost per route of a realistic import policy (`policies/rs-import`: NEXT_HOP
+//! = client address, first AS = client AS, AS_PATH length, private/reserved
+//! ASN in path, bogon prefix, prefix length bounds, a large-community tag),
+//! as WASM through kumo-policy vs the same SDK code compiled natively.
+//!
+//! `cargo bench -p kumo-policy --bench policy_cost`
+//!
+//! - `wasm`: `PolicyWorker::import` — lowering, the guest call, lifting, and
+//!   building one `ImportResult` per prefix (with the tagged attribute set
+//!   applied once and shared).
+//! - `native`: `RsImport::import` on SDK values built beforehand (the policy
+//!   logic alone).
+//! - `native+convert`: the same, plus converting the wire attributes and
+//!   prefixes to SDK values per call, as a native policy inside the daemon
+//!   would have to.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ipnet::IpNet;
+use kumo_policy::*;
+use kumo_policy_rs_import::RsImport;
+use kumo_sdk::{Attributes, Client, ImportVerdicts, Policy};
+use kumo_wire::{AsPath, AsPathSegment, PathAttributes};
+
+const BATCHES: [usize; 3] = [1, 16, 256];
+
+fn config() -> serde_json::Value {
+    serde_json::json!({"max_path_length": 32, "ipv4_length": [8, 24], "ipv6_length": [16, 48], "tag": "64500:1000:1"})
+}
+
+fn wire_attrs() -> PathAttributes {
+    PathAttributes {
+        origin: Some(kumo_wire::Origin::Igp),
+        as_path: Some(AsPath {
+            segments: vec![AsPathSegment::Sequence(vec![3333, 1299, 174, 15169])],
+        }),
+        next_hop: Some("192.0.2.1".parse().unwrap()),
+        med: Some(10),
+        communities: vec![(3333 << 16) | 100, (1299 << 16) | 2000],
+        ..Default::default()
+    }
+}
+
+/// Valid, distinct /24s outside bogon space.
+fn prefixes(n: usize) -> Vec<IpNet> {
+    (0..n as u32)
+        .map(|i| {
+            let addr = std::net::Ipv4Addr::from(0x0500_0000u32 + (i << 8));
+            IpNet::new(IpAddr::V4(addr), 24).unwrap()
+        })
+        .collect()
+}
+
+fn sdk_attrs(a: &PathAttributes, next_hop: Option<IpAddr>) -> Attributes {
+    Attributes {
+        origin: Some(kumo_sdk::Origin::Igp),
+        as_path: kumo_sdk::AsPath {
+            segments: a
+                .as_path
+                .iter()
+                .flat_map(|p| &p.segments)
+                .map(|s| kumo_sdk::Segment {
+                    kind: kumo_sdk::SegmentKind::Sequence,
+                    asns: s.asns().to_vec(),
+                })
+                .collect(),
+        },
+        next_hop: next_hop.or(a.next_hop.map(IpAddr::V4)),
+        med: a.med,
+        local_pref: a.local_pref,
+        atomic_aggregate: a.atomic_aggregate,
+        aggregator: None,
+        communities: a.communities.iter().copied().map(kumo_sdk::Community).collect(),
+        extended_communities: Vec::new(),
+        large_communities: Vec::new(),
+        otc: a.otc,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let engine = PolicyEngine::new(EngineOptions::default()).unwrap();
+    let module = Arc::new(
+        PolicyModule::load(
+            &engine,
+            "rs-import",
+            builtin::RS_IMPORT,
+            Limits::default(),
+            config(),
+        )
+        .unwrap(),
+    );
+    let chain = [module];
+    let mut worker = engine.worker();
+    worker.set_clients(&[ClientCtx {
+        id: 1,
+        name: "as3333".into(),
+        asn: 3333,
+        addresses: vec!["192.0.2.1".parse().unwrap()],
+        params: serde_json::json!({}),
+    }]);
+    let native = RsImport::new(&config()).unwrap();
+    let client = Client::test(1, 3333).with_address([192, 0, 2, 1]);
+    let attrs = wire_attrs();
+    let all = prefixes(*BATCHES.iter().max().unwrap());
+
+    // Same answers both ways before timing anything.
+    let wasm_out = worker.import(&chain, 1, &attrs, None, &all);
+    let mut native_out = ImportVerdicts::new(all.len());
+    native.import(&client, &sdk_attrs(&attrs, None), &all, &mut native_out);
+    assert!(wasm_out.iter().all(ImportResult::is_accept) && native_out.accepted() == all.len());
+
+    let mut group = c.benchmark_group("policy_cost");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+    for n in BATCHES {
+        let batch = &all[..n];
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("wasm", n), batch, |b, batch| {
+            b.iter(|| black_box(worker.import(&chain, 1, black_box(&attrs), None, black_box(batch))))
+        });
+        let sdk = sdk_attrs(&attrs, None);
+        group.bench_with_input(BenchmarkId::new("native", n), batch, |b, batch| {
+            b.iter(|| {
+                let mut v = ImportVerdicts::new(batch.len());
+                native.import(&client, black_box(&sdk), black_box(batch), &mut v);
+                black_box(v)
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("native+convert", n), batch, |b, batch| {
+            b.iter(|| {
+                let sdk = sdk_attrs(black_box(&attrs), None);
+                let prefixes: Vec<IpNet> = black_box(batch).to_vec();
+                let mut v = ImportVerdicts::new(prefixes.len());
+                native.import(&client, &sdk, &prefixes, &mut v);
+                black_box(v)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -19,7 +19,9 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { epoch_tick: Duration::from_millis(1) }
+        EngineOptions {
+            epoch_tick: Duration::from_millis(1),
+        }
     }
 }
 
@@ -42,7 +44,9 @@ pub(crate) struct EngineShared {
 
 impl std::fmt::Debug for EngineShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineShared").field("tick", &self.tick).finish_non_exhaustive()
+        f.debug_struct("EngineShared")
+            .field("tick", &self.tick)
+            .finish_non_exhaustive()
     }
 }
 
@@ -61,7 +65,10 @@ impl EngineShared {
     pub(crate) fn deadline_ticks(&self, deadline: Duration) -> u64 {
         let tick = self.tick.as_nanos().max(1);
         // +1: the first tick may come at any moment after the call starts.
-        u64::try_from(deadline.as_nanos().div_ceil(tick)).unwrap_or(u64::MAX / 2).max(1) + 1
+        u64::try_from(deadline.as_nanos().div_ceil(tick))
+            .unwrap_or(u64::MAX / 2)
+            .max(1)
+            + 1
     }
 }
 
@@ -92,7 +99,12 @@ impl PolicyEngine {
                 .map_err(|e| PolicyError::Engine(format!("cannot start the epoch ticker thread: {e}")))?
         };
         Ok(PolicyEngine {
-            shared: Arc::new(EngineShared { engine, tick: options.epoch_tick, stop, ticker: Some(ticker) }),
+            shared: Arc::new(EngineShared {
+                engine,
+                tick: options.epoch_tick,
+                stop,
+                ticker: Some(ticker),
+            }),
         })
     }
 
@@ -117,7 +129,10 @@ mod tests {
 
     #[test]
     fn zero_tick_is_refused() {
-        let err = PolicyEngine::new(EngineOptions { epoch_tick: Duration::ZERO }).unwrap_err();
+        let err = PolicyEngine::new(EngineOptions {
+            epoch_tick: Duration::ZERO,
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("epoch_tick"));
     }
 }

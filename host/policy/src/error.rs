@@ -13,7 +13,9 @@ pub enum PolicyError {
     #[error("policy module {module:?}: not a loadable WebAssembly component: {message}")]
     Compile { module: String, message: String },
     /// The component imports something kumo does not provide.
-    #[error("policy module {module:?}: imports {import:?}, which kumo does not provide (only kumo:policy/host and wasi:*)")]
+    #[error(
+        "policy module {module:?}: imports {import:?}, which kumo does not provide (only kumo:policy/host and wasi:*)"
+    )]
     UnsupportedImport { module: String, import: String },
     /// The component does not implement the `kumo:policy/policy-module` world
     /// (missing export, wrong signature, other WIT version).
@@ -21,7 +23,11 @@ pub enum PolicyError {
     WrongWorld { module: String, message: String },
     /// Instantiating the component failed (a trap in its start-up, memory cap).
     #[error("policy module {module:?}: instantiation failed ({kind}): {message}")]
-    Instantiate { module: String, kind: FailureKind, message: String },
+    Instantiate {
+        module: String,
+        kind: FailureKind,
+        message: String,
+    },
     /// The module's `init` refused its configuration.
     #[error("policy module {module:?}: configuration refused: {message}")]
     ConfigRefused { module: String, message: String },

@@ -37,7 +37,12 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { max_path_length: 32, ipv4_length: (8, 24), ipv6_length: (16, 48), tag: None }
+        Settings {
+            max_path_length: 32,
+            ipv4_length: (8, 24),
+            ipv6_length: (16, 48),
+            tag: None,
+        }
     }
 }
 
@@ -60,10 +65,16 @@ impl Policy for RsImport {
             None => None,
         };
         if settings.ipv4_length.0 > settings.ipv4_length.1 || settings.ipv4_length.1 > 32 {
-            return Err(format!("rs-import ipv4_length {:?} is not a range within 0..=32", settings.ipv4_length));
+            return Err(format!(
+                "rs-import ipv4_length {:?} is not a range within 0..=32",
+                settings.ipv4_length
+            ));
         }
         if settings.ipv6_length.0 > settings.ipv6_length.1 || settings.ipv6_length.1 > 128 {
-            return Err(format!("rs-import ipv6_length {:?} is not a range within 0..=128", settings.ipv6_length));
+            return Err(format!(
+                "rs-import ipv6_length {:?} is not a range within 0..=128",
+                settings.ipv6_length
+            ));
         }
         Ok(RsImport { settings, tag })
     }
@@ -71,7 +82,9 @@ impl Policy for RsImport {
     fn import(&self, client: &Client, attrs: &Attributes, prefixes: &[IpNet], verdicts: &mut ImportVerdicts) {
         match attrs.next_hop {
             Some(next_hop) if client.has_address(next_hop) => {}
-            _ => return verdicts.reject_all(reject::INVALID_NEXT_HOP, "NEXT_HOP is not the client's address"),
+            _ => {
+                return verdicts.reject_all(reject::INVALID_NEXT_HOP, "NEXT_HOP is not the client's address");
+            }
         }
         if attrs.as_path.first_asn() != Some(client.asn) {
             return verdicts.reject_all(reject::INVALID_FIRST_AS, "left-most AS is not the client's AS");
@@ -85,7 +98,11 @@ impl Policy for RsImport {
         let (v4_min, v4_max) = self.settings.ipv4_length;
         let (v6_min, v6_max) = self.settings.ipv6_length;
         for (i, p) in prefixes.iter().enumerate() {
-            let (min, max) = if matches!(p, IpNet::V4(_)) { (v4_min, v4_max) } else { (v6_min, v6_max) };
+            let (min, max) = if matches!(p, IpNet::V4(_)) {
+                (v4_min, v4_max)
+            } else {
+                (v6_min, v6_max)
+            };
             if !(min..=max).contains(&p.prefix_len()) {
                 verdicts.reject(i, reject::PREFIX_LENGTH, "prefix length out of bounds");
             } else if prefix::is_bogon(p) {
@@ -98,9 +115,13 @@ impl Policy for RsImport {
     }
 
     fn self_test(&self) -> Result<(), String> {
-        let client = Client::test(0, 64501).with_address([192, 0, 2, 1]);
-        let attrs = Attributes::test().path([64501, 3356]).next_hop([192, 0, 2, 1]);
-        let v = kumo_sdk::testing::import(self, &client, &attrs, &prefixes(&["10.0.0.0/8", "8.8.8.0/24"]));
+        let client = Client::test(0, 3333).with_address([192, 0, 2, 1]);
+        let attrs = Attributes::test().path([3333, 3356]).next_hop([192, 0, 2, 1]);
+        // A valid prefix at the longest configured length, whatever the configuration.
+        let valid = IpNet::new([8, 8, 8, 0].into(), self.settings.ipv4_length.1)
+            .map_err(|e| e.to_string())?
+            .trunc();
+        let v = kumo_sdk::testing::import(self, &client, &attrs, &[prefixes(&["10.0.0.0/8"])[0], valid]);
         match (v.get(0).map(Outcome::is_reject), v.get(1).map(Outcome::is_accept)) {
             (Some(true), Some(true)) => Ok(()),
             _ => Err("self-test: bogon not rejected or valid route not accepted".to_owned()),
@@ -121,11 +142,11 @@ mod tests {
     }
 
     fn client() -> Client {
-        Client::test(1, 64501).with_address([192, 0, 2, 1])
+        Client::test(1, 3333).with_address([192, 0, 2, 1])
     }
 
     fn good() -> Attributes {
-        Attributes::test().path([64501, 3356]).next_hop([192, 0, 2, 1])
+        Attributes::test().path([3333, 3356]).next_hop([192, 0, 2, 1])
     }
 
     fn code(v: &ImportVerdicts, i: usize) -> Option<u16> {
@@ -134,7 +155,12 @@ mod tests {
 
     #[test]
     fn accepts_and_tags_valid_route() {
-        let v = testing::import(&policy(), &client(), &good(), &prefixes(&["8.8.8.0/24", "2a00:1450::/32"]));
+        let v = testing::import(
+            &policy(),
+            &client(),
+            &good(),
+            &prefixes(&["8.8.8.0/24", "2a00:1450::/32"]),
+        );
         assert_eq!(v.accepted(), 2);
         let m = v.get(0).unwrap().modification().unwrap();
         assert_eq!(m.add_large_communities, vec![LargeCommunity::new(64500, 1000, 1)]);
@@ -145,19 +171,32 @@ mod tests {
         let p = prefixes(&["8.8.8.0/24", "9.9.9.0/24"]);
         let cases = [
             (good().next_hop([192, 0, 2, 99]), reject::INVALID_NEXT_HOP),
-            (good().path([64502, 3356]), reject::INVALID_FIRST_AS),
-            (good().path(std::iter::once(64501).chain(std::iter::repeat_n(3356, 40))), reject::AS_PATH_LENGTH),
-            (good().path([64501, 65000, 3356]), reject::INVALID_ASN_IN_PATH),
+            (good().path([6939, 3356]), reject::INVALID_FIRST_AS),
+            (
+                good().path(std::iter::once(3333).chain(std::iter::repeat_n(3356, 40))),
+                reject::AS_PATH_LENGTH,
+            ),
+            (good().path([3333, 65000, 3356]), reject::INVALID_ASN_IN_PATH),
         ];
         for (attrs, expected) in cases {
             let v = testing::import(&policy(), &client(), &attrs, &p);
-            assert_eq!((code(&v, 0), code(&v, 1)), (Some(expected), Some(expected)), "{attrs:?}");
+            assert_eq!(
+                (code(&v, 0), code(&v, 1)),
+                (Some(expected), Some(expected)),
+                "{attrs:?}"
+            );
         }
     }
 
     #[test]
     fn per_prefix_checks() {
-        let p = prefixes(&["10.0.0.0/8", "8.8.8.0/25", "8.8.8.0/24", "2001:db8::/32", "2a00::/12"]);
+        let p = prefixes(&[
+            "10.0.0.0/8",
+            "8.8.8.0/25",
+            "8.8.8.0/24",
+            "2001:db8::/32",
+            "2a00::/12",
+        ]);
         let v = testing::import(&policy(), &client(), &good(), &p);
         assert_eq!(code(&v, 0), Some(reject::BOGON_PREFIX));
         assert_eq!(code(&v, 1), Some(reject::PREFIX_LENGTH));
@@ -168,7 +207,11 @@ mod tests {
 
     #[test]
     fn config_errors_are_reported() {
-        assert!(testing::build::<RsImport>(r#"{"tag": "nope"}"#).unwrap_err().contains("tag"));
+        assert!(
+            testing::build::<RsImport>(r#"{"tag": "nope"}"#)
+                .unwrap_err()
+                .contains("tag")
+        );
         assert!(testing::build::<RsImport>(r#"{"ipv4_length": [25, 24]}"#).is_err());
         assert!(testing::build::<RsImport>(r#"{"colour": "blue"}"#).is_err());
         assert!(policy().self_test().is_ok());

@@ -64,7 +64,9 @@ mod guest {
         fn init(config: String) -> Result<(), String> {
             let value: serde_json::Value = serde_json::from_str(&config).map_err(|e| e.to_string())?;
             let mode = value["mode"].as_str().unwrap_or("none").to_owned();
-            let victims = value["victims"].as_array().map(|ids| ids.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect());
+            let victims = value["victims"]
+                .as_array()
+                .map(|ids| ids.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect());
             match mode.as_str() {
                 "init-error" => return Err("hostile: configuration refused on purpose".to_owned()),
                 "init-loop" => spin(),
@@ -76,24 +78,29 @@ mod guest {
 
         fn set_clients(_clients: Vec<t::Client>) {}
 
-        fn import_routes(client: u32, _attrs: t::Attributes, prefixes: Vec<t::Prefix>) -> t::ImportVerdicts {
+        fn import_routes(client: u32, _attrs: t::Attributes, prefixes: t::PrefixBatch) -> t::ImportVerdicts {
             match misbehave_for(client).as_deref() {
                 Some("loop") => spin(),
                 Some("memory") => eat_memory(),
                 Some("panic") => panic!("hostile: panicking on purpose"),
                 Some("wrong-length") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
-                    verdicts: vec![0; prefixes.len().saturating_sub(1)],
+                    verdicts: vec![0; prefixes.lengths.len().saturating_sub(1)],
                     outcomes: vec![t::Outcome::Accept],
                 }),
                 Some("bad-index") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
-                    verdicts: vec![7; prefixes.len()],
+                    verdicts: vec![7; prefixes.lengths.len()],
                     outcomes: vec![t::Outcome::Accept],
                 }),
                 _ => t::ImportVerdicts::AcceptAll,
             }
         }
 
-        fn export_route(source: u32, _attrs: t::Attributes, _prefix: t::Prefix, targets: Vec<u32>) -> t::ExportVerdict {
+        fn export_route(
+            source: u32,
+            _attrs: t::Attributes,
+            _prefix: t::Prefix,
+            targets: Vec<u32>,
+        ) -> t::ExportVerdict {
             let receivers = match misbehave_for(source).as_deref() {
                 Some("loop") => spin(),
                 Some("memory") => eat_memory(),
@@ -101,7 +108,10 @@ mod guest {
                 Some("bad-bitmap") => t::Receivers::Bitmap(vec![u64::MAX; targets.len() / 64 + 3]),
                 _ => t::Receivers::All,
             };
-            t::ExportVerdict { receivers, modified: Vec::new() }
+            t::ExportVerdict {
+                receivers,
+                modified: Vec::new(),
+            }
         }
 
         fn self_test() -> Result<(), String> {

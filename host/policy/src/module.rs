@@ -1,0 +1,420 @@
+//! One compiled and validated policy component ([`PolicyModule`]), its
+//! limits and counters, and the per-instance store state.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Store, StoreContextMut};
+
+use crate::bindings;
+use crate::engine::{EngineShared, PolicyEngine};
+use crate::error::{FailureKind, PolicyError, PolicyFailure};
+
+/// Per-module resource limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest a single call (or an instantiation with its `init`) may run.
+    pub deadline: Duration,
+    /// Largest linear memory an instance may have, in bytes.
+    pub max_memory: usize,
+    /// Log lines a guest may write per call; further lines are dropped.
+    pub max_log_lines: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            deadline: Duration::from_millis(5),
+            max_memory: 32 << 20,
+            max_log_lines: 16,
+        }
+    }
+}
+
+/// Counters of one module, shared by every worker (relaxed atomics).
+#[derive(Debug, Default)]
+pub struct PolicyStats {
+    /// Calls into the module (import and export).
+    pub calls: AtomicU64,
+    /// Prefixes evaluated on import, routes evaluated on export.
+    pub routes: AtomicU64,
+    /// Prefixes rejected on import by this module (policy errors included).
+    pub rejects: AtomicU64,
+    /// Calls that trapped.
+    pub traps: AtomicU64,
+    /// Calls stopped at the deadline.
+    pub deadline_hits: AtomicU64,
+    /// Calls stopped at the memory cap.
+    pub memory_hits: AtomicU64,
+    /// Calls that returned a malformed answer.
+    pub invalid_results: AtomicU64,
+    /// Instances created (one per worker, plus one after every failure).
+    pub instantiations: AtomicU64,
+}
+
+/// A plain copy of [`PolicyStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub calls: u64,
+    pub routes: u64,
+    pub rejects: u64,
+    pub traps: u64,
+    pub deadline_hits: u64,
+    pub memory_hits: u64,
+    pub invalid_results: u64,
+    pub instantiations: u64,
+}
+
+impl PolicyStats {
+    /// Read every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            calls: get(&self.calls),
+            routes: get(&self.routes),
+            rejects: get(&self.rejects),
+            traps: get(&self.traps),
+            deadline_hits: get(&self.deadline_hits),
+            memory_hits: get(&self.memory_hits),
+            invalid_results: get(&self.invalid_results),
+            instantiations: get(&self.instantiations),
+        }
+    }
+
+    pub(crate) fn count_failure(&self, kind: FailureKind) {
+        let counter = match kind {
+            FailureKind::Trap => &self.traps,
+            FailureKind::Deadline => &self.deadline_hits,
+            FailureKind::Memory => &self.memory_hits,
+            FailureKind::InvalidResult => &self.invalid_results,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+static NEXT_MODULE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One compiled, validated policy component, ready to instantiate.
+///
+/// Built once (off the hot path) and shared with `Arc` by every worker and
+/// every client chain that names it. Per-client parameters are data handed to
+/// the instance, so a thousand clients share one module and one instance per
+/// worker.
+pub struct PolicyModule {
+    id: u64,
+    name: Arc<str>,
+    sha256: String,
+    loaded_at: SystemTime,
+    limits: Limits,
+    config_json: String,
+    pub(crate) pre: bindings::PolicyModulePre<StoreState>,
+    pub(crate) engine: Arc<EngineShared>,
+    stats: PolicyStats,
+}
+
+impl PolicyModule {
+    /// Compile and validate `wasm` as module `name`: it must be a component
+    /// of world `kumo:policy/policy-module@0.1.0`, import nothing but
+    /// `kumo:policy/host` (and `wasi:*`, which kumo stubs with traps), accept
+    /// `config` in `init` and pass its `self-test`.
+    ///
+    /// `config` is the module's free-form table from kumo's configuration,
+    /// handed to the guest's `init` as JSON text.
+    pub fn load(
+        engine: &PolicyEngine,
+        name: &str,
+        wasm: &[u8],
+        limits: Limits,
+        config: serde_json::Value,
+    ) -> Result<Self, PolicyError> {
+        let shared = engine.shared.clone();
+        let component = Component::new(&shared.engine, wasm).map_err(|e| PolicyError::Compile {
+            module: name.to_owned(),
+            message: format!("{e:#}"),
+        })?;
+
+        for (import, _) in component.component_type().imports(&shared.engine) {
+            if !(import.starts_with("kumo:policy/") || import.starts_with("wasi:")) {
+                return Err(PolicyError::UnsupportedImport {
+                    module: name.to_owned(),
+                    import: import.to_owned(),
+                });
+            }
+        }
+
+        let wrong_world = |e: wasmtime::Error| PolicyError::WrongWorld {
+            module: name.to_owned(),
+            message: format!("{e:#}"),
+        };
+        let mut linker: Linker<StoreState> = Linker::new(&shared.engine);
+        bindings::PolicyModule::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)
+            .map_err(wrong_world)?;
+        // Guests built with Rust std for wasm32-wasip2 import some WASI
+        // interfaces (stderr for panic messages, environment, ...). kumo gives
+        // policies no OS access: any such call traps, failing the call closed.
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(wrong_world)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let pre = bindings::PolicyModulePre::new(instance_pre).map_err(wrong_world)?;
+
+        let module = PolicyModule {
+            id: NEXT_MODULE_ID.fetch_add(1, Ordering::Relaxed),
+            name: name.into(),
+            sha256: hex(&Sha256::digest(wasm)),
+            loaded_at: SystemTime::now(),
+            limits,
+            config_json: config.to_string(),
+            pre,
+            engine: shared,
+            stats: PolicyStats::default(),
+        };
+
+        // A trial instance proves the configuration is accepted and runs the
+        // module's self-test before anyone depends on it.
+        let mut instance = match Instance::new(&module) {
+            Ok(instance) => instance,
+            Err(InstantiateError::Refused(message)) => {
+                return Err(PolicyError::ConfigRefused {
+                    module: name.to_owned(),
+                    message,
+                });
+            }
+            Err(InstantiateError::Failed(f)) => {
+                return Err(PolicyError::Instantiate {
+                    module: name.to_owned(),
+                    kind: f.kind,
+                    message: f.message,
+                });
+            }
+        };
+        let self_test = instance.call(&module, |bindings, store| {
+            bindings.kumo_policy_policy().call_self_test(store)
+        });
+        match self_test {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => {
+                return Err(PolicyError::SelfTest {
+                    module: name.to_owned(),
+                    message,
+                });
+            }
+            Err(f) => {
+                return Err(PolicyError::SelfTest {
+                    module: name.to_owned(),
+                    message: format!("{}: {}", f.kind, f.message),
+                });
+            }
+        }
+        // The trial instance's instantiation is not a serving one.
+        module.stats.instantiations.store(0, Ordering::Relaxed);
+        Ok(module)
+    }
+
+    /// Process-unique id (workers key their instances by it).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+    /// The module's name (from the configuration).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub(crate) fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+    /// SHA-256 of the component bytes, lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    /// When the module was loaded.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+    /// Its limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    /// The configuration handed to `init`, as JSON text.
+    pub fn config_json(&self) -> &str {
+        &self.config_json
+    }
+    /// Its counters.
+    pub fn stats(&self) -> &PolicyStats {
+        &self.stats
+    }
+}
+
+impl std::fmt::Debug for PolicyModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyModule")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("sha256", &self.sha256)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// What each store carries: the module's name and limits, and what the
+/// current call did (memory cap hit, log lines written).
+#[derive(Debug)]
+pub(crate) struct StoreState {
+    module: Arc<str>,
+    max_memory: usize,
+    max_log_lines: u32,
+    memory_cap_hit: bool,
+    log_lines: u32,
+}
+
+impl wasmtime::ResourceLimiter for StoreState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_memory || maximum.is_some_and(|m| desired > m) {
+            // Growth fails (memory.grow returns -1); a Rust guest then aborts
+            // with a trap, which we classify as a memory failure by this flag.
+            self.memory_cap_hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000 && maximum.is_none_or(|m| desired <= m))
+    }
+}
+
+impl bindings::kumo::policy::types::Host for StoreState {}
+
+impl bindings::kumo::policy::host::Host for StoreState {
+    fn log(&mut self, level: bindings::kumo::policy::types::Level, message: String) {
+        use bindings::kumo::policy::types::Level;
+        if self.log_lines >= self.max_log_lines {
+            return;
+        }
+        self.log_lines += 1;
+        let mut end = message.len().min(512);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        let message = message.get(..end).unwrap_or_default();
+        let module = &*self.module;
+        match level {
+            Level::Debug => tracing::debug!(target: "kumo_policy::guest", policy = module, "{message}"),
+            Level::Info => tracing::info!(target: "kumo_policy::guest", policy = module, "{message}"),
+            Level::Warn => tracing::warn!(target: "kumo_policy::guest", policy = module, "{message}"),
+            Level::Error => tracing::error!(target: "kumo_policy::guest", policy = module, "{message}"),
+        }
+    }
+}
+
+pub(crate) enum InstantiateError {
+    /// `init` returned an error: the configuration is refused.
+    Refused(String),
+    Failed(PolicyFailure),
+}
+
+/// A live instance of a module in its own store. One store per (worker,
+/// module): a failed instance is dropped with its store (and its memory)
+/// without touching the worker's other instances.
+pub(crate) struct Instance {
+    store: Store<StoreState>,
+    bindings: bindings::PolicyModule,
+    /// Which client table generation the guest has.
+    pub(crate) clients_generation: Option<u64>,
+}
+
+impl Instance {
+    pub(crate) fn new(module: &PolicyModule) -> Result<Self, InstantiateError> {
+        let limits = &module.limits;
+        let mut store = Store::new(
+            &module.engine.engine,
+            StoreState {
+                module: module.name.clone(),
+                max_memory: limits.max_memory,
+                max_log_lines: limits.max_log_lines,
+                memory_cap_hit: false,
+                log_lines: 0,
+            },
+        );
+        store.limiter(|state| state);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(module.engine.deadline_ticks(limits.deadline));
+        module.stats.instantiations.fetch_add(1, Ordering::Relaxed);
+        let bindings = match module.pre.instantiate(&mut store) {
+            Ok(bindings) => bindings,
+            Err(e) => return Err(InstantiateError::Failed(classify(module, store.data(), e))),
+        };
+        let mut instance = Instance {
+            store,
+            bindings,
+            clients_generation: None,
+        };
+        let config = module.config_json.clone();
+        match instance.call(module, |b, s| b.kumo_policy_policy().call_init(s, &config)) {
+            Ok(Ok(())) => Ok(instance),
+            Ok(Err(message)) => Err(InstantiateError::Refused(message)),
+            Err(failure) => Err(InstantiateError::Failed(failure)),
+        }
+    }
+
+    /// Run one guest call under the module's deadline, classifying failures.
+    /// After a failure the instance must be dropped (a trapped component
+    /// instance cannot be entered again).
+    pub(crate) fn call<R>(
+        &mut self,
+        module: &PolicyModule,
+        f: impl FnOnce(&bindings::PolicyModule, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        let data = self.store.data_mut();
+        data.memory_cap_hit = false;
+        data.log_lines = 0;
+        self.store
+            .set_epoch_deadline(module.engine.deadline_ticks(module.limits.deadline));
+        match f(&self.bindings, self.store.as_context_mut()) {
+            Ok(r) => Ok(r),
+            Err(e) => Err(classify(module, self.store.data(), e)),
+        }
+    }
+}
+
+use wasmtime::AsContextMut;
+
+fn classify(module: &PolicyModule, state: &StoreState, error: wasmtime::Error) -> PolicyFailure {
+    let kind = if state.memory_cap_hit {
+        FailureKind::Memory
+    } else if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+        FailureKind::Deadline
+    } else {
+        FailureKind::Trap
+    };
+    module.stats.count_failure(kind);
+    let failure = PolicyFailure {
+        module: module.name.to_string(),
+        kind,
+        message: format!("{error:#}"),
+    };
+    tracing::warn!(policy = %module.name, kind = %kind, error = %failure.message, "policy call failed; its routes are rejected");
+    failure
+}

@@ -1,0 +1,605 @@
+//! [`PolicyWorker`]: the instances one thread uses, and the import/export
+//! chains evaluated with them.
+//!
+//! Call shape (DESIGN.md §2): import lowers one attribute set and a flat list
+//! of prefixes per module call; export evaluates one route for all candidate
+//! targets at once. Within a chain, the prefixes (or targets) a module
+//! accepted go on to the next module, grouped by their (possibly modified)
+//! attributes, so a chain costs one call per module in the common case.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ipnet::IpNet;
+use kumo_wire::PathAttributes;
+
+use crate::bindings::kumo::policy::types as t;
+use crate::convert;
+use crate::engine::PolicyEngine;
+use crate::error::{FailureKind, PolicyFailure};
+use crate::module::{Instance, InstantiateError, PolicyModule};
+
+/// The reject code kumo uses when a policy fails (trap, deadline, memory,
+/// malformed answer): the call's routes are rejected with it.
+pub const POLICY_ERROR_CODE: u16 = 65534;
+/// The reject text that goes with [`POLICY_ERROR_CODE`].
+pub const POLICY_ERROR_TEXT: &str = "policy error";
+
+/// A route-server client as policies see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientCtx {
+    /// kumo's id for the client; calls name clients by id.
+    pub id: u32,
+    pub name: String,
+    pub asn: u32,
+    pub addresses: Vec<IpAddr>,
+    /// Per-client policy parameters from the configuration (AS-SET, limits,
+    /// flags), handed to the guest as JSON text.
+    pub params: serde_json::Value,
+}
+
+/// The verdict for one imported prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportResult {
+    /// Accepted. `modified` is set when a policy changed the attributes; it
+    /// is shared (`Arc`) by every prefix of the call modified the same way.
+    Accept {
+        modified: Option<Arc<PathAttributes>>,
+        preference: Option<u32>,
+    },
+    /// Rejected by `policy` with a reason code and text (`Arc` so the prefixes
+    /// of one call share them). A failing policy gives code
+    /// [`POLICY_ERROR_CODE`] and text [`POLICY_ERROR_TEXT`].
+    Reject {
+        code: u16,
+        text: Arc<str>,
+        policy: Arc<str>,
+    },
+}
+
+impl ImportResult {
+    /// Accepted?
+    pub fn is_accept(&self) -> bool {
+        matches!(self, ImportResult::Accept { .. })
+    }
+}
+
+/// A set of positions in an export call's `targets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSet {
+    len: usize,
+    words: Vec<u64>,
+}
+
+impl TargetSet {
+    fn full(len: usize) -> Self {
+        let mut set = TargetSet {
+            len,
+            words: vec![u64::MAX; len.div_ceil(64)],
+        };
+        if !len.is_multiple_of(64)
+            && let Some(last) = set.words.last_mut()
+        {
+            *last = (1u64 << (len % 64)) - 1;
+        }
+        set
+    }
+    fn remove(&mut self, index: usize) {
+        if let Some(w) = self.words.get_mut(index / 64) {
+            *w &= !(1 << (index % 64));
+        }
+    }
+    /// Is position `index` in the set?
+    pub fn contains(&self, index: usize) -> bool {
+        index < self.len
+            && self
+                .words
+                .get(index / 64)
+                .is_some_and(|w| w & (1 << (index % 64)) != 0)
+    }
+    /// Number of positions in the set.
+    pub fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+    /// Number of targets of the call (the set's universe).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Is the universe empty?
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The positions in the set, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.len).filter(|i| self.contains(*i))
+    }
+}
+
+/// The verdict of one export call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportResult {
+    /// Positions in `targets` that may receive the route.
+    pub receivers: TargetSet,
+    /// Targets (positions) that receive modified attributes; absent = the
+    /// route as it is.
+    pub modified: Vec<(usize, Arc<PathAttributes>)>,
+    /// Set when a module failed: the targets it was evaluating receive nothing.
+    pub failure: Option<PolicyFailure>,
+}
+
+struct Slot {
+    module: Arc<PolicyModule>,
+    instance: Option<Instance>,
+}
+
+/// A worker's instances: one store and instance per module, created on first
+/// use, reused across calls and clients, and replaced after a failure.
+///
+/// Not `Sync`: each thread that evaluates policies owns one.
+pub struct PolicyWorker {
+    slots: HashMap<u64, Slot>,
+    clients: Vec<t::Client>,
+    client_ids: HashMap<u32, usize>,
+    clients_generation: u64,
+    /// Reused between calls: the columns of the prefixes being lowered.
+    batch: t::PrefixBatch,
+}
+
+impl std::fmt::Debug for PolicyWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyWorker")
+            .field("instances", &self.slots.len())
+            .field("clients", &self.clients.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A group of prefixes (import) or targets (export) that share attributes
+/// while going down a chain.
+struct Group<'a> {
+    attrs: std::borrow::Cow<'a, PathAttributes>,
+    modified: bool,
+    preference: Option<u32>,
+    members: Vec<u32>,
+}
+
+impl PolicyWorker {
+    /// A worker with no instances and no clients.
+    pub fn new(_engine: &PolicyEngine) -> Self {
+        PolicyWorker {
+            slots: HashMap::new(),
+            clients: Vec::new(),
+            client_ids: HashMap::new(),
+            clients_generation: 0,
+            batch: t::PrefixBatch { high: Vec::new(), low: Vec::new(), lengths: Vec::new(), families: Vec::new() },
+        }
+    }
+
+    /// Replace the client table. Each instance receives it (once) before its
+    /// next call. Per-client parameters are data, not instances.
+    pub fn set_clients(&mut self, clients: &[ClientCtx]) {
+        self.clients = clients
+            .iter()
+            .map(|c| t::Client {
+                id: c.id,
+                name: c.name.clone(),
+                asn: c.asn,
+                addresses: c.addresses.iter().copied().map(convert::ip).collect(),
+                params: if c.params.is_null() {
+                    "{}".to_owned()
+                } else {
+                    c.params.to_string()
+                },
+            })
+            .collect();
+        self.client_ids = clients.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
+        self.clients_generation += 1;
+    }
+
+    /// Drop the instances of modules nobody else holds any more (after a hot
+    /// swap replaced them).
+    pub fn prune(&mut self) {
+        self.slots.retain(|_, slot| Arc::strong_count(&slot.module) > 1);
+    }
+
+    /// Number of live instances (for metrics and tests).
+    pub fn live_instances(&self) -> usize {
+        self.slots.values().filter(|s| s.instance.is_some()).count()
+    }
+
+    /// Run `f` on `module`'s instance, creating it (and handing it the client
+    /// table) as needed. On failure the instance is dropped.
+    fn with_instance<R>(
+        &mut self,
+        module: &Arc<PolicyModule>,
+        f: impl FnOnce(&mut Instance, &PolicyModule, &t::PrefixBatch) -> Result<R, PolicyFailure>,
+    ) -> Result<R, PolicyFailure> {
+        let slot = self.slots.entry(module.id()).or_insert_with(|| Slot {
+            module: module.clone(),
+            instance: None,
+        });
+        let instance = match &mut slot.instance {
+            Some(instance) => instance,
+            empty @ None => match Instance::new(module) {
+                Ok(instance) => empty.insert(instance),
+                Err(InstantiateError::Failed(failure)) => return Err(failure),
+                Err(InstantiateError::Refused(message)) => {
+                    // Accepted at load time, refused now: treat as a trap.
+                    module.stats().count_failure(FailureKind::Trap);
+                    return Err(PolicyFailure {
+                        module: module.name().to_owned(),
+                        kind: FailureKind::Trap,
+                        message: format!("configuration refused on instantiation: {message}"),
+                    });
+                }
+            },
+        };
+        let result = (|| {
+            if instance.clients_generation != Some(self.clients_generation) {
+                let clients = &self.clients;
+                instance.call(module, |b, s| b.kumo_policy_policy().call_set_clients(s, clients))?;
+                instance.clients_generation = Some(self.clients_generation);
+            }
+            module.stats().calls.fetch_add(1, Ordering::Relaxed);
+            f(instance, module, &self.batch)
+        })();
+        if let Err(failure) = &result
+            && failure.kind != FailureKind::InvalidResult
+        {
+            slot.instance = None;
+        }
+        result
+    }
+
+    fn unknown_client(module: &PolicyModule, id: u32) -> PolicyFailure {
+        PolicyFailure {
+            module: module.name().to_owned(),
+            kind: FailureKind::InvalidResult,
+            message: format!("client id {id} is not in the client table"),
+        }
+    }
+
+    /// Import: one attribute set, many prefixes from client `client`, through
+    /// `chain` in order; one verdict per prefix, in order. An empty chain
+    /// accepts everything.
+    pub fn import(
+        &mut self,
+        chain: &[Arc<PolicyModule>],
+        client: u32,
+        attrs: &PathAttributes,
+        next_hop: Option<IpAddr>,
+        prefixes: &[IpNet],
+    ) -> Vec<ImportResult> {
+        let mut results: Vec<Option<ImportResult>> = vec![None; prefixes.len()];
+        let all: Vec<u32> = (0..prefixes.len() as u32).collect();
+        let mut groups = vec![Group {
+            attrs: std::borrow::Cow::Borrowed(attrs),
+            modified: false,
+            preference: None,
+            members: all,
+        }];
+        for module in chain {
+            let mut next = Vec::with_capacity(groups.len());
+            for group in groups {
+                if group.members.is_empty() {
+                    continue;
+                }
+                self.import_group(module, client, next_hop, prefixes, group, &mut results, &mut next);
+            }
+            groups = next;
+        }
+        for group in groups {
+            let modified = group.modified.then(|| Arc::new(group.attrs.into_owned()));
+            for i in group.members {
+                if let Some(slot) = results.get_mut(i as usize) {
+                    *slot = Some(ImportResult::Accept {
+                        modified: modified.clone(),
+                        preference: group.preference,
+                    });
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                // Every prefix ends in a group or gets a verdict; this is unreachable.
+                r.unwrap_or_else(|| ImportResult::Reject {
+                    code: POLICY_ERROR_CODE,
+                    text: POLICY_ERROR_TEXT.into(),
+                    policy: "kumo".into(),
+                })
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn import_group<'a>(
+        &mut self,
+        module: &Arc<PolicyModule>,
+        client: u32,
+        next_hop: Option<IpAddr>,
+        prefixes: &[IpNet],
+        group: Group<'a>,
+        results: &mut [Option<ImportResult>],
+        next: &mut Vec<Group<'a>>,
+    ) {
+        let policy: Arc<str> = module.name_arc().clone();
+        let reject_members =
+            |results: &mut [Option<ImportResult>], members: &[u32], code: u16, text: Arc<str>| {
+                for &i in members {
+                    if let Some(slot) = results.get_mut(i as usize) {
+                        *slot = Some(ImportResult::Reject {
+                            code,
+                            text: text.clone(),
+                            policy: policy.clone(),
+                        });
+                    }
+                }
+                module
+                    .stats()
+                    .rejects
+                    .fetch_add(members.len() as u64, Ordering::Relaxed);
+            };
+        module
+            .stats()
+            .routes
+            .fetch_add(group.members.len() as u64, Ordering::Relaxed);
+
+        let batch = &mut self.batch;
+        batch.high.clear();
+        batch.low.clear();
+        batch.lengths.clear();
+        batch.families.clear();
+        for p in group.members.iter().filter_map(|&i| prefixes.get(i as usize)) {
+            convert::push_prefix(batch, p);
+        }
+        let outcome = if self.client_ids.contains_key(&client) {
+            let wit_attrs = convert::attributes(&group.attrs, next_hop);
+            self.with_instance(module, |instance, module, prefixes| {
+                instance.call(module, |b, s| {
+                    b.kumo_policy_policy()
+                        .call_import_routes(s, client, &wit_attrs, prefixes)
+                })
+            })
+        } else {
+            module.stats().count_failure(FailureKind::InvalidResult);
+            Err(Self::unknown_client(module, client))
+        };
+        let verdicts = match outcome {
+            Ok(v) => v,
+            Err(_) => {
+                return reject_members(
+                    results,
+                    &group.members,
+                    POLICY_ERROR_CODE,
+                    POLICY_ERROR_TEXT.into(),
+                );
+            }
+        };
+        match verdicts {
+            t::ImportVerdicts::AcceptAll => next.push(group),
+            t::ImportVerdicts::AcceptAllModified(m) => {
+                next.push(modified_group(group.attrs, group.preference, &m, group.members))
+            }
+            t::ImportVerdicts::RejectAll(r) => reject_members(results, &group.members, r.code, r.text.into()),
+            t::ImportVerdicts::Mixed(mixed) => {
+                if mixed.verdicts.len() != group.members.len()
+                    || mixed
+                        .verdicts
+                        .iter()
+                        .any(|&k| usize::from(k) >= mixed.outcomes.len())
+                {
+                    let failure = PolicyFailure {
+                        module: module.name().to_owned(),
+                        kind: FailureKind::InvalidResult,
+                        message: format!(
+                            "import verdicts: {} entries for {} prefixes, {} outcomes",
+                            mixed.verdicts.len(),
+                            group.members.len(),
+                            mixed.outcomes.len()
+                        ),
+                    };
+                    module.stats().count_failure(FailureKind::InvalidResult);
+                    tracing::warn!(policy = %module.name(), error = %failure.message, "policy answered a malformed verdict; its routes are rejected");
+                    return reject_members(
+                        results,
+                        &group.members,
+                        POLICY_ERROR_CODE,
+                        POLICY_ERROR_TEXT.into(),
+                    );
+                }
+                let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); mixed.outcomes.len()];
+                for (&member, &k) in group.members.iter().zip(&mixed.verdicts) {
+                    if let Some(bucket) = buckets.get_mut(usize::from(k)) {
+                        bucket.push(member);
+                    }
+                }
+                for (outcome, members) in mixed.outcomes.iter().zip(buckets) {
+                    if members.is_empty() {
+                        continue;
+                    }
+                    match outcome {
+                        t::Outcome::Accept => next.push(Group {
+                            attrs: group.attrs.clone(),
+                            modified: group.modified,
+                            preference: group.preference,
+                            members,
+                        }),
+                        t::Outcome::AcceptModified(m) => {
+                            next.push(modified_group(group.attrs.clone(), group.preference, m, members))
+                        }
+                        t::Outcome::Reject(r) => {
+                            reject_members(results, &members, r.code, r.text.as_str().into())
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Export: the route for `prefix` from client `source`, evaluated once for
+    /// every candidate target (client ids) through `chain`. Targets a module
+    /// accepts go on to the next one.
+    pub fn export(
+        &mut self,
+        chain: &[Arc<PolicyModule>],
+        source: u32,
+        attrs: &PathAttributes,
+        prefix: &IpNet,
+        targets: &[u32],
+    ) -> ExportResult {
+        let mut result = ExportResult {
+            receivers: TargetSet::full(targets.len()),
+            modified: Vec::new(),
+            failure: None,
+        };
+        let all: Vec<u32> = (0..targets.len() as u32).collect();
+        let mut groups = vec![Group {
+            attrs: std::borrow::Cow::Borrowed(attrs),
+            modified: false,
+            preference: None,
+            members: all,
+        }];
+        let wit_prefix = convert::prefix(prefix);
+        for module in chain {
+            let mut next = Vec::with_capacity(groups.len());
+            for group in groups {
+                if group.members.is_empty() {
+                    continue;
+                }
+                module.stats().routes.fetch_add(1, Ordering::Relaxed);
+                let ids: Vec<u32> = group
+                    .members
+                    .iter()
+                    .filter_map(|&i| targets.get(i as usize).copied())
+                    .collect();
+                let verdict = if self.client_ids.contains_key(&source) {
+                    let wit_attrs = convert::attributes(&group.attrs, None);
+                    self.with_instance(module, |instance, module, _| {
+                        instance.call(module, |b, s| {
+                            b.kumo_policy_policy()
+                                .call_export_route(s, source, &wit_attrs, wit_prefix, &ids)
+                        })
+                    })
+                    .and_then(|v| check_export(module, v, ids.len()))
+                } else {
+                    module.stats().count_failure(FailureKind::InvalidResult);
+                    Err(Self::unknown_client(module, source))
+                };
+                let verdict = match verdict {
+                    Ok(v) => v,
+                    Err(failure) => {
+                        for &i in &group.members {
+                            result.receivers.remove(i as usize);
+                        }
+                        result.failure.get_or_insert(failure);
+                        continue;
+                    }
+                };
+                let mut modified: HashMap<u32, &t::Modification> = verdict
+                    .modified
+                    .iter()
+                    .map(|tm| (tm.target, &tm.modification))
+                    .collect();
+                let mut kept = Vec::with_capacity(group.members.len());
+                let mut split = Vec::new();
+                for (k, &member) in group.members.iter().enumerate() {
+                    let allowed = match &verdict.receivers {
+                        t::Receivers::All => true,
+                        t::Receivers::None => false,
+                        t::Receivers::Bitmap(words) => {
+                            words.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0)
+                        }
+                    };
+                    if !allowed {
+                        result.receivers.remove(member as usize);
+                    } else if let Some(m) = modified.remove(&(k as u32)) {
+                        split.push(modified_group(group.attrs.clone(), None, m, vec![member]));
+                    } else {
+                        kept.push(member);
+                    }
+                }
+                next.push(Group {
+                    members: kept,
+                    ..group
+                });
+                next.extend(split);
+            }
+            groups = next;
+        }
+        for group in groups {
+            if group.modified {
+                let attrs = Arc::new(group.attrs.into_owned());
+                result
+                    .modified
+                    .extend(group.members.iter().map(|&i| (i as usize, attrs.clone())));
+            }
+        }
+        result.modified.sort_by_key(|(i, _)| *i);
+        result
+    }
+}
+
+fn modified_group<'a>(
+    attrs: std::borrow::Cow<'a, PathAttributes>,
+    preference: Option<u32>,
+    m: &t::Modification,
+    members: Vec<u32>,
+) -> Group<'a> {
+    Group {
+        attrs: std::borrow::Cow::Owned(convert::apply(&attrs, m)),
+        modified: true,
+        preference: m.preference.or(preference),
+        members,
+    }
+}
+
+fn check_export(
+    module: &PolicyModule,
+    verdict: t::ExportVerdict,
+    targets: usize,
+) -> Result<t::ExportVerdict, PolicyFailure> {
+    let problem = match &verdict.receivers {
+        t::Receivers::Bitmap(words) if words.len() != targets.div_ceil(64) => Some(format!(
+            "export bitmap has {} words for {} targets",
+            words.len(),
+            targets
+        )),
+        _ => verdict
+            .modified
+            .iter()
+            .find(|m| m.target as usize >= targets)
+            .map(|m| format!("export modification for target {} of {}", m.target, targets)),
+    };
+    match problem {
+        None => Ok(verdict),
+        Some(message) => {
+            module.stats().count_failure(FailureKind::InvalidResult);
+            tracing::warn!(policy = %module.name(), error = %message, "policy answered a malformed verdict; the route is sent to no one");
+            Err(PolicyFailure {
+                module: module.name().to_owned(),
+                kind: FailureKind::InvalidResult,
+                message,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_set_bits() {
+        let mut set = TargetSet::full(70);
+        assert_eq!(set.count(), 70);
+        set.remove(69);
+        set.remove(0);
+        assert!(!set.contains(0) && set.contains(1) && !set.contains(69) && !set.contains(70));
+        assert_eq!(set.iter().count(), 68);
+        assert_eq!(TargetSet::full(0).count(), 0);
+        assert_eq!(TargetSet::full(64).count(), 64);
+    }
+}
