@@ -76,15 +76,27 @@ pub fn import_routes<P: Policy>(
         return t::ImportVerdicts::RejectAll(policy_error("unknown client"));
     };
     let attrs = attributes(attrs);
-    let mut invalid = Vec::new();
-    let prefixes: Vec<IpNet> = (0..batch.lengths.len())
-        .map(|i| {
-            batched_prefix(&batch, i).unwrap_or_else(|| {
-                invalid.push(i);
-                IpNet::V4(Default::default())
-            })
-        })
-        .collect();
+    // Columns of unequal length make the missing entries invalid (rejected
+    // below), never a panic.
+    let count = batch.lengths.len();
+    let mut invalid: Vec<usize> = Vec::new();
+    let mut prefixes: Vec<IpNet> = Vec::with_capacity(count);
+    let columns = batch
+        .high
+        .iter()
+        .zip(&batch.low)
+        .zip(&batch.lengths)
+        .zip(&batch.families);
+    for (i, (((&high, &low), &length), &family)) in columns.enumerate() {
+        prefixes.push(batched_prefix(high, low, length, family).unwrap_or_else(|| {
+            invalid.push(i);
+            IpNet::V4(Default::default())
+        }));
+    }
+    for i in prefixes.len()..count {
+        invalid.push(i);
+        prefixes.push(IpNet::V4(Default::default()));
+    }
     let mut verdicts = crate::ImportVerdicts::new(prefixes.len());
     policy.import(client, &attrs, &prefixes, &mut verdicts);
     for i in invalid {
@@ -178,17 +190,19 @@ fn prefix(p: &t::Prefix) -> Option<IpNet> {
     IpNet::new(ip(&p.address), p.length).ok()
 }
 
-/// Prefix `i` of a batch; `None` if a column is short or the length is out
-/// of range for the family.
-fn batched_prefix(batch: &t::PrefixBatch, i: usize) -> Option<IpNet> {
-    let (high, low, length, family) =
-        (*batch.high.get(i)?, *batch.low.get(i)?, *batch.lengths.get(i)?, *batch.families.get(i)?);
-    let address = match family {
-        4 => IpAddr::V4(Ipv4Addr::from(u32::try_from(low).ok()?)),
-        6 => IpAddr::V6(Ipv6Addr::from((u128::from(high) << 64) | u128::from(low))),
-        _ => return None,
-    };
-    IpNet::new(address, length).ok()
+/// One prefix of a batch; `None` for an unknown family or a length out of
+/// range for it.
+#[inline]
+fn batched_prefix(high: u64, low: u64, length: u8, family: u8) -> Option<IpNet> {
+    match family {
+        4 => ipnet::Ipv4Net::new(Ipv4Addr::from(u32::try_from(low).ok()?), length)
+            .ok()
+            .map(IpNet::V4),
+        6 => ipnet::Ipv6Net::new(Ipv6Addr::from((u128::from(high) << 64) | u128::from(low)), length)
+            .ok()
+            .map(IpNet::V6),
+        _ => None,
+    }
 }
 
 fn client(c: t::Client) -> Client {

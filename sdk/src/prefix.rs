@@ -45,7 +45,7 @@ pub const BOGONS_V6: &[(u128, u8)] = &[
 
 /// First octets under which some IPv4 bogon lies: lets the common case (a
 /// prefix in ordinary unicast space) answer with one table look-up.
-const V4_SUSPECT_FIRST_OCTET: [u64; 4] = {
+static V4_SUSPECT_FIRST_OCTET: [u64; 4] = {
     let mut table = [0u64; 4];
     let mut i = 0;
     while i < BOGONS_V4.len() {
@@ -84,6 +84,7 @@ const fn mask_v6(len: u8) -> u128 {
 /// assert!(kumo_sdk::prefix::is_bogon_v4(&"192.168.10.0/24".parse().unwrap()));
 /// assert!(!kumo_sdk::prefix::is_bogon_v4(&"8.8.8.0/24".parse().unwrap()));
 /// ```
+#[inline]
 pub fn is_bogon_v4(prefix: &Ipv4Net) -> bool {
     let addr = u32::from(prefix.network());
     let first = (addr >> 24) as usize;
@@ -102,6 +103,7 @@ pub fn is_bogon_v4(prefix: &Ipv4Net) -> bool {
 /// assert!(kumo_sdk::prefix::is_bogon_v6(&"fe80::/64".parse().unwrap()));
 /// assert!(!kumo_sdk::prefix::is_bogon_v6(&"2a00:1450::/32".parse().unwrap()));
 /// ```
+#[inline]
 pub fn is_bogon_v6(prefix: &Ipv6Net) -> bool {
     let addr = u128::from(prefix.network());
     let len = prefix.prefix_len();
@@ -123,6 +125,7 @@ pub fn is_bogon_v6(prefix: &Ipv6Net) -> bool {
 /// ```
 /// assert!(kumo_sdk::prefix::is_bogon(&"127.0.0.0/8".parse().unwrap()));
 /// ```
+#[inline]
 pub fn is_bogon(prefix: &IpNet) -> bool {
     match prefix {
         IpNet::V4(p) => is_bogon_v4(p),

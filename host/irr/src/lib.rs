@@ -8,7 +8,7 @@
 //!
 //! Module map:
 //! - [`db`]: [`IrrDb`] (lookups, AS-SET expansion, diff), [`IrrSources`] (the loader), policy types.
-//! - [`rpsl`](crate::rpsl): RPSL reader (`route:`, `route6:`, `as-set:`); plain or gzip.
+//! - `rpsl` (private): RPSL reader (`route:`, `route6:`, `as-set:`); plain or gzip.
 //! - [`bgpq4`]: bgpq4 JSON prefix lists (`bgpq4 -j`) and AS lists (`bgpq4 -j -t`).
 //! - [`name`]: AS numbers and AS-SET names, including `SOURCE::AS-SET`.
 //! - [`trie`]: [`PrefixTrie`], one prefix trie over IPv4 and IPv6.

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use kumo_config::{Client, MaxPrefixAction};
 use kumo_rib::{Attrs, ImportVerdict, OutChange, PeerId, PeerInfo, Rib, RouteAttrs};
@@ -85,6 +85,15 @@ pub struct ClientSlot {
     generation: u64,
     /// GR families and restart time the peer announced in this session's OPEN.
     graceful_restart: Option<(Vec<AfiSafi>, u16)>,
+    /// Families of the current (or last) session.
+    families: Vec<AfiSafi>,
+    /// A maintenance window declared by the operator (static-hold): if the
+    /// session is lost before this time, its routes are held until then.
+    pub hold_until: Option<SystemTime>,
+    /// When the routes held now (GR or static-hold) are withdrawn if not refreshed.
+    held_until: Option<SystemTime>,
+    /// Shut down by the operator; stays down until enabled.
+    pub admin_down: bool,
     /// Max-prefix warning already logged for this session.
     max_prefix_warned: bool,
 }
@@ -103,9 +112,34 @@ impl ClientSlot {
             commands,
             info: None,
             graceful_restart: None,
+            families: Vec::new(),
+            hold_until: None,
+            held_until: None,
+            admin_down: false,
             stale: None,
             generation: 0,
             max_prefix_warned: false,
+        }
+    }
+}
+
+/// A client's maintenance window and held routes, for the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldView {
+    pub window_until: Option<SystemTime>,
+    pub holding: bool,
+    pub held_routes: u64,
+    pub expires_at: Option<SystemTime>,
+}
+
+impl ClientSlot {
+    pub fn hold_view(&self, held_routes: u64) -> HoldView {
+        let now = SystemTime::now();
+        HoldView {
+            window_until: self.hold_until.filter(|u| *u > now),
+            holding: self.stale.is_some(),
+            held_routes,
+            expires_at: self.held_until,
         }
     }
 }
@@ -178,6 +212,23 @@ impl Core {
         &self.clients
     }
 
+    /// Declare (or with `None` cancel) a maintenance window for a client.
+    pub fn declare_hold(&mut self, peer: PeerId, until: Option<SystemTime>) -> Option<HoldView> {
+        let slot = self.clients.get_mut(peer.0 as usize)?;
+        slot.hold_until = until;
+        info!(client = %slot.config.name, ?until, "maintenance window {}", if until.is_some() { "declared" } else { "cancelled" });
+        let stale = self.rib.counts(peer).stale as u64;
+        Some(self.clients[peer.0 as usize].hold_view(stale))
+    }
+
+    /// Mark a client shut down (or enabled); returns the previous setting.
+    pub fn set_admin_down(&mut self, peer: PeerId, down: bool) -> bool {
+        match self.clients.get_mut(peer.0 as usize) {
+            Some(slot) => std::mem::replace(&mut slot.admin_down, down),
+            None => false,
+        }
+    }
+
     fn slot(&mut self, peer: PeerId) -> Option<&mut ClientSlot> {
         self.clients.get_mut(peer.0 as usize)
     }
@@ -199,6 +250,7 @@ impl Core {
             add_path_tx: negotiated.add_path_tx.clone(),
         };
         slot.info = Some(info.clone());
+        slot.families = negotiated.families.clone();
         // What the helper side of Graceful Restart (RFC 4724 §4.2) keeps if this session is lost.
         slot.graceful_restart = negotiated
             .peer_graceful_restart
@@ -315,6 +367,7 @@ impl Core {
         let done = families.is_empty();
         if done {
             slot.stale = None;
+            slot.held_until = None;
         }
         let purged = self.rib.purge_stale(peer, Some(family), &mut self.out);
         if purged > 0 {
@@ -330,21 +383,37 @@ impl Core {
         let Some(info) = slot.info.take() else { return };
         slot.outq.clear();
         slot.generation += 1;
+        let now = SystemTime::now();
+        let graceful_restart = slot.graceful_restart.take();
+        // Static-hold: a maintenance window declared by the operator keeps every
+        // route of the session, whatever the reason it went down (DESIGN §3).
+        let window = slot
+            .hold_until
+            .filter(|until| *until > now)
+            .and_then(|until| until.duration_since(now).ok());
         // GR applies when the transport failed without a NOTIFICATION (RFC 4724 §4.2).
-        let gr = match &reason {
-            DownReason::ConnectionLost => slot.graceful_restart.take(),
+        let retain = match (window, &reason, graceful_restart) {
+            (Some(left), _, _) if !slot.admin_down => {
+                Some((slot.families.clone(), left, "static-hold (maintenance window)"))
+            }
+            (_, DownReason::ConnectionLost, Some((families, restart_time))) => Some((
+                families,
+                Duration::from_secs(u64::from(restart_time)),
+                "Graceful Restart helper",
+            )),
             _ => None,
         };
-        match gr {
-            Some((families, restart_time)) if !families.is_empty() => {
+        match retain {
+            Some((families, keep_for, why)) if !families.is_empty() => {
                 let generation = slot.generation;
                 slot.stale = Some((families.clone(), generation));
-                // Routes of families the peer did not list for GR are withdrawn now.
+                slot.held_until = Some(now + keep_for);
+                // Routes of families not retained are withdrawn now.
                 let held = self.rib.mark_stale(peer, &families, &mut self.out);
-                info!(client = %info.name, held, restart_time, "session lost; Graceful Restart helper keeps routes as stale");
+                info!(client = %info.name, held, seconds = keep_for.as_secs(), reason = %reason, "session lost; {why} keeps its routes");
                 let tx = self.events_tx.clone();
                 tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_secs(u64::from(restart_time))).await;
+                    tokio::time::sleep(keep_for).await;
                     let _ = tx.send(CoreEvent::StaleTimer { peer, generation }).await;
                 });
             }
@@ -361,6 +430,7 @@ impl Core {
             return;
         }
         slot.stale = None;
+        slot.held_until = None;
         let purged = self.rib.purge_stale(peer, None, &mut self.out);
         warn!(client = %self.clients[peer.0 as usize].config.name, purged, "Graceful Restart timer expired: stale routes removed");
     }

@@ -24,10 +24,19 @@ use crate::status::SessionStatus;
 /// A running route server.
 #[derive(Debug)]
 pub struct Daemon {
-    peers: Vec<(Arc<Client>, mpsc::Sender<PeerCommand>)>,
+    peers: Vec<PeerHandle>,
+    config: Config,
+    config_version: String,
     core: mpsc::Sender<CoreEvent>,
     /// Bound BGP listen addresses (useful when the config asked for port 0).
     pub listening: Vec<SocketAddr>,
+}
+
+/// A client's session task, as the daemon sees it.
+#[derive(Debug)]
+pub struct PeerHandle {
+    pub client: Arc<Client>,
+    pub commands: mpsc::Sender<PeerCommand>,
 }
 
 /// The session parameters kumo offers a client.
@@ -79,6 +88,7 @@ pub fn session_config(config: &Config, client: &Client) -> SessionConfig {
 impl Daemon {
     /// Bind the listeners and start every task.
     pub async fn start(config: Config) -> anyhow::Result<Daemon> {
+        let config_for_daemon = config.clone();
         let (core_tx, core_rx) = mpsc::channel(1024);
         let mut slots = Vec::new();
         let mut peers = Vec::new();
@@ -120,7 +130,10 @@ impl Daemon {
             };
             tokio::spawn(task.run());
             slots.push(ClientSlot::new(client.clone(), outq, status, cmd_tx.clone()));
-            peers.push((client, cmd_tx));
+            peers.push(PeerHandle {
+                client,
+                commands: cmd_tx,
+            });
         }
 
         let core = Core::new(slots, Pipeline::new(deny), core_tx.clone());
@@ -135,11 +148,33 @@ impl Daemon {
             listening.push(local);
             tokio::spawn(accept_loop(listener, by_ip.clone()));
         }
+        let config_version = config_digest(&config_for_daemon);
         Ok(Daemon {
             peers,
+            config: config_for_daemon,
+            config_version,
             core: core_tx,
             listening,
         })
+    }
+
+    /// The configuration the daemon runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A short digest identifying the configuration.
+    pub fn config_version(&self) -> &str {
+        &self.config_version
+    }
+
+    /// A client's id and session task, by name.
+    pub fn peer_by_name(&self, name: &str) -> Option<(PeerId, &PeerHandle)> {
+        self.peers
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.client.name == name)
+            .map(|(i, p)| (PeerId(i as u32), p))
     }
 
     /// Run `f` inside the core task and return its result (`None` if the core is gone).
@@ -157,10 +192,11 @@ impl Daemon {
 
     /// Close every session with Cease / Administrative Shutdown and this message (RFC 8203).
     pub async fn shutdown(&self, message: &str) {
-        for (client, commands) in &self.peers {
-            debug!(client = %client.name, "sending administrative shutdown");
+        for peer in &self.peers {
+            debug!(client = %peer.client.name, "sending administrative shutdown");
             let notification = Notification::admin_shutdown(message);
-            let _ = commands
+            let _ = peer
+                .commands
                 .send(PeerCommand::Stop {
                     notification,
                     restart_after: None,
@@ -170,6 +206,21 @@ impl Daemon {
         // Let the writers flush their NOTIFICATIONs.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+}
+
+/// A digest of the configuration as kumo understood it (stable for equal configs).
+fn config_digest(config: &Config) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    format!(
+        "{:?}",
+        Config {
+            base_dir: None,
+            ..config.clone()
+        }
+    )
+    .hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {

@@ -1,6 +1,7 @@
 //! kumo: a BGP route server for Internet Exchanges (RFC 7947/7948).
 //!
 //! Module map:
+//! - [`admin`]: the admin API backend (answers from the core).
 //! - [`daemon`]: start-up, listeners, shutdown.
 //! - [`peer`]: the tokio driver of one client's session (socket, timers, writer task).
 //! - [`core`]: the route-server core task that owns the RIB.
@@ -11,6 +12,7 @@
 //! - [`speaker`]: a minimal BGP speaker on kumo's codec (demo, load harness, tests).
 //! - `main.rs`: the command line (`kumo run`, `kumo check`).
 
+pub mod admin;
 pub mod core;
 pub mod daemon;
 pub mod demo;

@@ -88,7 +88,8 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = kumo_config::load(&path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let daemon = daemon::Daemon::start(config).await?;
+        let daemon = std::sync::Arc::new(daemon::Daemon::start(config).await?);
+        kumo::admin::spawn(daemon.clone()).await?;
         wait_for_termination().await?;
         tracing::info!("shutting down: Cease / Administrative Shutdown to every client");
         daemon.shutdown("kumo route server shutting down").await;

@@ -8,6 +8,8 @@
 //! - `wasm`: `PolicyWorker::import` — lowering, the guest call, lifting, and
 //!   building one `ImportResult` per prefix (with the tagged attribute set
 //!   applied once and shared).
+//! - `wasm-accept-all`: the same through `accept-all`: the floor of the
+//!   call shape (no policy logic).
 //! - `native`: `RsImport::import` on SDK values built beforehand (the policy
 //!   logic alone).
 //! - `native+convert`: the same, plus converting the wire attributes and
@@ -84,7 +86,13 @@ fn sdk_attrs(a: &PathAttributes, next_hop: Option<IpAddr>) -> Attributes {
 }
 
 fn bench(c: &mut Criterion) {
-    let engine = PolicyEngine::new(EngineOptions::default()).unwrap();
+    // KUMO_POLICY_PERF_MAP=1: name the guest functions for `perf report`.
+    let perf_map = std::env::var_os("KUMO_POLICY_PERF_MAP").is_some();
+    let engine = PolicyEngine::new(EngineOptions {
+        perf_map,
+        ..EngineOptions::default()
+    })
+    .unwrap();
     let module = Arc::new(
         PolicyModule::load(
             &engine,
@@ -96,6 +104,16 @@ fn bench(c: &mut Criterion) {
         .unwrap(),
     );
     let chain = [module];
+    let floor = [Arc::new(
+        PolicyModule::load(
+            &engine,
+            "accept-all",
+            builtin::ACCEPT_ALL,
+            Limits::default(),
+            serde_json::json!({}),
+        )
+        .unwrap(),
+    )];
     let mut worker = engine.worker();
     worker.set_clients(&[ClientCtx {
         id: 1,
@@ -125,6 +143,9 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         group.bench_with_input(BenchmarkId::new("wasm", n), batch, |b, batch| {
             b.iter(|| black_box(worker.import(&chain, 1, black_box(&attrs), None, black_box(batch))))
+        });
+        group.bench_with_input(BenchmarkId::new("wasm-accept-all", n), batch, |b, batch| {
+            b.iter(|| black_box(worker.import(&floor, 1, black_box(&attrs), None, black_box(batch))))
         });
         let sdk = sdk_attrs(&attrs, None);
         group.bench_with_input(BenchmarkId::new("native", n), batch, |b, batch| {

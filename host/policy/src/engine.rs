@@ -15,12 +15,16 @@ pub struct EngineOptions {
     /// Epoch tick: the granularity of call deadlines. A call is stopped
     /// between its deadline and its deadline plus one tick.
     pub epoch_tick: Duration,
+    /// Write `/tmp/perf-PID.map` so `perf` can name the compiled guest
+    /// functions (for profiling policies; off in production).
+    pub perf_map: bool,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             epoch_tick: Duration::from_millis(1),
+            perf_map: false,
         }
     }
 }
@@ -82,6 +86,9 @@ impl PolicyEngine {
         let mut config = wasmtime::Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        if options.perf_map {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = wasmtime::Engine::new(&config).map_err(|e| PolicyError::Engine(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
@@ -131,6 +138,7 @@ mod tests {
     fn zero_tick_is_refused() {
         let err = PolicyEngine::new(EngineOptions {
             epoch_tick: Duration::ZERO,
+            ..EngineOptions::default()
         })
         .unwrap_err();
         assert!(err.to_string().contains("epoch_tick"));

@@ -47,5 +47,6 @@ pub use engine::{EngineOptions, PolicyEngine};
 pub use error::{FailureKind, PolicyError, PolicyFailure};
 pub use module::{Limits, PolicyModule, PolicyStats, StatsSnapshot};
 pub use worker::{
-    ClientCtx, ExportResult, ImportResult, POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyWorker, TargetSet,
+    ClientCtx, ExportResult, ImportResult, ImportVerdicts, POLICY_ERROR_CODE, POLICY_ERROR_TEXT,
+    PolicyWorker, TargetSet,
 };

@@ -66,6 +66,89 @@ impl ImportResult {
     }
 }
 
+const PENDING: u32 = u32::MAX;
+
+/// The verdicts of one import call: one [`ImportResult`] per prefix, stored
+/// as the few distinct results plus one index per prefix, so that 256
+/// prefixes accepted with the same tag cost 256 small integers, not 256
+/// copies (or reference-count updates) of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportVerdicts {
+    outcomes: Vec<ImportResult>,
+    index: Vec<u32>,
+    /// Prefixes given a result so far (each is assigned once).
+    assigned: usize,
+}
+
+impl ImportVerdicts {
+    /// Set the result of `members` (prefix positions) to `result`.
+    fn assign(&mut self, members: &[u32], result: ImportResult) {
+        if members.is_empty() {
+            return;
+        }
+        let slot = self.outcomes.len() as u32;
+        self.outcomes.push(result);
+        self.assigned += members.len();
+        for &i in members {
+            if let Some(entry) = self.index.get_mut(i as usize) {
+                *entry = slot;
+            }
+        }
+    }
+
+    /// Number of prefixes.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// No prefixes?
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The result for prefix `i`.
+    pub fn get(&self, i: usize) -> Option<&ImportResult> {
+        self.index
+            .get(i)
+            .and_then(|&slot| self.outcomes.get(slot as usize))
+    }
+
+    /// The results, in prefix order.
+    pub fn iter(&self) -> impl Iterator<Item = &ImportResult> + '_ {
+        self.index
+            .iter()
+            .filter_map(|&slot| self.outcomes.get(slot as usize))
+    }
+
+    /// The distinct results of the call (in no particular order).
+    pub fn distinct(&self) -> &[ImportResult] {
+        &self.outcomes
+    }
+
+    /// Number of accepted prefixes.
+    pub fn accepted(&self) -> usize {
+        self.iter().filter(|r| r.is_accept()).count()
+    }
+
+    /// One owned result per prefix.
+    pub fn to_vec(&self) -> Vec<ImportResult> {
+        self.iter().cloned().collect()
+    }
+}
+
+impl std::ops::Index<usize> for ImportVerdicts {
+    type Output = ImportResult;
+
+    /// The result for prefix `i`. Panics when `i` is out of range, as slice
+    /// indexing does; use [`ImportVerdicts::get`] otherwise.
+    fn index(&self, i: usize) -> &ImportResult {
+        match self.get(i) {
+            Some(result) => result,
+            None => panic!("prefix {i} out of range for {} verdicts", self.len()),
+        }
+    }
+}
+
 /// A set of positions in an export call's `targets`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSet {
@@ -173,7 +256,12 @@ impl PolicyWorker {
             clients: Vec::new(),
             client_ids: HashMap::new(),
             clients_generation: 0,
-            batch: t::PrefixBatch { high: Vec::new(), low: Vec::new(), lengths: Vec::new(), families: Vec::new() },
+            batch: t::PrefixBatch {
+                high: Vec::new(),
+                low: Vec::new(),
+                lengths: Vec::new(),
+                families: Vec::new(),
+            },
         }
     }
 
@@ -262,8 +350,8 @@ impl PolicyWorker {
     }
 
     /// Import: one attribute set, many prefixes from client `client`, through
-    /// `chain` in order; one verdict per prefix, in order. An empty chain
-    /// accepts everything.
+    /// `chain` in order; one verdict per prefix, in order (see
+    /// [`ImportVerdicts`]). An empty chain accepts everything.
     pub fn import(
         &mut self,
         chain: &[Arc<PolicyModule>],
@@ -271,8 +359,12 @@ impl PolicyWorker {
         attrs: &PathAttributes,
         next_hop: Option<IpAddr>,
         prefixes: &[IpNet],
-    ) -> Vec<ImportResult> {
-        let mut results: Vec<Option<ImportResult>> = vec![None; prefixes.len()];
+    ) -> ImportVerdicts {
+        let mut out = ImportVerdicts {
+            outcomes: Vec::new(),
+            index: vec![PENDING; prefixes.len()],
+            assigned: 0,
+        };
         let all: Vec<u32> = (0..prefixes.len() as u32).collect();
         let mut groups = vec![Group {
             attrs: std::borrow::Cow::Borrowed(attrs),
@@ -286,32 +378,38 @@ impl PolicyWorker {
                 if group.members.is_empty() {
                     continue;
                 }
-                self.import_group(module, client, next_hop, prefixes, group, &mut results, &mut next);
+                self.import_group(module, client, next_hop, prefixes, group, &mut out, &mut next);
             }
             groups = next;
         }
         for group in groups {
             let modified = group.modified.then(|| Arc::new(group.attrs.into_owned()));
-            for i in group.members {
-                if let Some(slot) = results.get_mut(i as usize) {
-                    *slot = Some(ImportResult::Accept {
-                        modified: modified.clone(),
-                        preference: group.preference,
-                    });
-                }
-            }
+            out.assign(
+                &group.members,
+                ImportResult::Accept {
+                    modified,
+                    preference: group.preference,
+                },
+            );
         }
-        results
-            .into_iter()
-            .map(|r| {
-                // Every prefix ends in a group or gets a verdict; this is unreachable.
-                r.unwrap_or_else(|| ImportResult::Reject {
+        // Every prefix ends in a group or gets a verdict; this is unreachable.
+        if out.assigned == out.index.len() {
+            return out;
+        }
+        let pending: Vec<u32> = (0..out.index.len() as u32)
+            .filter(|&i| out.index[i as usize] == PENDING)
+            .collect();
+        if !pending.is_empty() {
+            out.assign(
+                &pending,
+                ImportResult::Reject {
                     code: POLICY_ERROR_CODE,
                     text: POLICY_ERROR_TEXT.into(),
                     policy: "kumo".into(),
-                })
-            })
-            .collect()
+                },
+            );
+        }
+        out
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -322,26 +420,24 @@ impl PolicyWorker {
         next_hop: Option<IpAddr>,
         prefixes: &[IpNet],
         group: Group<'a>,
-        results: &mut [Option<ImportResult>],
+        results: &mut ImportVerdicts,
         next: &mut Vec<Group<'a>>,
     ) {
         let policy: Arc<str> = module.name_arc().clone();
-        let reject_members =
-            |results: &mut [Option<ImportResult>], members: &[u32], code: u16, text: Arc<str>| {
-                for &i in members {
-                    if let Some(slot) = results.get_mut(i as usize) {
-                        *slot = Some(ImportResult::Reject {
-                            code,
-                            text: text.clone(),
-                            policy: policy.clone(),
-                        });
-                    }
-                }
-                module
-                    .stats()
-                    .rejects
-                    .fetch_add(members.len() as u64, Ordering::Relaxed);
-            };
+        let reject_members = |results: &mut ImportVerdicts, members: &[u32], code: u16, text: Arc<str>| {
+            results.assign(
+                members,
+                ImportResult::Reject {
+                    code,
+                    text,
+                    policy: policy.clone(),
+                },
+            );
+            module
+                .stats()
+                .rejects
+                .fetch_add(members.len() as u64, Ordering::Relaxed);
+        };
         module
             .stats()
             .routes
@@ -352,6 +448,11 @@ impl PolicyWorker {
         batch.low.clear();
         batch.lengths.clear();
         batch.families.clear();
+        let n = group.members.len();
+        batch.high.reserve(n);
+        batch.low.reserve(n);
+        batch.lengths.reserve(n);
+        batch.families.reserve(n);
         for p in group.members.iter().filter_map(|&i| prefixes.get(i as usize)) {
             convert::push_prefix(batch, p);
         }

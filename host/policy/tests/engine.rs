@@ -25,7 +25,7 @@ fn accept_all_accepts_everything_and_exports_to_everyone() {
         &p,
     );
     assert_eq!(
-        out,
+        out.to_vec(),
         vec![
             ImportResult::Accept {
                 modified: None,

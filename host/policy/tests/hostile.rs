@@ -37,7 +37,7 @@ fn import_fails_closed(mode: &str, limits: Limits, kind: FailureKind) {
     );
     let took = started.elapsed();
     assert_eq!(out.len(), 3);
-    for r in &out {
+    for r in out.iter() {
         assert!(is_policy_error(r, bad.name()), "{mode}: {r:?}");
     }
     assert!(took < Duration::from_secs(2), "{mode}: took {took:?}");
@@ -124,6 +124,8 @@ fn memory_bomb_stops_at_the_cap() {
         "memory",
         Limits {
             max_memory: 8 << 20,
+            // Generous, so that only the cap can stop it even on a loaded machine.
+            deadline: Duration::from_secs(1),
             ..Limits::default()
         },
         FailureKind::Memory,
@@ -132,17 +134,17 @@ fn memory_bomb_stops_at_the_cap() {
 
 #[test]
 fn panic_traps() {
-    import_fails_closed("panic", Limits::default(), FailureKind::Trap);
+    import_fails_closed("panic", relaxed(), FailureKind::Trap);
 }
 
 #[test]
 fn wrong_length_verdict_list_is_refused() {
-    import_fails_closed("wrong-length", Limits::default(), FailureKind::InvalidResult);
+    import_fails_closed("wrong-length", relaxed(), FailureKind::InvalidResult);
 }
 
 #[test]
 fn out_of_range_outcome_index_is_refused() {
-    import_fails_closed("bad-index", Limits::default(), FailureKind::InvalidResult);
+    import_fails_closed("bad-index", relaxed(), FailureKind::InvalidResult);
 }
 
 #[test]
@@ -155,7 +157,7 @@ fn export_failures_send_to_no_one() {
         let bad = hostile(
             mode,
             Limits {
-                deadline: Duration::from_millis(10),
+                deadline: Duration::from_millis(100),
                 ..Limits::default()
             },
         );
@@ -193,7 +195,7 @@ fn hostile_start_up_is_refused_at_load() {
     let e = engine();
     let load = |mode: &str| {
         let limits = Limits {
-            deadline: Duration::from_millis(10),
+            deadline: Duration::from_millis(100),
             ..Limits::default()
         };
         PolicyModule::load(e, mode, HOSTILE, limits, serde_json::json!({"mode": mode})).unwrap_err()

@@ -181,7 +181,7 @@ pub struct RtrClient {
 }
 
 impl RtrClient {
-    /// Starts the client task on the current tokio runtime.
+    /// Starts the client task. Must be called from within a tokio runtime.
     pub fn spawn(config: RtrConfig) -> Self {
         let initial = Arc::new(RpkiSnapshot::empty());
         let current = Arc::new(ArcSwap::new(initial.clone()));

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use kumo_policy::*;
@@ -18,8 +19,17 @@ pub fn engine() -> &'static PolicyEngine {
     ENGINE.get_or_init(|| PolicyEngine::new(EngineOptions::default()).unwrap())
 }
 
+/// Limits for tests that are not about limits: a deadline long enough that a
+/// loaded CI machine descheduling the test thread cannot trip it.
+pub fn relaxed() -> Limits {
+    Limits {
+        deadline: Duration::from_millis(500),
+        ..Limits::default()
+    }
+}
+
 pub fn load(name: &str, wasm: &[u8], config: serde_json::Value) -> Arc<PolicyModule> {
-    Arc::new(PolicyModule::load(engine(), name, wasm, Limits::default(), config).unwrap())
+    Arc::new(PolicyModule::load(engine(), name, wasm, relaxed(), config).unwrap())
 }
 
 pub fn accept_all() -> Arc<PolicyModule> {

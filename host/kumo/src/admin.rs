@@ -1,0 +1,509 @@
+//! The daemon's side of the admin API: [`kumo_admin::AdminBackend`] answered
+//! from the core (consistent RIB reads via core jobs), the session status and
+//! the peer tasks' command channels.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use ipnet::IpNet;
+use kumo_admin::dto::{self, Afi, Community, LargeCommunity, Prefix, RouteView, SessionState, Timestamp};
+use kumo_admin::{AdminBackend, AdminError, AdminResult, Metrics};
+use kumo_rib::{PathView, PeerId, VerdictView};
+use kumo_session::State;
+use kumo_wire::{AsPathSegment, Notification, Origin, PathAttributes};
+
+use crate::core::Core;
+use crate::daemon::Daemon;
+use crate::peer::PeerCommand;
+
+/// The admin backend of a running [`Daemon`].
+#[derive(Debug)]
+pub struct KumoBackend {
+    daemon: Arc<Daemon>,
+    started_at: SystemTime,
+    /// UPDATE counters already reported to the metrics registry, per client.
+    reported: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+impl KumoBackend {
+    pub fn new(daemon: Arc<Daemon>) -> Self {
+        KumoBackend {
+            daemon,
+            started_at: SystemTime::now(),
+            reported: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn core<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core) -> R + Send + 'static,
+    ) -> AdminResult<R> {
+        self.daemon
+            .query(f)
+            .await
+            .ok_or_else(|| AdminError::Unavailable("the route-server core is not running".into()))
+    }
+
+    fn peer(&self, name: &str) -> AdminResult<(PeerId, &crate::daemon::PeerHandle)> {
+        self.daemon
+            .peer_by_name(name)
+            .ok_or_else(|| AdminError::NotFound(format!("no client named {name:?}")))
+    }
+}
+
+fn session_state(state: State) -> SessionState {
+    match state {
+        State::Idle => SessionState::Idle,
+        State::Connect => SessionState::Connect,
+        State::Active => SessionState::Active,
+        State::OpenSent => SessionState::OpenSent,
+        State::OpenConfirm => SessionState::OpenConfirm,
+        State::Established => SessionState::Established,
+    }
+}
+
+/// Build the API view of one client inside the core.
+fn client_dto(core: &Core, id: PeerId) -> Option<dto::Client> {
+    let slot = core.clients().get(id.0 as usize)?;
+    let status = slot.status.snapshot();
+    let counts = core.rib().counts(id);
+    let exported = if core.rib().is_up(id) {
+        core.rib().initial_table(id)
+    } else {
+        Vec::new()
+    };
+    let exported_of = |afi: Afi| exported.iter().filter(|(n, _)| Afi::of(&n.prefix) == afi).count() as u64;
+    let prefixes = [(Afi::Ipv4, counts.ipv4), (Afi::Ipv6, counts.ipv6)]
+        .into_iter()
+        .map(|(afi, c)| dto::PrefixCounts {
+            afi,
+            received: c.received as u64,
+            accepted: c.accepted as u64,
+            filtered: c.filtered() as u64,
+            exported: exported_of(afi),
+        })
+        .collect();
+    let hold = hold_dto(slot.hold_view(counts.stale as u64));
+    let config = &slot.config;
+    Some(dto::Client {
+        name: config.name.clone(),
+        asn: config.asn,
+        address: config.ip.first().copied().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+        description: config.description.clone(),
+        state: session_state(status.state),
+        admin_down: slot.admin_down,
+        state_changed_at: status.last_change.into(),
+        uptime_s: status
+            .established_at
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map(|d| d.as_secs()),
+        capabilities: status.capabilities.map(|c| dto::Capabilities {
+            peer_asn: c.peer_asn,
+            peer_id: c.peer_id,
+            hold_time: c.hold_time,
+            families: c.families,
+            add_path_tx: c.add_path_tx,
+            add_path_rx: c.add_path_rx,
+            four_octet_as: c.four_octet_as,
+            route_refresh: c.route_refresh,
+            extended_message: c.extended_message,
+            graceful_restart: c.graceful_restart,
+        }),
+        prefixes,
+        updates_received: status.updates_in,
+        updates_sent: status.updates_out,
+        last_error: status.last_error,
+        hold,
+        import_policies: config.import.clone(),
+        export_policies: config.export.clone(),
+    })
+}
+
+fn hold_dto(h: crate::core::HoldView) -> dto::Hold {
+    dto::Hold {
+        window_until: h.window_until.map(Into::into),
+        holding: h.holding,
+        held_routes: h.held_routes,
+        expires_at: h.expires_at.map(Into::into),
+    }
+}
+
+/// The API view of a route with `attrs`, learned from `from_client`.
+fn route_dto(
+    prefix: IpNet,
+    path_id: Option<u32>,
+    from_client: &str,
+    attrs: &kumo_rib::RouteAttrs,
+) -> dto::Route {
+    let a: &PathAttributes = &attrs.attrs;
+    let as_path = a
+        .as_path
+        .iter()
+        .flat_map(|p| p.segments.iter())
+        .flat_map(|s| match s {
+            AsPathSegment::Sequence(v) | AsPathSegment::Set(v) => v.as_slice(),
+            AsPathSegment::ConfedSequence(_) | AsPathSegment::ConfedSet(_) => &[],
+        })
+        .copied()
+        .collect();
+    let next_hop = match (a.next_hop, attrs.mp_next_hop) {
+        (Some(v4), _) => IpAddr::V4(v4),
+        (None, Some(kumo_wire::MpNextHop::V4(v4))) => IpAddr::V4(v4),
+        (None, Some(kumo_wire::MpNextHop::V6 { global, .. })) => IpAddr::V6(global),
+        (None, None) => IpAddr::from([0, 0, 0, 0]),
+    };
+    dto::Route {
+        prefix: Prefix(prefix),
+        path_id,
+        from_client: from_client.to_owned(),
+        as_path,
+        origin: match a.origin {
+            Some(Origin::Igp) => dto::Origin::Igp,
+            Some(Origin::Egp) => dto::Origin::Egp,
+            _ => dto::Origin::Incomplete,
+        },
+        next_hop,
+        med: a.med,
+        local_pref: a.local_pref,
+        communities: a
+            .communities
+            .iter()
+            .map(|c| Community((c >> 16) as u16, *c as u16))
+            .collect(),
+        large_communities: a
+            .large_communities
+            .iter()
+            .map(|l| LargeCommunity(l.global_admin, l.local_data1, l.local_data2))
+            .collect(),
+        ext_communities: a
+            .extended_communities
+            .iter()
+            .map(|e| format!("{:016x}", u64::from_be_bytes(*e)))
+            .collect(),
+        // The RIB does not keep arrival times (memory per path is a budget); the
+        // session's establishment time is the honest upper bound we have.
+        received_at: Timestamp::now(),
+        best: false,
+        held: false,
+        filtered: None,
+    }
+}
+
+fn path_dto(core: &Core, p: &PathView<'_>) -> dto::Route {
+    let name = core
+        .clients()
+        .get(p.source.0 as usize)
+        .map(|s| s.config.name.as_str())
+        .unwrap_or("?");
+    let mut route = route_dto(p.prefix, p.remote_path_id, name, p.received);
+    route.held = p.stale;
+    if let Some(reason) = p.reject_reason() {
+        route.filtered = Some(dto::FilterReason {
+            code: u32::from(reason.code),
+            text: reason.text.to_string(),
+            policy: String::new(),
+        });
+    }
+    route.best = core
+        .rib()
+        .best(&p.prefix)
+        .is_some_and(|b| b.source == p.source && b.remote_path_id == p.remote_path_id);
+    route
+}
+
+impl AdminBackend for KumoBackend {
+    async fn status(&self) -> AdminResult<dto::Status> {
+        let config = self.daemon.config();
+        let now = SystemTime::now();
+        Ok(dto::Status {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: self.started_at.into(),
+            uptime_s: now.duration_since(self.started_at).unwrap_or_default().as_secs(),
+            router_id: config.server.router_id,
+            asn: config.server.asn,
+            config_version: self.daemon.config_version().to_owned(),
+            config_loaded_at: self.started_at.into(),
+            policies: Vec::new(),
+        })
+    }
+
+    async fn clients(&self) -> AdminResult<Vec<dto::Client>> {
+        self.core(|core| {
+            (0..core.clients().len() as u32)
+                .filter_map(|i| client_dto(core, PeerId(i)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn client(&self, name: &str) -> AdminResult<dto::Client> {
+        let (id, _) = self.peer(name)?;
+        self.core(move |core| client_dto(core, id))
+            .await?
+            .ok_or_else(|| AdminError::NotFound(name.to_owned()))
+    }
+
+    async fn client_routes(&self, name: &str, query: dto::RouteQuery) -> AdminResult<dto::RoutesPage> {
+        let (id, _) = self.peer(name)?;
+        let client = name.to_owned();
+        self.core(move |core| {
+            let mut routes: Vec<dto::Route> = match query.view {
+                RouteView::Received => core.rib().adj_rib_in(id).map(|p| path_dto(core, &p)).collect(),
+                RouteView::Accepted => core
+                    .rib()
+                    .adj_rib_in(id)
+                    .filter(|p| p.accepted().is_some())
+                    .map(|p| path_dto(core, &p))
+                    .collect(),
+                RouteView::Filtered => core
+                    .rib()
+                    .adj_rib_in(id)
+                    .filter(|p| p.reject_reason().is_some())
+                    .map(|p| path_dto(core, &p))
+                    .collect(),
+                RouteView::Exported => core
+                    .rib()
+                    .initial_table(id)
+                    .into_iter()
+                    .map(|(nlri, attrs)| {
+                        let from = core
+                            .rib()
+                            .paths(&nlri.prefix)
+                            .into_iter()
+                            .find(|p| p.accepted().is_some_and(|a| std::sync::Arc::ptr_eq(a, &attrs)))
+                            .and_then(|p| core.clients().get(p.source.0 as usize))
+                            .map(|s| s.config.name.clone())
+                            .unwrap_or_default();
+                        route_dto(nlri.prefix, nlri.path_id, &from, &attrs)
+                    })
+                    .collect(),
+                RouteView::NotExported => {
+                    // Accepted paths of this client that some up client does not receive.
+                    core.rib()
+                        .adj_rib_in(id)
+                        .filter(|p| match p.verdict {
+                            VerdictView::Accepted { targets, .. } => {
+                                !matches!(targets, kumo_rib::ExportTargets::All)
+                            }
+                            VerdictView::Rejected(_) => false,
+                        })
+                        .map(|p| path_dto(core, &p))
+                        .collect()
+                }
+            };
+            routes.sort_by_key(|r| (r.prefix.0, r.path_id));
+            let total = routes.len() as u64;
+            let routes: Vec<dto::Route> = routes
+                .into_iter()
+                .skip(query.offset)
+                .take(query.limit.unwrap_or(usize::MAX))
+                .collect();
+            dto::RoutesPage {
+                client,
+                view: query.view,
+                total,
+                offset: query.offset as u64,
+                routes,
+            }
+        })
+        .await
+    }
+
+    async fn prefix_routes(&self, prefix: Prefix) -> AdminResult<dto::PrefixRoutes> {
+        self.core(move |core| {
+            let net = prefix.0;
+            let paths = core
+                .rib()
+                .paths(&net)
+                .into_iter()
+                .map(|p| {
+                    let route = path_dto(core, &p);
+                    let exports = core
+                        .clients()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i as u32 != p.source.0)
+                        .map(|(i, slot)| {
+                            let held_by_client = core
+                                .rib()
+                                .selected_for(PeerId(i as u32), &net)
+                                .iter()
+                                .any(|(_, a)| p.accepted().is_some_and(|acc| std::sync::Arc::ptr_eq(acc, a)));
+                            let allowed = match p.verdict {
+                                VerdictView::Accepted { targets, .. } => targets.allows(PeerId(i as u32)),
+                                VerdictView::Rejected(_) => false,
+                            };
+                            dto::ExportDecision {
+                                client: slot.config.name.clone(),
+                                exported: held_by_client,
+                                policy: (!allowed).then(|| slot.config.export.join(",")),
+                                reason: None,
+                            }
+                        })
+                        .collect();
+                    dto::PrefixPath { route, exports }
+                })
+                .collect();
+            dto::PrefixRoutes { prefix, paths }
+        })
+        .await
+    }
+
+    async fn policies(&self) -> AdminResult<Vec<dto::Policy>> {
+        Ok(Vec::new())
+    }
+
+    async fn policy_replace(&self, name: &str, _module: Bytes) -> AdminResult<dto::PolicySwap> {
+        Err(AdminError::Unavailable(format!(
+            "policy {name:?}: hot swap is not available in this build yet"
+        )))
+    }
+
+    async fn policy_dry_run(&self, name: &str, _module: Bytes) -> AdminResult<dto::DryRun> {
+        Err(AdminError::Unavailable(format!(
+            "policy {name:?}: dry run is not available in this build yet"
+        )))
+    }
+
+    async fn policy_rollback(&self, name: &str) -> AdminResult<dto::PolicySwap> {
+        Err(AdminError::Unavailable(format!(
+            "policy {name:?}: rollback is not available in this build yet"
+        )))
+    }
+
+    async fn reload(&self) -> AdminResult<dto::ReloadReport> {
+        Err(AdminError::Unavailable(
+            "configuration reload is not implemented yet".into(),
+        ))
+    }
+
+    async fn hold_declare(&self, name: &str, seconds: u32) -> AdminResult<dto::Hold> {
+        let (id, _) = self.peer(name)?;
+        let until = SystemTime::now() + Duration::from_secs(u64::from(seconds));
+        self.core(move |core| core.declare_hold(id, Some(until)))
+            .await?
+            .map(hold_dto)
+            .ok_or_else(|| AdminError::NotFound(name.into()))
+    }
+
+    async fn hold_cancel(&self, name: &str) -> AdminResult<dto::Hold> {
+        let (id, _) = self.peer(name)?;
+        self.core(move |core| core.declare_hold(id, None))
+            .await?
+            .map(hold_dto)
+            .ok_or_else(|| AdminError::NotFound(name.into()))
+    }
+
+    async fn client_shutdown(&self, name: &str, message: Option<String>) -> AdminResult<dto::Client> {
+        let (id, peer) = self.peer(name)?;
+        let text = message.unwrap_or_else(|| "shut down by the route-server operator".into());
+        let notification = Notification::admin_shutdown(&text);
+        peer.commands
+            .send(PeerCommand::Stop {
+                notification,
+                restart_after: None,
+            })
+            .await
+            .map_err(|_| AdminError::Unavailable("the session task is not running".into()))?;
+        self.core(move |core| core.set_admin_down(id, true)).await?;
+        self.client(name).await
+    }
+
+    async fn client_enable(&self, name: &str) -> AdminResult<dto::Client> {
+        let (id, peer) = self.peer(name)?;
+        let was_down = self.core(move |core| core.set_admin_down(id, false)).await?;
+        if !was_down {
+            return Err(AdminError::Conflict(format!("client {name:?} is not shut down")));
+        }
+        peer.commands
+            .send(PeerCommand::Start)
+            .await
+            .map_err(|_| AdminError::Unavailable("the session task is not running".into()))?;
+        self.client(name).await
+    }
+
+    async fn route_originate(&self, _route: dto::OriginateRequest) -> AdminResult<dto::OriginateResult> {
+        Err(AdminError::Unavailable(
+            "originating routes from kumo is not implemented yet".into(),
+        ))
+    }
+
+    async fn route_withdraw(&self, _route: dto::WithdrawRequest) -> AdminResult<dto::OriginateResult> {
+        Err(AdminError::Unavailable(
+            "originating routes from kumo is not implemented yet".into(),
+        ))
+    }
+
+    async fn readiness(&self) -> dto::Readiness {
+        let mut reasons = Vec::new();
+        if self.daemon.listening.is_empty() {
+            reasons.push("no BGP listener bound".to_owned());
+        }
+        if self.daemon.query(|_| ()).await.is_none() {
+            reasons.push("the route-server core is not running".to_owned());
+        }
+        dto::Readiness {
+            ready: reasons.is_empty(),
+            reasons,
+        }
+    }
+
+    async fn refresh_metrics(&self, metrics: &Metrics) {
+        let Ok(clients) = self.clients().await else { return };
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        for c in clients {
+            let m = metrics.client(&c.name);
+            m.set_up(c.state == SessionState::Established);
+            for p in &c.prefixes {
+                m.set_prefixes(p);
+            }
+            m.set_held_routes(c.hold.held_routes);
+            let last = reported.entry(c.name.clone()).or_default();
+            m.updates_received(c.updates_received.saturating_sub(last.0));
+            m.updates_sent(c.updates_sent.saturating_sub(last.1));
+            *last = (c.updates_received.max(last.0), c.updates_sent.max(last.1));
+        }
+    }
+}
+
+/// The bound admin API and the metrics it serves.
+#[derive(Debug)]
+pub struct AdminHandle {
+    pub listening: std::net::SocketAddr,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Start the admin API if the configuration has an `[admin]` section.
+pub async fn spawn(daemon: Arc<Daemon>) -> anyhow::Result<Option<AdminHandle>> {
+    use anyhow::Context;
+    let Some(admin) = daemon.config().admin.clone() else {
+        return Ok(None);
+    };
+    let token = match (&admin.token, &admin.token_file) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Some(file)) => {
+            let path = daemon.config().resolve(file);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("admin.token_file: cannot read {}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().trim().to_owned())
+        }
+        (None, None) => None,
+    };
+    let options = kumo_admin::AdminOptions {
+        listen: admin.listen,
+        token,
+        ..kumo_admin::AdminOptions::default()
+    };
+    let listener = tokio::net::TcpListener::bind(admin.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (admin.listen)", admin.listen))?;
+    let listening = listener.local_addr()?;
+    let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
+    let server = kumo_admin::AdminServer::new(options, Arc::new(KumoBackend::new(daemon)), metrics.clone());
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    tracing::info!(address = %listening, "admin API listening");
+    Ok(Some(AdminHandle { listening, metrics }))
+}

@@ -1,0 +1,272 @@
+//! The admin API on a running daemon: reads, auth, shutdown with a message,
+//! and static-hold (a declared maintenance window keeps a client's routes).
+#![allow(clippy::unwrap_used)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use kumo::daemon::Daemon;
+use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
+use kumo_wire::{AfiSafi, AsPath, AsPathSegment, Origin, PathAttributes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(10);
+const TOKEN: &str = "s3cret";
+
+async fn start(net: u8) -> (Arc<Daemon>, SocketAddr, SocketAddr) {
+    let text = format!(
+        r#"
+[server]
+asn = 64500
+router_id = "192.0.2.254"
+listen = ["127.0.{net}.1:0"]
+
+[admin]
+listen = "127.0.{net}.1:0"
+token = "{TOKEN}"
+
+[[clients]]
+name = "watcher"
+asn = 65002
+ip = ["127.0.{net}.2"]
+
+[[clients]]
+name = "member"
+asn = 65003
+ip = ["127.0.{net}.3"]
+"#
+    );
+    let daemon = Arc::new(Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap());
+    let bgp = daemon.listening[0];
+    let admin = kumo::admin::spawn(daemon.clone()).await.unwrap().unwrap();
+    (daemon, bgp, admin.listening)
+}
+
+fn speaker(net: u8, host: u8, asn: u32) -> SpeakerConfig {
+    SpeakerConfig::new(
+        IpAddr::V4(Ipv4Addr::new(127, 0, net, host)),
+        asn,
+        Ipv4Addr::new(10, 0, 0, host),
+    )
+}
+
+fn attrs(asn: u32) -> PathAttributes {
+    PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath {
+            segments: vec![AsPathSegment::Sequence(vec![asn])],
+        }),
+        next_hop: Some(Ipv4Addr::new(192, 0, 2, 3)),
+        ..Default::default()
+    }
+}
+
+/// One HTTP/1.1 request; returns (status, body).
+async fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: kumo\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json(body: &str) -> serde_json::Value {
+    // Bodies may be chunked; take the JSON object inside.
+    let start = body.find('{').unwrap_or(0);
+    let end = body.rfind('}').map(|e| e + 1).unwrap_or(body.len());
+    serde_json::from_str(&body[start..end]).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_show_sessions_and_routes_and_mutations_need_the_token() {
+    let (_daemon, bgp, api) = start(221).await;
+    let mut watcher = Speaker::connect(&speaker(221, 2, 65002), bgp).await.unwrap();
+    let mut member = Speaker::connect(&speaker(221, 3, 65003), bgp).await.unwrap();
+    member
+        .announce(
+            &attrs(65003),
+            None,
+            &["198.51.100.0/24".parse::<IpNet>().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap());
+
+    let (status, body) = http(api, "GET", "/api/v1/clients/member", None, "").await;
+    assert_eq!(status, 200, "{body}");
+    let client = json(&body);
+    assert_eq!(client["state"], "established", "{client}");
+    let v4 = client["prefixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["afi"] == "ipv4")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (v4["received"].as_u64(), v4["accepted"].as_u64()),
+        (Some(1), Some(1)),
+        "{client}"
+    );
+
+    let (status, body) = http(
+        api,
+        "GET",
+        "/api/v1/clients/member/routes?view=received",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("198.51.100.0/24"), "{body}");
+    let (status, body) = http(
+        api,
+        "GET",
+        "/api/v1/clients/watcher/routes?view=exported",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("198.51.100.0/24") && body.contains("member"),
+        "{body}"
+    );
+
+    let (status, body) = http(api, "GET", "/api/v1/routes/198.51.100.0/24", None, "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"exported\":true"), "{body}");
+
+    let (status, _) = http(api, "GET", "/api/v1/clients/nobody", None, "").await;
+    assert_eq!(status, 404);
+
+    // A mutation without or with a wrong token changes nothing.
+    let shutdown = r#"{"message": "maintenance: replacing the line card"}"#;
+    assert_eq!(
+        http(api, "POST", "/api/v1/clients/member/shutdown", None, shutdown)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        http(
+            api,
+            "POST",
+            "/api/v1/clients/member/shutdown",
+            Some("wrong"),
+            shutdown
+        )
+        .await
+        .0,
+        401
+    );
+    let still = member.recv_until(Duration::from_millis(300), |_| false).await;
+    assert!(
+        matches!(still, Ok(false)),
+        "session affected by a refused request: {still:?}"
+    );
+
+    // With the token: Cease / Administrative Shutdown with the message (RFC 8203).
+    let (status, body) = http(
+        api,
+        "POST",
+        "/api/v1/clients/member/shutdown",
+        Some(TOKEN),
+        shutdown,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    match member.recv_until(WAIT, |_| false).await {
+        Err(SpeakerError::Notification(n)) => {
+            assert_eq!((n.code, n.subcode), (6, 2));
+            assert_eq!(
+                n.shutdown_message().as_deref(),
+                Some("maintenance: replacing the line card")
+            );
+        }
+        other => panic!("expected Administrative Shutdown, got {other:?}"),
+    }
+    assert!(watcher.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+    // Shut down means refused until enabled.
+    assert!(Speaker::connect(&speaker(221, 3, 65003), bgp).await.is_err());
+    let (status, body) = http(api, "POST", "/api/v1/clients/member/enable", Some(TOKEN), "{}").await;
+    assert_eq!(status, 200, "{body}");
+    Speaker::connect(&speaker(221, 3, 65003), bgp)
+        .await
+        .expect("session after enable");
+
+    let (status, metrics) = http(api, "GET", "/metrics", None, "").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("kumo_"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_hold_keeps_routes_through_a_declared_maintenance() {
+    let (_daemon, bgp, api) = start(222).await;
+    let mut watcher = Speaker::connect(&speaker(222, 2, 65002), bgp).await.unwrap();
+    let member_cfg = speaker(222, 3, 65003); // no Graceful Restart capability
+    let mut member = Speaker::connect(&member_cfg, bgp).await.unwrap();
+    let routes: Vec<IpNet> = vec![
+        "198.51.100.0/24".parse().unwrap(),
+        "203.0.113.0/24".parse().unwrap(),
+    ];
+    member.announce(&attrs(65003), None, &routes).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 2).await.unwrap());
+
+    let (status, body) = http(
+        api,
+        "POST",
+        "/api/v1/clients/member/hold",
+        Some(TOKEN),
+        r#"{"seconds": 60}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // The member's router restarts: TCP closes without NOTIFICATION, and it has no GR.
+    drop(member);
+    let lost = watcher
+        .recv_until(Duration::from_secs(2), |s| s.rib.len() < 2)
+        .await
+        .unwrap();
+    assert!(!lost, "held routes were withdrawn: {:?}", watcher.rib.keys());
+    let (_, body) = http(api, "GET", "/api/v1/clients/member", None, "").await;
+    let client = json(&body);
+    assert_eq!(client["hold"]["holding"], true, "{client}");
+    assert_eq!(client["hold"]["held_routes"], 2, "{client}");
+
+    // Back up: it re-announces one route and End-of-RIB; the other is withdrawn then.
+    let mut member = Speaker::connect(&member_cfg, bgp).await.unwrap();
+    member.announce(&attrs(65003), None, &routes[..1]).await.unwrap();
+    member.end_of_rib(AfiSafi::IPV4_UNICAST).await.unwrap();
+    assert!(
+        watcher.recv_until(WAIT, |s| s.rib.len() == 1).await.unwrap(),
+        "{:?}",
+        watcher.rib.keys()
+    );
+
+    // Cancelled window: the next loss withdraws at once.
+    assert_eq!(
+        http(api, "DELETE", "/api/v1/clients/member/hold", Some(TOKEN), "")
+            .await
+            .0,
+        200
+    );
+    drop(member);
+    assert!(watcher.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+}
