@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for pair in bird:bird2 gobgpd:gobgpd; do
+for pair in bird:bird2 gobgpd:gobgpd stayrtr:stayrtr promtool:prometheus; do
     bin=${pair%%:*}; pkg=${pair##*:}
     command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
@@ -21,7 +21,12 @@ fi
 rustup show active-toolchain >/dev/null
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 
+start=$(date +%s)
 echo "== build"
 cargo build --workspace --all-targets
 echo "== test"
 cargo test --workspace --no-fail-fast -- --test-threads="${KUMO_TEST_THREADS:-2}"
+echo "== policy components: their own native tests (separate workspaces)"
+cargo test --manifest-path policies/Cargo.toml --target-dir target/wasm
+cargo test --manifest-path examples/policies/origin-tagger/Cargo.toml --target-dir target/wasm
+echo "== done in $(( $(date +%s) - start )) s"
