@@ -100,18 +100,7 @@ fn client_dto(core: &Core, id: PeerId) -> Option<dto::Client> {
             .established_at
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .map(|d| d.as_secs()),
-        capabilities: status.capabilities.map(|c| dto::Capabilities {
-            peer_asn: c.peer_asn,
-            peer_id: c.peer_id,
-            hold_time: c.hold_time,
-            families: c.families,
-            add_path_tx: c.add_path_tx,
-            add_path_rx: c.add_path_rx,
-            four_octet_as: c.four_octet_as,
-            route_refresh: c.route_refresh,
-            extended_message: c.extended_message,
-            graceful_restart: c.graceful_restart,
-        }),
+        capabilities: status.capabilities,
         prefixes,
         updates_received: status.updates_in,
         updates_sent: status.updates_out,

@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::core::CoreEvent;
 use crate::outqueue::{Batch, OutQueue};
-use crate::status::{CapabilitySummary, SessionStatus};
+use crate::status::{SessionStatus, capability_summary};
 
 /// Commands for a peer task.
 #[derive(Debug)]
@@ -242,8 +242,7 @@ impl PeerTask {
                         .send(WriterCommand::StartRoutes(negotiated.tx_codec()))
                         .await;
                 }
-                self.status
-                    .established(CapabilitySummary::from_negotiated(&negotiated));
+                self.status.established(capability_summary(&negotiated));
                 let _ = self
                     .core
                     .send(CoreEvent::Established {

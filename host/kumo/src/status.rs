@@ -8,36 +8,24 @@ use std::time::SystemTime;
 
 use kumo_session::{Negotiated, State};
 
-/// Negotiated capabilities, summarised for operators.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CapabilitySummary {
-    pub peer_asn: u32,
-    pub peer_id: String,
-    pub hold_time: u16,
-    pub families: Vec<String>,
-    pub add_path_tx: Vec<String>,
-    pub add_path_rx: Vec<String>,
-    pub four_octet_as: bool,
-    pub route_refresh: bool,
-    pub extended_message: bool,
-    pub graceful_restart: bool,
-}
+/// Negotiated capabilities, summarised for operators: the admin API's own type,
+/// so the session status and the API cannot drift apart.
+pub use kumo_admin::dto::Capabilities as CapabilitySummary;
 
-impl CapabilitySummary {
-    pub fn from_negotiated(n: &Negotiated) -> Self {
-        let names = |v: &[kumo_wire::AfiSafi]| v.iter().map(|f| family_name(*f)).collect();
-        CapabilitySummary {
-            peer_asn: n.peer_asn,
-            peer_id: n.peer_id.to_string(),
-            hold_time: n.hold_time,
-            families: names(&n.families),
-            add_path_tx: names(&n.add_path_tx),
-            add_path_rx: names(&n.add_path_rx),
-            four_octet_as: n.four_octet_as,
-            route_refresh: n.route_refresh,
-            extended_message: n.extended_message,
-            graceful_restart: n.peer_graceful_restart.is_some(),
-        }
+/// The operator's summary of what a session negotiated.
+pub fn capability_summary(n: &Negotiated) -> CapabilitySummary {
+    let names = |v: &[kumo_wire::AfiSafi]| v.iter().map(|f| family_name(*f)).collect();
+    CapabilitySummary {
+        peer_asn: n.peer_asn,
+        peer_id: n.peer_id.to_string(),
+        hold_time: n.hold_time,
+        families: names(&n.families),
+        add_path_tx: names(&n.add_path_tx),
+        add_path_rx: names(&n.add_path_rx),
+        four_octet_as: n.four_octet_as,
+        route_refresh: n.route_refresh,
+        extended_message: n.extended_message,
+        graceful_restart: n.peer_graceful_restart.is_some(),
     }
 }
 
