@@ -172,8 +172,8 @@ fn route_dto(
             .iter()
             .map(|e| format!("{:016x}", u64::from_be_bytes(*e)))
             .collect(),
-        // The RIB does not keep arrival times (memory per path is a budget); the
-        // session's establishment time is the honest upper bound we have.
+        // The RIB does not keep arrival times (memory per path is a budget), so
+        // this is the time of the query; noted as a known gap in the issue notes.
         received_at: Timestamp::now(),
         best: false,
         held: false,
