@@ -165,21 +165,9 @@ impl Speaker {
         mp_next_hop: Option<MpNextHop>,
         prefixes: &[IpNet],
     ) -> Result<(), SpeakerError> {
-        let Some(first) = prefixes.first() else {
+        let Some((family, nlri)) = one_family(prefixes) else {
             return Ok(());
         };
-        let family = if first.addr().is_ipv4() {
-            AfiSafi::IPV4_UNICAST
-        } else {
-            AfiSafi::IPV6_UNICAST
-        };
-        let nlri: Vec<Nlri> = prefixes
-            .iter()
-            .map(|p| Nlri {
-                prefix: *p,
-                path_id: None,
-            })
-            .collect();
         let mut bytes = Vec::new();
         UpdatePacker::new(&self.tx).announce(attrs, family, mp_next_hop, &nlri, &mut bytes)?;
         self.send_raw(&bytes).await
@@ -187,21 +175,9 @@ impl Speaker {
 
     /// Withdraw `prefixes` (one family).
     pub async fn withdraw(&mut self, prefixes: &[IpNet]) -> Result<(), SpeakerError> {
-        let Some(first) = prefixes.first() else {
+        let Some((family, nlri)) = one_family(prefixes) else {
             return Ok(());
         };
-        let family = if first.addr().is_ipv4() {
-            AfiSafi::IPV4_UNICAST
-        } else {
-            AfiSafi::IPV6_UNICAST
-        };
-        let nlri: Vec<Nlri> = prefixes
-            .iter()
-            .map(|p| Nlri {
-                prefix: *p,
-                path_id: None,
-            })
-            .collect();
         let mut bytes = Vec::new();
         UpdatePacker::new(&self.tx).withdraw(family, &nlri, &mut bytes)?;
         self.send_raw(&bytes).await
@@ -285,4 +261,17 @@ impl Speaker {
             }
         }
     }
+}
+
+/// The family of `prefixes` (taken from the first; callers pass one family) and
+/// the prefixes as NLRI without path ids; `None` when there are none.
+fn one_family(prefixes: &[IpNet]) -> Option<(AfiSafi, Vec<Nlri>)> {
+    let nlri: Vec<Nlri> = prefixes
+        .iter()
+        .map(|p| Nlri {
+            prefix: *p,
+            path_id: None,
+        })
+        .collect();
+    Some((crate::peer::family_of(nlri.first()?), nlri))
 }
