@@ -15,6 +15,7 @@ use std::process::Command;
 const MODULES: &[(&str, &str)] = &[
     ("kumo_policy_accept_all", "accept_all.wasm"),
     ("kumo_policy_rs_import", "rs_import.wasm"),
+    ("kumo_policy_rs_standard", "rs_standard.wasm"),
     ("kumo_policy_hostile", "hostile.wasm"),
     ("origin_tagger", "origin_tagger.wasm"),
 ];

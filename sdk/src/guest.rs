@@ -52,8 +52,11 @@ pub fn init<P: Policy>(state: &mut State<P>, config: &str) -> Result<(), String>
     Ok(())
 }
 
-pub fn set_clients<P>(state: &mut State<P>, clients: Vec<t::Client>) {
+pub fn set_clients<P: Policy>(state: &mut State<P>, clients: Vec<t::Client>) {
     state.clients = ClientTable::new(clients.into_iter().map(client).collect());
+    if let Some(policy) = state.policy.as_mut() {
+        policy.clients_changed(&state.clients);
+    }
 }
 
 fn policy_error(text: &'static str) -> t::Rejection {

@@ -11,7 +11,9 @@
 //! - [`verdict`]: [`ImportVerdicts`], [`ExportVerdicts`], [`Outcome`],
 //!   [`Rejection`], [`Modification`] — what a policy answers.
 //! - [`reject`]: the route-server reject reason codes.
-//! - [`asn`], [`prefix`]: ASN and prefix classification (private, reserved, bogon).
+//! - [`asn`], [`prefix`]: ASN and prefix classification (private, reserved, bogon),
+//!   prefix lists.
+//! - [`communities`]: action-community patterns (`0:peer_as`, `rs_as:1:peer_as`).
 //! - [`testing`]: one-line builders and runners for native tests.
 //! - [`log`]: write to kumo's log.
 //! - `guest` (wasm32 only, hidden): the wit-bindgen glue behind [`export_policy!`].
@@ -39,6 +41,7 @@
 //! ```
 
 pub mod asn;
+pub mod communities;
 pub mod log;
 pub mod prefix;
 pub mod reject;
@@ -135,6 +138,29 @@ pub trait Policy: Sized + 'static {
     /// The policy's own checks, run by kumo when it loads the module.
     fn self_test(&self) -> Result<(), String> {
         Ok(())
+    }
+
+    /// The configured clients changed (called after [`Policy::new`] and on
+    /// every change). Override it to precompute per-client state, such as
+    /// parsed `params` or the addresses of every client of one AS; the
+    /// default does nothing.
+    ///
+    /// ```
+    /// use kumo_sdk::prelude::*;
+    /// use kumo_sdk::types::ClientTable;
+    ///
+    /// #[derive(Default)]
+    /// struct CountClients(usize);
+    /// impl Policy for CountClients {
+    ///     fn new(_: &Config) -> Result<Self, String> { Ok(CountClients::default()) }
+    ///     fn clients_changed(&mut self, clients: &ClientTable) { self.0 = clients.len(); }
+    /// }
+    /// let mut p = CountClients::default();
+    /// p.clients_changed(&ClientTable::new(vec![Client::test(0, 64500)]));
+    /// assert_eq!(p.0, 1);
+    /// ```
+    fn clients_changed(&mut self, clients: &types::ClientTable) {
+        let _ = clients;
     }
 }
 

@@ -133,6 +133,212 @@ pub fn is_bogon(prefix: &IpNet) -> bool {
     }
 }
 
+/// One entry of a prefix list, as operators write it (arouteserver's
+/// `white_list_pref` / `black_list_pref` fields): a prefix, and which of its
+/// more-specifics it covers.
+///
+/// In configuration JSON it is either a string, `"192.0.2.0/24"` (the prefix
+/// and every more-specific), or an object
+/// `{"prefix": "192.0.2.0/24", "exact": false, "ge": 24, "le": 28}`.
+///
+/// ```
+/// use kumo_sdk::prefix::PrefixEntry;
+/// let e: PrefixEntry = serde_json::from_str(r#"{"prefix": "193.0.0.0/16", "le": 24}"#).unwrap();
+/// assert!(e.covers(&"193.0.10.0/24".parse().unwrap()));
+/// assert!(!e.covers(&"193.0.10.0/25".parse().unwrap()));
+/// let any: PrefixEntry = serde_json::from_str(r#""10.0.0.0/8""#).unwrap();
+/// assert!(any.covers(&"10.1.2.3/32".parse().unwrap()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "PrefixEntryText")]
+pub struct PrefixEntry {
+    /// The network (host bits cleared).
+    pub prefix: IpNet,
+    /// Shortest covered length.
+    pub ge: u8,
+    /// Longest covered length.
+    pub le: u8,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PrefixEntryText {
+    Plain(String),
+    Full {
+        prefix: String,
+        #[serde(default)]
+        exact: bool,
+        ge: Option<u8>,
+        le: Option<u8>,
+    },
+}
+
+impl TryFrom<PrefixEntryText> for PrefixEntry {
+    type Error = String;
+    fn try_from(text: PrefixEntryText) -> Result<Self, String> {
+        let (prefix, exact, ge, le) = match text {
+            PrefixEntryText::Plain(p) => (p, false, None, None),
+            PrefixEntryText::Full {
+                prefix,
+                exact,
+                ge,
+                le,
+            } => (prefix, exact, ge, le),
+        };
+        let net: IpNet = prefix.parse().map_err(|e| format!("prefix {prefix:?}: {e}"))?;
+        if exact && (ge.is_some() || le.is_some()) {
+            return Err(format!("prefix {prefix:?}: exact excludes ge/le"));
+        }
+        if net.trunc() != net {
+            return Err(format!("prefix {prefix:?} has host bits set"));
+        }
+        let own = net.prefix_len();
+        let max = net.max_prefix_len();
+        let (ge, le) = if exact {
+            (own, own)
+        } else {
+            (ge.unwrap_or(own), le.unwrap_or(max))
+        };
+        if ge < own || le < ge || le > max {
+            return Err(format!(
+                "prefix {prefix:?}: need {own} <= ge ({ge}) <= le ({le}) <= {max}"
+            ));
+        }
+        Ok(PrefixEntry { prefix: net, ge, le })
+    }
+}
+
+impl PrefixEntry {
+    /// The prefix and all its more-specifics.
+    ///
+    /// ```
+    /// let e = kumo_sdk::prefix::PrefixEntry::within("10.0.0.0/8".parse().unwrap());
+    /// assert_eq!((e.ge, e.le), (8, 32));
+    /// ```
+    pub fn within(prefix: IpNet) -> Self {
+        let prefix = prefix.trunc();
+        PrefixEntry {
+            ge: prefix.prefix_len(),
+            le: prefix.max_prefix_len(),
+            prefix,
+        }
+    }
+
+    /// Does the entry cover `prefix` (same family, inside it, length within
+    /// `ge..=le`)?
+    ///
+    /// ```
+    /// use kumo_sdk::prefix::PrefixEntry;
+    /// let e = PrefixEntry::within("2001:db8::/32".parse().unwrap());
+    /// assert!(!e.covers(&"10.0.0.0/8".parse().unwrap()));
+    /// ```
+    #[inline]
+    pub fn covers(&self, prefix: &IpNet) -> bool {
+        let len = prefix.prefix_len();
+        len >= self.ge && len <= self.le && self.prefix.contains(prefix)
+    }
+}
+
+/// A list of [`PrefixEntry`]: covers a prefix when any entry does.
+///
+/// ```
+/// use kumo_sdk::prefix::PrefixList;
+/// let list: PrefixList = serde_json::from_str(r#"["192.0.2.0/24", {"prefix": "2001:db8::/32", "exact": true}]"#).unwrap();
+/// assert!(list.covers(&"192.0.2.128/25".parse().unwrap()));
+/// assert!(!list.covers(&"2001:db8:1::/48".parse().unwrap()));
+/// assert_eq!(list.len(), 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct PrefixList {
+    entries: Vec<PrefixEntry>,
+}
+
+impl PrefixList {
+    /// A list of the given entries.
+    ///
+    /// ```
+    /// let list = kumo_sdk::prefix::PrefixList::new(vec![]);
+    /// assert!(list.is_empty());
+    /// ```
+    pub fn new(entries: Vec<PrefixEntry>) -> Self {
+        PrefixList { entries }
+    }
+
+    /// [`BOGONS_V4`] and [`BOGONS_V6`] as a list (each range with all its
+    /// more-specifics), IPv6 space outside 2000::/3 not included.
+    ///
+    /// ```
+    /// let bogons = kumo_sdk::prefix::PrefixList::default_bogons();
+    /// assert!(bogons.covers(&"192.168.1.0/24".parse().unwrap()));
+    /// assert!(!bogons.covers(&"fe80::/64".parse().unwrap()));
+    /// ```
+    pub fn default_bogons() -> Self {
+        let v4 = BOGONS_V4.iter().filter_map(|&(net, len)| {
+            Ipv4Net::new(net.into(), len)
+                .ok()
+                .map(|n| PrefixEntry::within(IpNet::V4(n)))
+        });
+        let v6 = BOGONS_V6.iter().filter_map(|&(net, len)| {
+            Ipv6Net::new(net.into(), len)
+                .ok()
+                .map(|n| PrefixEntry::within(IpNet::V6(n)))
+        });
+        PrefixList {
+            entries: v4.chain(v6).collect(),
+        }
+    }
+
+    /// Does any entry cover `prefix`?
+    ///
+    /// ```
+    /// assert!(!kumo_sdk::prefix::PrefixList::default().covers(&"8.8.8.0/24".parse().unwrap()));
+    /// ```
+    #[inline]
+    pub fn covers(&self, prefix: &IpNet) -> bool {
+        self.entries.iter().any(|e| e.covers(prefix))
+    }
+
+    /// Number of entries.
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::prefix::PrefixList::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No entries?
+    ///
+    /// ```
+    /// assert!(kumo_sdk::prefix::PrefixList::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries.
+    ///
+    /// ```
+    /// assert!(kumo_sdk::prefix::PrefixList::default_bogons().entries().len() > 10);
+    /// ```
+    pub fn entries(&self) -> &[PrefixEntry] {
+        &self.entries
+    }
+}
+
+/// Is the IPv6 prefix inside global unicast space (2000::/3)?
+///
+/// ```
+/// assert!(kumo_sdk::prefix::is_ipv6_global_unicast(&"2a00::/16".parse().unwrap()));
+/// assert!(!kumo_sdk::prefix::is_ipv6_global_unicast(&"fc00::/7".parse().unwrap()));
+/// assert!(!kumo_sdk::prefix::is_ipv6_global_unicast(&"::/0".parse().unwrap()));
+/// ```
+#[inline]
+pub fn is_ipv6_global_unicast(prefix: &Ipv6Net) -> bool {
+    prefix.prefix_len() >= 3 && u128::from(prefix.network()) >> 125 == 0b001
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -201,5 +407,38 @@ mod tests {
         ] {
             assert!(!bogon(p), "{p} must not be a bogon");
         }
+    }
+
+    #[test]
+    fn default_bogon_list_agrees_with_is_bogon_inside_global_unicast() {
+        let list = PrefixList::default_bogons();
+        for p in [
+            "10.1.0.0/16",
+            "192.0.2.0/24",
+            "8.8.8.0/24",
+            "240.0.0.0/8",
+            "2001:db8::/48",
+            "2a00::/16",
+            "3fff::/20",
+        ] {
+            assert_eq!(list.covers(&p.parse().unwrap()), bogon(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn prefix_entry_errors() {
+        for bad in [
+            r#""10.0.0.1/8""#,
+            r#""nope""#,
+            r#"{"prefix": "10.0.0.0/8", "ge": 7}"#,
+            r#"{"prefix": "10.0.0.0/8", "ge": 20, "le": 16}"#,
+            r#"{"prefix": "10.0.0.0/8", "le": 33}"#,
+            r#"{"prefix": "10.0.0.0/8", "exact": true, "le": 24}"#,
+        ] {
+            assert!(serde_json::from_str::<PrefixEntry>(bad).is_err(), "{bad}");
+        }
+        let exact: PrefixEntry = serde_json::from_str(r#"{"prefix": "10.0.0.0/8", "exact": true}"#).unwrap();
+        assert!(exact.covers(&"10.0.0.0/8".parse().unwrap()));
+        assert!(!exact.covers(&"10.0.0.0/9".parse().unwrap()));
     }
 }

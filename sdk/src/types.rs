@@ -131,6 +131,17 @@ impl ClientTable {
         }
     }
 
+    /// Every client, by ascending id.
+    ///
+    /// ```
+    /// use kumo_sdk::{Client, types::ClientTable};
+    /// let t = ClientTable::new(vec![Client::test(2, 64502), Client::test(1, 64501)]);
+    /// assert_eq!(t.iter().map(|c| c.id).collect::<Vec<_>>(), vec![1, 2]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = &Client> + '_ {
+        self.clients.iter()
+    }
+
     /// Number of clients.
     ///
     /// ```

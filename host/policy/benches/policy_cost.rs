@@ -1,6 +1,7 @@
-//! Cost per route of a realistic import policy (`policies/rs-import`: NEXT_HOP
-//! = client address, first AS = client AS, AS_PATH length, private/reserved
-//! ASN in path, bogon prefix, prefix length bounds, a large-community tag),
+//! Cost per route of a realistic import policy (`policies/rs-import`, which is
+//! rs-standard's import with a fixed set of checks: NEXT_HOP = client
+//! address, first AS = client AS, AS_PATH length, private/reserved ASN in
+//! path, bogon prefix, prefix length bounds, a large-community tag),
 //! as WASM through kumo-policy vs the same SDK code compiled natively.
 //!
 //! `cargo bench -p kumo-policy --bench policy_cost`
@@ -122,8 +123,11 @@ fn bench(c: &mut Criterion) {
         addresses: vec!["192.0.2.1".parse().unwrap()],
         params: serde_json::json!({}),
     }]);
-    let native = RsImport::new(&config()).unwrap();
+    let mut native = RsImport::new(&config()).unwrap();
     let client = Client::test(1, 3333).with_address([192, 0, 2, 1]);
+    // As the component glue does on set-clients: per-client settings are
+    // resolved once, not per call.
+    native.clients_changed(&kumo_sdk::types::ClientTable::new(vec![client.clone()]));
     let attrs = wire_attrs();
     let all = prefixes(*BATCHES.iter().max().unwrap());
 

@@ -8,14 +8,21 @@ pub const ACCEPT_ALL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/accept_a
 /// length, bogon ASNs, bogon prefixes, prefix length; optional tag).
 pub const RS_IMPORT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rs_import.wasm"));
 
+/// `rs-standard`: the standard IX route-server policy, import and export
+/// (RFC 7948 filters with arouteserver's options and reject codes, BLACKHOLE,
+/// GRACEFUL_SHUTDOWN, Euro-IX action communities). Needs `rs_as` in its
+/// config; see docs/policies.md.
+pub const RS_STANDARD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rs_standard.wasm"));
+
 /// Names of the built-in modules, as configurations refer to them.
-pub const NAMES: &[&str] = &["accept-all", "rs-import"];
+pub const NAMES: &[&str] = &["accept-all", "rs-import", "rs-standard"];
 
 /// The component bytes of built-in module `name`.
 pub fn get(name: &str) -> Option<&'static [u8]> {
     match name {
         "accept-all" => Some(ACCEPT_ALL),
         "rs-import" => Some(RS_IMPORT),
+        "rs-standard" => Some(RS_STANDARD),
         _ => None,
     }
 }

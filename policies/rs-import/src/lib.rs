@@ -1,12 +1,19 @@
-//! `rs-import`: the standard IX route-server import filter.
+//! `rs-import`: the standard IX route-server import filter, small and fixed:
+//! rs-standard's import checks with a compact configuration, no export side.
+//! It is the policy the WASM-vs-native benchmark measures.
 //!
-//! Checks, cheapest and attribute-wide first (every prefix of a call shares
-//! the attributes, so those run once per call):
+//! Checks (rs-standard's code, attribute-wide first, once per call):
 //! 1. NEXT_HOP is one of the client's addresses (code 5);
 //! 2. the left-most AS is the client's AS (code 6);
 //! 3. AS_PATH length at most `max_path_length` (code 1);
 //! 4. no private or reserved ASN in the AS_PATH (code 7);
-//! 5. per prefix: not a bogon (code 2), length within bounds (code 13).
+//! 5. per prefix: IPv6 outside 2000::/3 (code 10), bogon (code 2), length
+//!    within bounds (code 13).
+//!
+//! Transit-free and never-via-route-servers ASNs, black/white lists,
+//! BLACKHOLE and GRACEFUL_SHUTDOWN handling are off (use rs-standard for
+//! those). Clients' `params` sections read by rs-standard (`filtering`, ...)
+//! apply here too.
 //!
 //! Accepted routes are tagged with the `tag` large community, if configured.
 //!
@@ -18,7 +25,9 @@
 //! tag = "64500:1000:1"
 //! ```
 
+use kumo_policy_rs_standard_core::RsStandard;
 use kumo_sdk::prelude::*;
+use kumo_sdk::types::ClientTable;
 use serde::Deserialize;
 
 /// The module configuration.
@@ -46,9 +55,29 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// The rs-standard configuration with exactly rs-import's checks.
+    fn standard_config(&self) -> Config {
+        serde_json::json!({
+            // rs-import has no export side: the action communities built
+            // from rs_as are never read.
+            "rs_as": 0,
+            "filtering": {
+                "max_as_path_len": self.max_path_length,
+                "ipv4_pref_len": {"min": self.ipv4_length.0, "max": self.ipv4_length.1},
+                "ipv6_pref_len": {"min": self.ipv6_length.0, "max": self.ipv6_length.1},
+                "transit_free": {"action": "none"}
+            },
+            "blackhole_filtering": {"strip_unauthorised": false},
+            "graceful_shutdown": {"enabled": false}
+        })
+    }
+}
+
 /// The policy.
 #[derive(Debug)]
 pub struct RsImport {
+    standard: RsStandard,
     settings: Settings,
     tag: Option<Modification>,
 }
@@ -64,51 +93,31 @@ impl Policy for RsImport {
             }
             None => None,
         };
-        if settings.ipv4_length.0 > settings.ipv4_length.1 || settings.ipv4_length.1 > 32 {
-            return Err(format!(
-                "rs-import ipv4_length {:?} is not a range within 0..=32",
-                settings.ipv4_length
-            ));
+        for (name, (min, max), limit) in [
+            ("ipv4_length", settings.ipv4_length, 32),
+            ("ipv6_length", settings.ipv6_length, 128),
+        ] {
+            if min > max || max > limit {
+                return Err(format!(
+                    "rs-import {name} {:?} is not a range within 0..={limit}",
+                    (min, max)
+                ));
+            }
         }
-        if settings.ipv6_length.0 > settings.ipv6_length.1 || settings.ipv6_length.1 > 128 {
-            return Err(format!(
-                "rs-import ipv6_length {:?} is not a range within 0..=128",
-                settings.ipv6_length
-            ));
-        }
-        Ok(RsImport { settings, tag })
+        let standard = RsStandard::new(&settings.standard_config()).map_err(|e| format!("rs-import: {e}"))?;
+        Ok(RsImport {
+            standard,
+            settings,
+            tag,
+        })
+    }
+
+    fn clients_changed(&mut self, clients: &ClientTable) {
+        self.standard.clients_changed(clients);
     }
 
     fn import(&self, client: &Client, attrs: &Attributes, prefixes: &[IpNet], verdicts: &mut ImportVerdicts) {
-        match attrs.next_hop {
-            Some(next_hop) if client.has_address(next_hop) => {}
-            _ => {
-                return verdicts.reject_all(reject::INVALID_NEXT_HOP, "NEXT_HOP is not the client's address");
-            }
-        }
-        if attrs.as_path.first_asn() != Some(client.asn) {
-            return verdicts.reject_all(reject::INVALID_FIRST_AS, "left-most AS is not the client's AS");
-        }
-        if attrs.as_path.len() > self.settings.max_path_length {
-            return verdicts.reject_all(reject::AS_PATH_LENGTH, "AS_PATH too long");
-        }
-        if attrs.as_path.any(asn::is_bogon) {
-            return verdicts.reject_all(reject::INVALID_ASN_IN_PATH, "private or reserved ASN in AS_PATH");
-        }
-        let (v4_min, v4_max) = self.settings.ipv4_length;
-        let (v6_min, v6_max) = self.settings.ipv6_length;
-        for (i, p) in prefixes.iter().enumerate() {
-            let (min, max) = if matches!(p, IpNet::V4(_)) {
-                (v4_min, v4_max)
-            } else {
-                (v6_min, v6_max)
-            };
-            if !(min..=max).contains(&p.prefix_len()) {
-                verdicts.reject(i, reject::PREFIX_LENGTH, "prefix length out of bounds");
-            } else if prefix::is_bogon(p) {
-                verdicts.reject(i, reject::BOGON_PREFIX, "bogon prefix");
-            }
-        }
+        self.standard.import(client, attrs, prefixes, verdicts);
         if let Some(tag) = &self.tag {
             verdicts.modify_all(tag);
         }

@@ -1,0 +1,462 @@
+//! The logic of `rs-standard`, the standard IX route-server policy, import
+//! and export. This crate has no component exports, so that other policies
+//! (rs-import) can link it; `policies/rs-standard` exports it as a component.
+//!
+//! modelled on arouteserver's (option names, defaults, reject codes,
+//! communities). The operator's reference is `docs/policies.md`.
+//!
+//! Import, per client (every check switchable in config):
+//! - attribute-wide, once per call: NEXT_HOP (5), left-most AS (6),
+//!   AS_PATH length (1), private/reserved ASN in the path (7), transit-free
+//!   ASN after the first position (8), never-via-route-servers ASN (15);
+//! - per prefix: IPv6 outside 2000::/3 (10), bogon (2), global black list
+//!   (3), client black list (11), prefix length (13; blackhole routes from
+//!   allowed clients up to /32 and /128), the IRR step (12: the client's
+//!   white list; IRR origin 9 and prefix 12 slot in here), then RPKI (14,
+//!   reserved: slot after IRR);
+//! - BLACKHOLE (65535:666) from allowed clients: accepted and tagged with
+//!   NO_EXPORT (NEXT_HOP rewrite is not expressible in kumo:policy@0.1.0);
+//!   from others the community is removed;
+//! - GRACEFUL_SHUTDOWN (65535:0): accepted with preference `local_pref`.
+//!
+//! Export: the Euro-IX / arouteserver action communities, standard and large
+//! forms (do not announce to any / to a peer, announce to a peer, prepend
+//! x1–x3 to any / to a peer), then strips the action communities it
+//! interpreted from what each receiver gets.
+
+// BTreeMap, not HashMap: its default hasher seeds from WASI random, which
+// kumo does not provide to guests (instantiation traps).
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use kumo_sdk::prelude::*;
+use kumo_sdk::types::ClientTable;
+
+pub mod config;
+
+use config::{ClientSettings, ListAction, ModuleConfig, NextHopPolicy};
+
+/// A client's settings resolved for fast checks.
+#[derive(Debug, Clone)]
+pub struct ClientPolicy {
+    /// The merged settings.
+    pub settings: ClientSettings,
+    /// Addresses the client's NEXT_HOP may be (empty with policy `off`).
+    next_hops: Vec<IpAddr>,
+    /// Added to accepted blackhole routes.
+    blackhole_tag: Modification,
+    /// Applied to routes of clients not allowed to blackhole.
+    blackhole_strip: Modification,
+}
+
+impl ClientPolicy {
+    fn new(settings: ClientSettings, client: &Client, table: Option<&ClientTable>) -> Self {
+        let next_hop = &settings.filtering.next_hop;
+        let mut next_hops: Vec<IpAddr> = match next_hop.policy {
+            NextHopPolicy::Off => Vec::new(),
+            NextHopPolicy::SameAs => match table {
+                Some(table) => table
+                    .iter()
+                    .filter(|c| c.asn == client.asn)
+                    .flat_map(|c| c.addresses.iter().copied())
+                    .chain(client.addresses.iter().copied())
+                    .collect(),
+                None => client.addresses.clone(),
+            },
+            NextHopPolicy::Strict | NextHopPolicy::AuthorizedAddresses => client.addresses.clone(),
+        };
+        if next_hop.policy != NextHopPolicy::Off {
+            next_hops.extend_from_slice(&next_hop.authorized_addresses_list);
+        }
+        next_hops.sort_unstable();
+        next_hops.dedup();
+        let mut blackhole_tag = Modification::new();
+        if settings.blackhole_filtering.add_noexport {
+            blackhole_tag = blackhole_tag.add_community(Community::NO_EXPORT);
+        }
+        let blackhole_strip = Modification::new().remove_community(Community::BLACKHOLE);
+        ClientPolicy {
+            settings,
+            next_hops,
+            blackhole_tag,
+            blackhole_strip,
+        }
+    }
+}
+
+/// The policy.
+#[derive(Debug)]
+pub struct RsStandard {
+    config: ModuleConfig,
+    /// Per-client settings by client id, rebuilt on every client change; an
+    /// error when the client's params do not parse (its routes are refused).
+    clients: BTreeMap<u32, Result<ClientPolicy, String>>,
+}
+
+/// A failed check: reject code and text.
+type Failure = (u16, std::borrow::Cow<'static, str>);
+
+/// One per-prefix check. `blackhole`: the route is an accepted blackhole.
+type PrefixCheck = fn(&ClientPolicy, &IpNet, bool) -> Option<(u16, &'static str)>;
+
+/// The per-prefix checks in order; the first failure rejects the prefix.
+/// IRR look-ups (9, 12) extend `irr_step`; RPKI (14) goes last, after it.
+const PREFIX_CHECKS: &[PrefixCheck] = &[
+    bogon_step,
+    global_black_list_step,
+    client_black_list_step,
+    length_step,
+    irr_step,
+];
+
+fn bogon_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+    let bogons = &cp.settings.filtering.bogons;
+    if !bogons.enabled {
+        return None;
+    }
+    match p {
+        IpNet::V6(v6) if !prefix::is_ipv6_global_unicast(v6) => {
+            Some((reject::IPV6_NOT_GLOBAL, "IPv6 prefix not in global unicast space"))
+        }
+        IpNet::V4(_) if bogons.ipv4.covers(p) => Some((reject::BOGON_PREFIX, "Prefix is bogon")),
+        IpNet::V6(_) if bogons.ipv6.covers(p) => Some((reject::BOGON_PREFIX, "Prefix is bogon")),
+        _ => None,
+    }
+}
+
+fn global_black_list_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+    cp.settings
+        .filtering
+        .global_black_list_pref
+        .covers(p)
+        .then_some((reject::GLOBAL_BLOCKLIST, "Prefix is in global blacklist"))
+}
+
+fn client_black_list_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+    cp.settings
+        .filtering
+        .black_list_pref
+        .covers(p)
+        .then_some((reject::CLIENT_BLOCKLIST, "Prefix is in client blacklist"))
+}
+
+fn length_step(cp: &ClientPolicy, p: &IpNet, blackhole: bool) -> Option<(u16, &'static str)> {
+    let f = &cp.settings.filtering;
+    let b = &cp.settings.blackhole_filtering;
+    let (range, blackhole_max) = match p {
+        IpNet::V4(_) => (f.ipv4_pref_len, b.ipv4_max_len),
+        IpNet::V6(_) => (f.ipv6_pref_len, b.ipv6_max_len),
+    };
+    // A blackhole route is a more-specific: only its upper bound moves.
+    let max = if blackhole {
+        blackhole_max.max(range.max)
+    } else {
+        range.max
+    };
+    let len = p.prefix_len();
+    (len < range.min || len > max).then_some((reject::PREFIX_LENGTH, "Invalid prefix length"))
+}
+
+/// The IRR step. Today: the client's `irrdb.white_list_pref`, when set, is
+/// the set of prefixes it may announce. With IRR data (a host import), a
+/// prefix passes if it is white-listed or covered by the AS-SET's route
+/// objects (12), and the origin must be in the AS-SET (9).
+fn irr_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+    let white = &cp.settings.filtering.irrdb.white_list_pref;
+    (!white.is_empty() && !white.covers(p)).then_some((reject::IRR_PREFIX, "Prefix not in IRRDB AS-SETs"))
+}
+
+impl RsStandard {
+    /// The settings of `client`: precomputed by `clients_changed`, or
+    /// resolved now for a client this instance has not been told about.
+    fn client_policy(&self, client: &Client) -> Result<std::borrow::Cow<'_, ClientPolicy>, String> {
+        match self.clients.get(&client.id) {
+            Some(Ok(cp)) => Ok(std::borrow::Cow::Borrowed(cp)),
+            Some(Err(e)) => Err(e.clone()),
+            None => self
+                .config
+                .client_settings(&client.params)
+                .map(|s| std::borrow::Cow::Owned(ClientPolicy::new(s, client, None))),
+        }
+    }
+
+    /// The checks on the attributes: once per call, for every prefix.
+    fn check_attributes(
+        &self,
+        cp: &ClientPolicy,
+        client: &Client,
+        attrs: &Attributes,
+    ) -> Result<(), Failure> {
+        let f = &cp.settings.filtering;
+        if f.next_hop.policy != NextHopPolicy::Off {
+            match attrs.next_hop {
+                Some(nh) if cp.next_hops.binary_search(&nh).is_ok() => {}
+                Some(nh) => {
+                    return Err((
+                        reject::INVALID_NEXT_HOP,
+                        format!("Invalid NEXT_HOP: {nh} is not allowed for AS{}", client.asn).into(),
+                    ));
+                }
+                None => return Err((reject::INVALID_NEXT_HOP, "Invalid NEXT_HOP: none".into())),
+            }
+        }
+        let path = &attrs.as_path;
+        if f.enforce_peer_asn_leftmost && path.first_asn() != Some(client.asn) {
+            return Err((
+                reject::INVALID_FIRST_AS,
+                format!("Invalid left-most ASN: expected AS{}", client.asn).into(),
+            ));
+        }
+        if f.max_as_path_len != 0 && path.len() > f.max_as_path_len {
+            return Err((
+                reject::AS_PATH_LENGTH,
+                format!("Invalid AS_PATH length: {} > {}", path.len(), f.max_as_path_len).into(),
+            ));
+        }
+        if f.reject_invalid_as_in_as_path
+            && let Some(bad) = path.asns().find(|a| asn::is_bogon(*a))
+        {
+            return Err((
+                reject::INVALID_ASN_IN_PATH,
+                format!("Invalid ASN in AS_PATH: AS{bad}").into(),
+            ));
+        }
+        if f.transit_free.action == ListAction::Reject
+            && let Some(bad) = path.asns().skip(1).find(|a| f.transit_free.asns.contains(a))
+        {
+            return Err((
+                reject::TRANSIT_FREE_ASN,
+                format!("Transit-free ASN in AS_PATH: AS{bad}").into(),
+            ));
+        }
+        if let Some(bad) = path.asns().find(|a| f.never_via_route_servers.asns.contains(a)) {
+            return Err((
+                reject::NEVER_VIA_RS,
+                format!("Never via route-servers ASN in AS_PATH: AS{bad}").into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The settings the policy resolved for a client id (for tests and
+    /// diagnostics).
+    pub fn client(&self, id: u32) -> Option<&Result<ClientPolicy, String>> {
+        self.clients.get(&id)
+    }
+
+    /// The module configuration.
+    pub fn config(&self) -> &ModuleConfig {
+        &self.config
+    }
+}
+
+/// What the action communities of one route ask for.
+#[derive(Debug, Default)]
+struct Requests {
+    /// `do_not_announce_to_any` present.
+    none: bool,
+    /// Peers named by `do_not_announce_to_peer`.
+    deny: Vec<u32>,
+    /// Peers named by `announce_to_peer`.
+    only: Vec<u32>,
+    /// (peer, times) from `prepend_x_to_peer`, in x order.
+    prepend_peer: Vec<(u32, u8)>,
+    /// The smallest `prepend_x_to_any` present.
+    prepend_any: u8,
+    /// The interpreted communities, removed towards every receiver.
+    strip: Modification,
+}
+
+impl Requests {
+    fn read(actions: &config::Actions, attrs: &Attributes) -> Requests {
+        let mut r = Requests::default();
+        for &c in &attrs.communities {
+            let mut hit = false;
+            if let Some(p) = actions.do_not_announce_to_any.std {
+                hit |= p.matches_any(c);
+                r.none |= p.matches_any(c);
+            }
+            if let Some(peer) = actions.do_not_announce_to_peer.std.and_then(|p| p.peer(c)) {
+                r.deny.push(peer);
+                hit = true;
+            }
+            if let Some(peer) = actions.announce_to_peer.std.and_then(|p| p.peer(c)) {
+                r.only.push(peer);
+                hit = true;
+            }
+            for (times, a) in (1u8..).zip(&actions.prepend_to_any) {
+                if a.std.is_some_and(|p| p.matches_any(c)) {
+                    r.prepend_any = min_nonzero(r.prepend_any, times);
+                    hit = true;
+                }
+            }
+            for (times, a) in (1u8..).zip(&actions.prepend_to_peer) {
+                if let Some(peer) = a.std.and_then(|p| p.peer(c)) {
+                    r.prepend_peer.push((peer, times));
+                    hit = true;
+                }
+            }
+            if hit {
+                r.strip.remove_communities.push(c);
+            }
+        }
+        for &c in &attrs.large_communities {
+            let mut hit = false;
+            if let Some(p) = actions.do_not_announce_to_any.lrg {
+                hit |= p.matches_any(c);
+                r.none |= p.matches_any(c);
+            }
+            if let Some(peer) = actions.do_not_announce_to_peer.lrg.and_then(|p| p.peer(c)) {
+                r.deny.push(peer);
+                hit = true;
+            }
+            if let Some(peer) = actions.announce_to_peer.lrg.and_then(|p| p.peer(c)) {
+                r.only.push(peer);
+                hit = true;
+            }
+            for (times, a) in (1u8..).zip(&actions.prepend_to_any) {
+                if a.lrg.is_some_and(|p| p.matches_any(c)) {
+                    r.prepend_any = min_nonzero(r.prepend_any, times);
+                    hit = true;
+                }
+            }
+            for (times, a) in (1u8..).zip(&actions.prepend_to_peer) {
+                if let Some(peer) = a.lrg.and_then(|p| p.peer(c)) {
+                    r.prepend_peer.push((peer, times));
+                    hit = true;
+                }
+            }
+            if hit {
+                r.strip.remove_large_communities.push(c);
+            }
+        }
+        // "x is always in the ascending order" (arouteserver): the first
+        // matching prepend_x_to_peer wins.
+        r.prepend_peer.sort_by_key(|&(_, times)| times);
+        r
+    }
+
+    fn is_empty(&self) -> bool {
+        self.strip.is_empty()
+    }
+}
+
+fn min_nonzero(current: u8, new: u8) -> u8 {
+    if current == 0 { new } else { current.min(new) }
+}
+
+impl Policy for RsStandard {
+    fn new(config: &Config) -> Result<Self, String> {
+        let config = ModuleConfig::parse(config).map_err(|e| format!("rs-standard configuration: {e}"))?;
+        Ok(RsStandard {
+            config,
+            clients: BTreeMap::new(),
+        })
+    }
+
+    fn clients_changed(&mut self, clients: &ClientTable) {
+        self.clients = clients
+            .iter()
+            .map(|client| {
+                let resolved = self
+                    .config
+                    .client_settings(&client.params)
+                    .map(|s| ClientPolicy::new(s, client, Some(clients)))
+                    .map_err(|e| {
+                        let text = format!("rs-standard: params of client {} refused: {e}", client.name);
+                        kumo_sdk::log::error(&text);
+                        text
+                    });
+                (client.id, resolved)
+            })
+            .collect();
+    }
+
+    fn import(&self, client: &Client, attrs: &Attributes, prefixes: &[IpNet], verdicts: &mut ImportVerdicts) {
+        let cp = match self.client_policy(client) {
+            Ok(cp) => cp,
+            // Fail closed: a client whose settings are unknown gets nothing in.
+            Err(e) => return verdicts.reject_all(reject::POLICY_ERROR, e),
+        };
+        if let Err((code, text)) = self.check_attributes(&cp, client, attrs) {
+            return verdicts.reject_all(code, text);
+        }
+        let bh = &cp.settings.blackhole_filtering;
+        let tagged_blackhole = attrs.has_community(Community::BLACKHOLE);
+        let blackhole = tagged_blackhole && bh.allowed;
+        for (i, p) in prefixes.iter().enumerate() {
+            if let Some((code, text)) = PREFIX_CHECKS.iter().find_map(|check| check(&cp, p, blackhole)) {
+                verdicts.reject(i, code, text);
+            }
+        }
+        if blackhole {
+            verdicts.modify_all(&cp.blackhole_tag);
+        } else if tagged_blackhole && bh.strip_unauthorised {
+            verdicts.modify_all(&cp.blackhole_strip);
+        }
+        if cp.settings.graceful_shutdown.enabled && attrs.has_community(Community::GRACEFUL_SHUTDOWN) {
+            verdicts.modify_all(&cp.settings.gshut_modification());
+        }
+    }
+
+    fn export(
+        &self,
+        _source: &Client,
+        attrs: &Attributes,
+        _prefix: &IpNet,
+        targets: &Targets<'_>,
+        verdicts: &mut ExportVerdicts,
+    ) {
+        let requests = Requests::read(&self.config.actions, attrs);
+        let blackhole = attrs.has_community(Community::BLACKHOLE);
+        if requests.is_empty() && !blackhole {
+            return;
+        }
+        let restricted = requests.none || (self.config.announce_to_peer_only && !requests.only.is_empty());
+        for (i, target) in targets.iter() {
+            let mut send = !restricted || requests.only.contains(&target.asn);
+            // do_not_announce_to_peer wins over announce_to_peer.
+            send &= !requests.deny.contains(&target.asn);
+            if send && blackhole {
+                send = match self.client_policy(target) {
+                    Ok(cp) => cp.settings.blackhole_filtering.announce_to_client,
+                    Err(_) => false,
+                };
+            }
+            if !send {
+                verdicts.deny(i);
+                continue;
+            }
+            let prepend = requests
+                .prepend_peer
+                .iter()
+                .find(|(peer, _)| *peer == target.asn)
+                .map_or(requests.prepend_any, |&(_, times)| times);
+            if requests.strip.is_empty() && prepend == 0 {
+                continue;
+            }
+            let mut m = requests.strip.clone();
+            m.prepend = prepend;
+            verdicts.modify(i, m);
+        }
+    }
+
+    fn self_test(&self) -> Result<(), String> {
+        let client = Client::test(0, 3333).with_address([192, 0, 2, 1]);
+        let cp = ClientPolicy::new(self.config.default_settings.clone(), &client, None);
+        // The module's own defaults must reject a bogon and pass a plain route.
+        let attrs = Attributes::test().path([3333]).next_hop([192, 0, 2, 1]);
+        if self.check_attributes(&cp, &client, &attrs).is_err()
+            && cp.settings.filtering.next_hop.policy != NextHopPolicy::Off
+        {
+            return Err("self-test: a route from the client's own address and AS is refused".to_owned());
+        }
+        let bogon = prefixes(&["10.0.0.0/16"])[0];
+        if cp.settings.filtering.bogons.enabled
+            && PREFIX_CHECKS.iter().all(|c| c(&cp, &bogon, false).is_none())
+        {
+            return Err("self-test: 10.0.0.0/16 is not rejected as a bogon".to_owned());
+        }
+        Ok(())
+    }
+}
