@@ -8,65 +8,14 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
 use anyhow::{Result, bail, ensure};
 use ipnet::IpNet;
 use kumo_e2e::{
-    AddPath, Announce, Bird, BirdConfig, Community, ExtCommunity, Gobgp, GobgpConfig, KUMO_ASN, Kumo,
-    KumoClient, KumoConfig, LargeCommunity, Route, TIMEOUT, TestNet, eventually, paths_for, prefix,
+    AddPath, Announce, Bird, BirdConfig, Community, ExtCommunity, Gobgp, Ix, KUMO_ASN, LargeCommunity, Route,
+    TIMEOUT, eventually, paths_for, prefix,
 };
-
-/// One test's exchange: the address block, kumo's listen address, and builders for clients.
-struct Ix {
-    net: TestNet,
-    listen: SocketAddr,
-}
-
-impl Ix {
-    fn new() -> Self {
-        let net = TestNet::new().unwrap();
-        let port = net.free_port(net.addr(1)).unwrap();
-        let listen = SocketAddr::from((net.addr(1), port));
-        Self { net, listen }
-    }
-
-    fn kumo_ip(&self) -> Ipv4Addr {
-        self.net.addr(1)
-    }
-
-    fn bird(&self, host: u8, asn: u32) -> BirdConfig {
-        BirdConfig::client(
-            asn,
-            self.net.addr(host),
-            self.kumo_ip(),
-            self.listen.port(),
-            KUMO_ASN,
-        )
-    }
-
-    fn gobgp(&self, host: u8, asn: u32) -> GobgpConfig {
-        GobgpConfig::client(
-            asn,
-            self.net.addr(host),
-            self.kumo_ip(),
-            self.listen.port(),
-            KUMO_ASN,
-        )
-    }
-
-    /// The `[[clients]]` entry for a client at `.host`; its name is `as<ASN>`.
-    fn client(&self, host: u8, asn: u32) -> KumoClient {
-        KumoClient::new(&format!("as{asn}"), asn, self.net.addr(host))
-    }
-
-    fn kumo(&self, clients: Vec<KumoClient>) -> Kumo {
-        let config = clients
-            .into_iter()
-            .fold(KumoConfig::new(self.listen), KumoConfig::client);
-        Kumo::start_with(&config).unwrap()
-    }
-}
 
 /// The one path for `p` in `routes`, or an error naming what is there.
 fn one_path<'a>(routes: &'a [Route], p: &IpNet) -> Result<&'a Route> {

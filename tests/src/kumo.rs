@@ -75,6 +75,8 @@ pub struct KumoConfig {
     pub router_id: Ipv4Addr,
     pub listen: SocketAddr,
     pub clients: Vec<KumoClient>,
+    /// Further TOML tables, verbatim (e.g. `[policies.NAME]`, `[admin]`).
+    pub sections: Vec<String>,
 }
 
 /// The route server's ASN in the tests.
@@ -87,7 +89,14 @@ impl KumoConfig {
             router_id: Ipv4Addr::new(192, 0, 2, 254),
             listen,
             clients: Vec::new(),
+            sections: Vec::new(),
         }
+    }
+
+    /// Append a TOML table (or several), verbatim.
+    pub fn section(mut self, text: &str) -> Self {
+        self.sections.push(text.to_owned());
+        self
     }
 
     pub fn client(mut self, c: KumoClient) -> Self {
@@ -127,6 +136,9 @@ impl KumoConfig {
             for line in &c.extra {
                 let _ = writeln!(t, "{line}");
             }
+        }
+        for section in &self.sections {
+            let _ = writeln!(t, "\n{section}");
         }
         t
     }
@@ -174,6 +186,26 @@ pub fn kumo_binary() -> Result<PathBuf> {
             target.display()
         )
     })
+}
+
+/// A policy component built by `cargo build -p kumo` (host/policy/build.rs
+/// builds `policies/` and `examples/policies/` to `target/wasm`), e.g.
+/// `origin_tagger.wasm`.
+pub fn policy_component(file: &str) -> Result<PathBuf> {
+    let bin = kumo_binary()?;
+    // target/<profile>/kumo -> target/wasm/wasm32-wasip2/release/<file>
+    let target = bin
+        .parent()
+        .and_then(|p| p.parent())
+        .context("kumo binary has no target directory")?;
+    let path = target.join("wasm/wasm32-wasip2/release").join(file);
+    if !path.is_file() {
+        bail!(
+            "policy component {} not found: run `cargo build -p kumo` first",
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 impl Kumo {

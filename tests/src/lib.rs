@@ -16,6 +16,7 @@
 
 pub mod bird;
 pub mod gobgp;
+pub mod ix;
 pub mod kumo;
 pub mod net;
 pub mod process;
@@ -28,7 +29,8 @@ use anyhow::{Result, bail};
 
 pub use bird::{AddPath, Bird, BirdConfig, BirdNeighbor};
 pub use gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
-pub use kumo::{KUMO_ASN, Kumo, KumoClient, KumoConfig};
+pub use ix::Ix;
+pub use kumo::{KUMO_ASN, Kumo, KumoClient, KumoConfig, policy_component};
 pub use net::TestNet;
 pub use route::{Announce, Community, ExtCommunity, LargeCommunity, Route, paths_for, prefix};
 

@@ -54,7 +54,13 @@ impl Config {
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// The component (`.wasm`), relative to the config file's directory.
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Instead of `path`: one of the modules built into kumo (e.g.
+    /// `rs-import`), here given its own limits and configuration. A table
+    /// named after a built-in module may leave out both.
+    #[serde(default)]
+    pub builtin: Option<String>,
     /// Memory cap of one instance, bytes. Default: the engine's (64 MiB).
     #[serde(default)]
     pub max_memory: Option<u64>,

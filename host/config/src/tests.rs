@@ -696,7 +696,10 @@ fn policies_admin_and_client_params_parse() {
     );
     let config = parse(&text).unwrap();
     let policy = &config.policies["no-private"];
-    assert_eq!(policy.path, std::path::PathBuf::from("policies/no_private.wasm"));
+    assert_eq!(
+        policy.path,
+        Some(std::path::PathBuf::from("policies/no_private.wasm"))
+    );
     assert_eq!(
         (policy.max_memory, policy.deadline_ms),
         (Some(1_048_576), Some(2))
@@ -725,8 +728,13 @@ fn unknown_keys_in_policies_and_admin_name_their_path() {
         "unknown",
     );
     fails_at(
-        &format!("{MINIMAL}\n[policies.x]\ndeadline_ms = 1\n"),
-        "policies.x.path",
-        "missing",
+        &format!("{MINIMAL}\n[policies.x]\npath = \"x.wasm\"\nbuiltin = \"rs-import\"\n"),
+        "policies.x.builtin",
+        "not both",
+    );
+    fails_at(
+        &format!("{MINIMAL}\n[policies.x]\npath = \"x.wasm\"\ndeadline_ms = 0\n"),
+        "policies.x.deadline_ms",
+        "at least 1",
     );
 }

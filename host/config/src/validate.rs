@@ -30,7 +30,29 @@ pub(crate) fn config(config: &Config) -> Findings {
     let mut findings = Findings::default();
     server(&config.server, &config.clients, &mut findings);
     clients(&config.server, &config.clients, &mut findings);
+    policies(config, &mut findings);
     findings
+}
+
+/// `[policies.NAME]`. Whether a name is built in, and whether the chains
+/// name loaded modules, is checked where modules are loaded (the config does
+/// not know which modules the binary embeds).
+fn policies(config: &Config, findings: &mut Findings) {
+    for (name, policy) in &config.policies {
+        let path = KeyPath::root().key("policies").key(name);
+        if policy.path.is_some() && policy.builtin.is_some() {
+            findings.push(
+                path.key("builtin"),
+                "give either `path` (a .wasm file) or `builtin`, not both",
+            );
+        }
+        if policy.deadline_ms == Some(0) {
+            findings.push(path.key("deadline_ms"), "must be at least 1 millisecond");
+        }
+        if policy.max_memory == Some(0) {
+            findings.push(path.key("max_memory"), "must be more than 0 bytes");
+        }
+    }
 }
 
 fn server(server: &Server, clients: &[Client], findings: &mut Findings) {

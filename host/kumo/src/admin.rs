@@ -15,6 +15,8 @@ use kumo_rib::{PathView, PeerId, VerdictView};
 use kumo_session::State;
 use kumo_wire::{AsPathSegment, Notification, Origin, PathAttributes};
 
+use kumo_policy::PolicyModule;
+
 use crate::core::Core;
 use crate::daemon::Daemon;
 use crate::peer::PeerCommand;
@@ -26,6 +28,8 @@ pub struct KumoBackend {
     started_at: SystemTime,
     /// UPDATE counters already reported to the metrics registry, per client.
     reported: Mutex<HashMap<String, (u64, u64)>>,
+    /// Serialises policy swaps and rollbacks.
+    swaps: tokio::sync::Mutex<()>,
 }
 
 impl KumoBackend {
@@ -34,6 +38,7 @@ impl KumoBackend {
             daemon,
             started_at: SystemTime::now(),
             reported: Mutex::new(HashMap::new()),
+            swaps: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -45,6 +50,28 @@ impl KumoBackend {
             .query(f)
             .await
             .ok_or_else(|| AdminError::Unavailable("the route-server core is not running".into()))
+    }
+
+    /// Compile an uploaded module as a candidate for `name`, with the limits
+    /// and configuration of the module it would replace. CPU work: off the
+    /// runtime's threads, and never in the core.
+    async fn compile_candidate(&self, name: &str, wasm: Bytes) -> AdminResult<Arc<PolicyModule>> {
+        let current = self.daemon.policies().get(name).ok_or_else(|| {
+            AdminError::NotFound(format!(
+                "no policy module named {name:?} is loaded (modules are added in the configuration)"
+            ))
+        })?;
+        let engine = self.daemon.policy_engine().clone();
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let config =
+                serde_json::from_str(current.config_json()).unwrap_or_else(|_| serde_json::json!({}));
+            PolicyModule::load(&engine, &name, &wasm, current.limits().clone(), config)
+                .map(Arc::new)
+                .map_err(|e| AdminError::BadRequest(e.to_string()))
+        })
+        .await
+        .map_err(|e| AdminError::Internal(format!("policy compiler: {e}")))?
     }
 
     fn peer(&self, name: &str) -> AdminResult<(PeerId, &crate::daemon::PeerHandle)> {
@@ -193,7 +220,7 @@ fn path_dto(core: &Core, p: &PathView<'_>) -> dto::Route {
         route.filtered = Some(dto::FilterReason {
             code: u32::from(reason.code),
             text: reason.text.to_string(),
-            policy: String::new(),
+            policy: reason.policy.as_deref().unwrap_or("").to_owned(),
         });
     }
     route.best = core
@@ -201,6 +228,46 @@ fn path_dto(core: &Core, p: &PathView<'_>) -> dto::Route {
         .best(&p.prefix)
         .is_some_and(|b| b.source == p.source && b.remote_path_id == p.remote_path_id);
     route
+}
+
+fn swap_dto(
+    policy: String,
+    sha256: String,
+    change: crate::core::PolicyChange,
+    started: std::time::Instant,
+) -> dto::PolicySwap {
+    dto::PolicySwap {
+        policy,
+        sha256,
+        routes_reevaluated: change.routes_reevaluated,
+        changed: change.changed,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+fn flip_dto(flip: &crate::core::VerdictFlip) -> dto::Flip {
+    let verdict = |accepted: bool| {
+        if accepted {
+            dto::Verdict::Accept
+        } else {
+            dto::Verdict::Reject
+        }
+    };
+    let reason = match &flip.verdict {
+        kumo_rib::ImportVerdict::Reject(reason) => Some(dto::FilterReason {
+            code: u32::from(reason.code),
+            text: reason.text.to_string(),
+            policy: reason.policy.as_deref().unwrap_or("").to_owned(),
+        }),
+        kumo_rib::ImportVerdict::Accept { .. } => None,
+    };
+    dto::Flip {
+        prefix: Prefix(flip.nlri.prefix),
+        path_id: flip.nlri.path_id,
+        from: verdict(flip.was_accepted),
+        to: verdict(reason.is_none()),
+        reason,
+    }
 }
 
 impl AdminBackend for KumoBackend {
@@ -215,7 +282,16 @@ impl AdminBackend for KumoBackend {
             asn: config.server.asn,
             config_version: self.daemon.config_version().to_owned(),
             config_loaded_at: self.started_at.into(),
-            policies: Vec::new(),
+            policies: self
+                .daemon
+                .policies()
+                .snapshot()
+                .iter()
+                .map(|m| dto::PolicyVersion {
+                    name: m.name().to_owned(),
+                    sha256: m.sha256().to_owned(),
+                })
+                .collect(),
         })
     }
 
@@ -274,9 +350,7 @@ impl AdminBackend for KumoBackend {
                     core.rib()
                         .adj_rib_in(id)
                         .filter(|p| match p.verdict {
-                            VerdictView::Accepted { targets, .. } => {
-                                !matches!(targets, kumo_rib::ExportTargets::All)
-                            }
+                            VerdictView::Accepted { export, .. } => !export.is_all(),
                             VerdictView::Rejected(_) => false,
                         })
                         .map(|p| path_dto(core, &p))
@@ -316,15 +390,24 @@ impl AdminBackend for KumoBackend {
                         .enumerate()
                         .filter(|(i, _)| *i as u32 != p.source.0)
                         .map(|(i, slot)| {
-                            let held_by_client = core
-                                .rib()
-                                .selected_for(PeerId(i as u32), &net)
-                                .iter()
-                                .any(|(_, a)| p.accepted().is_some_and(|acc| std::sync::Arc::ptr_eq(acc, a)));
-                            let allowed = match p.verdict {
-                                VerdictView::Accepted { targets, .. } => targets.allows(PeerId(i as u32)),
-                                VerdictView::Rejected(_) => false,
+                            let client = PeerId(i as u32);
+                            // What this client would get from this path (an export
+                            // policy may have modified it for the client).
+                            let offered = match p.verdict {
+                                VerdictView::Accepted { attrs, export, .. }
+                                    if export.targets.allows(client) =>
+                                {
+                                    Some(export.modified_for(client).unwrap_or(attrs))
+                                }
+                                _ => None,
                             };
+                            let allowed = offered.is_some();
+                            let held_by_client = offered.is_some_and(|offered| {
+                                core.rib()
+                                    .selected_for(client, &net)
+                                    .iter()
+                                    .any(|(_, a)| std::sync::Arc::ptr_eq(offered, a))
+                            });
                             dto::ExportDecision {
                                 client: slot.config.name.clone(),
                                 exported: held_by_client,
@@ -342,25 +425,103 @@ impl AdminBackend for KumoBackend {
     }
 
     async fn policies(&self) -> AdminResult<Vec<dto::Policy>> {
-        Ok(Vec::new())
+        let registry = self.daemon.policies();
+        Ok(registry
+            .snapshot()
+            .iter()
+            .map(|m| {
+                let stats = m.stats().snapshot();
+                dto::Policy {
+                    name: m.name().to_owned(),
+                    sha256: m.sha256().to_owned(),
+                    loaded_at: m.loaded_at().into(),
+                    rollback_available: registry.previous_versions(m.name()) > 0,
+                    calls: stats.calls,
+                    rejects: stats.rejects,
+                    traps: stats.traps,
+                    deadline_hits: stats.deadline_hits,
+                }
+            })
+            .collect())
     }
 
-    async fn policy_replace(&self, name: &str, _module: Bytes) -> AdminResult<dto::PolicySwap> {
-        Err(AdminError::Unavailable(format!(
-            "policy {name:?}: hot swap is not available in this build yet"
-        )))
+    async fn policy_replace(&self, name: &str, module: Bytes) -> AdminResult<dto::PolicySwap> {
+        // One upload at a time: concurrent swaps of one name must not interleave.
+        let _serial = self.swaps.lock().await;
+        let candidate = self.compile_candidate(name, module).await?;
+        let started = std::time::Instant::now();
+        let owned = name.to_owned();
+        let (sha256, change) = self
+            .core(move |core| {
+                let registry = core.pipeline().registry().clone();
+                let sha256 = candidate.sha256().to_owned();
+                registry
+                    .swap(candidate)
+                    .map_err(|e| AdminError::NotFound(e.to_string()))?;
+                Ok::<_, AdminError>((sha256, core.apply_policy_change(&owned)))
+            })
+            .await??;
+        tracing::info!(policy = name, %sha256, routes = change.routes_reevaluated, changed = change.changed, "policy module swapped");
+        Ok(swap_dto(name.to_owned(), sha256, change, started))
     }
 
-    async fn policy_dry_run(&self, name: &str, _module: Bytes) -> AdminResult<dto::DryRun> {
-        Err(AdminError::Unavailable(format!(
-            "policy {name:?}: dry run is not available in this build yet"
-        )))
+    async fn policy_dry_run(&self, name: &str, module: Bytes) -> AdminResult<dto::DryRun> {
+        let candidate = self.compile_candidate(name, module).await?;
+        let sha256 = candidate.sha256().to_owned();
+        let started = std::time::Instant::now();
+        let (change, names) = self
+            .core(move |core| {
+                let change = core.dry_run_policy(candidate);
+                let names: Vec<String> = core.clients().iter().map(|c| c.config.name.clone()).collect();
+                (change, names)
+            })
+            .await?;
+        const EXAMPLES: usize = 20;
+        let mut truncated = false;
+        let clients = change
+            .flips
+            .iter()
+            .filter(|(_, flips)| !flips.is_empty())
+            .map(|(peer, flips)| {
+                truncated |= flips.len() > EXAMPLES;
+                dto::ClientFlips {
+                    client: names.get(peer.0 as usize).cloned().unwrap_or_default(),
+                    to_reject: flips.iter().filter(|f| f.was_accepted).count() as u64,
+                    to_accept: flips.iter().filter(|f| !f.was_accepted).count() as u64,
+                    examples: flips.iter().take(EXAMPLES).map(flip_dto).collect(),
+                }
+            })
+            .collect();
+        Ok(dto::DryRun {
+            policy: name.to_owned(),
+            sha256,
+            routes_reevaluated: change.routes_reevaluated,
+            changed: change.changed,
+            duration_ms: started.elapsed().as_millis() as u64,
+            clients,
+            truncated,
+        })
     }
 
     async fn policy_rollback(&self, name: &str) -> AdminResult<dto::PolicySwap> {
-        Err(AdminError::Unavailable(format!(
-            "policy {name:?}: rollback is not available in this build yet"
-        )))
+        let _serial = self.swaps.lock().await;
+        if self.daemon.policies().get(name).is_none() {
+            return Err(AdminError::NotFound(format!(
+                "no policy module named {name:?} is loaded"
+            )));
+        }
+        let started = std::time::Instant::now();
+        let owned = name.to_owned();
+        let (sha256, change) = self
+            .core(move |core| {
+                let registry = core.pipeline().registry().clone();
+                let restored = registry
+                    .rollback(&owned)
+                    .map_err(|e| AdminError::Conflict(e.to_string()))?;
+                Ok::<_, AdminError>((restored.sha256().to_owned(), core.apply_policy_change(&owned)))
+            })
+            .await??;
+        Ok(swap_dto(name.to_owned(), sha256, change, started))
     }
 
     async fn reload(&self) -> AdminResult<dto::ReloadReport> {

@@ -5,12 +5,17 @@
 //! the resulting changes into each client's [`OutQueue`]. It never touches a
 //! socket and never waits for a client, so one slow client cannot stall it.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use kumo_config::{Client, MaxPrefixAction};
-use kumo_rib::{Attrs, ImportVerdict, OutChange, PeerId, PeerInfo, Rib, RouteAttrs};
+use kumo_policy::{POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyModule};
+use kumo_rib::{
+    Attrs, ExportPolicy, ImportVerdict, OutChange, PeerId, PeerInfo, RejectReason, Rib, RouteAttrs,
+    VerdictView,
+};
 use kumo_session::{DownReason, Negotiated};
 use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Update};
 use tokio::sync::mpsc;
@@ -142,6 +147,27 @@ impl ClientSlot {
             expires_at: self.held_until,
         }
     }
+}
+
+/// A path whose import verdict a policy change flips (dry run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictFlip {
+    pub nlri: Nlri,
+    /// Accepted now?
+    pub was_accepted: bool,
+    /// The candidate's verdict.
+    pub verdict: ImportVerdict,
+}
+
+/// What a policy change did, or for a dry run would do.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyChange {
+    /// Paths run through the changed chains (import and export counted once each).
+    pub routes_reevaluated: u64,
+    /// Paths whose verdict, attributes or export decision changed.
+    pub changed: u64,
+    /// Dry run only: import flips per client (accept <-> reject).
+    pub flips: Vec<(PeerId, Vec<VerdictFlip>)>,
 }
 
 /// The route-server core state.
@@ -287,6 +313,7 @@ impl Core {
         let Some(info) = self.clients.get(peer.0 as usize).and_then(|s| s.info.clone()) else {
             return; // not Established any more: stale event from a closed session
         };
+        self.pipeline.refresh();
         if let Some(family) = update.end_of_rib() {
             self.end_of_rib(peer, family);
             return;
@@ -343,7 +370,8 @@ impl Core {
         attrs.local_pref = None;
         let received: Attrs = self.rib.interner().intern(RouteAttrs { attrs, mp_next_hop });
         let mut verdicts = std::mem::take(&mut self.verdicts);
-        self.pipeline.import(info, &received, nlri, &mut verdicts);
+        self.pipeline
+            .import(info, &received, nlri, self.rib.interner(), &mut verdicts);
         for (n, verdict) in nlri.iter().zip(verdicts.drain(..)) {
             // Only fails for a peer that is not up, which `update` ruled out.
             let _ = self.rib.announce(
@@ -477,6 +505,132 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// The policy stages.
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Import verdicts for every path `peer` holds in its Adj-RIB-In, under
+    /// the pipeline's current chains, one policy call per attribute set.
+    fn import_all(&mut self, peer: PeerId) -> HashMap<Nlri, ImportVerdict> {
+        let Some(info) = self.rib.peer_info(peer).cloned() else {
+            return HashMap::new();
+        };
+        let mut groups: HashMap<*const RouteAttrs, (Attrs, Vec<Nlri>)> = HashMap::new();
+        for path in self.rib.adj_rib_in(peer) {
+            groups
+                .entry(Arc::as_ptr(path.received))
+                .or_insert_with(|| (path.received.clone(), Vec::new()))
+                .1
+                .push(path.nlri());
+        }
+        let mut verdicts = HashMap::new();
+        let mut batch = Vec::new();
+        for (_, (received, nlri)) in groups {
+            self.pipeline
+                .import(&info, &received, &nlri, self.rib.interner(), &mut batch);
+            verdicts.extend(nlri.into_iter().zip(batch.drain(..)));
+        }
+        verdicts
+    }
+
+    /// Clients whose import chain uses module `name`, and that hold paths.
+    fn importers_of(&self, name: &str) -> Vec<PeerId> {
+        (0..self.clients.len() as u32)
+            .map(PeerId)
+            .filter(|p| self.rib.peer_info(*p).is_some() && self.pipeline.imports_with(*p, name))
+            .collect()
+    }
+
+    /// After module `name` changed in the registry: run the chains that use
+    /// it again over the retained paths and send the clients only the difference.
+    pub fn apply_policy_change(&mut self, name: &str) -> PolicyChange {
+        self.pipeline.refresh();
+        let mut change = PolicyChange::default();
+        for peer in self.importers_of(name) {
+            let mut verdicts = self.import_all(peer);
+            change.routes_reevaluated += verdicts.len() as u64;
+            let mut lookup = |_: &PeerInfo, nlri: &Nlri, _: &Attrs| {
+                verdicts.remove(nlri).unwrap_or_else(|| {
+                    ImportVerdict::Reject(RejectReason::new(POLICY_ERROR_CODE, POLICY_ERROR_TEXT))
+                })
+            };
+            change.changed +=
+                self.rib
+                    .reevaluate_import(Some(peer), &mut lookup, &self.pipeline, &mut self.out)
+                    as u64;
+        }
+        if self.pipeline.exports_with(name) {
+            change.routes_reevaluated += self.rib.path_count() as u64;
+            change.changed += self.rib.reevaluate_export(&self.pipeline, &mut self.out) as u64;
+        }
+        self.distribute();
+        change
+    }
+
+    /// What replacing module `candidate.name()` with `candidate` would change,
+    /// without changing anything.
+    pub fn dry_run_policy(&mut self, candidate: Arc<PolicyModule>) -> PolicyChange {
+        let name = candidate.name().to_owned();
+        self.pipeline.set_override(Some(candidate));
+        let mut change = PolicyChange::default();
+        for peer in self.importers_of(&name) {
+            let verdicts = self.import_all(peer);
+            change.routes_reevaluated += verdicts.len() as u64;
+            let mut flips = Vec::new();
+            for path in self.rib.adj_rib_in(peer) {
+                let Some(new) = verdicts.get(&path.nlri()) else {
+                    continue;
+                };
+                let (was_accepted, same) = match (path.verdict, new) {
+                    (
+                        VerdictView::Accepted {
+                            attrs, local_pref, ..
+                        },
+                        ImportVerdict::Accept {
+                            attrs: new_attrs,
+                            local_pref: new_pref,
+                        },
+                    ) => (true, attrs == new_attrs && local_pref == *new_pref),
+                    (VerdictView::Rejected(reason), ImportVerdict::Reject(new_reason)) => (
+                        false,
+                        reason.code == new_reason.code && reason.text == new_reason.text,
+                    ),
+                    (VerdictView::Accepted { .. }, _) => (true, false),
+                    (VerdictView::Rejected(_), _) => (false, false),
+                };
+                if !same {
+                    change.changed += 1;
+                    if was_accepted != matches!(new, ImportVerdict::Accept { .. }) {
+                        flips.push(VerdictFlip {
+                            nlri: path.nlri(),
+                            was_accepted,
+                            verdict: new.clone(),
+                        });
+                    }
+                }
+            }
+            change.flips.push((peer, flips));
+        }
+        if self.pipeline.exports_with(&name) {
+            for peer in (0..self.clients.len() as u32).map(PeerId) {
+                let Some(info) = self.rib.peer_info(peer) else {
+                    continue;
+                };
+                for path in self.rib.adj_rib_in(peer) {
+                    if let VerdictView::Accepted { attrs, export, .. } = path.verdict {
+                        change.routes_reevaluated += 1;
+                        let new = self.pipeline.targets(info, &path.prefix, attrs);
+                        let same = (new.is_all() && export.is_all()) || new == *export;
+                        change.changed += u64::from(!same);
+                    }
+                }
+            }
+        }
+        self.pipeline.set_override(None);
+        change
     }
 
     /// Hand the accumulated changes to the clients' output queues.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kumo_config::{AddPath, Client, Config};
+use kumo_policy::{PolicyEngine, PolicyRegistry};
 use kumo_rib::PeerId;
 use kumo_session::{GracefulRestartOffer, LocalCapabilities, SessionConfig};
 use kumo_wire::{AddPathMode, AfiSafi, Notification, Role, notification::cease};
@@ -30,6 +31,22 @@ pub struct Daemon {
     core: mpsc::Sender<CoreEvent>,
     /// Bound BGP listen addresses (useful when the config asked for port 0).
     pub listening: Vec<SocketAddr>,
+    policies: Arc<PolicyRegistry>,
+    policy_engine: PolicyEngine,
+}
+
+/// Run the core on a thread of its own: policy calls (bounded by their
+/// deadlines) then never delay the session tasks' keepalives and reads.
+fn spawn_core(core: Core, events: mpsc::Receiver<CoreEvent>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .context("core runtime")?;
+    std::thread::Builder::new()
+        .name("kumo-core".into())
+        .spawn(move || runtime.block_on(core.run(events)))
+        .context("core thread")?;
+    Ok(())
 }
 
 /// A client's session task, as the daemon sees it.
@@ -93,22 +110,17 @@ impl Daemon {
         let mut slots = Vec::new();
         let mut peers = Vec::new();
         let mut by_ip: HashMap<IpAddr, mpsc::Sender<PeerCommand>> = HashMap::new();
-        let names: HashMap<&str, PeerId> = config
-            .clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.as_str(), PeerId(i as u32)))
-            .collect();
-        let mut deny = Vec::new();
+        // Compiling modules is CPU work; keep it off the runtime's threads.
+        let policies = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || crate::policies::load(&config))
+                .await
+                .context("policy loader")??
+        };
 
         for (i, client) in config.clients.iter().enumerate() {
             let id = PeerId(i as u32);
             let client = Arc::new(client.clone());
-            for source in &client.test_export_deny_from {
-                if let Some(source) = names.get(source.as_str()) {
-                    deny.push((id, *source));
-                }
-            }
             let outq = Arc::new(OutQueue::new());
             let status = Arc::new(SessionStatus::default());
             let (cmd_tx, cmd_rx) = mpsc::channel(16);
@@ -136,8 +148,9 @@ impl Daemon {
             });
         }
 
-        let core = Core::new(slots, Pipeline::new(deny), core_tx.clone());
-        tokio::spawn(core.run(core_rx));
+        let registry = policies.registry.clone();
+        let core = Core::new(slots, Pipeline::new(&config, &policies), core_tx.clone());
+        spawn_core(core, core_rx)?;
 
         let by_ip = Arc::new(by_ip);
         let mut listening = Vec::new();
@@ -155,7 +168,19 @@ impl Daemon {
             config_version,
             core: core_tx,
             listening,
+            policies: registry,
+            policy_engine: policies.engine,
         })
+    }
+
+    /// The loaded policy modules.
+    pub fn policies(&self) -> &Arc<PolicyRegistry> {
+        &self.policies
+    }
+
+    /// The engine policy modules are compiled with (for uploads).
+    pub fn policy_engine(&self) -> &PolicyEngine {
+        &self.policy_engine
     }
 
     /// The configuration the daemon runs with.

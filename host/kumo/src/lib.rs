@@ -5,7 +5,8 @@
 //! - [`daemon`]: start-up, listeners, shutdown.
 //! - [`peer`]: the tokio driver of one client's session (socket, timers, writer task).
 //! - [`core`]: the route-server core task that owns the RIB.
-//! - [`pipeline`]: the import/export policy stages.
+//! - [`pipeline`]: the import/export policy stages (WASM chains per client).
+//! - [`policies`]: loading the modules a configuration names.
 //! - [`outqueue`]: per-client coalescing output queues.
 //! - [`demo`]: `kumo demo`, a self-contained demo IX.
 //! - [`status`]: session status shared with the admin API and metrics.
@@ -19,5 +20,6 @@ pub mod demo;
 pub mod outqueue;
 pub mod peer;
 pub mod pipeline;
+pub mod policies;
 pub mod speaker;
 pub mod status;

@@ -1,61 +1,306 @@
 //! The policy stages of the route-server pipeline.
 //!
-//! Every path a client announces passes the **import** stage (verdict per
-//! prefix, called once per attribute set with all its prefixes, the call shape
-//! the WASM engine needs); every path the RIB may re-announce gets its export
-//! targets from the **export** stage (once per path, for all clients at once).
+//! Every path a client announces passes its **import** chain, called once
+//! per attribute set with all of that set's prefixes (DESIGN §2: the call
+//! shape that keeps WASM cheap). Every accepted path gets its export decision
+//! from the **export** chains of the candidate receivers, one call per
+//! distinct chain for all the receivers that share it (usually one call in
+//! all). The RIB caches the decision with the path and never runs a policy.
 //!
-//! This is the pass-all stage: it accepts everything and exports to everyone,
-//! except for the `test_export_deny_from` aid used to exercise path hiding.
-//! The WASM policy engine replaces it behind the same two calls.
+//! Chains name modules in the [`PolicyRegistry`]; they are resolved again
+//! whenever the registry's generation changes (a hot swap), so a swapped
+//! module serves the next call. The core owns the pipeline, and with it the
+//! one [`PolicyWorker`] (wasmtime stores) that evaluates everything.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use ipnet::IpNet;
-use kumo_rib::{Attrs, ExportPolicy, ExportTargets, ImportVerdict, PeerId, PeerInfo, PeerSet};
-use kumo_wire::Nlri;
+use kumo_config::Config;
+use kumo_policy::{ClientCtx, ImportResult, PolicyModule, PolicyRegistry, PolicyWorker};
+use kumo_rib::{
+    AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, ImportVerdict,
+    PeerId, PeerInfo, PeerSet, RejectReason, RouteAttrs,
+};
+use kumo_wire::{MpNextHop, Nlri};
 
-/// LOCAL_PREF-like preference given to accepted paths when the policy says nothing.
-pub const DEFAULT_PREFERENCE: u32 = 100;
+use crate::policies::LoadedPolicies;
+
+/// A client's chains, by name and resolved.
+#[derive(Debug, Clone)]
+struct ClientChains {
+    import_names: Vec<String>,
+    export_names: Vec<String>,
+    import: Vec<Arc<PolicyModule>>,
+}
+
+/// Receivers that share one export chain.
+#[derive(Debug)]
+struct ExportGroup {
+    chain: Vec<Arc<PolicyModule>>,
+    members: Vec<u32>,
+}
 
 /// The import and export stages for all clients.
-#[derive(Debug, Default)]
 pub struct Pipeline {
+    registry: Arc<PolicyRegistry>,
+    /// Registry generation the chains were resolved for.
+    generation: u64,
+    clients: Vec<ClientChains>,
+    export_groups: Vec<ExportGroup>,
+    /// `RefCell`: the RIB asks for export decisions through `&self`
+    /// ([`ExportPolicy`]); the core is single-threaded, so one borrow at a time.
+    worker: RefCell<PolicyWorker>,
     /// For each source client: the clients that must not receive its paths.
     deny_from: HashMap<PeerId, PeerSet>,
+    prefixes: Vec<IpNet>,
+    /// A candidate module standing in for the registry's module of its name
+    /// (dry runs).
+    candidate: Option<Arc<PolicyModule>>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("generation", &self.generation)
+            .field("clients", &self.clients.len())
+            .field("export_groups", &self.export_groups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a policy sees of a configured client.
+pub fn client_ctx(id: PeerId, client: &kumo_config::Client) -> ClientCtx {
+    ClientCtx {
+        id: id.0,
+        name: client.name.clone(),
+        asn: client.asn,
+        addresses: client.ip.clone(),
+        params: serde_json::to_value(&client.params).unwrap_or_else(|_| serde_json::json!({})),
+    }
 }
 
 impl Pipeline {
-    /// `deny_from`: (receiving client, source client) pairs from `test_export_deny_from`.
-    pub fn new(deny_from: impl IntoIterator<Item = (PeerId, PeerId)>) -> Self {
-        let mut map: HashMap<PeerId, PeerSet> = HashMap::new();
-        for (receiver, source) in deny_from {
-            map.entry(source).or_default().insert(receiver);
+    /// The pipeline for `config`'s clients (ids are their positions) with
+    /// `policies` loaded from the same configuration.
+    pub fn new(config: &Config, policies: &LoadedPolicies) -> Self {
+        let index: HashMap<&str, PeerId> = config
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), PeerId(i as u32)))
+            .collect();
+        let mut deny_from: HashMap<PeerId, PeerSet> = HashMap::new();
+        for (i, client) in config.clients.iter().enumerate() {
+            for source in &client.test_export_deny_from {
+                if let Some(source) = index.get(source.as_str()) {
+                    deny_from.entry(*source).or_default().insert(PeerId(i as u32));
+                }
+            }
         }
-        Pipeline { deny_from: map }
+        let mut worker = policies.engine.worker();
+        let ctxs: Vec<ClientCtx> = config
+            .clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| client_ctx(PeerId(i as u32), c))
+            .collect();
+        worker.set_clients(&ctxs);
+        let clients = config
+            .clients
+            .iter()
+            .map(|c| ClientChains {
+                import_names: c.import.clone(),
+                export_names: c.export.clone(),
+                import: Vec::new(),
+            })
+            .collect();
+        let mut pipeline = Pipeline {
+            registry: policies.registry.clone(),
+            generation: u64::MAX,
+            clients,
+            export_groups: Vec::new(),
+            worker: RefCell::new(worker),
+            deny_from,
+            prefixes: Vec::new(),
+            candidate: None,
+        };
+        pipeline.refresh();
+        pipeline
     }
 
-    /// Import verdicts for `prefixes`, all announced by `peer` with `attrs`.
+    /// The registry the chains are resolved from.
+    pub fn registry(&self) -> &Arc<PolicyRegistry> {
+        &self.registry
+    }
+
+    /// Resolve the chains again if the registry changed since. Names the
+    /// registry lacks are skipped (loading refused them already).
+    pub fn refresh(&mut self) {
+        let modules = self.registry.snapshot();
+        if modules.generation() == self.generation {
+            return;
+        }
+        self.generation = modules.generation();
+        let candidate = self.candidate.clone();
+        let resolve = |names: &[String]| -> Vec<Arc<PolicyModule>> {
+            names
+                .iter()
+                .filter_map(|n| match &candidate {
+                    Some(c) if c.name() == n => Some(c.clone()),
+                    _ => modules.get(n).cloned(),
+                })
+                .collect()
+        };
+        let mut groups: Vec<(Vec<String>, ExportGroup)> = Vec::new();
+        for (i, client) in self.clients.iter_mut().enumerate() {
+            client.import = resolve(&client.import_names);
+            match groups.iter_mut().find(|(names, _)| *names == client.export_names) {
+                Some((_, group)) => group.members.push(i as u32),
+                None => groups.push((
+                    client.export_names.clone(),
+                    ExportGroup {
+                        chain: resolve(&client.export_names),
+                        members: vec![i as u32],
+                    },
+                )),
+            }
+        }
+        self.export_groups = groups.into_iter().map(|(_, g)| g).collect();
+        // Instances of modules no longer referenced are dropped.
+        self.worker.get_mut().prune();
+    }
+
+    /// Resolve chains with `candidate` in place of the registry's module of
+    /// the same name (a dry run), or with `None` as the registry says again.
+    pub fn set_override(&mut self, candidate: Option<Arc<PolicyModule>>) {
+        self.candidate = candidate;
+        self.generation = u64::MAX;
+        self.refresh();
+    }
+
+    /// Does a change of module `name` touch `peer`'s import chain?
+    pub fn imports_with(&self, peer: PeerId, name: &str) -> bool {
+        self.clients
+            .get(peer.0 as usize)
+            .is_some_and(|c| c.import_names.iter().any(|n| n == name))
+    }
+
+    /// Does any client's export chain use module `name`?
+    pub fn exports_with(&self, name: &str) -> bool {
+        self.clients
+            .iter()
+            .any(|c| c.export_names.iter().any(|n| n == name))
+    }
+
+    /// Import verdicts for `prefixes`, all announced by `peer` with `received`.
+    /// Modified attribute sets are interned so equal results share storage.
     pub fn import(
-        &self,
-        _peer: &PeerInfo,
-        attrs: &Attrs,
+        &mut self,
+        peer: &PeerInfo,
+        received: &Attrs,
         prefixes: &[Nlri],
+        interner: &mut AttrInterner,
         verdicts: &mut Vec<ImportVerdict>,
     ) {
         verdicts.clear();
-        verdicts.extend(prefixes.iter().map(|_| ImportVerdict::Accept {
-            attrs: attrs.clone(),
-            local_pref: DEFAULT_PREFERENCE,
+        let chain = match self.clients.get(peer.id.0 as usize) {
+            Some(client) if !client.import.is_empty() => &client.import,
+            _ => {
+                verdicts.extend(prefixes.iter().map(|_| ImportVerdict::accept(received.clone())));
+                return;
+            }
+        };
+        self.prefixes.clear();
+        self.prefixes.extend(prefixes.iter().map(|n| n.prefix));
+        let next_hop = match &received.mp_next_hop {
+            Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(*global)),
+            Some(MpNextHop::V4(v4)) => Some(IpAddr::V4(*v4)),
+            None => received.attrs.next_hop.map(IpAddr::V4),
+        };
+        let results =
+            self.worker
+                .get_mut()
+                .import(chain, peer.id.0, &received.attrs, next_hop, &self.prefixes);
+        // Convert each distinct outcome once (a call has a handful), then
+        // hand out clones per prefix.
+        let outcomes: Vec<ImportVerdict> = results
+            .distinct()
+            .iter()
+            .map(|result| match result {
+                ImportResult::Accept { modified, preference } => ImportVerdict::Accept {
+                    attrs: match modified {
+                        Some(attrs) => interner.intern(RouteAttrs {
+                            attrs: (**attrs).clone(),
+                            mp_next_hop: received.mp_next_hop,
+                        }),
+                        None => received.clone(),
+                    },
+                    local_pref: preference.unwrap_or(DEFAULT_LOCAL_PREF),
+                },
+                ImportResult::Reject { code, text, policy } => ImportVerdict::Reject(RejectReason {
+                    code: *code,
+                    text: text.clone(),
+                    policy: Some(policy.clone()),
+                }),
+            })
+            .collect();
+        verdicts.extend((0..prefixes.len()).map(|i| {
+            match results.outcome_index(i).and_then(|k| outcomes.get(k)) {
+                Some(verdict) => verdict.clone(),
+                // The worker assigns every prefix; this is unreachable, and
+                // failing closed is the safe answer if it ever is not.
+                None => ImportVerdict::Reject(RejectReason::new(
+                    kumo_policy::POLICY_ERROR_CODE,
+                    kumo_policy::POLICY_ERROR_TEXT,
+                )),
+            }
         }));
     }
 }
 
 impl ExportPolicy for Pipeline {
-    fn targets(&self, source: &PeerInfo, _prefix: &IpNet, _attrs: &Attrs) -> ExportTargets {
-        match self.deny_from.get(&source.id) {
-            Some(denied) => ExportTargets::AllExcept(denied.clone()),
-            None => ExportTargets::All,
+    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
+        let mut denied = self.deny_from.get(&source.id).cloned().unwrap_or_default();
+        let mut modified = Vec::new();
+        let mut worker = self.worker.borrow_mut();
+        for group in &self.export_groups {
+            if group.chain.is_empty() {
+                continue;
+            }
+            let targets: Vec<u32> = group
+                .members
+                .iter()
+                .copied()
+                .filter(|&id| id != source.id.0 && !denied.contains(PeerId(id)))
+                .collect();
+            if targets.is_empty() {
+                continue;
+            }
+            let result = worker.export(&group.chain, source.id.0, &attrs.attrs, prefix, &targets);
+            for (i, &id) in targets.iter().enumerate() {
+                if !result.receivers.contains(i) {
+                    denied.insert(PeerId(id));
+                }
+            }
+            for (i, changed) in result.modified {
+                if let Some(&id) = targets.get(i) {
+                    modified.push((
+                        PeerId(id),
+                        Arc::new(RouteAttrs {
+                            attrs: (*changed).clone(),
+                            mp_next_hop: attrs.mp_next_hop,
+                        }),
+                    ));
+                }
+            }
+        }
+        modified.sort_by_key(|(peer, _)| *peer);
+        ExportDecision {
+            targets: ExportTargets::AllExcept(denied),
+            modified,
         }
     }
 }

@@ -16,6 +16,12 @@ const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "s3cret";
 
 async fn start(net: u8) -> (Arc<Daemon>, SocketAddr, SocketAddr) {
+    start_with(net, "").await
+}
+
+/// The daemon with two clients, `watcher` and `member`; `member_extra` is
+/// added to the member's table, and may open further tables after it.
+async fn start_with(net: u8, member_extra: &str) -> (Arc<Daemon>, SocketAddr, SocketAddr) {
     let text = format!(
         r#"
 [server]
@@ -36,6 +42,7 @@ ip = ["127.0.{net}.2"]
 name = "member"
 asn = 65003
 ip = ["127.0.{net}.3"]
+{member_extra}
 "#
     );
     let daemon = Arc::new(Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap());
@@ -64,16 +71,30 @@ fn attrs(asn: u32) -> PathAttributes {
 }
 
 /// One HTTP/1.1 request; returns (status, body).
-async fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: impl AsRef<[u8]>,
+) -> (u16, String) {
+    let body = body.as_ref();
+    // Policy uploads carry a component; everything else JSON.
+    let content_type = if method == "PUT" || path.ends_with("/dry-run") {
+        "application/wasm"
+    } else {
+        "application/json"
+    };
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: kumo\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: kumo\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.unwrap();
     let text = String::from_utf8_lossy(&response).to_string();
@@ -269,4 +290,126 @@ async fn static_hold_keeps_routes_through_a_declared_maintenance() {
     );
     drop(member);
     assert!(watcher.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+}
+
+/// Hot swap: a module replaced through the API re-evaluates the retained
+/// routes, sends only the difference, resets no session, and rolls back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_swap_dry_run_and_rollback_keep_sessions_up() {
+    // `gate` starts as accept-all; rs-import (uploaded below) rejects the
+    // member's route: its NEXT_HOP 192.0.2.3 is not the member's address.
+    let (_daemon, bgp, api) = start_with(
+        222,
+        "import = [\"gate\"]\n\n[policies.gate]\nbuiltin = \"accept-all\"",
+    )
+    .await;
+    let mut watcher = Speaker::connect(&speaker(222, 2, 65002), bgp).await.unwrap();
+    let mut member = Speaker::connect(&speaker(222, 3, 65003), bgp).await.unwrap();
+    let p1: IpNet = "198.51.100.0/24".parse().unwrap();
+    member.announce(&attrs(65003), None, &[p1]).await.unwrap();
+    assert!(
+        watcher
+            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p1))
+            .await
+            .unwrap()
+    );
+
+    let (status, body) = http(api, "GET", "/api/v1/policies", None, "").await;
+    assert_eq!(status, 200, "{body}");
+    let before = json(&body);
+    let gate = |list: &serde_json::Value| {
+        list["policies"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == "gate").cloned())
+            .unwrap_or_else(|| panic!("no gate in {list}"))
+    };
+    assert_eq!(gate(&before)["rollback_available"], false, "{before}");
+
+    let candidate = kumo_policy::builtin::RS_IMPORT;
+    // Bad uploads change nothing: no token, not wasm, unknown module.
+    assert_eq!(
+        http(api, "PUT", "/api/v1/policies/gate", None, candidate).await.0,
+        401
+    );
+    let (status, body) = http(api, "PUT", "/api/v1/policies/gate", Some(TOKEN), b"not wasm").await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = http(api, "PUT", "/api/v1/policies/nope", Some(TOKEN), candidate).await;
+    assert_eq!(status, 404, "{body}");
+
+    // Dry run: one route would flip to reject; nothing changes.
+    let (status, body) = http(
+        api,
+        "POST",
+        "/api/v1/policies/gate/dry-run",
+        Some(TOKEN),
+        candidate,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let dry = json(&body);
+    assert_eq!(
+        (dry["routes_reevaluated"].as_u64(), dry["changed"].as_u64()),
+        (Some(1), Some(1)),
+        "{dry}"
+    );
+    assert_eq!(dry["clients"][0]["client"], "member", "{dry}");
+    assert_eq!(dry["clients"][0]["to_reject"], 1, "{dry}");
+    assert_eq!(dry["clients"][0]["examples"][0]["reason"]["code"], 5, "{dry}");
+    let quiet = watcher
+        .recv_until(Duration::from_millis(300), |s| {
+            !s.rib.keys().any(|n| n.prefix == p1)
+        })
+        .await;
+    assert!(matches!(quiet, Ok(false)), "a dry run changed routes: {quiet:?}");
+
+    // The swap: the route is withdrawn from the watcher, sessions stay up.
+    let (status, body) = http(api, "PUT", "/api/v1/policies/gate", Some(TOKEN), candidate).await;
+    assert_eq!(status, 200, "{body}");
+    let swap = json(&body);
+    assert_eq!(
+        (swap["routes_reevaluated"].as_u64(), swap["changed"].as_u64()),
+        (Some(1), Some(1)),
+        "{swap}"
+    );
+    assert!(watcher.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+    let (_, body) = http(
+        api,
+        "GET",
+        "/api/v1/clients/member/routes?view=filtered",
+        None,
+        "",
+    )
+    .await;
+    assert!(
+        body.contains("\"policy\":\"gate\"") && body.contains("\"code\":5"),
+        "{body}"
+    );
+    let (_, body) = http(api, "GET", "/api/v1/policies", None, "").await;
+    let after = json(&body);
+    assert_ne!(gate(&after)["sha256"], gate(&before)["sha256"], "{after}");
+    assert_eq!(gate(&after)["rollback_available"], true, "{after}");
+
+    // Rollback: the route comes back, on the same sessions.
+    let (status, body) = http(api, "POST", "/api/v1/policies/gate/rollback", Some(TOKEN), "{}").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["sha256"], gate(&before)["sha256"], "{body}");
+    assert!(
+        watcher
+            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p1))
+            .await
+            .unwrap()
+    );
+    let (status, body) = http(api, "POST", "/api/v1/policies/gate/rollback", Some(TOKEN), "{}").await;
+    assert_eq!(status, 409, "{body}");
+    // Both sessions are the ones opened at the start: still usable.
+    let p2: IpNet = "203.0.113.0/24".parse().unwrap();
+    member.announce(&attrs(65003), None, &[p2]).await.unwrap();
+    assert!(
+        watcher
+            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p2))
+            .await
+            .unwrap()
+    );
+    let (_, body) = http(api, "GET", "/api/v1/clients/member", None, "").await;
+    assert_eq!(json(&body)["state"], "established", "{body}");
 }

@@ -13,6 +13,8 @@
 //!   state (memory cap, guest log).
 //! - [`worker`]: [`PolicyWorker`] — one store and instance per module for one
 //!   thread; import and export chains; [`ImportResult`], [`ExportResult`].
+//! - [`registry`]: [`PolicyRegistry`] — loaded modules by name, swapped
+//!   atomically (`ArcSwap`), with the previous versions kept for rollback.
 //! - [`builtin`]: the shipped modules (`accept-all`, `rs-import`), built from
 //!   `policies/` by `build.rs` and embedded.
 //! - [`error`]: [`PolicyError`] (load) and [`PolicyFailure`] (call).
@@ -41,11 +43,13 @@ mod convert;
 pub mod engine;
 pub mod error;
 pub mod module;
+pub mod registry;
 pub mod worker;
 
 pub use engine::{EngineOptions, PolicyEngine};
 pub use error::{FailureKind, PolicyError, PolicyFailure};
 pub use module::{Limits, PolicyModule, PolicyStats, StatsSnapshot};
+pub use registry::{Modules, PolicyRegistry, RegistryError};
 pub use worker::{
     ClientCtx, ExportResult, ImportResult, ImportVerdicts, POLICY_ERROR_CODE, POLICY_ERROR_TEXT,
     PolicyWorker, TargetSet,

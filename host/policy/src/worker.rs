@@ -120,6 +120,14 @@ impl ImportVerdicts {
             .filter_map(|&slot| self.outcomes.get(slot as usize))
     }
 
+    /// Index into [`ImportVerdicts::distinct`] of prefix `i`'s result.
+    pub fn outcome_index(&self, i: usize) -> Option<usize> {
+        self.index
+            .get(i)
+            .map(|&slot| slot as usize)
+            .filter(|&slot| slot < self.outcomes.len())
+    }
+
     /// The distinct results of the call (in no particular order).
     pub fn distinct(&self) -> &[ImportResult] {
         &self.outcomes

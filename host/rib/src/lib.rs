@@ -7,7 +7,7 @@
 //! - [`peer`]: [`PeerId`], [`PeerInfo`], [`PeerSet`] (bitset of peers).
 //! - [`attrs`]: [`RouteAttrs`], the shared [`Attrs`], the [`AttrInterner`].
 //! - [`policy`]: policy outcomes as data: [`ImportVerdict`], [`RejectReason`],
-//!   [`ExportTargets`] and the [`ExportPolicy`] trait.
+//!   [`ExportTargets`], [`ExportDecision`] and the [`ExportPolicy`] trait.
 //! - [`decision`]: the decision process (deterministic MED), and the ranking
 //!   that makes per-client best paths cheap.
 //! - [`rib`]: [`Rib`] itself: Adj-RIB-In per client (pre- and post-policy),
@@ -22,5 +22,7 @@ pub mod rib;
 
 pub use attrs::{AttrInterner, Attrs, RouteAttrs};
 pub use peer::{PeerId, PeerInfo, PeerSet};
-pub use policy::{DEFAULT_LOCAL_PREF, ExportAll, ExportPolicy, ExportTargets, ImportVerdict, RejectReason};
+pub use policy::{
+    DEFAULT_LOCAL_PREF, ExportAll, ExportDecision, ExportPolicy, ExportTargets, ImportVerdict, RejectReason,
+};
 pub use rib::{FamilyCounts, OutChange, PathView, PeerCounts, Rib, RibError, VerdictView};

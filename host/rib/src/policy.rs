@@ -2,7 +2,8 @@
 //!
 //! Import policy results arrive as an [`ImportVerdict`] per path; export
 //! policy is asked once per accepted path for the set of clients that may
-//! receive it ([`ExportTargets`]), and the answer is cached with the path.
+//! receive it and what each receives ([`ExportDecision`]), and the answer is
+//! cached with the path.
 
 use std::sync::Arc;
 
@@ -20,6 +21,19 @@ pub const DEFAULT_LOCAL_PREF: u32 = 100;
 pub struct RejectReason {
     pub code: u16,
     pub text: Arc<str>,
+    /// The policy module that decided, when a policy did.
+    pub policy: Option<Arc<str>>,
+}
+
+impl RejectReason {
+    /// A reason not tied to a policy module.
+    pub fn new(code: u16, text: impl Into<Arc<str>>) -> Self {
+        RejectReason {
+            code,
+            text: text.into(),
+            policy: None,
+        }
+    }
 }
 
 /// The import policy's decision for one received path.
@@ -63,10 +77,51 @@ impl ExportTargets {
     }
 }
 
+/// The export policy's decision for one accepted path: who may receive it,
+/// and the few receivers that get modified attributes (e.g. a prepend they
+/// were sent on request).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExportDecision {
+    pub targets: ExportTargets,
+    /// Sorted by client; only for clients `targets` allows.
+    pub modified: Vec<(PeerId, Attrs)>,
+}
+
+impl ExportDecision {
+    /// The attributes `client` receives instead of the path's own, if any.
+    pub fn modified_for(&self, client: PeerId) -> Option<&Attrs> {
+        self.modified
+            .binary_search_by_key(&client, |(peer, _)| *peer)
+            .ok()
+            .and_then(|i| self.modified.get(i))
+            .map(|(_, attrs)| attrs)
+    }
+
+    /// Export to everyone, unmodified?
+    pub fn is_all(&self) -> bool {
+        self.modified.is_empty()
+            && match &self.targets {
+                ExportTargets::All => true,
+                ExportTargets::AllExcept(set) => set.is_empty(),
+                ExportTargets::Only(_) => false,
+            }
+    }
+}
+
+impl From<ExportTargets> for ExportDecision {
+    fn from(targets: ExportTargets) -> Self {
+        ExportDecision {
+            targets,
+            modified: Vec::new(),
+        }
+    }
+}
+
 /// The export policy, as far as the RIB is concerned.
 pub trait ExportPolicy {
-    /// Which clients may receive the accepted path `attrs` for `prefix` from `source`.
-    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportTargets;
+    /// Which clients may receive the accepted path `attrs` for `prefix` from
+    /// `source`, and with which attributes.
+    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision;
 }
 
 /// Export policy that sends every path to every client.
@@ -74,16 +129,17 @@ pub trait ExportPolicy {
 pub struct ExportAll;
 
 impl ExportPolicy for ExportAll {
-    fn targets(&self, _: &PeerInfo, _: &IpNet, _: &Attrs) -> ExportTargets {
-        ExportTargets::All
+    fn targets(&self, _: &PeerInfo, _: &IpNet, _: &Attrs) -> ExportDecision {
+        ExportDecision::default()
     }
 }
 
-impl<F> ExportPolicy for F
+impl<F, R> ExportPolicy for F
 where
-    F: Fn(&PeerInfo, &IpNet, &Attrs) -> ExportTargets,
+    F: Fn(&PeerInfo, &IpNet, &Attrs) -> R,
+    R: Into<ExportDecision>,
 {
-    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportTargets {
-        self(source, prefix, attrs)
+    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
+        self(source, prefix, attrs).into()
     }
 }

@@ -20,7 +20,7 @@ use kumo_wire::{AfiSafi, Nlri};
 use crate::attrs::{AttrInterner, Attrs};
 use crate::decision::{self, RankKey, Ranking, SourceIdent};
 use crate::peer::{PeerId, PeerInfo};
-use crate::policy::{DEFAULT_LOCAL_PREF, ExportPolicy, ExportTargets, ImportVerdict, RejectReason};
+use crate::policy::{DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ImportVerdict, RejectReason};
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 type Set<K> = HashSet<K, ahash::RandomState>;
@@ -101,7 +101,7 @@ pub enum VerdictView<'a> {
         attrs: &'a Attrs,
         local_pref: u32,
         /// Cached export decision.
-        targets: &'a ExportTargets,
+        export: &'a ExportDecision,
     },
     Rejected(&'a RejectReason),
 }
@@ -193,13 +193,16 @@ struct Path {
 enum PathState {
     Accepted {
         attrs: Attrs,
-        /// `None` means [`ExportTargets::All`], the common case, without an allocation.
-        targets: Option<Arc<ExportTargets>>,
+        /// `None` means export to all unmodified, the common case, without an allocation.
+        targets: Option<Arc<ExportDecision>>,
     },
     Rejected(Arc<RejectReason>),
 }
 
-static EXPORT_ALL: ExportTargets = ExportTargets::All;
+static EXPORT_ALL: ExportDecision = ExportDecision {
+    targets: crate::policy::ExportTargets::All,
+    modified: Vec::new(),
+};
 
 impl Path {
     fn remote_path_id(&self) -> Option<u32> {
@@ -224,11 +227,13 @@ impl Path {
     /// What `client` receives from this path, if it may receive it at all.
     fn offer(&self, client: PeerId) -> Option<&Attrs> {
         match &self.state {
-            PathState::Accepted { attrs, targets }
-                if self.source != client && targets.as_deref().is_none_or(|t| t.allows(client)) =>
-            {
-                Some(attrs)
-            }
+            PathState::Accepted { attrs, targets } if self.source != client => match targets.as_deref() {
+                None => Some(attrs),
+                Some(decision) if decision.targets.allows(client) => {
+                    Some(decision.modified_for(client).unwrap_or(attrs))
+                }
+                Some(_) => None,
+            },
             _ => None,
         }
     }
@@ -250,7 +255,7 @@ impl Path {
             PathState::Accepted { attrs, targets } => VerdictView::Accepted {
                 attrs,
                 local_pref: self.local_pref,
-                targets: targets.as_deref().unwrap_or(&EXPORT_ALL),
+                export: targets.as_deref().unwrap_or(&EXPORT_ALL),
             },
             PathState::Rejected(reason) => VerdictView::Rejected(reason),
         };
@@ -281,12 +286,8 @@ fn import_state(
     }
 }
 
-fn cache_targets(targets: ExportTargets) -> Option<Arc<ExportTargets>> {
-    match targets {
-        ExportTargets::All => None,
-        ExportTargets::AllExcept(set) if set.is_empty() => None,
-        other => Some(Arc::new(other)),
-    }
+fn cache_targets(decision: ExportDecision) -> Option<Arc<ExportDecision>> {
+    (!decision.is_all()).then(|| Arc::new(decision))
 }
 
 fn same_attrs(a: Option<&Attrs>, b: Option<&Attrs>) -> bool {
@@ -657,15 +658,17 @@ impl Rib {
     }
 
     /// After an export policy change: asks `export` again for every accepted
-    /// path and emits what changes for each client.
-    pub fn reevaluate_export(&mut self, export: &dyn ExportPolicy, out: &mut Vec<OutChange>) {
+    /// path and emits what changes for each client. Returns the number of
+    /// paths whose export decision changed.
+    pub fn reevaluate_export(&mut self, export: &dyn ExportPolicy, out: &mut Vec<OutChange>) -> usize {
         let Rib {
             peers,
             table,
             scratch,
             ..
         } = self;
-        let mut fresh: Vec<Option<Arc<ExportTargets>>> = Vec::new();
+        let mut fresh: Vec<Option<Arc<ExportDecision>>> = Vec::new();
+        let mut total = 0;
         for (prefix, list) in table.iter_mut() {
             fresh.clear();
             let mut changed = false;
@@ -673,7 +676,10 @@ impl Rib {
                 let targets = match (&path.state, peers.get(path.source)) {
                     (PathState::Accepted { attrs, targets }, Some(source)) => {
                         let new = cache_targets(export.targets(&source.info, prefix, attrs));
-                        changed |= new != *targets;
+                        if new != *targets {
+                            changed = true;
+                            total += 1;
+                        }
                         new
                     }
                     (PathState::Accepted { targets, .. }, None) => targets.clone(),
@@ -692,18 +698,21 @@ impl Rib {
                 }
             });
         }
+        total
     }
 
     /// After an import policy, IRR or RPKI change: runs `import` again over
     /// the retained pre-policy paths of `peer` (or of every peer), and emits
     /// what changes for each client. `export` is asked for newly accepted paths.
+    /// Returns the number of paths whose verdict, attributes or export
+    /// decision changed.
     pub fn reevaluate_import(
         &mut self,
         peer: Option<PeerId>,
         import: &mut dyn FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerdict,
         export: &dyn ExportPolicy,
         out: &mut Vec<OutChange>,
-    ) {
+    ) -> usize {
         let Rib {
             peers,
             table,
@@ -711,14 +720,15 @@ impl Rib {
             ..
         } = self;
         let mut fresh = Vec::new();
+        let mut changed = 0;
         match peer {
             Some(peer) => {
-                let Some(slot) = peers.get(peer) else { return };
+                let Some(slot) = peers.get(peer) else { return 0 };
                 // The peer's index does not change (no path is added or removed).
                 let prefixes: Vec<IpNet> = slot.prefixes.iter().copied().collect();
                 for prefix in prefixes {
                     if let Some(list) = table.get_mut(&prefix) {
-                        reimport_list(
+                        changed += reimport_list(
                             peers,
                             scratch,
                             prefix,
@@ -734,12 +744,13 @@ impl Rib {
             }
             None => {
                 for (prefix, list) in table.iter_mut() {
-                    reimport_list(
+                    changed += reimport_list(
                         peers, scratch, *prefix, list, None, import, export, &mut fresh, out,
                     );
                 }
             }
         }
+        changed
     }
 
     /// What to send `client` right after it came up: everything selected for it.
@@ -1091,9 +1102,9 @@ fn reimport_list(
     export: &dyn ExportPolicy,
     fresh: &mut Vec<Option<(PathState, u32)>>,
     out: &mut Vec<OutChange>,
-) {
+) -> usize {
     fresh.clear();
-    let mut changed = false;
+    let mut changed = 0;
     for path in list.iter() {
         let source = match peers.get(path.source) {
             Some(source) if scope.is_none_or(|s| s == path.source) => source,
@@ -1114,11 +1125,11 @@ fn reimport_list(
             }
             _ => state == path.state,
         };
-        changed |= !same;
+        changed += usize::from(!same);
         fresh.push(Some((state, local_pref)));
     }
-    if !changed {
-        return;
+    if changed == 0 {
+        return 0;
     }
     let family = family_of(&prefix);
     edit_list(peers, scratch, prefix, list, out, |list, peers| {
@@ -1132,6 +1143,7 @@ fn reimport_list(
             slot.counts.track(family, path, true);
         }
     });
+    changed
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
 use proptest::prelude::*;
 
 use super::*;
-use crate::policy::ExportAll;
+use crate::policy::{ExportAll, ExportTargets};
 use crate::{PeerSet, RouteAttrs};
 
 const V4U: AfiSafi = AfiSafi::IPV4_UNICAST;
@@ -62,10 +62,7 @@ fn nlri(s: &str) -> Nlri {
 }
 
 fn reason(code: u16, text: &str) -> RejectReason {
-    RejectReason {
-        code,
-        text: text.into(),
-    }
+    RejectReason::new(code, text)
 }
 
 /// A RIB plus the changes of the last operation.
@@ -393,12 +390,13 @@ fn reevaluate_export_emits_exactly_the_difference() {
             ExportTargets::All
         }
     };
-    rs.rib.reevaluate_export(&hide_1_from_3, &mut rs.out);
+    // Two paths of client 1 (p1, p2) get a new decision.
+    assert_eq!(rs.rib.reevaluate_export(&hide_1_from_3, &mut rs.out), 2);
     assert_eq!(
         sorted(mem::take(&mut rs.out)),
         vec![change(3, p1, Some(&b)), change(3, p2, None)]
     );
-    rs.rib.reevaluate_export(&hide_1_from_3, &mut rs.out);
+    assert_eq!(rs.rib.reevaluate_export(&hide_1_from_3, &mut rs.out), 0);
     assert!(rs.out.is_empty());
     // Only-to: 1's paths go to 2 alone.
     let only_2 = |src: &PeerInfo, _: &IpNet, _: &Attrs| {
@@ -424,6 +422,28 @@ fn reevaluate_export_emits_exactly_the_difference() {
             change(4, p2, Some(&a))
         ]
     );
+}
+
+#[test]
+fn export_modifications_reach_only_their_target() {
+    let mut rs = Rs::new([info(1), info(2), info(3)]);
+    let a = attrs(1, &[], None);
+    // What client 3 asked for: the path prepended once.
+    let prepended = attrs(1, &[64501], None);
+    let p = nlri("192.0.2.0/24");
+    let for_3 = prepended.clone();
+    let prepend_to_3 = move |_: &PeerInfo, _: &IpNet, _: &Attrs| ExportDecision {
+        targets: ExportTargets::All,
+        modified: vec![(PeerId(3), for_3.clone())],
+    };
+    let out = rs.announce_with(1, p, &a, ImportVerdict::accept(a.clone()), &prepend_to_3);
+    assert_eq!(
+        sorted(out),
+        vec![change(2, p, Some(&a)), change(3, p, Some(&prepended))]
+    );
+    // Dropping the modification sends client 3 the path as it is, and nothing to 2.
+    rs.rib.reevaluate_export(&ExportAll, &mut rs.out);
+    assert_eq!(mem::take(&mut rs.out), vec![change(3, p, Some(&a))]);
 }
 
 #[test]
@@ -455,8 +475,10 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
         attrs: rewritten.clone(),
         local_pref: 50,
     };
-    rs.rib
+    let changed = rs
+        .rib
         .reevaluate_import(Some(PeerId(1)), &mut import, &ExportAll, &mut rs.out);
+    assert_eq!(changed, 1);
     assert_eq!(mem::take(&mut rs.out), vec![change(2, p, Some(&rewritten))]);
     assert_eq!(
         rs.rib.counts(PeerId(1)).ipv4,
@@ -471,8 +493,10 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
         view[0].verdict,
         VerdictView::Accepted { local_pref: 50, .. }
     ));
-    rs.rib
+    let changed = rs
+        .rib
         .reevaluate_import(None, &mut import, &ExportAll, &mut rs.out);
+    assert_eq!(changed, 0);
     assert!(rs.out.is_empty());
 }
 
