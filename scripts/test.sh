@@ -29,4 +29,5 @@ cargo test --workspace --no-fail-fast -- --test-threads="${KUMO_TEST_THREADS:-2}
 echo "== policy components: their own native tests (separate workspaces)"
 cargo test --manifest-path policies/Cargo.toml --target-dir target/wasm
 cargo test --manifest-path examples/policies/origin-tagger/Cargo.toml --target-dir target/wasm
+./scripts/container-test.sh   # image build + run with buildah, Kubernetes manifests (docs/deployment.md)
 echo "== done in $(( $(date +%s) - start )) s"
