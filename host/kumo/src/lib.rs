@@ -7,11 +7,12 @@
 //! - [`core`]: the route-server core task that owns the RIB.
 //! - [`pipeline`]: the import/export policy stages (WASM chains per client).
 //! - [`policies`]: loading the modules a configuration names.
+//! - [`policy_test`]: `kumo policy test`, a module over routes from a file.
 //! - [`outqueue`]: per-client coalescing output queues.
 //! - [`demo`]: `kumo demo`, a self-contained demo IX.
 //! - [`status`]: session status shared with the admin API and metrics.
 //! - [`speaker`]: a minimal BGP speaker on kumo's codec (demo, load harness, tests).
-//! - `main.rs`: the command line (`kumo run`, `kumo check`).
+//! - `main.rs`: the command line (`kumo run`, `check`, `demo`, `policy test`).
 
 pub mod admin;
 pub mod core;
@@ -21,5 +22,6 @@ pub mod outqueue;
 pub mod peer;
 pub mod pipeline;
 pub mod policies;
+pub mod policy_test;
 pub mod speaker;
 pub mod status;

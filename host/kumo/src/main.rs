@@ -33,11 +33,37 @@ enum Command {
         #[arg(long, default_value_t = 11179)]
         port: u16,
     },
-    /// Check a configuration file without opening any socket.
+    /// Check a configuration file without opening any socket: every key, and
+    /// every policy module compiled, validated and self-tested.
     Check {
         /// Configuration file (TOML).
         #[arg(short, long)]
         config: PathBuf,
+    },
+    /// Work with policy modules.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Run a module over routes from a JSON file and print each verdict, its
+    /// modifications and reasons (format: `kumo::policy_test` docs, or
+    /// docs/policies.md). Exits non-zero when a call traps or times out.
+    Test {
+        /// A .wasm component, a `[policies.NAME]` of --config, or a built-in name.
+        module: String,
+        /// JSON array of routes.
+        #[arg(long)]
+        routes: PathBuf,
+        /// The client the routes come from (a client of --config).
+        #[arg(long)]
+        client: Option<String>,
+        /// kumo configuration: clients (export targets, parameters) and policies.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -59,6 +85,30 @@ fn main() -> ExitCode {
         Command::Run { config } => run(config),
         Command::Check { config } => check(config),
         Command::Demo { port } => demo(port),
+        Command::Policy {
+            command:
+                PolicyCommand::Test {
+                    module,
+                    routes,
+                    client,
+                    config,
+                },
+        } => {
+            let request = kumo::policy_test::Request {
+                module,
+                routes,
+                client,
+                config,
+            };
+            match kumo::policy_test::run(&request, &mut std::io::stdout()) {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    eprintln!("kumo: a policy call failed (see the verdicts above)");
+                    return ExitCode::from(2);
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,7 +130,22 @@ async fn daemon_demo(port: u16) -> anyhow::Result<()> {
 
 fn check(path: PathBuf) -> anyhow::Result<()> {
     let config = kumo_config::load(&path)?;
-    println!("{}: ok ({} clients)", path.display(), config.clients.len());
+    let policies = kumo::policies::load(&config).map_err(|e| {
+        let lines: Vec<String> = e
+            .problems
+            .iter()
+            .map(|(key, message)| format!("{}: {key}: {message}", path.display()))
+            .collect();
+        anyhow::anyhow!("{}", lines.join("\n"))
+    })?;
+    let modules = policies.registry.snapshot();
+    let names: Vec<&str> = modules.iter().map(|m| m.name()).collect();
+    println!(
+        "{}: ok ({} clients; policy modules: {})",
+        path.display(),
+        config.clients.len(),
+        names.join(", ")
+    );
     Ok(())
 }
 

@@ -30,7 +30,10 @@ fn check_accepts_the_example_config() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/kumo.toml");
     let (ok, stdout, stderr) = check(&example);
     assert!(ok, "stderr: {stderr}");
-    assert!(stdout.contains("ok (3 clients)"), "{stdout}");
+    assert!(
+        stdout.contains("ok (3 clients; policy modules: accept-all)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -74,4 +77,130 @@ fn check_reports_a_missing_file() {
     let (ok, _, stderr) = check(std::path::Path::new("/nonexistent/kumo.toml"));
     assert!(!ok);
     assert!(stderr.contains("/nonexistent/kumo.toml"), "{stderr}");
+}
+
+const SERVER: &str = "[server]\nasn = 64500\nrouter_id = \"192.0.2.254\"\nlisten = [\"127.0.0.1:1179\"]\n";
+
+#[test]
+fn check_compiles_policies_and_names_bad_ones() {
+    let dir = write_config("policies-ok", "").parent().unwrap().to_owned();
+    let good = format!(
+        "{SERVER}\n[policies.strict]\nbuiltin = \"rs-import\"\nconfig = {{ max_path_length = 24 }}\n\n\
+         [[clients]]\nname = \"a\"\nasn = 65002\nip = [\"127.0.0.2\"]\nimport = [\"strict\"]\nexport = [\"accept-all\"]\n"
+    );
+    let (ok, stdout, stderr) = check(&write_config("policies-ok", &good));
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("policy modules: accept-all, strict"), "{stdout}");
+
+    std::fs::write(dir.join("junk.wasm"), b"\0asm junk").unwrap();
+    let cases = [
+        ("unknown-chain", "", "import = [\"nope\"]", "clients[0].import[0]"),
+        (
+            "bad-wasm",
+            "[policies.junk]\npath = \"junk.wasm\"\n",
+            "import = [\"junk\"]",
+            "policies.junk",
+        ),
+        (
+            "no-file",
+            "[policies.gone]\npath = \"gone.wasm\"\n",
+            "import = [\"gone\"]",
+            "policies.gone.path",
+        ),
+        (
+            "bad-config",
+            "[policies.strict]\nbuiltin = \"rs-import\"\nconfig = { colour = 1 }\n",
+            "import = [\"strict\"]",
+            "policies.strict: configuration refused",
+        ),
+        (
+            "not-builtin",
+            "[policies.x]\nbuiltin = \"nope\"\n",
+            "import = [\"x\"]",
+            "policies.x.builtin",
+        ),
+    ];
+    for (name, policies, chain, key) in cases {
+        let text = format!(
+            "{SERVER}\n{policies}\n[[clients]]\nname = \"a\"\nasn = 65002\nip = [\"127.0.0.2\"]\n{chain}\n"
+        );
+        let path = write_config(name, &text);
+        if name == "bad-wasm" {
+            std::fs::write(path.parent().unwrap().join("junk.wasm"), b"\0asm junk").unwrap();
+        }
+        let (ok, _, stderr) = check(&path);
+        assert!(!ok, "{name}: a bad config passed the check");
+        assert!(stderr.contains(key), "{name}: {key:?} not in {stderr}");
+    }
+}
+
+#[test]
+fn policy_test_prints_verdicts_and_fails_on_traps() {
+    let dir = write_config("policy-test", "").parent().unwrap().to_owned();
+    let routes = dir.join("routes.json");
+    std::fs::write(
+        &routes,
+        r#"[
+  {"prefix": "193.0.0.0/21", "as_path": [3333], "next_hop": "192.0.2.2"},
+  {"prefix": "193.0.0.0/21", "as_path": [3333], "next_hop": "192.0.2.99"},
+  {"prefix": "193.0.10.0/23", "as_path": [3333, 3333, 3333], "next_hop": "192.0.2.2",
+   "communities": ["3333:1"], "large_communities": ["3333:0:1"]}
+]"#,
+    )
+    .unwrap();
+    let run = |module: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+            .args(["policy", "test", module, "--routes"])
+            .arg(&routes)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // rs-import: the client (made up from the first route) is AS3333 at
+    // 192.0.2.2, so the second route's NEXT_HOP is not the client's (code 5).
+    let (code, stdout, stderr) = run("rs-import");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("193.0.0.0/21  accept")),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("193.0.0.0/21  reject code=5")),
+        "{stdout}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("193.0.10.0/23  accept")),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = run("no-such-module");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not built in"), "{stderr}");
+
+    // A trapping module: the verdicts still print, and the exit code says it failed.
+    let hostile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/wasm/wasm32-wasip2/release/kumo_policy_hostile.wasm");
+    let config = write_config(
+        "policy-test-trap",
+        &format!(
+            "{SERVER}\n[policies.boom]\npath = \"{}\"\nconfig = {{ mode = \"panic\" }}\n",
+            hostile.display()
+        ),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["policy", "test", "boom", "--routes"])
+        .arg(&routes)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("reject code=65534 \"policy error\""), "{stdout}");
+    assert!(stdout.contains("traps 3"), "{stdout}");
 }
