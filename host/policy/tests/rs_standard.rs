@@ -185,6 +185,28 @@ fn export_communities_through_wasmtime() {
 }
 
 #[test]
+fn set_clients_reaches_the_policy() {
+    // same-as needs the whole client table: only `set-clients` gives it.
+    let module = rs_standard();
+    let chain = std::slice::from_ref(&module);
+    let mut worker = engine().worker();
+    let mut all = clients();
+    all[0].params = serde_json::json!({"filtering": {"next_hop": {"policy": "same-as"}}});
+    worker.set_clients(&all);
+    let p = prefixes(&["8.8.8.0/24"]);
+    let via_second = attrs(&[3333, 15169], "192.0.2.4");
+    assert_eq!(code(&worker.import(chain, 1, &via_second, None, &p)[0]), Some(5));
+    // A second connection of AS3333 joins at 192.0.2.4.
+    all.push(client(4, 3333, "192.0.2.4"));
+    worker.set_clients(&all);
+    let out = worker.import(chain, 1, &via_second, None, &p);
+    assert!(out[0].is_accept(), "{out:?}");
+    // Client 2 (AS6939) may still not use it.
+    let out = worker.import(chain, 2, &attrs(&[6939], "192.0.2.4"), None, &p);
+    assert_eq!(code(&out[0]), Some(5));
+}
+
+#[test]
 fn refuses_a_configuration_without_rs_as() {
     let err = PolicyModule::load(
         engine(),
