@@ -164,6 +164,7 @@ for manifest in Cargo.toml policies/Cargo.toml examples/policies/origin-tagger/C
     cargo fetch --locked --quiet --manifest-path "$manifest" || die "cargo fetch for $manifest failed"
 done
 $SUDO mkdir -p "$CACHE/target"
+old_image=$(buildah images --quiet --no-trunc "$IMAGE" 2>/dev/null || true)
 log "building $IMAGE (release build of kumo in the builder; cache $CACHE)"
 t0=$(date +%s)
 buildah bud --isolation chroot --layers=false --quiet \
@@ -175,6 +176,12 @@ buildah bud --isolation chroot --layers=false --quiet \
     -f Containerfile -t "$IMAGE" . >"$work/bud.log" 2>&1 \
     || { tail -40 "$work/bud.log" >&2; die "buildah bud failed (log above)"; }
 log "image built in $(( $(date +%s) - t0 )) s; $(buildah images --format '{{.Size}}' "$IMAGE" | head -1)"
+
+# The previous test image, now untagged, would pile up in the storage.
+new_image=$(buildah images --quiet --no-trunc "$IMAGE")
+if [ -n "$old_image" ] && [ "$old_image" != "$new_image" ]; then
+    buildah rmi "$old_image" >/dev/null 2>&1 || true
+fi
 
 ctr=$(buildah from --quiet "$IMAGE")
 containers+=("$ctr")
