@@ -47,6 +47,8 @@ pub struct ClientPolicy {
     blackhole_tag: Modification,
     /// Applied to routes of clients not allowed to blackhole.
     blackhole_strip: Modification,
+    /// The bogon lists are the SDK's defaults: use its faster matcher.
+    default_bogons: (bool, bool),
 }
 
 impl ClientPolicy {
@@ -75,11 +77,26 @@ impl ClientPolicy {
             blackhole_tag = blackhole_tag.add_community(Community::NO_EXPORT);
         }
         let blackhole_strip = Modification::new().remove_community(Community::BLACKHOLE);
+        let defaults = prefix::PrefixList::default_bogons();
+        let family = |v4: bool| {
+            defaults
+                .entries()
+                .iter()
+                .filter(|e| matches!(e.prefix, IpNet::V4(_)) == v4)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let bogons = &settings.filtering.bogons;
+        let default_bogons = (
+            bogons.ipv4.entries() == family(true).as_slice(),
+            bogons.ipv6.entries() == family(false).as_slice(),
+        );
         ClientPolicy {
             settings,
             next_hops,
             blackhole_tag,
             blackhole_strip,
+            default_bogons,
         }
     }
 }
@@ -96,20 +113,22 @@ pub struct RsStandard {
 /// A failed check: reject code and text.
 type Failure = (u16, std::borrow::Cow<'static, str>);
 
-/// One per-prefix check. `blackhole`: the route is an accepted blackhole.
-type PrefixCheck = fn(&ClientPolicy, &IpNet, bool) -> Option<(u16, &'static str)>;
-
 /// The per-prefix checks in order; the first failure rejects the prefix.
+/// `blackhole`: the route is a blackhole route from a client allowed to.
 /// IRR look-ups (9, 12) extend `irr_step`; RPKI (14) goes last, after it.
-const PREFIX_CHECKS: &[PrefixCheck] = &[
-    bogon_step,
-    global_black_list_step,
-    client_black_list_step,
-    length_step,
-    irr_step,
-];
+/// One function rather than a table of function pointers: it inlines into
+/// the prefix loop (measured: half the cost per prefix).
+#[inline]
+fn check_prefix(cp: &ClientPolicy, p: &IpNet, blackhole: bool) -> Option<(u16, &'static str)> {
+    bogon_step(cp, p)
+        .or_else(|| global_black_list_step(cp, p))
+        .or_else(|| client_black_list_step(cp, p))
+        .or_else(|| length_step(cp, p, blackhole))
+        .or_else(|| irr_step(cp, p))
+}
 
-fn bogon_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+#[inline]
+fn bogon_step(cp: &ClientPolicy, p: &IpNet) -> Option<(u16, &'static str)> {
     let bogons = &cp.settings.filtering.bogons;
     if !bogons.enabled {
         return None;
@@ -118,13 +137,29 @@ fn bogon_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static st
         IpNet::V6(v6) if !prefix::is_ipv6_global_unicast(v6) => {
             Some((reject::IPV6_NOT_GLOBAL, "IPv6 prefix not in global unicast space"))
         }
-        IpNet::V4(_) if bogons.ipv4.covers(p) => Some((reject::BOGON_PREFIX, "Prefix is bogon")),
-        IpNet::V6(_) if bogons.ipv6.covers(p) => Some((reject::BOGON_PREFIX, "Prefix is bogon")),
-        _ => None,
+        IpNet::V4(v4) => {
+            let bogon = if cp.default_bogons.0 {
+                prefix::is_bogon_v4(v4)
+            } else {
+                bogons.ipv4.covers(p)
+            };
+            bogon.then_some((reject::BOGON_PREFIX, "Prefix is bogon"))
+        }
+        IpNet::V6(v6) => {
+            // Outside 2000::/3 was answered above, so the SDK's matcher only
+            // sees its listed ranges here.
+            let bogon = if cp.default_bogons.1 {
+                prefix::is_bogon_v6(v6)
+            } else {
+                bogons.ipv6.covers(p)
+            };
+            bogon.then_some((reject::BOGON_PREFIX, "Prefix is bogon"))
+        }
     }
 }
 
-fn global_black_list_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+#[inline]
+fn global_black_list_step(cp: &ClientPolicy, p: &IpNet) -> Option<(u16, &'static str)> {
     cp.settings
         .filtering
         .global_black_list_pref
@@ -132,7 +167,8 @@ fn global_black_list_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16,
         .then_some((reject::GLOBAL_BLOCKLIST, "Prefix is in global blacklist"))
 }
 
-fn client_black_list_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+#[inline]
+fn client_black_list_step(cp: &ClientPolicy, p: &IpNet) -> Option<(u16, &'static str)> {
     cp.settings
         .filtering
         .black_list_pref
@@ -140,6 +176,7 @@ fn client_black_list_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16,
         .then_some((reject::CLIENT_BLOCKLIST, "Prefix is in client blacklist"))
 }
 
+#[inline]
 fn length_step(cp: &ClientPolicy, p: &IpNet, blackhole: bool) -> Option<(u16, &'static str)> {
     let f = &cp.settings.filtering;
     let b = &cp.settings.blackhole_filtering;
@@ -161,7 +198,8 @@ fn length_step(cp: &ClientPolicy, p: &IpNet, blackhole: bool) -> Option<(u16, &'
 /// the set of prefixes it may announce. With IRR data (a host import), a
 /// prefix passes if it is white-listed or covered by the AS-SET's route
 /// objects (12), and the origin must be in the AS-SET (9).
-fn irr_step(cp: &ClientPolicy, p: &IpNet, _: bool) -> Option<(u16, &'static str)> {
+#[inline]
+fn irr_step(cp: &ClientPolicy, p: &IpNet) -> Option<(u16, &'static str)> {
     let white = &cp.settings.filtering.irrdb.white_list_pref;
     (!white.is_empty() && !white.covers(p)).then_some((reject::IRR_PREFIX, "Prefix not in IRRDB AS-SETs"))
 }
@@ -385,7 +423,7 @@ impl Policy for RsStandard {
         let tagged_blackhole = attrs.has_community(Community::BLACKHOLE);
         let blackhole = tagged_blackhole && bh.allowed;
         for (i, p) in prefixes.iter().enumerate() {
-            if let Some((code, text)) = PREFIX_CHECKS.iter().find_map(|check| check(&cp, p, blackhole)) {
+            if let Some((code, text)) = check_prefix(&cp, p, blackhole) {
                 verdicts.reject(i, code, text);
             }
         }
@@ -448,9 +486,7 @@ impl Policy for RsStandard {
         let client = Client::test(0, 3333).with_address([192, 0, 2, 1]);
         let cp = ClientPolicy::new(self.config.default_settings.clone(), &client, None);
         let bogon = prefixes(&["10.0.0.0/16"])[0];
-        if cp.settings.filtering.bogons.enabled
-            && PREFIX_CHECKS.iter().all(|c| c(&cp, &bogon, false).is_none())
-        {
+        if cp.settings.filtering.bogons.enabled && check_prefix(&cp, &bogon, false).is_none() {
             return Err("self-test: 10.0.0.0/16 is not rejected as a bogon".to_owned());
         }
         if let Some(lrg) = self.config.actions.do_not_announce_to_peer.lrg {
