@@ -74,7 +74,7 @@ impl KumoBackend {
         .map_err(|e| AdminError::Internal(format!("policy compiler: {e}")))?
     }
 
-    fn peer(&self, name: &str) -> AdminResult<(PeerId, &crate::daemon::PeerHandle)> {
+    fn peer(&self, name: &str) -> AdminResult<(PeerId, crate::daemon::PeerHandle)> {
         self.daemon
             .peer_by_name(name)
             .ok_or_else(|| AdminError::NotFound(format!("no client named {name:?}")))
@@ -94,7 +94,7 @@ fn session_state(state: State) -> SessionState {
 
 /// Build the API view of one client inside the core.
 fn client_dto(core: &Core, id: PeerId) -> Option<dto::Client> {
-    let slot = core.clients().get(id.0 as usize)?;
+    let slot = core.clients().get(id.0 as usize).filter(|s| !s.removed)?;
     let status = slot.status.snapshot();
     let counts = core.rib().counts(id);
     let exported = if core.rib().is_up(id) {
@@ -281,7 +281,7 @@ impl AdminBackend for KumoBackend {
             router_id: config.server.router_id,
             asn: config.server.asn,
             config_version: self.daemon.config_version().to_owned(),
-            config_loaded_at: self.started_at.into(),
+            config_loaded_at: self.daemon.config_loaded_at().into(),
             policies: self
                 .daemon
                 .policies()
@@ -388,7 +388,7 @@ impl AdminBackend for KumoBackend {
                         .clients()
                         .iter()
                         .enumerate()
-                        .filter(|(i, _)| *i as u32 != p.source.0)
+                        .filter(|(i, slot)| *i as u32 != p.source.0 && !slot.removed)
                         .map(|(i, slot)| {
                             let client = PeerId(i as u32);
                             // What this client would get from this path (an export
@@ -525,9 +525,19 @@ impl AdminBackend for KumoBackend {
     }
 
     async fn reload(&self) -> AdminResult<dto::ReloadReport> {
-        Err(AdminError::Unavailable(
-            "configuration reload is not implemented yet".into(),
-        ))
+        use crate::daemon::ReloadError;
+        let report = self.daemon.reload().await.map_err(|e| match e {
+            ReloadError::NoFile | ReloadError::NeedsRestart(_) => AdminError::Conflict(e.to_string()),
+            ReloadError::Invalid(_) => AdminError::BadRequest(e.to_string()),
+            ReloadError::CoreGone => AdminError::Unavailable(e.to_string()),
+        })?;
+        Ok(dto::ReloadReport {
+            config_version: report.config_version,
+            clients_added: report.added,
+            clients_removed: report.removed,
+            clients_changed: report.changed,
+            clients_unchanged: report.unchanged,
+        })
     }
 
     async fn hold_declare(&self, name: &str, seconds: u32) -> AdminResult<dto::Hold> {

@@ -101,6 +101,8 @@ pub struct ClientSlot {
     pub admin_down: bool,
     /// Max-prefix warning already logged for this session.
     max_prefix_warned: bool,
+    /// Removed from the configuration (ids are never reused).
+    pub removed: bool,
 }
 
 impl ClientSlot {
@@ -124,6 +126,7 @@ impl ClientSlot {
             stale: None,
             generation: 0,
             max_prefix_warned: false,
+            removed: false,
         }
     }
 }
@@ -263,7 +266,7 @@ impl Core {
         // Changes computed for earlier sessions must not be queued after this
         // session's initial table.
         self.distribute();
-        let Some(slot) = self.clients.get_mut(peer.0 as usize) else {
+        let Some(slot) = self.clients.get_mut(peer.0 as usize).filter(|s| !s.removed) else {
             return;
         };
         let info = PeerInfo {
@@ -548,8 +551,16 @@ impl Core {
     /// it again over the retained paths and send the clients only the difference.
     pub fn apply_policy_change(&mut self, name: &str) -> PolicyChange {
         self.pipeline.refresh();
+        let importers = self.importers_of(name);
+        let export = self.pipeline.exports_with(name);
+        self.reevaluate(importers, export)
+    }
+
+    /// Run the import chains of `importers` and (with `export`) every export
+    /// decision again, and send the clients the difference.
+    fn reevaluate(&mut self, importers: Vec<PeerId>, export: bool) -> PolicyChange {
         let mut change = PolicyChange::default();
-        for peer in self.importers_of(name) {
+        for peer in importers {
             let mut verdicts = self.import_all(peer);
             change.routes_reevaluated += verdicts.len() as u64;
             let mut lookup = |_: &PeerInfo, nlri: &Nlri, _: &Attrs| {
@@ -562,12 +573,67 @@ impl Core {
                     .reevaluate_import(Some(peer), &mut lookup, &self.pipeline, &mut self.out)
                     as u64;
         }
-        if self.pipeline.exports_with(name) {
+        if export {
             change.routes_reevaluated += self.rib.path_count() as u64;
             change.changed += self.rib.reevaluate_export(&self.pipeline, &mut self.out) as u64;
         }
         self.distribute();
         change
+    }
+
+    /// Add a client (from a configuration reload); returns its id.
+    pub fn add_client(&mut self, slot: ClientSlot) -> PeerId {
+        self.clients.push(slot);
+        PeerId(self.clients.len() as u32 - 1)
+    }
+
+    /// Remove a client (from a configuration reload): its routes are
+    /// withdrawn now, whatever hold was declared; its id is never reused.
+    pub fn remove_client(&mut self, peer: PeerId) {
+        self.distribute();
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else {
+            return;
+        };
+        slot.removed = true;
+        slot.admin_down = true;
+        slot.hold_until = None;
+        slot.held_until = None;
+        slot.stale = None;
+        slot.generation += 1;
+        slot.info = None;
+        slot.outq.clear();
+        self.rib.peer_down(peer, &mut self.out);
+        self.distribute();
+    }
+
+    /// Replace a client's configuration where no session reset is needed
+    /// (policy chains, parameters, limits, description).
+    pub fn update_client(&mut self, peer: PeerId, config: Arc<Client>) {
+        if let Some(slot) = self.clients.get_mut(peer.0 as usize) {
+            slot.config = config;
+        }
+    }
+
+    /// Build the policy stages again from the current clients (after a
+    /// reload) and re-evaluate every retained path under them.
+    pub fn rebuild_pipeline(&mut self) -> PolicyChange {
+        let clients: Vec<(PeerId, &Client)> = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.removed)
+            .map(|(i, s)| (PeerId(i as u32), &*s.config))
+            .collect();
+        self.pipeline = Pipeline::for_clients(
+            &clients,
+            self.pipeline.registry().clone(),
+            &self.pipeline.engine().clone(),
+        );
+        let importers = (0..self.clients.len() as u32)
+            .map(PeerId)
+            .filter(|p| self.rib.peer_info(*p).is_some())
+            .collect();
+        self.reevaluate(importers, true)
     }
 
     /// What replacing module `candidate.name()` with `candidate` would change,

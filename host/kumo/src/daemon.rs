@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use kumo_config::{AddPath, Client, Config};
 use kumo_policy::{PolicyEngine, PolicyRegistry};
 use kumo_rib::PeerId;
@@ -25,14 +27,62 @@ use crate::status::SessionStatus;
 /// A running route server.
 #[derive(Debug)]
 pub struct Daemon {
-    peers: Vec<PeerHandle>,
-    config: Config,
-    config_version: String,
+    state: Mutex<DaemonState>,
     core: mpsc::Sender<CoreEvent>,
     /// Bound BGP listen addresses (useful when the config asked for port 0).
     pub listening: Vec<SocketAddr>,
     policies: Arc<PolicyRegistry>,
     policy_engine: PolicyEngine,
+    /// Where each configured address's connections go (read by the listeners).
+    by_ip: Arc<ArcSwap<HashMap<IpAddr, mpsc::Sender<PeerCommand>>>>,
+    /// The file the configuration came from (`reload` reads it again).
+    config_path: Option<PathBuf>,
+    /// Reloads run one at a time.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// What changes with a reload.
+#[derive(Debug)]
+struct DaemonState {
+    /// By client id; `None` for removed clients (ids are never reused).
+    peers: Vec<Option<PeerHandle>>,
+    config: Arc<Config>,
+    config_version: String,
+    loaded_at: SystemTime,
+}
+
+/// A client's session task, as the daemon sees it.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    pub client: Arc<Client>,
+    pub commands: mpsc::Sender<PeerCommand>,
+}
+
+/// Why a reload was refused; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("kumo was started without a configuration file; there is nothing to re-read")]
+    NoFile,
+    /// The file does not parse or validate, or a policy module does not load.
+    #[error("{0}")]
+    Invalid(String),
+    /// The change cannot be applied to a running daemon.
+    #[error("{0}")]
+    NeedsRestart(String),
+    #[error("the route-server core is not running")]
+    CoreGone,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    pub config_version: String,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Changed clients: policy-only changes applied in place, session
+    /// changes by restarting that one session.
+    pub changed: Vec<String>,
+    pub unchanged: Vec<String>,
 }
 
 /// Run the core on a thread of its own: policy calls (bounded by their
@@ -47,13 +97,6 @@ fn spawn_core(core: Core, events: mpsc::Receiver<CoreEvent>) -> anyhow::Result<(
         .spawn(move || runtime.block_on(core.run(events)))
         .context("core thread")?;
     Ok(())
-}
-
-/// A client's session task, as the daemon sees it.
-#[derive(Debug)]
-pub struct PeerHandle {
-    pub client: Arc<Client>,
-    pub commands: mpsc::Sender<PeerCommand>,
 }
 
 /// The session parameters kumo offers a client.
@@ -102,14 +145,77 @@ pub fn session_config(config: &Config, client: &Client) -> SessionConfig {
     }
 }
 
+/// Start the session task of client `id` and make its core slot.
+fn spawn_peer(
+    id: PeerId,
+    client: Arc<Client>,
+    config: &Config,
+    core: &mpsc::Sender<CoreEvent>,
+) -> (ClientSlot, PeerHandle) {
+    let outq = Arc::new(OutQueue::new());
+    let status = Arc::new(SessionStatus::default());
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    let local_bind =
+        config.server.listen.iter().map(|a| a.ip()).find(|ip| {
+            ip.is_ipv4() == client.ip.first().is_some_and(|c| c.is_ipv4()) && !ip.is_unspecified()
+        });
+    let task = PeerTask {
+        id,
+        client: client.clone(),
+        session: session_config(config, &client),
+        local_bind,
+        outq: outq.clone(),
+        core: core.clone(),
+        commands: cmd_rx,
+        status: status.clone(),
+    };
+    tokio::spawn(task.run());
+    (
+        ClientSlot::new(client.clone(), outq, status, cmd_tx.clone()),
+        PeerHandle {
+            client,
+            commands: cmd_tx,
+        },
+    )
+}
+
+fn address_map(peers: &[Option<PeerHandle>]) -> HashMap<IpAddr, mpsc::Sender<PeerCommand>> {
+    peers
+        .iter()
+        .flatten()
+        .flat_map(|p| {
+            p.client
+                .ip
+                .iter()
+                .map(move |ip| (ip.to_canonical(), p.commands.clone()))
+        })
+        .collect()
+}
+
+/// The client with its policy-only fields cleared: equal keys mean a change
+/// needs no new session.
+fn session_key(client: &Client) -> Client {
+    Client {
+        description: None,
+        import: Vec::new(),
+        export: Vec::new(),
+        params: Default::default(),
+        max_prefix: None,
+        test_export_deny_from: Vec::new(),
+        ..client.clone()
+    }
+}
+
 impl Daemon {
     /// Bind the listeners and start every task.
     pub async fn start(config: Config) -> anyhow::Result<Daemon> {
-        let config_for_daemon = config.clone();
+        Self::start_from(config, None).await
+    }
+
+    /// [`Daemon::start`] for a configuration read from `path`, which
+    /// [`Daemon::reload`] reads again.
+    pub async fn start_from(config: Config, path: Option<PathBuf>) -> anyhow::Result<Daemon> {
         let (core_tx, core_rx) = mpsc::channel(1024);
-        let mut slots = Vec::new();
-        let mut peers = Vec::new();
-        let mut by_ip: HashMap<IpAddr, mpsc::Sender<PeerCommand>> = HashMap::new();
         // Compiling modules is CPU work; keep it off the runtime's threads.
         let policies = {
             let config = config.clone();
@@ -118,41 +224,17 @@ impl Daemon {
                 .context("policy loader")??
         };
 
+        let mut slots = Vec::new();
+        let mut peers = Vec::new();
         for (i, client) in config.clients.iter().enumerate() {
-            let id = PeerId(i as u32);
-            let client = Arc::new(client.clone());
-            let outq = Arc::new(OutQueue::new());
-            let status = Arc::new(SessionStatus::default());
-            let (cmd_tx, cmd_rx) = mpsc::channel(16);
-            for ip in &client.ip {
-                by_ip.insert(*ip, cmd_tx.clone());
-            }
-            let local_bind = config.server.listen.iter().map(|a| a.ip()).find(|ip| {
-                ip.is_ipv4() == client.ip.first().is_some_and(|c| c.is_ipv4()) && !ip.is_unspecified()
-            });
-            let task = PeerTask {
-                id,
-                client: client.clone(),
-                session: session_config(&config, &client),
-                local_bind,
-                outq: outq.clone(),
-                core: core_tx.clone(),
-                commands: cmd_rx,
-                status: status.clone(),
-            };
-            tokio::spawn(task.run());
-            slots.push(ClientSlot::new(client.clone(), outq, status, cmd_tx.clone()));
-            peers.push(PeerHandle {
-                client,
-                commands: cmd_tx,
-            });
+            let (slot, handle) = spawn_peer(PeerId(i as u32), Arc::new(client.clone()), &config, &core_tx);
+            slots.push(slot);
+            peers.push(Some(handle));
         }
-
-        let registry = policies.registry.clone();
         let core = Core::new(slots, Pipeline::new(&config, &policies), core_tx.clone());
         spawn_core(core, core_rx)?;
 
-        let by_ip = Arc::new(by_ip);
+        let by_ip = Arc::new(ArcSwap::from_pointee(address_map(&peers)));
         let mut listening = Vec::new();
         for addr in &config.server.listen {
             let listener = bind(*addr).with_context(|| format!("cannot listen on {addr} (server.listen)"))?;
@@ -161,16 +243,40 @@ impl Daemon {
             listening.push(local);
             tokio::spawn(accept_loop(listener, by_ip.clone()));
         }
-        let config_version = config_digest(&config_for_daemon);
         Ok(Daemon {
-            peers,
-            config: config_for_daemon,
-            config_version,
+            state: Mutex::new(DaemonState {
+                peers,
+                config_version: config_digest(&config),
+                config: Arc::new(config),
+                loaded_at: SystemTime::now(),
+            }),
             core: core_tx,
             listening,
-            policies: registry,
+            policies: policies.registry,
             policy_engine: policies.engine,
+            by_ip,
+            config_path: path,
+            reloading: tokio::sync::Mutex::new(()),
         })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, DaemonState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The configuration the daemon runs with.
+    pub fn config(&self) -> Arc<Config> {
+        self.state().config.clone()
+    }
+
+    /// A short digest identifying the configuration.
+    pub fn config_version(&self) -> String {
+        self.state().config_version.clone()
+    }
+
+    /// When the running configuration was loaded.
+    pub fn config_loaded_at(&self) -> SystemTime {
+        self.state().loaded_at
     }
 
     /// The loaded policy modules.
@@ -183,23 +289,13 @@ impl Daemon {
         &self.policy_engine
     }
 
-    /// The configuration the daemon runs with.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// A short digest identifying the configuration.
-    pub fn config_version(&self) -> &str {
-        &self.config_version
-    }
-
     /// A client's id and session task, by name.
-    pub fn peer_by_name(&self, name: &str) -> Option<(PeerId, &PeerHandle)> {
-        self.peers
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.client.name == name)
-            .map(|(i, p)| (PeerId(i as u32), p))
+    pub fn peer_by_name(&self, name: &str) -> Option<(PeerId, PeerHandle)> {
+        self.state().peers.iter().enumerate().find_map(|(i, p)| {
+            p.as_ref()
+                .filter(|p| p.client.name == name)
+                .map(|p| (PeerId(i as u32), p.clone()))
+        })
     }
 
     /// Run `f` inside the core task and return its result (`None` if the core is gone).
@@ -215,9 +311,166 @@ impl Daemon {
         rx.await.ok()
     }
 
+    /// Read the configuration file again and apply the difference: added
+    /// clients start, removed ones get a Cease (Peer De-configured), changed
+    /// ones are updated in place (policies, parameters, limits) or have just
+    /// their own session restarted (addresses, ASN, timers, families);
+    /// untouched clients keep their sessions. Policy modules are reloaded and
+    /// every retained path is re-evaluated under the new chains. All or
+    /// nothing: a file that does not validate, or a module that does not
+    /// load, changes nothing.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let path = self.config_path.clone().ok_or(ReloadError::NoFile)?;
+        let new = kumo_config::load(&path).map_err(|e| ReloadError::Invalid(e.to_string()))?;
+        let old = self.config();
+        if new.server != old.server {
+            return Err(ReloadError::NeedsRestart(
+                "[server] changed (ASN, router id, listen addresses, timers): restart kumo to apply it"
+                    .into(),
+            ));
+        }
+        if new.admin != old.admin {
+            return Err(ReloadError::NeedsRestart(
+                "[admin] changed: restart kumo to apply it".into(),
+            ));
+        }
+        let loaded = {
+            let engine = self.policy_engine.clone();
+            let new = new.clone();
+            tokio::task::spawn_blocking(move || crate::policies::load_with(&engine, &new))
+                .await
+                .map_err(|e| ReloadError::Invalid(format!("policy loader: {e}")))?
+                .map_err(|e| ReloadError::Invalid(e.to_string()))?
+        };
+
+        let mut report = ReloadReport {
+            config_version: config_digest(&new),
+            ..Default::default()
+        };
+        let before: Vec<Option<PeerHandle>> = self.state().peers.clone();
+        let find = |name: &str| {
+            before.iter().enumerate().find_map(|(i, p)| {
+                p.as_ref()
+                    .filter(|p| p.client.name == name)
+                    .map(|p| (PeerId(i as u32), p))
+            })
+        };
+        // (id, handle, notification) of sessions to end; clients to start; in-place updates.
+        let mut stop: Vec<(PeerId, PeerHandle, Notification)> = Vec::new();
+        let mut start: Vec<Arc<Client>> = Vec::new();
+        let mut update: Vec<(PeerId, Arc<Client>)> = Vec::new();
+        for client in &new.clients {
+            match find(&client.name) {
+                None => {
+                    report.added.push(client.name.clone());
+                    start.push(Arc::new(client.clone()));
+                }
+                Some((_, handle)) if *handle.client == *client => report.unchanged.push(client.name.clone()),
+                Some((id, handle)) => {
+                    report.changed.push(client.name.clone());
+                    if session_key(&handle.client) == session_key(client) {
+                        update.push((id, Arc::new(client.clone())));
+                    } else {
+                        let cease = Notification::new(
+                            kumo_wire::notification::code::CEASE,
+                            cease::OTHER_CONFIGURATION_CHANGE,
+                            Vec::new(),
+                        );
+                        stop.push((id, handle.clone(), cease));
+                        start.push(Arc::new(client.clone()));
+                    }
+                }
+            }
+        }
+        for (id, handle) in before
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, p.as_ref()?)))
+        {
+            if !new.clients.iter().any(|c| c.name == handle.client.name) {
+                report.removed.push(handle.client.name.clone());
+                let cease = Notification::new(
+                    kumo_wire::notification::code::CEASE,
+                    cease::PEER_DE_CONFIGURED,
+                    Vec::new(),
+                );
+                stop.push((PeerId(id as u32), handle.clone(), cease));
+            }
+        }
+
+        // Sessions that end: NOTIFICATION first, then the task ends when its
+        // command channel closes (the core's copy is dropped with the slot).
+        for (_, handle, notification) in &stop {
+            let _ = handle
+                .commands
+                .send(PeerCommand::Stop {
+                    notification: notification.clone(),
+                    restart_after: None,
+                })
+                .await;
+        }
+        let stopped: Vec<PeerId> = stop.iter().map(|(id, _, _)| *id).collect();
+        let modules = loaded.registry.snapshot();
+        let registry = self.policies.clone();
+        let core_tx = self.core.clone();
+        let new_for_core = new.clone();
+        let started = self
+            .query(move |core| {
+                for id in &stopped {
+                    core.remove_client(*id);
+                }
+                for (id, config) in update {
+                    core.update_client(id, config);
+                }
+                let mut handles = Vec::new();
+                for client in start {
+                    let id = PeerId(core.clients().len() as u32);
+                    let (slot, handle) = spawn_peer(id, client, &new_for_core, &core_tx);
+                    let added = core.add_client(slot);
+                    debug_assert_eq!(added, id);
+                    handles.push((id, handle));
+                }
+                registry.replace_all(modules.iter().cloned());
+                let change = core.rebuild_pipeline();
+                (handles, change)
+            })
+            .await;
+        let Some((handles, change)) = started else {
+            return Err(ReloadError::CoreGone);
+        };
+
+        {
+            let mut state = self.state();
+            for (id, _, _) in &stop {
+                if let Some(slot) = state.peers.get_mut(id.0 as usize) {
+                    *slot = None;
+                }
+            }
+            for (id, handle) in handles {
+                let i = id.0 as usize;
+                if state.peers.len() <= i {
+                    state.peers.resize(i + 1, None);
+                }
+                state.peers[i] = Some(handle);
+            }
+            self.by_ip.store(Arc::new(address_map(&state.peers)));
+            state.config = Arc::new(new);
+            state.config_version = report.config_version.clone();
+            state.loaded_at = SystemTime::now();
+        }
+        info!(
+            added = ?report.added, removed = ?report.removed, changed = ?report.changed,
+            routes = change.routes_reevaluated, route_changes = change.changed,
+            "configuration reloaded"
+        );
+        Ok(report)
+    }
+
     /// Close every session with Cease / Administrative Shutdown and this message (RFC 8203).
     pub async fn shutdown(&self, message: &str) {
-        for peer in &self.peers {
+        let peers: Vec<PeerHandle> = self.state().peers.iter().flatten().cloned().collect();
+        for peer in peers {
             debug!(client = %peer.client.name, "sending administrative shutdown");
             let notification = Notification::admin_shutdown(message);
             let _ = peer
@@ -260,7 +513,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Hand accepted connections to their client's task; refuse unknown sources cheaply.
-async fn accept_loop(listener: TcpListener, by_ip: Arc<HashMap<IpAddr, mpsc::Sender<PeerCommand>>>) {
+async fn accept_loop(listener: TcpListener, by_ip: Arc<ArcSwap<HashMap<IpAddr, mpsc::Sender<PeerCommand>>>>) {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(x) => x,
@@ -271,11 +524,11 @@ async fn accept_loop(listener: TcpListener, by_ip: Arc<HashMap<IpAddr, mpsc::Sen
             }
         };
         let ip = remote.ip().to_canonical();
-        match by_ip.get(&ip) {
+        let commands = by_ip.load().get(&ip).cloned();
+        match commands {
             Some(commands) => {
-                if commands.send(PeerCommand::Incoming(stream)).await.is_err() {
-                    return;
-                }
+                // A closed channel: the client was just removed.
+                let _ = commands.send(PeerCommand::Incoming(stream)).await;
             }
             None => {
                 debug!(%remote, "connection from an unconfigured address refused");

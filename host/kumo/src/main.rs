@@ -153,21 +153,28 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     let config = kumo_config::load(&path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let daemon = std::sync::Arc::new(daemon::Daemon::start(config).await?);
+        let daemon = std::sync::Arc::new(daemon::Daemon::start_from(config, Some(path)).await?);
         kumo::admin::spawn(daemon.clone()).await?;
-        wait_for_termination().await?;
+        wait_for_termination(&daemon).await?;
         tracing::info!("shutting down: Cease / Administrative Shutdown to every client");
         daemon.shutdown("kumo route server shutting down").await;
         Ok(())
     })
 }
 
-async fn wait_for_termination() -> anyhow::Result<()> {
+/// Until SIGTERM or Ctrl-C; SIGHUP reloads the configuration file meanwhile.
+async fn wait_for_termination(daemon: &daemon::Daemon) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        r = tokio::signal::ctrl_c() => r?,
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            r = tokio::signal::ctrl_c() => return Ok(r?),
+            _ = hup.recv() => match daemon.reload().await {
+                Ok(report) => tracing::info!(?report, "SIGHUP: configuration reloaded"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: configuration not reloaded, nothing changed"),
+            },
+        }
     }
-    Ok(())
 }

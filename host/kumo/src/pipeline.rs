@@ -18,8 +18,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use kumo_config::Config;
-use kumo_policy::{ClientCtx, ImportResult, PolicyModule, PolicyRegistry, PolicyWorker};
+use kumo_config::{Client, Config};
+use kumo_policy::{ClientCtx, ImportResult, PolicyEngine, PolicyModule, PolicyRegistry, PolicyWorker};
 use kumo_rib::{
     AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, ImportVerdict,
     PeerId, PeerInfo, PeerSet, RejectReason, RouteAttrs,
@@ -46,9 +46,11 @@ struct ExportGroup {
 /// The import and export stages for all clients.
 pub struct Pipeline {
     registry: Arc<PolicyRegistry>,
+    engine: PolicyEngine,
     /// Registry generation the chains were resolved for.
     generation: u64,
-    clients: Vec<ClientChains>,
+    /// By client id; `None` for ids of removed clients.
+    clients: Vec<Option<ClientChains>>,
     export_groups: Vec<ExportGroup>,
     /// `RefCell`: the RIB asks for export decisions through `&self`
     /// ([`ExportPolicy`]); the core is single-threaded, so one borrow at a time.
@@ -86,41 +88,50 @@ impl Pipeline {
     /// The pipeline for `config`'s clients (ids are their positions) with
     /// `policies` loaded from the same configuration.
     pub fn new(config: &Config, policies: &LoadedPolicies) -> Self {
-        let index: HashMap<&str, PeerId> = config
+        let clients: Vec<(PeerId, &Client)> = config
             .clients
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name.as_str(), PeerId(i as u32)))
+            .map(|(i, c)| (PeerId(i as u32), c))
             .collect();
+        Self::for_clients(&clients, policies.registry.clone(), &policies.engine)
+    }
+
+    /// The pipeline for `clients` (configured clients by id; ids of removed
+    /// clients are simply absent).
+    pub fn for_clients(
+        clients: &[(PeerId, &Client)],
+        registry: Arc<PolicyRegistry>,
+        engine: &PolicyEngine,
+    ) -> Self {
+        let index: HashMap<&str, PeerId> = clients.iter().map(|(id, c)| (c.name.as_str(), *id)).collect();
         let mut deny_from: HashMap<PeerId, PeerSet> = HashMap::new();
-        for (i, client) in config.clients.iter().enumerate() {
+        for (id, client) in clients {
             for source in &client.test_export_deny_from {
                 if let Some(source) = index.get(source.as_str()) {
-                    deny_from.entry(*source).or_default().insert(PeerId(i as u32));
+                    deny_from.entry(*source).or_default().insert(*id);
                 }
             }
         }
-        let mut worker = policies.engine.worker();
-        let ctxs: Vec<ClientCtx> = config
-            .clients
-            .iter()
-            .enumerate()
-            .map(|(i, c)| client_ctx(PeerId(i as u32), c))
-            .collect();
+        let mut worker = engine.worker();
+        let ctxs: Vec<ClientCtx> = clients.iter().map(|(id, c)| client_ctx(*id, c)).collect();
         worker.set_clients(&ctxs);
-        let clients = config
-            .clients
-            .iter()
-            .map(|c| ClientChains {
-                import_names: c.import.clone(),
-                export_names: c.export.clone(),
-                import: Vec::new(),
-            })
-            .collect();
+        let size = clients.iter().map(|(id, _)| id.0 as usize + 1).max().unwrap_or(0);
+        let mut chains: Vec<Option<ClientChains>> = vec![None; size];
+        for (id, c) in clients {
+            if let Some(slot) = chains.get_mut(id.0 as usize) {
+                *slot = Some(ClientChains {
+                    import_names: c.import.clone(),
+                    export_names: c.export.clone(),
+                    import: Vec::new(),
+                });
+            }
+        }
         let mut pipeline = Pipeline {
-            registry: policies.registry.clone(),
+            registry,
+            engine: engine.clone(),
             generation: u64::MAX,
-            clients,
+            clients: chains,
             export_groups: Vec::new(),
             worker: RefCell::new(worker),
             deny_from,
@@ -129,6 +140,11 @@ impl Pipeline {
         };
         pipeline.refresh();
         pipeline
+    }
+
+    /// The engine modules are instantiated with.
+    pub fn engine(&self) -> &PolicyEngine {
+        &self.engine
     }
 
     /// The registry the chains are resolved from.
@@ -156,6 +172,7 @@ impl Pipeline {
         };
         let mut groups: Vec<(Vec<String>, ExportGroup)> = Vec::new();
         for (i, client) in self.clients.iter_mut().enumerate() {
+            let Some(client) = client else { continue };
             client.import = resolve(&client.import_names);
             match groups.iter_mut().find(|(names, _)| *names == client.export_names) {
                 Some((_, group)) => group.members.push(i as u32),
@@ -185,6 +202,7 @@ impl Pipeline {
     pub fn imports_with(&self, peer: PeerId, name: &str) -> bool {
         self.clients
             .get(peer.0 as usize)
+            .and_then(Option::as_ref)
             .is_some_and(|c| c.import_names.iter().any(|n| n == name))
     }
 
@@ -192,6 +210,7 @@ impl Pipeline {
     pub fn exports_with(&self, name: &str) -> bool {
         self.clients
             .iter()
+            .flatten()
             .any(|c| c.export_names.iter().any(|n| n == name))
     }
 
@@ -206,7 +225,7 @@ impl Pipeline {
         verdicts: &mut Vec<ImportVerdict>,
     ) {
         verdicts.clear();
-        let chain = match self.clients.get(peer.id.0 as usize) {
+        let chain = match self.clients.get(peer.id.0 as usize).and_then(Option::as_ref) {
             Some(client) if !client.import.is_empty() => &client.import,
             _ => {
                 verdicts.extend(prefixes.iter().map(|_| ImportVerdict::accept(received.clone())));

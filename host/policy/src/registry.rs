@@ -117,6 +117,44 @@ impl PolicyRegistry {
         }
     }
 
+    /// Publish a whole new set of modules (a configuration reload). A module
+    /// whose bytes, limits and configuration equal the loaded one's keeps the
+    /// loaded instance (its counters and rollback history); a changed one
+    /// replaces it and the old one is kept for rollback; names no longer
+    /// configured are dropped with their history.
+    pub fn replace_all(&self, modules: impl IntoIterator<Item = Arc<PolicyModule>>) {
+        let mut previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.load();
+        let mut by_name = BTreeMap::new();
+        for module in modules {
+            let name = module.name().to_owned();
+            let kept = match current.get(&name) {
+                Some(old)
+                    if old.sha256() == module.sha256()
+                        && old.limits() == module.limits()
+                        && old.config_json() == module.config_json() =>
+                {
+                    old.clone()
+                }
+                Some(old) => {
+                    let history = previous.entry(name.clone()).or_default();
+                    history.push(old.clone());
+                    if history.len() > KEEP_PREVIOUS {
+                        history.remove(0);
+                    }
+                    module
+                }
+                None => module,
+            };
+            by_name.insert(name, kept);
+        }
+        previous.retain(|name, _| by_name.contains_key(name));
+        self.current.store(Arc::new(Modules {
+            by_name,
+            generation: current.generation + 1,
+        }));
+    }
+
     /// How many earlier versions of `name` can be rolled back to.
     pub fn previous_versions(&self, name: &str) -> usize {
         let previous = self.previous.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,6 +212,26 @@ mod tests {
         assert_eq!(registry.rollback("p").unwrap().id(), first.id());
         assert_eq!(registry.get("p").unwrap().id(), first.id());
         assert_eq!(registry.previous_versions("p"), 0);
+    }
+
+    #[test]
+    fn replace_all_keeps_unchanged_modules_and_history_of_changed_ones() {
+        let engine = PolicyEngine::new(Default::default()).unwrap();
+        let same = load(&engine, "same", builtin::ACCEPT_ALL);
+        let changed = load(&engine, "changed", builtin::ACCEPT_ALL);
+        let gone = load(&engine, "gone", builtin::ACCEPT_ALL);
+        let registry = PolicyRegistry::new([same.clone(), changed.clone(), gone]);
+        registry.replace_all([
+            load(&engine, "same", builtin::ACCEPT_ALL),
+            load(&engine, "changed", builtin::RS_IMPORT),
+            load(&engine, "new", builtin::ACCEPT_ALL),
+        ]);
+        let now = registry.snapshot();
+        assert_eq!(now.get("same").unwrap().id(), same.id());
+        assert_ne!(now.get("changed").unwrap().id(), changed.id());
+        assert!(now.get("gone").is_none() && now.get("new").is_some());
+        assert_eq!(registry.previous_versions("changed"), 1);
+        assert_eq!(registry.rollback("changed").unwrap().id(), changed.id());
     }
 
     #[test]
