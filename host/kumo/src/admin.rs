@@ -11,9 +11,10 @@ use bytes::Bytes;
 use ipnet::IpNet;
 use kumo_admin::dto::{self, Afi, Community, LargeCommunity, Prefix, RouteView, SessionState, Timestamp};
 use kumo_admin::{AdminBackend, AdminError, AdminResult, Metrics};
+use kumo_rib::RouteAttrs;
 use kumo_rib::{PathView, PeerId, VerdictView};
 use kumo_session::State;
-use kumo_wire::{AsPathSegment, Notification, Origin, PathAttributes};
+use kumo_wire::{AsPath, AsPathSegment, MpNextHop, Notification, Origin, PathAttributes};
 
 use kumo_policy::PolicyModule;
 
@@ -585,16 +586,76 @@ impl AdminBackend for KumoBackend {
         self.client(name).await
     }
 
-    async fn route_originate(&self, _route: dto::OriginateRequest) -> AdminResult<dto::OriginateResult> {
-        Err(AdminError::Unavailable(
-            "originating routes from kumo is not implemented yet".into(),
-        ))
+    async fn route_originate(&self, route: dto::OriginateRequest) -> AdminResult<dto::OriginateResult> {
+        let prefix = route.prefix.0.trunc();
+        let (next_hop, mp_next_hop) = match (prefix, route.next_hop) {
+            (IpNet::V4(_), IpAddr::V4(v4)) => (Some(v4), None),
+            (IpNet::V6(_), IpAddr::V6(v6)) => (
+                None,
+                Some(MpNextHop::V6 {
+                    global: v6,
+                    link_local: None,
+                }),
+            ),
+            _ => {
+                return Err(AdminError::BadRequest(format!(
+                    "next_hop {} is not of the prefix's address family ({prefix})",
+                    route.next_hop
+                )));
+            }
+        };
+        let attrs = PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath {
+                segments: route
+                    .as_path
+                    .filter(|p| !p.is_empty())
+                    .map(|p| vec![AsPathSegment::Sequence(p)])
+                    .unwrap_or_default(),
+            }),
+            next_hop,
+            med: route.med,
+            communities: route
+                .communities
+                .iter()
+                .map(|c| (u32::from(c.0) << 16) | u32::from(c.1))
+                .collect(),
+            large_communities: route
+                .large_communities
+                .iter()
+                .map(|c| kumo_wire::LargeCommunity {
+                    global_admin: c.0,
+                    local_data1: c.1,
+                    local_data2: c.2,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let config = self.daemon.config();
+        let (asn, router_id) = (config.server.asn, config.server.router_id);
+        let clients = self
+            .core(move |core| core.originate(asn, router_id, prefix, RouteAttrs { attrs, mp_next_hop }))
+            .await?;
+        tracing::info!(%prefix, clients, "route originated by the operator");
+        Ok(dto::OriginateResult {
+            prefix: Prefix(prefix),
+            originated: true,
+            clients: clients as u64,
+        })
     }
 
-    async fn route_withdraw(&self, _route: dto::WithdrawRequest) -> AdminResult<dto::OriginateResult> {
-        Err(AdminError::Unavailable(
-            "originating routes from kumo is not implemented yet".into(),
-        ))
+    async fn route_withdraw(&self, route: dto::WithdrawRequest) -> AdminResult<dto::OriginateResult> {
+        let prefix = route.prefix.0.trunc();
+        let clients = self
+            .core(move |core| core.withdraw_originated(prefix))
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("kumo does not originate {prefix}")))?;
+        tracing::info!(%prefix, clients, "originated route withdrawn by the operator");
+        Ok(dto::OriginateResult {
+            prefix: Prefix(prefix),
+            originated: false,
+            clients: clients as u64,
+        })
     }
 
     async fn readiness(&self) -> dto::Readiness {

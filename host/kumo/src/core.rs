@@ -10,8 +10,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use ipnet::IpNet;
 use kumo_config::{Client, MaxPrefixAction};
-use kumo_policy::{POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyModule};
+use kumo_policy::{ClientCtx, POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyModule};
 use kumo_rib::{
     Attrs, ExportPolicy, ImportVerdict, OutChange, PeerId, PeerInfo, RejectReason, Rib, RouteAttrs,
     VerdictView,
@@ -182,7 +183,13 @@ pub struct Core {
     events_tx: mpsc::Sender<CoreEvent>,
     out: Vec<OutChange>,
     verdicts: Vec<ImportVerdict>,
+    /// The source of routes kumo originates itself (admin API), once used:
+    /// an id reserved like a removed client's, so no client ever gets it.
+    local: Option<PeerInfo>,
 }
+
+/// Name policies and the API see for routes kumo originates.
+pub const LOCAL_SOURCE: &str = "kumo";
 
 impl Core {
     pub fn new(clients: Vec<ClientSlot>, pipeline: Pipeline, events_tx: mpsc::Sender<CoreEvent>) -> Self {
@@ -193,6 +200,7 @@ impl Core {
             events_tx,
             out: Vec::new(),
             verdicts: Vec::new(),
+            local: None,
         }
     }
 
@@ -581,6 +589,86 @@ impl Core {
         change
     }
 
+    /// The source of kumo's own routes, created on first use.
+    fn local_source(&mut self, asn: u32, router_id: std::net::Ipv4Addr) -> PeerInfo {
+        if let Some(info) = &self.local {
+            return info.clone();
+        }
+        let config = Arc::new(Client::new(LOCAL_SOURCE, asn, Vec::new()));
+        let (commands, _) = mpsc::channel(1);
+        let mut slot = ClientSlot::new(
+            config,
+            Arc::new(OutQueue::new()),
+            Arc::new(SessionStatus::default()),
+            commands,
+        );
+        slot.removed = true;
+        let id = self.add_client(slot);
+        let info = PeerInfo {
+            id,
+            name: LOCAL_SOURCE.into(),
+            asn,
+            bgp_id: router_id,
+            address: IpAddr::V4(router_id),
+            families: vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST],
+            add_path_tx: Vec::new(),
+        };
+        self.rib.peer_up(info.clone(), &mut self.out);
+        self.pipeline.add_source(ClientCtx {
+            id: id.0,
+            name: LOCAL_SOURCE.into(),
+            asn,
+            addresses: Vec::new(),
+            params: serde_json::json!({}),
+        });
+        self.local = Some(info.clone());
+        info
+    }
+
+    /// Originate a route from kumo itself (replacing an earlier one for the
+    /// prefix); it is exported through the clients' export chains. Returns
+    /// the number of clients the change is sent to.
+    pub fn originate(
+        &mut self,
+        asn: u32,
+        router_id: std::net::Ipv4Addr,
+        prefix: IpNet,
+        attrs: RouteAttrs,
+    ) -> usize {
+        let info = self.local_source(asn, router_id);
+        let attrs = self.rib.interner().intern(attrs);
+        let before = self.out.len();
+        let _ = self.rib.announce(
+            info.id,
+            Nlri {
+                prefix,
+                path_id: None,
+            },
+            attrs.clone(),
+            ImportVerdict::accept(attrs),
+            &self.pipeline,
+            &mut self.out,
+        );
+        let sent = self.out.len() - before;
+        self.distribute();
+        sent
+    }
+
+    /// Withdraw a route kumo originated; `None` if there is none.
+    pub fn withdraw_originated(&mut self, prefix: IpNet) -> Option<usize> {
+        let local = self.local.as_ref()?.id;
+        let nlri = Nlri {
+            prefix,
+            path_id: None,
+        };
+        self.rib.adj_rib_in(local).find(|p| p.nlri() == nlri)?;
+        let before = self.out.len();
+        let _ = self.rib.withdraw(local, nlri, &mut self.out);
+        let sent = self.out.len() - before;
+        self.distribute();
+        Some(sent)
+    }
+
     /// Add a client (from a configuration reload); returns its id.
     pub fn add_client(&mut self, slot: ClientSlot) -> PeerId {
         self.clients.push(slot);
@@ -629,6 +717,15 @@ impl Core {
             self.pipeline.registry().clone(),
             &self.pipeline.engine().clone(),
         );
+        if let Some(local) = &self.local {
+            self.pipeline.add_source(ClientCtx {
+                id: local.id.0,
+                name: LOCAL_SOURCE.into(),
+                asn: local.asn,
+                addresses: Vec::new(),
+                params: serde_json::json!({}),
+            });
+        }
         let importers = (0..self.clients.len() as u32)
             .map(PeerId)
             .filter(|p| self.rib.peer_info(*p).is_some())

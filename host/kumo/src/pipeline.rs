@@ -58,6 +58,8 @@ pub struct Pipeline {
     /// For each source client: the clients that must not receive its paths.
     deny_from: HashMap<PeerId, PeerSet>,
     prefixes: Vec<IpNet>,
+    /// The client table policies see (sources and targets).
+    ctxs: Vec<ClientCtx>,
     /// A candidate module standing in for the registry's module of its name
     /// (dry runs).
     candidate: Option<Arc<PolicyModule>>,
@@ -136,10 +138,21 @@ impl Pipeline {
             worker: RefCell::new(worker),
             deny_from,
             prefixes: Vec::new(),
+            ctxs,
             candidate: None,
         };
         pipeline.refresh();
         pipeline
+    }
+
+    /// Make a route source that is not a configured client (kumo's own
+    /// originated routes) known to the policies, so export chains can be
+    /// asked about its routes. It has no import chain.
+    pub fn add_source(&mut self, ctx: ClientCtx) {
+        self.ctxs.retain(|c| c.id != ctx.id);
+        self.ctxs.push(ctx);
+        let ctxs = self.ctxs.clone();
+        self.worker.get_mut().set_clients(&ctxs);
     }
 
     /// The engine modules are instantiated with.

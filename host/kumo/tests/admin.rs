@@ -413,3 +413,88 @@ async fn policy_swap_dry_run_and_rollback_keep_sessions_up() {
     let (_, body) = http(api, "GET", "/api/v1/clients/member", None, "").await;
     assert_eq!(json(&body)["state"], "established", "{body}");
 }
+
+/// Routes kumo originates itself go out through the receivers' export chains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originated_routes_pass_export_policies_and_can_be_withdrawn() {
+    let (_daemon, bgp, api) = start_with(
+        225,
+        "export = [\"rs-standard\"]\n\n[policies.rs-standard.config]\nrs_as = 64500",
+    )
+    .await;
+    let mut watcher = Speaker::connect(&speaker(225, 2, 65002), bgp).await.unwrap();
+    let mut member = Speaker::connect(&speaker(225, 3, 65003), bgp).await.unwrap();
+    let both: IpNet = "198.51.100.0/24".parse().unwrap();
+    let not_member: IpNet = "203.0.113.0/24".parse().unwrap();
+    let holds = |s: &Speaker, p: &IpNet| s.rib.keys().any(|n| n.prefix == *p);
+
+    let body = r#"{"prefix": "198.51.100.0/24", "next_hop": "192.0.2.77", "as_path": [64500],
+                   "communities": ["65001:1"], "large_communities": ["65001:7:8"], "med": 5}"#;
+    assert_eq!(http(api, "POST", "/api/v1/routes", None, body).await.0, 401);
+    let (status, reply) = http(api, "POST", "/api/v1/routes", Some(TOKEN), body).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(json(&reply)["originated"], true, "{reply}");
+    // Euro-IX "do not announce to AS65003": the member's rs-standard export chain honours it.
+    let tagged = r#"{"prefix": "203.0.113.0/24", "next_hop": "192.0.2.77", "communities": ["0:65003"]}"#;
+    let (status, reply) = http(api, "POST", "/api/v1/routes", Some(TOKEN), tagged).await;
+    assert_eq!(status, 200, "{reply}");
+
+    assert!(
+        watcher
+            .recv_until(WAIT, |s| holds(s, &both) && holds(s, &not_member))
+            .await
+            .unwrap()
+    );
+    assert!(member.recv_until(WAIT, |s| holds(s, &both)).await.unwrap());
+    let extra = member
+        .recv_until(Duration::from_millis(300), |s| holds(s, &not_member))
+        .await;
+    assert!(
+        matches!(extra, Ok(false)),
+        "the member got a route it was not to get: {extra:?}"
+    );
+    let route = watcher
+        .rib
+        .iter()
+        .find(|(n, _)| n.prefix == both)
+        .map(|(_, a)| a.clone())
+        .unwrap();
+    assert_eq!(route.next_hop, Some(Ipv4Addr::new(192, 0, 2, 77)));
+    assert_eq!(route.med, Some(5));
+    assert_eq!(route.communities, vec![(65001 << 16) | 1]);
+    assert_eq!(route.large_communities.len(), 1);
+
+    // Bad requests change nothing.
+    let wrong_family = r#"{"prefix": "198.51.100.0/24", "next_hop": "2001:db8::1"}"#;
+    assert_eq!(
+        http(api, "POST", "/api/v1/routes", Some(TOKEN), wrong_family)
+            .await
+            .0,
+        400
+    );
+    let unknown = r#"{"prefix": "192.0.2.0/24"}"#;
+    assert_eq!(
+        http(api, "DELETE", "/api/v1/routes", Some(TOKEN), unknown)
+            .await
+            .0,
+        404
+    );
+
+    let (status, reply) = http(
+        api,
+        "DELETE",
+        "/api/v1/routes",
+        Some(TOKEN),
+        r#"{"prefix": "198.51.100.0/24"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(json(&reply)["originated"], false, "{reply}");
+    assert!(
+        watcher
+            .recv_until(WAIT, |s| !holds(s, &both) && holds(s, &not_member))
+            .await
+            .unwrap()
+    );
+    assert!(member.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+}
