@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::{BirdConfig, GobgpConfig, KUMO_ASN, Kumo, KumoClient, KumoConfig, TestNet};
+use crate::{Api, BirdConfig, FrrConfig, GobgpConfig, KUMO_ASN, Kumo, KumoClient, KumoConfig, TestNet};
 
 /// One test's exchange.
 #[derive(Debug)]
@@ -47,6 +47,30 @@ impl Ix {
             self.listen.port(),
             KUMO_ASN,
         )
+    }
+
+    /// An FRR `bgpd` client at `.host`.
+    pub fn frr(&self, host: u8, asn: u32) -> FrrConfig {
+        FrrConfig::client(
+            asn,
+            self.net.addr(host),
+            self.kumo_ip(),
+            self.listen.port(),
+            KUMO_ASN,
+        )
+    }
+
+    /// The admin API on a free port of kumo's address, with the tests' token; put it in the
+    /// config with [`KumoConfig::admin`].
+    ///
+    /// # Panics
+    /// When no port is free (the test cannot go on).
+    pub fn api(&self) -> Api {
+        let port = self
+            .net
+            .free_port(self.kumo_ip())
+            .unwrap_or_else(|e| panic!("no free port for the admin API: {e:#}"));
+        Api::new(SocketAddr::from((self.kumo_ip(), port)))
     }
 
     /// The `[[clients]]` entry for a client at `.host`; its name is `as<ASN>`.

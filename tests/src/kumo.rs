@@ -104,6 +104,11 @@ impl KumoConfig {
         self
     }
 
+    /// The `[admin]` table for `api` (its listen address and token).
+    pub fn admin(self, api: &crate::Api) -> Self {
+        self.section(&api.config_section())
+    }
+
     /// The TOML text.
     pub fn render(&self) -> String {
         let mut t = String::new();
@@ -268,6 +273,16 @@ impl Kumo {
         if let Some(mut d) = self.daemon.take() {
             d.kill();
         }
+    }
+
+    /// The config file kumo was started with.
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config
+    }
+
+    /// Rewrites the config file only (a reload is then asked for through the API).
+    pub fn write_config(&self, config: &str) -> Result<()> {
+        fs::write(&self.config, config).with_context(|| format!("writing {}", self.config.display()))
     }
 
     /// Rewrites the config file and sends SIGHUP (config reload).

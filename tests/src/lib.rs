@@ -10,11 +10,15 @@
 //! - [`bird`]: [`Bird`], a BIRD 2 instance driven through `birdc`.
 //! - [`gobgp`]: [`Gobgp`], a GoBGP instance driven through the `gobgp` CLI's JSON output.
 //! - [`kumo`]: [`Kumo`], the daemon under test, and [`KumoConfig`] to write its config.
+//! - [`api`]: [`Api`], a blocking HTTP/1.1 client for kumo's admin API.
+//! - [`frr`]: [`Frr`], an FRR `bgpd` run standalone (no zebra) as a client.
 //!
 //! Everything talks over 127/8 only. IPv6 routes are carried over the IPv4 sessions
 //! (MP-BGP), so no address has to be added to `lo`.
 
+pub mod api;
 pub mod bird;
+pub mod frr;
 pub mod gobgp;
 pub mod ix;
 pub mod kumo;
@@ -27,7 +31,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+pub use api::{ADMIN_TOKEN, Api};
 pub use bird::{AddPath, Bird, BirdConfig, BirdNeighbor};
+pub use frr::{Frr, FrrConfig};
 pub use gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
 pub use ix::Ix;
 pub use kumo::{KUMO_ASN, Kumo, KumoClient, KumoConfig, policy_component};
