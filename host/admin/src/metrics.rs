@@ -74,6 +74,8 @@ pub enum TrapKind {
     Deadline,
     /// The memory cap was hit.
     Memory,
+    /// The module answered something malformed (wrong length, bad index).
+    InvalidResult,
 }
 
 // Label values are the lowercase words operators query by; the derive would
@@ -91,7 +93,7 @@ macro_rules! label_value {
 
 label_value!(PrefixState { Received => "received", Accepted => "accepted", Filtered => "filtered", Exported => "exported" });
 label_value!(AfiLabel { Ipv4 => "ipv4", Ipv6 => "ipv6" });
-label_value!(TrapKind { Trap => "trap", Deadline => "deadline", Memory => "memory" });
+label_value!(TrapKind { Trap => "trap", Deadline => "deadline", Memory => "memory", InvalidResult => "invalid-result" });
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ClientLabel {

@@ -722,7 +722,7 @@ pub async fn spawn(daemon: Arc<Daemon>) -> anyhow::Result<Option<AdminHandle>> {
         .await
         .with_context(|| format!("cannot listen on {} (admin.listen)", admin.listen))?;
     let listening = listener.local_addr()?;
-    let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
+    let metrics = daemon.metrics().clone();
     let server = kumo_admin::AdminServer::new(options, Arc::new(KumoBackend::new(daemon)), metrics.clone());
     tokio::spawn(server.serve(listener, std::future::pending()));
     tracing::info!(address = %listening, "admin API listening");

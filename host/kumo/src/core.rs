@@ -716,6 +716,7 @@ impl Core {
             &clients,
             self.pipeline.registry().clone(),
             &self.pipeline.engine().clone(),
+            self.pipeline.observer().cloned(),
         );
         if let Some(local) = &self.local {
             self.pipeline.add_source(ClientCtx {

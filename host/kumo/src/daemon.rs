@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use kumo_admin::{Metrics, TrapKind};
 use kumo_config::{AddPath, Client, Config};
-use kumo_policy::{PolicyEngine, PolicyRegistry};
+use kumo_policy::{CallObserver, FailureKind, PolicyEngine, PolicyRegistry};
 use kumo_rib::PeerId;
 use kumo_session::{GracefulRestartOffer, LocalCapabilities, SessionConfig};
 use kumo_wire::{AddPathMode, AfiSafi, Notification, Role, notification::cease};
@@ -39,6 +40,25 @@ pub struct Daemon {
     config_path: Option<PathBuf>,
     /// Reloads run one at a time.
     reloading: tokio::sync::Mutex<()>,
+    metrics: Arc<Metrics>,
+}
+
+/// Records every policy call in the metrics (duration histogram, failures by kind).
+fn policy_observer(metrics: Arc<Metrics>) -> CallObserver {
+    Arc::new(
+        move |module: &str, took: Duration, failure: Option<FailureKind>| {
+            let policy = metrics.policy(module);
+            policy.observe_call(took);
+            if let Some(kind) = failure {
+                policy.trap(match kind {
+                    FailureKind::Trap => TrapKind::Trap,
+                    FailureKind::Deadline => TrapKind::Deadline,
+                    FailureKind::Memory => TrapKind::Memory,
+                    FailureKind::InvalidResult => TrapKind::InvalidResult,
+                });
+            }
+        },
+    )
 }
 
 /// What changes with a reload.
@@ -231,7 +251,12 @@ impl Daemon {
             slots.push(slot);
             peers.push(Some(handle));
         }
-        let core = Core::new(slots, Pipeline::new(&config, &policies), core_tx.clone());
+        let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
+        let core = Core::new(
+            slots,
+            Pipeline::new(&config, &policies, Some(policy_observer(metrics.clone()))),
+            core_tx.clone(),
+        );
         spawn_core(core, core_rx)?;
 
         let by_ip = Arc::new(ArcSwap::from_pointee(address_map(&peers)));
@@ -257,7 +282,13 @@ impl Daemon {
             by_ip,
             config_path: path,
             reloading: tokio::sync::Mutex::new(()),
+            metrics,
         })
+    }
+
+    /// The metrics the admin API serves (policy calls are recorded as they happen).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, DaemonState> {

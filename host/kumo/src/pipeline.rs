@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use kumo_config::{Client, Config};
-use kumo_policy::{ClientCtx, ImportResult, PolicyEngine, PolicyModule, PolicyRegistry, PolicyWorker};
+use kumo_policy::{
+    CallObserver, ClientCtx, ImportResult, PolicyEngine, PolicyModule, PolicyRegistry, PolicyWorker,
+};
 use kumo_rib::{
     AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, ImportVerdict,
     PeerId, PeerInfo, PeerSet, RejectReason, RouteAttrs,
@@ -60,6 +62,7 @@ pub struct Pipeline {
     prefixes: Vec<IpNet>,
     /// The client table policies see (sources and targets).
     ctxs: Vec<ClientCtx>,
+    observer: Option<CallObserver>,
     /// A candidate module standing in for the registry's module of its name
     /// (dry runs).
     candidate: Option<Arc<PolicyModule>>,
@@ -89,14 +92,14 @@ pub fn client_ctx(id: PeerId, client: &kumo_config::Client) -> ClientCtx {
 impl Pipeline {
     /// The pipeline for `config`'s clients (ids are their positions) with
     /// `policies` loaded from the same configuration.
-    pub fn new(config: &Config, policies: &LoadedPolicies) -> Self {
+    pub fn new(config: &Config, policies: &LoadedPolicies, observer: Option<CallObserver>) -> Self {
         let clients: Vec<(PeerId, &Client)> = config
             .clients
             .iter()
             .enumerate()
             .map(|(i, c)| (PeerId(i as u32), c))
             .collect();
-        Self::for_clients(&clients, policies.registry.clone(), &policies.engine)
+        Self::for_clients(&clients, policies.registry.clone(), &policies.engine, observer)
     }
 
     /// The pipeline for `clients` (configured clients by id; ids of removed
@@ -105,6 +108,7 @@ impl Pipeline {
         clients: &[(PeerId, &Client)],
         registry: Arc<PolicyRegistry>,
         engine: &PolicyEngine,
+        observer: Option<CallObserver>,
     ) -> Self {
         let index: HashMap<&str, PeerId> = clients.iter().map(|(id, c)| (c.name.as_str(), *id)).collect();
         let mut deny_from: HashMap<PeerId, PeerSet> = HashMap::new();
@@ -116,6 +120,9 @@ impl Pipeline {
             }
         }
         let mut worker = engine.worker();
+        if let Some(observer) = &observer {
+            worker.set_observer(observer.clone());
+        }
         let ctxs: Vec<ClientCtx> = clients.iter().map(|(id, c)| client_ctx(*id, c)).collect();
         worker.set_clients(&ctxs);
         let size = clients.iter().map(|(id, _)| id.0 as usize + 1).max().unwrap_or(0);
@@ -139,6 +146,7 @@ impl Pipeline {
             deny_from,
             prefixes: Vec::new(),
             ctxs,
+            observer: observer.clone(),
             candidate: None,
         };
         pipeline.refresh();
@@ -153,6 +161,11 @@ impl Pipeline {
         self.ctxs.push(ctx);
         let ctxs = self.ctxs.clone();
         self.worker.get_mut().set_clients(&ctxs);
+    }
+
+    /// Who is told about every policy call.
+    pub fn observer(&self) -> Option<&CallObserver> {
+        self.observer.as_ref()
     }
 
     /// The engine modules are instantiated with.

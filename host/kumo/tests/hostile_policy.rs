@@ -154,4 +154,22 @@ async fn failing_policies_reject_only_their_own_calls() {
         .unwrap();
     assert_eq!(held, vec![2, 2, 2]);
     assert_eq!(watcher.rib.len(), good.len() + 1);
+
+    // Each failure is counted by kind in the metrics, with the call durations.
+    let metrics = daemon.metrics().encode();
+    for (mode, kind) in [("loop", "deadline"), ("memory", "memory"), ("panic", "trap")] {
+        let line = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("kumo_policy_traps")
+                    && l.contains(&format!("hostile-{mode}\""))
+                    && l.contains(&format!("\"{kind}\""))
+            })
+            .unwrap_or_else(|| panic!("no {kind} count for hostile-{mode} in\n{metrics}"));
+        assert!(line.ends_with(" 2"), "{line}");
+    }
+    assert!(
+        metrics.contains("kumo_policy_call_duration_seconds_bucket"),
+        "{metrics}"
+    );
 }

@@ -15,6 +15,9 @@
 //!   thread; import and export chains; [`ImportResult`], [`ExportResult`].
 //! - [`registry`]: [`PolicyRegistry`] — loaded modules by name, swapped
 //!   atomically (`ArcSwap`), with the previous versions kept for rollback.
+//! - [`static_hold`]: [`StaticHoldModule`] — a static-hold component (world
+//!   `static-hold-module`): on a lost session, hold the client's routes or
+//!   withdraw them ([`SessionLoss`] → [`HoldDecision`]).
 //! - [`builtin`]: the shipped modules (`accept-all`, `rs-import`), built from
 //!   `policies/` by `build.rs` and embedded.
 //! - [`error`]: [`PolicyError`] (load) and [`PolicyFailure`] (call).
@@ -44,13 +47,15 @@ pub mod engine;
 pub mod error;
 pub mod module;
 pub mod registry;
+pub mod static_hold;
 pub mod worker;
 
 pub use engine::{EngineOptions, PolicyEngine};
 pub use error::{FailureKind, PolicyError, PolicyFailure};
 pub use module::{Limits, PolicyModule, PolicyStats, StatsSnapshot};
 pub use registry::{Modules, PolicyRegistry, RegistryError};
+pub use static_hold::{HoldDecision, LossReason, Marking, SessionLoss, StaticHoldModule};
 pub use worker::{
-    ClientCtx, ExportResult, ImportResult, ImportVerdicts, POLICY_ERROR_CODE, POLICY_ERROR_TEXT,
-    PolicyWorker, TargetSet,
+    CallObserver, ClientCtx, ExportResult, ImportResult, ImportVerdicts, POLICY_ERROR_CODE,
+    POLICY_ERROR_TEXT, PolicyWorker, TargetSet,
 };

@@ -225,6 +225,10 @@ struct Slot {
     instance: Option<Instance>,
 }
 
+/// Told about every call into a module (for metrics): the module's name,
+/// how long the call took, and how it failed, if it did.
+pub type CallObserver = Arc<dyn Fn(&str, std::time::Duration, Option<FailureKind>) + Send + Sync>;
+
 /// A worker's instances: one store and instance per module, created on first
 /// use, reused across calls and clients, and replaced after a failure.
 ///
@@ -236,6 +240,7 @@ pub struct PolicyWorker {
     clients_generation: u64,
     /// Reused between calls: the columns of the prefixes being lowered.
     batch: t::PrefixBatch,
+    observer: Option<CallObserver>,
 }
 
 impl std::fmt::Debug for PolicyWorker {
@@ -270,7 +275,13 @@ impl PolicyWorker {
                 lengths: Vec::new(),
                 families: Vec::new(),
             },
+            observer: None,
         }
+    }
+
+    /// Report every call to `observer` from now on.
+    pub fn set_observer(&mut self, observer: CallObserver) {
+        self.observer = Some(observer);
     }
 
     /// Replace the client table. Each instance receives it (once) before its
@@ -339,7 +350,13 @@ impl PolicyWorker {
                 instance.clients_generation = Some(self.clients_generation);
             }
             module.stats().calls.fetch_add(1, Ordering::Relaxed);
-            f(instance, module, &self.batch)
+            let started = self.observer.is_some().then(std::time::Instant::now);
+            let result = f(instance, module, &self.batch);
+            if let (Some(observer), Some(started)) = (&self.observer, started) {
+                let failure = result.as_ref().err().map(|f| f.kind);
+                observer(module.name(), started.elapsed(), failure);
+            }
+            result
         })();
         if let Err(failure) = &result
             && failure.kind != FailureKind::InvalidResult
