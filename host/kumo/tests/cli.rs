@@ -37,6 +37,14 @@ fn check_accepts_the_example_config() {
 }
 
 #[test]
+fn check_accepts_the_example_ix_with_the_standard_policy() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/ix.toml");
+    let (ok, stdout, stderr) = check(&example);
+    assert!(ok, "stderr: {stderr}");
+    assert!(stdout.contains("ok (3 clients; policy modules: rs-standard)"), "{stdout}");
+}
+
+#[test]
 fn check_names_the_key_path_of_each_problem() {
     let cases = [
         (
