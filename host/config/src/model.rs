@@ -135,6 +135,15 @@ pub struct Server {
     /// The Restart Time kumo announces in its Graceful Restart capability, seconds (12 bits).
     #[serde(default = "default_restart_time")]
     pub restart_time: u16,
+    /// Watch the configuration file and reload when it changes (also through
+    /// a symlink swap, as a mounted Kubernetes ConfigMap changes).
+    #[serde(default)]
+    pub watch_config: bool,
+    /// On shutdown, first re-announce every route with GRACEFUL_SHUTDOWN
+    /// (65535:0, RFC 8326) and wait this many seconds so clients move
+    /// traffic away, then close the sessions. 0: close at once.
+    #[serde(default)]
+    pub shutdown_drain: u64,
 }
 
 impl Server {
@@ -148,6 +157,8 @@ impl Server {
             connect_retry: default_connect_retry(),
             graceful_restart: true,
             restart_time: default_restart_time(),
+            watch_config: false,
+            shutdown_drain: 0,
         }
     }
 

@@ -669,6 +669,15 @@ impl Core {
         Some(sent)
     }
 
+    /// Shutting down with a drain: send every client every route again with
+    /// GRACEFUL_SHUTDOWN added. Returns the number of paths re-announced.
+    pub fn start_drain(&mut self) -> usize {
+        self.pipeline.start_drain();
+        let changed = self.rib.reevaluate_export(&self.pipeline, &mut self.out);
+        self.distribute();
+        changed
+    }
+
     /// Add a client (from a configuration reload); returns its id.
     pub fn add_client(&mut self, slot: ClientSlot) -> PeerId {
         self.clients.push(slot);

@@ -498,8 +498,50 @@ impl Daemon {
         Ok(report)
     }
 
-    /// Close every session with Cease / Administrative Shutdown and this message (RFC 8203).
+    /// Reload whenever the configuration file's content changes (checked
+    /// every `every`, reading through symlinks, so a Kubernetes ConfigMap's
+    /// atomic symlink swap counts). Stops when the daemon is dropped.
+    pub fn watch_config(self: &Arc<Self>, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        let path = self.config_path.clone()?;
+        let daemon = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            // A small file: reading it inline costs less than a blocking-pool hop.
+            let mut last = std::fs::read(&path).ok();
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(daemon) = daemon.upgrade() else { return };
+                let now = std::fs::read(&path).ok();
+                // A file missing for a moment (mid-swap) is not a change.
+                if now.is_none() || now == last {
+                    continue;
+                }
+                last = now;
+                match daemon.reload().await {
+                    Ok(report) => {
+                        info!(?report, file = %path.display(), "configuration file changed: reloaded")
+                    }
+                    Err(e) => {
+                        warn!(error = %e, file = %path.display(), "configuration file changed but not reloaded; nothing changed")
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Close every session with Cease / Administrative Shutdown and this
+    /// message (RFC 8203), after the configured drain (`server.shutdown_drain`:
+    /// every route re-announced with GRACEFUL_SHUTDOWN, then a wait).
     pub async fn shutdown(&self, message: &str) {
+        let drain = Duration::from_secs(self.config().server.shutdown_drain);
+        if !drain.is_zero() {
+            let marked = self.query(|core| core.start_drain()).await.unwrap_or(0);
+            info!(
+                paths = marked,
+                seconds = drain.as_secs(),
+                "draining: routes re-announced with GRACEFUL_SHUTDOWN"
+            );
+            tokio::time::sleep(drain).await;
+        }
         let peers: Vec<PeerHandle> = self.state().peers.iter().flatten().cloned().collect();
         for peer in peers {
             debug!(client = %peer.client.name, "sending administrative shutdown");

@@ -155,6 +155,9 @@ fn run(path: PathBuf) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let daemon = std::sync::Arc::new(daemon::Daemon::start_from(config, Some(path)).await?);
         kumo::admin::spawn(daemon.clone()).await?;
+        if daemon.config().server.watch_config {
+            daemon.watch_config(std::time::Duration::from_secs(2));
+        }
         wait_for_termination(&daemon).await?;
         tracing::info!("shutting down: Cease / Administrative Shutdown to every client");
         daemon.shutdown("kumo route server shutting down").await;

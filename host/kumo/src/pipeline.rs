@@ -63,6 +63,8 @@ pub struct Pipeline {
     /// The client table policies see (sources and targets).
     ctxs: Vec<ClientCtx>,
     observer: Option<CallObserver>,
+    /// Shutting down with a drain: every exported route carries GRACEFUL_SHUTDOWN.
+    draining: bool,
     /// A candidate module standing in for the registry's module of its name
     /// (dry runs).
     candidate: Option<Arc<PolicyModule>>,
@@ -147,6 +149,7 @@ impl Pipeline {
             prefixes: Vec::new(),
             ctxs,
             observer: observer.clone(),
+            draining: false,
             candidate: None,
         };
         pipeline.refresh();
@@ -161,6 +164,12 @@ impl Pipeline {
         self.ctxs.push(ctx);
         let ctxs = self.ctxs.clone();
         self.worker.get_mut().set_clients(&ctxs);
+    }
+
+    /// From now on, every route goes out with GRACEFUL_SHUTDOWN (65535:0,
+    /// RFC 8326) added, so receivers prefer other paths while kumo drains.
+    pub fn start_drain(&mut self) {
+        self.draining = true;
     }
 
     /// Who is told about every policy call.
@@ -306,6 +315,48 @@ impl Pipeline {
     }
 }
 
+/// GRACEFUL_SHUTDOWN (RFC 8326).
+const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
+
+fn with_graceful_shutdown(attrs: &Attrs) -> Attrs {
+    let mut marked = (**attrs).clone();
+    if !marked.attrs.communities.contains(&GRACEFUL_SHUTDOWN) {
+        marked.attrs.communities.push(GRACEFUL_SHUTDOWN);
+    }
+    Arc::new(marked)
+}
+
+impl Pipeline {
+    /// Every receiver's attributes with GRACEFUL_SHUTDOWN added (one shared
+    /// copy for the receivers without a modification of their own).
+    fn drain_marked(
+        &self,
+        source: PeerId,
+        denied: &PeerSet,
+        attrs: &Attrs,
+        modified: Vec<(PeerId, Attrs)>,
+    ) -> Vec<(PeerId, Attrs)> {
+        let shared = with_graceful_shutdown(attrs);
+        let mut own: HashMap<PeerId, Attrs> = modified.into_iter().collect();
+        let mut all: Vec<(PeerId, Attrs)> = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some())
+            .map(|(i, _)| PeerId(i as u32))
+            .filter(|id| *id != source && !denied.contains(*id))
+            .map(|id| {
+                let marked = own
+                    .remove(&id)
+                    .map_or_else(|| shared.clone(), |m| with_graceful_shutdown(&m));
+                (id, marked)
+            })
+            .collect();
+        all.sort_by_key(|(peer, _)| *peer);
+        all
+    }
+}
+
 impl ExportPolicy for Pipeline {
     fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
         let mut denied = self.deny_from.get(&source.id).cloned().unwrap_or_default();
@@ -343,6 +394,9 @@ impl ExportPolicy for Pipeline {
             }
         }
         modified.sort_by_key(|(peer, _)| *peer);
+        if self.draining {
+            modified = self.drain_marked(source.id, &denied, attrs, modified);
+        }
         ExportDecision {
             targets: ExportTargets::AllExcept(denied),
             modified,

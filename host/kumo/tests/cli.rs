@@ -41,7 +41,10 @@ fn check_accepts_the_example_ix_with_the_standard_policy() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/ix.toml");
     let (ok, stdout, stderr) = check(&example);
     assert!(ok, "stderr: {stderr}");
-    assert!(stdout.contains("ok (3 clients; policy modules: rs-standard)"), "{stdout}");
+    assert!(
+        stdout.contains("ok (3 clients; policy modules: rs-standard)"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -1,0 +1,161 @@
+//! Lifecycle: the configuration file watched for changes (a ConfigMap's
+//! symlink swap), and the decommission drain (GRACEFUL_SHUTDOWN, then Cease).
+#![allow(clippy::unwrap_used)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use kumo::daemon::Daemon;
+use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
+use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
+
+const WAIT: Duration = Duration::from_secs(10);
+const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
+
+fn speaker(net: u8, host: u8, asn: u32) -> SpeakerConfig {
+    SpeakerConfig::new(
+        IpAddr::V4(Ipv4Addr::new(127, 0, net, host)),
+        asn,
+        Ipv4Addr::new(10, 0, 0, host),
+    )
+}
+
+fn attrs(asn: u32) -> PathAttributes {
+    PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath {
+            segments: vec![AsPathSegment::Sequence(vec![asn])],
+        }),
+        next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
+        ..Default::default()
+    }
+}
+
+fn config(net: u8, port: u16, server_extra: &str, clients: &[(&str, u32, u8)]) -> String {
+    let mut text = format!(
+        "[server]\nasn = 64500\nrouter_id = \"192.0.2.254\"\nlisten = [\"127.0.{net}.1:{port}\"]\n{server_extra}\n"
+    );
+    for (name, asn, host) in clients {
+        text.push_str(&format!(
+            "\n[[clients]]\nname = \"{name}\"\nasn = {asn}\nip = [\"127.0.{net}.{host}\"]\n"
+        ));
+    }
+    text
+}
+
+fn free_port(net: u8) -> u16 {
+    let l = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, net, 1), 0)).unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_config_reloads_on_a_symlink_swap() {
+    const NET: u8 = 226;
+    let dir = std::env::temp_dir().join(format!("kumo-watch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port(NET);
+    let server = "watch_config = true";
+    // Like a ConfigMap volume: kumo.toml -> ..data/kumo.toml, ..data -> a versioned directory.
+    for (version, clients) in [
+        ("v1", vec![("a", 65002, 2)]),
+        ("v2", vec![("a", 65002, 2), ("b", 65003, 3)]),
+    ] {
+        std::fs::create_dir_all(dir.join(version)).unwrap();
+        std::fs::write(
+            dir.join(version).join("kumo.toml"),
+            config(NET, port, server, &clients),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink("v1", dir.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/kumo.toml", dir.join("kumo.toml")).unwrap();
+    let path = dir.join("kumo.toml");
+    let daemon = Arc::new(
+        Daemon::start_from(kumo_config::load(&path).unwrap(), Some(path.clone()))
+            .await
+            .unwrap(),
+    );
+    let watcher = daemon.watch_config(Duration::from_millis(100)).unwrap();
+    let bgp = daemon.listening[0];
+    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
+    assert!(
+        Speaker::connect(&speaker(NET, 3, 65003), bgp).await.is_err(),
+        "b is not configured yet"
+    );
+
+    // The atomic swap: a new ..data link renamed over the old one.
+    std::os::unix::fs::symlink("v2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut b = loop {
+        if let Ok(b) = Speaker::connect(&speaker(NET, 3, 65003), bgp).await {
+            break b;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "b never became configured"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // a kept its session: its route reaches the new client.
+    let p: IpNet = "198.51.100.0/24".parse().unwrap();
+    a.announce(&attrs(65002), None, &[p]).await.unwrap();
+    assert!(
+        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
+            .await
+            .unwrap()
+    );
+    watcher.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_with_graceful_shutdown_then_ceases() {
+    const NET: u8 = 227;
+    let port = free_port(NET);
+    let text = config(
+        NET,
+        port,
+        "shutdown_drain = 1",
+        &[("a", 65002, 2), ("b", 65003, 3)],
+    );
+    let daemon = Arc::new(Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap());
+    let bgp = daemon.listening[0];
+    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
+    let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
+    let p: IpNet = "198.51.100.0/24".parse().unwrap();
+    a.announce(&attrs(65002), None, &[p]).await.unwrap();
+    assert!(
+        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
+            .await
+            .unwrap()
+    );
+    assert!(!b.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN)));
+
+    let stopping = tokio::spawn({
+        let daemon = daemon.clone();
+        async move { daemon.shutdown("decommissioned").await }
+    });
+    // First the route again, marked; the session is still up.
+    assert!(
+        b.recv_until(WAIT, |s| s
+            .rib
+            .values()
+            .any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN)))
+            .await
+            .unwrap()
+    );
+    // Then the Cease with the message.
+    match b.recv_until(WAIT, |_| false).await {
+        Err(SpeakerError::Notification(n)) => {
+            assert_eq!((n.code, n.subcode), (6, 2));
+            assert_eq!(n.shutdown_message().as_deref(), Some("decommissioned"));
+        }
+        other => panic!("expected Administrative Shutdown, got {other:?}"),
+    }
+    stopping.await.unwrap();
+    drop(a);
+}
