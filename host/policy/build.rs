@@ -18,6 +18,8 @@ const MODULES: &[(&str, &str)] = &[
     ("kumo_policy_rs_standard", "rs_standard.wasm"),
     ("kumo_policy_hostile", "hostile.wasm"),
     ("origin_tagger", "origin_tagger.wasm"),
+    ("kumo_policy_static_hold", "static_hold.wasm"),
+    ("kumo_policy_hostile_hold", "hostile_hold.wasm"),
 ];
 
 /// Cargo workspaces to build, relative to the repository root: the shipped

@@ -16,6 +16,8 @@
 //! - [`communities`]: action-community patterns (`0:peer_as`, `rs_as:1:peer_as`).
 //! - [`testing`]: one-line builders and runners for native tests.
 //! - [`log`]: write to kumo's log.
+//! - [`static_hold`]: static-hold policies (what happens to a lost session's
+//!   routes): [`static_hold::StaticHold`], [`export_static_hold!`].
 //! - `guest` (wasm32 only, hidden): the wit-bindgen glue behind [`export_policy!`].
 //!
 //! ```
@@ -45,6 +47,7 @@ pub mod communities;
 pub mod log;
 pub mod prefix;
 pub mod reject;
+pub mod static_hold;
 pub mod testing;
 pub mod types;
 pub mod verdict;

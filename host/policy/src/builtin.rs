@@ -14,8 +14,14 @@ pub const RS_IMPORT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rs_import
 /// config; see docs/policies.md.
 pub const RS_STANDARD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rs_standard.wasm"));
 
+/// `static-hold`: the standard static-hold module (world
+/// `static-hold-module`, load it with [`crate::StaticHoldModule::load`]):
+/// holds a lost session's routes only inside a declared maintenance window,
+/// by default. Options in policies/static-hold/src/lib.rs.
+pub const STATIC_HOLD: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/static_hold.wasm"));
+
 /// Names of the built-in modules, as configurations refer to them.
-pub const NAMES: &[&str] = &["accept-all", "rs-import", "rs-standard"];
+pub const NAMES: &[&str] = &["accept-all", "rs-import", "rs-standard", "static-hold"];
 
 /// The component bytes of built-in module `name`.
 pub fn get(name: &str) -> Option<&'static [u8]> {
@@ -23,6 +29,7 @@ pub fn get(name: &str) -> Option<&'static [u8]> {
         "accept-all" => Some(ACCEPT_ALL),
         "rs-import" => Some(RS_IMPORT),
         "rs-standard" => Some(RS_STANDARD),
+        "static-hold" => Some(STATIC_HOLD),
         _ => None,
     }
 }

@@ -17,10 +17,16 @@ pub enum PolicyError {
         "policy module {module:?}: imports {import:?}, which kumo does not provide (only kumo:policy/host and wasi:*)"
     )]
     UnsupportedImport { module: String, import: String },
-    /// The component does not implement the `kumo:policy/policy-module` world
-    /// (missing export, wrong signature, other WIT version).
-    #[error("policy module {module:?}: does not implement world kumo:policy/policy-module@0.1.0: {message}")]
-    WrongWorld { module: String, message: String },
+    /// The component does not implement the world kumo expects of it
+    /// (`world`: `kumo:policy/policy-module@0.1.0` for policies,
+    /// `kumo:policy/static-hold-module@0.1.0` for static-hold modules):
+    /// missing export, wrong signature, other WIT version.
+    #[error("policy module {module:?}: does not implement world {world}: {message}")]
+    WrongWorld {
+        module: String,
+        world: &'static str,
+        message: String,
+    },
     /// Instantiating the component failed (a trap in its start-up, memory cap).
     #[error("policy module {module:?}: instantiation failed ({kind}): {message}")]
     Instantiate {

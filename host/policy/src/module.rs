@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::{Store, StoreContextMut};
 
 use crate::bindings;
@@ -131,35 +131,10 @@ impl PolicyModule {
         config: serde_json::Value,
     ) -> Result<Self, PolicyError> {
         let shared = engine.shared.clone();
-        let component = Component::new(&shared.engine, wasm).map_err(|e| PolicyError::Compile {
-            module: name.to_owned(),
-            message: format!("{e:#}"),
+        let instance_pre = link(&shared, name, wasm, POLICY_WORLD, |linker| {
+            bindings::PolicyModule::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |state| state)
         })?;
-
-        for (import, _) in component.component_type().imports(&shared.engine) {
-            if !(import.starts_with("kumo:policy/") || import.starts_with("wasi:")) {
-                return Err(PolicyError::UnsupportedImport {
-                    module: name.to_owned(),
-                    import: import.to_owned(),
-                });
-            }
-        }
-
-        let wrong_world = |e: wasmtime::Error| PolicyError::WrongWorld {
-            module: name.to_owned(),
-            message: format!("{e:#}"),
-        };
-        let mut linker: Linker<StoreState> = Linker::new(&shared.engine);
-        bindings::PolicyModule::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)
-            .map_err(wrong_world)?;
-        // Guests built with Rust std for wasm32-wasip2 import some WASI
-        // interfaces (stderr for panic messages, environment, ...). kumo gives
-        // policies no OS access: any such call traps, failing the call closed.
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(wrong_world)?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(wrong_world)?;
-        let pre = bindings::PolicyModulePre::new(instance_pre).map_err(wrong_world)?;
+        let pre = bindings::PolicyModulePre::new(instance_pre).map_err(wrong_world(name, POLICY_WORLD))?;
 
         let module = PolicyModule {
             id: NEXT_MODULE_ID.fetch_add(1, Ordering::Relaxed),
@@ -245,6 +220,14 @@ impl PolicyModule {
     pub fn stats(&self) -> &PolicyStats {
         &self.stats
     }
+    pub(crate) fn ctx(&self) -> CallCtx<'_> {
+        CallCtx {
+            name: &self.name,
+            limits: &self.limits,
+            engine: &self.engine,
+            stats: &self.stats,
+        }
+    }
 }
 
 impl std::fmt::Debug for PolicyModule {
@@ -258,7 +241,54 @@ impl std::fmt::Debug for PolicyModule {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The world of policy modules.
+pub(crate) const POLICY_WORLD: &str = "kumo:policy/policy-module@0.1.0";
+
+pub(crate) fn wrong_world(module: &str, world: &'static str) -> impl Fn(wasmtime::Error) -> PolicyError {
+    move |e| PolicyError::WrongWorld {
+        module: module.to_owned(),
+        world,
+        message: format!("{e:#}"),
+    }
+}
+
+/// Compile `wasm` as module `name`, refuse imports kumo does not provide,
+/// link the host side of `world` (`add_world`) and pre-instantiate it.
+/// Shared by every kind of module (policy, static-hold).
+pub(crate) fn link(
+    shared: &EngineShared,
+    name: &str,
+    wasm: &[u8],
+    world: &'static str,
+    add_world: impl FnOnce(&mut Linker<StoreState>) -> wasmtime::Result<()>,
+) -> Result<InstancePre<StoreState>, PolicyError> {
+    let component = Component::new(&shared.engine, wasm).map_err(|e| PolicyError::Compile {
+        module: name.to_owned(),
+        message: format!("{e:#}"),
+    })?;
+
+    for (import, _) in component.component_type().imports(&shared.engine) {
+        if !(import.starts_with("kumo:policy/") || import.starts_with("wasi:")) {
+            return Err(PolicyError::UnsupportedImport {
+                module: name.to_owned(),
+                import: import.to_owned(),
+            });
+        }
+    }
+
+    let wrong_world = wrong_world(name, world);
+    let mut linker: Linker<StoreState> = Linker::new(&shared.engine);
+    add_world(&mut linker).map_err(&wrong_world)?;
+    // Guests built with Rust std for wasm32-wasip2 import some WASI
+    // interfaces (stderr for panic messages, environment, ...). kumo gives
+    // policies no OS access: any such call traps, failing the call closed.
+    linker
+        .define_unknown_imports_as_traps(&component)
+        .map_err(&wrong_world)?;
+    linker.instantiate_pre(&component).map_err(wrong_world)
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes
         .iter()
@@ -335,6 +365,73 @@ pub(crate) enum InstantiateError {
     Failed(PolicyFailure),
 }
 
+/// What a guest call needs from its module, whatever the module's world:
+/// name (log, failures), limits, engine (deadline ticks) and counters.
+pub(crate) struct CallCtx<'a> {
+    pub(crate) name: &'a Arc<str>,
+    pub(crate) limits: &'a Limits,
+    pub(crate) engine: &'a EngineShared,
+    pub(crate) stats: &'a PolicyStats,
+}
+
+impl CallCtx<'_> {
+    /// A store for one instance: memory cap, epoch deadline, guest log.
+    pub(crate) fn new_store(&self) -> Store<StoreState> {
+        let mut store = Store::new(
+            &self.engine.engine,
+            StoreState {
+                module: self.name.clone(),
+                max_memory: self.limits.max_memory,
+                max_log_lines: self.limits.max_log_lines,
+                memory_cap_hit: false,
+                log_lines: 0,
+            },
+        );
+        store.limiter(|state| state);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.engine.deadline_ticks(self.limits.deadline));
+        self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
+        store
+    }
+
+    /// Run one guest call under the module's deadline, classifying failures.
+    /// After a failure the instance must be dropped (a trapped component
+    /// instance cannot be entered again).
+    pub(crate) fn call<B, R>(
+        &self,
+        store: &mut Store<StoreState>,
+        bindings: &B,
+        f: impl FnOnce(&B, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        let data = store.data_mut();
+        data.memory_cap_hit = false;
+        data.log_lines = 0;
+        store.set_epoch_deadline(self.engine.deadline_ticks(self.limits.deadline));
+        match f(bindings, store.as_context_mut()) {
+            Ok(r) => Ok(r),
+            Err(e) => Err(self.classify(store.data(), e)),
+        }
+    }
+
+    pub(crate) fn classify(&self, state: &StoreState, error: wasmtime::Error) -> PolicyFailure {
+        let kind = if state.memory_cap_hit {
+            FailureKind::Memory
+        } else if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+            FailureKind::Deadline
+        } else {
+            FailureKind::Trap
+        };
+        self.stats.count_failure(kind);
+        let failure = PolicyFailure {
+            module: self.name.to_string(),
+            kind,
+            message: format!("{error:#}"),
+        };
+        tracing::warn!(policy = %self.name, kind = %kind, error = %failure.message, "policy call failed; it fails closed");
+        failure
+    }
+}
+
 /// A live instance of a module in its own store. One store per (worker,
 /// module): a failed instance is dropped with its store (and its memory)
 /// without touching the worker's other instances.
@@ -347,24 +444,11 @@ pub(crate) struct Instance {
 
 impl Instance {
     pub(crate) fn new(module: &PolicyModule) -> Result<Self, InstantiateError> {
-        let limits = &module.limits;
-        let mut store = Store::new(
-            &module.engine.engine,
-            StoreState {
-                module: module.name.clone(),
-                max_memory: limits.max_memory,
-                max_log_lines: limits.max_log_lines,
-                memory_cap_hit: false,
-                log_lines: 0,
-            },
-        );
-        store.limiter(|state| state);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(module.engine.deadline_ticks(limits.deadline));
-        module.stats.instantiations.fetch_add(1, Ordering::Relaxed);
+        let ctx = module.ctx();
+        let mut store = ctx.new_store();
         let bindings = match module.pre.instantiate(&mut store) {
             Ok(bindings) => bindings,
-            Err(e) => return Err(InstantiateError::Failed(classify(module, store.data(), e))),
+            Err(e) => return Err(InstantiateError::Failed(ctx.classify(store.data(), e))),
         };
         let mut instance = Instance {
             store,
@@ -387,34 +471,8 @@ impl Instance {
         module: &PolicyModule,
         f: impl FnOnce(&bindings::PolicyModule, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
-        let data = self.store.data_mut();
-        data.memory_cap_hit = false;
-        data.log_lines = 0;
-        self.store
-            .set_epoch_deadline(module.engine.deadline_ticks(module.limits.deadline));
-        match f(&self.bindings, self.store.as_context_mut()) {
-            Ok(r) => Ok(r),
-            Err(e) => Err(classify(module, self.store.data(), e)),
-        }
+        module.ctx().call(&mut self.store, &self.bindings, f)
     }
 }
 
 use wasmtime::AsContextMut;
-
-fn classify(module: &PolicyModule, state: &StoreState, error: wasmtime::Error) -> PolicyFailure {
-    let kind = if state.memory_cap_hit {
-        FailureKind::Memory
-    } else if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
-        FailureKind::Deadline
-    } else {
-        FailureKind::Trap
-    };
-    module.stats.count_failure(kind);
-    let failure = PolicyFailure {
-        module: module.name.to_string(),
-        kind,
-        message: format!("{error:#}"),
-    };
-    tracing::warn!(policy = %module.name, kind = %kind, error = %failure.message, "policy call failed; its routes are rejected");
-    failure
-}
