@@ -1,0 +1,421 @@
+//! One benchmark client: a BGP session on kumo's codec that sends its
+//! pre-encoded table when told to, keeps reading, and counts which of the
+//! expected routes it holds.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use kumo_wire::{
+    AfiSafi, Capability, CodecContext, Message, MpNextHop, Nlri, Open, UpdatePacker, decode_message,
+    encode_message, frame, msg_type,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, watch};
+
+use crate::scan::{Event, NextHop, scan_update};
+use crate::scenario::{ClientSpec, Scenario};
+
+/// Errors of a benchmark client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{client}: i/o: {source}")]
+    Io { client: String, source: io::Error },
+    #[error("{client}: {what}")]
+    Protocol { client: String, what: String },
+    #[error("{client}: encode: {source}")]
+    Encode {
+        client: String,
+        source: kumo_wire::EncodeError,
+    },
+}
+
+/// Counters shared by all clients of a run.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// NOTIFICATIONs received from the route server.
+    pub notifications: AtomicU64,
+    /// Of which Hold Timer Expired (code 4).
+    pub hold_timer_expired_by_rs: AtomicU64,
+    /// Sessions where the client's own hold timer ran out (nothing from the RS).
+    pub hold_timer_expired_by_client: AtomicU64,
+    /// Sessions closed by the route server (EOF or error).
+    pub session_resets: AtomicU64,
+    /// Prefixes received that no client announced.
+    pub unknown_prefixes: AtomicU64,
+    /// Routes received with a NEXT_HOP other than the announcer's.
+    pub wrong_next_hop: AtomicU64,
+    /// A client's own routes sent back to it.
+    pub reflected: AtomicU64,
+    /// UPDATE messages received, all clients.
+    pub updates: AtomicU64,
+}
+
+/// A receiver reports whenever it becomes complete (`true`) or incomplete again.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub client: usize,
+    pub complete: bool,
+    pub at: Instant,
+    /// Distinct expected routes held right now.
+    pub held: usize,
+}
+
+/// An established session, split for the reader and writer tasks.
+#[derive(Debug)]
+pub struct Established {
+    pub client: usize,
+    read: OwnedReadHalf,
+    write: OwnedWriteHalf,
+    /// Bytes read past the handshake.
+    leftover: Vec<u8>,
+    hold_time: u16,
+}
+
+fn io_err(c: &ClientSpec) -> impl Fn(io::Error) -> ClientError + '_ {
+    move |source| ClientError::Io {
+        client: c.name.clone(),
+        source,
+    }
+}
+
+/// Connect from the client's address and complete the OPEN exchange.
+pub async fn connect(spec: &ClientSpec, rs: SocketAddr, hold_time: u16) -> Result<Established, ClientError> {
+    let socket = TcpSocket::new_v4().map_err(io_err(spec))?;
+    socket
+        .bind(SocketAddr::new(IpAddr::V4(spec.v4), 0))
+        .map_err(io_err(spec))?;
+    let stream = socket.connect(rs).await.map_err(io_err(spec))?;
+    stream.set_nodelay(true).map_err(io_err(spec))?;
+    let (mut read, mut write) = stream.into_split();
+    let ctx = CodecContext {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    let open = Open {
+        version: 4,
+        my_as: u16::try_from(spec.asn).unwrap_or(kumo_wire::AS_TRANS),
+        hold_time,
+        bgp_id: spec.v4,
+        capabilities: vec![
+            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
+            Capability::FourOctetAs(spec.asn),
+        ],
+    };
+    let mut out = Vec::new();
+    encode_message(&Message::Open(open), &ctx, &mut out).map_err(|source| ClientError::Encode {
+        client: spec.name.clone(),
+        source,
+    })?;
+    write.write_all(&out).await.map_err(io_err(spec))?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut peer_hold = hold_time;
+    let mut got_open = false;
+    loop {
+        while let Some(f) = frame(&buf, 65535).map_err(|n| ClientError::Protocol {
+            client: spec.name.clone(),
+            what: format!("framing: {}", n.describe()),
+        })? {
+            let len = f.message.len();
+            match f.msg_type {
+                msg_type::KEEPALIVE if got_open => {
+                    buf.drain(..len);
+                    return Ok(Established {
+                        client: spec.index,
+                        read,
+                        write,
+                        leftover: buf,
+                        hold_time: peer_hold.min(hold_time),
+                    });
+                }
+                msg_type::OPEN => {
+                    if let Ok(d) = decode_message(f.message, &ctx)
+                        && let Message::Open(o) = d.message
+                    {
+                        peer_hold = o.hold_time;
+                    }
+                    got_open = true;
+                    out.clear();
+                    encode_message(&Message::Keepalive, &ctx, &mut out).map_err(|source| {
+                        ClientError::Encode {
+                            client: spec.name.clone(),
+                            source,
+                        }
+                    })?;
+                    write.write_all(&out).await.map_err(io_err(spec))?;
+                }
+                msg_type::NOTIFICATION => {
+                    let what = match decode_message(f.message, &ctx) {
+                        Err(n) => format!("NOTIFICATION {}", n.describe()),
+                        Ok(d) => format!("{:?}", d.message),
+                    };
+                    return Err(ClientError::Protocol {
+                        client: spec.name.clone(),
+                        what,
+                    });
+                }
+                _ => {}
+            }
+            buf.drain(..len);
+        }
+        buf.reserve(4096);
+        if read.read_buf(&mut buf).await.map_err(io_err(spec))? == 0 {
+            return Err(ClientError::Protocol {
+                client: spec.name.clone(),
+                what: "closed during OPEN exchange".into(),
+            });
+        }
+    }
+}
+
+/// The client's whole table as UPDATE bytes, then End-of-RIB for both families.
+pub fn encode_table(scenario: &Scenario, client: usize) -> Result<Vec<u8>, ClientError> {
+    let ctx = CodecContext {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    let spec = &scenario.clients[client];
+    let packer = UpdatePacker::new(&ctx);
+    let mut out = Vec::new();
+    for g in &scenario.groups[client] {
+        let nlri: Vec<Nlri> = g
+            .prefixes
+            .iter()
+            .map(|p| Nlri {
+                prefix: *p,
+                path_id: None,
+            })
+            .collect();
+        let Some(first) = g.prefixes.first() else {
+            continue;
+        };
+        let (family, mp) = match first {
+            ipnet::IpNet::V4(_) => (AfiSafi::IPV4_UNICAST, None),
+            ipnet::IpNet::V6(_) => (
+                AfiSafi::IPV6_UNICAST,
+                Some(MpNextHop::V6 {
+                    global: spec.v6,
+                    link_local: None,
+                }),
+            ),
+        };
+        packer
+            .announce(&g.attrs, family, mp, &nlri, &mut out)
+            .map_err(|source| ClientError::Encode {
+                client: spec.name.clone(),
+                source,
+            })?;
+    }
+    packer.end_of_rib(AfiSafi::IPV4_UNICAST, &mut out);
+    packer.end_of_rib(AfiSafi::IPV6_UNICAST, &mut out);
+    Ok(out)
+}
+
+/// Writer: waits for `go`, sends `table`, then keeps the session alive with
+/// KEEPALIVEs every hold time / 3 until `stop`.
+pub async fn run_writer(
+    mut write: OwnedWriteHalf,
+    table: Vec<u8>,
+    hold_time: u16,
+    mut go: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut keepalive = Vec::new();
+    // A KEEPALIVE is the bare 19-octet header.
+    keepalive.extend_from_slice(&[0xff; 16]);
+    keepalive.extend_from_slice(&[0, 19, msg_type::KEEPALIVE]);
+    let interval = Duration::from_secs(u64::from((hold_time / 3).max(1)));
+    let mut sent_table = false;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            r = go.changed(), if !sent_table => {
+                if r.is_err() { return; }
+                if *go.borrow() {
+                    sent_table = true;
+                    if write.write_all(&table).await.is_err() { return; }
+                }
+            }
+            _ = tokio::time::sleep(interval) => {
+                if hold_time > 0 && write.write_all(&keepalive).await.is_err() { return; }
+            }
+        }
+    }
+}
+
+/// Receiver state of one client: which expected routes it holds.
+#[derive(Debug)]
+struct Held {
+    bits: Vec<u64>,
+    count: usize,
+}
+
+impl Held {
+    fn set(&mut self, id: u32) -> bool {
+        let (w, b) = (id as usize / 64, id % 64);
+        let was = self.bits[w] & (1 << b) != 0;
+        self.bits[w] |= 1 << b;
+        if !was {
+            self.count += 1;
+        }
+        !was
+    }
+    fn clear(&mut self, id: u32) {
+        let (w, b) = (id as usize / 64, id % 64);
+        if self.bits[w] & (1 << b) != 0 {
+            self.bits[w] &= !(1 << b);
+            self.count -= 1;
+        }
+    }
+}
+
+/// Reader: frames and scans everything the route server sends, until `stop`
+/// or the session ends; reports completeness changes on `progress`.
+pub async fn run_reader(
+    established_read: (usize, OwnedReadHalf, Vec<u8>, u16),
+    scenario: Arc<Scenario>,
+    counters: Arc<Counters>,
+    progress: mpsc::UnboundedSender<Progress>,
+    mut stop: watch::Receiver<bool>,
+) -> usize {
+    let (me, mut read, mut buf, hold_time) = established_read;
+    let total = scenario.spec.clients * scenario.spec.prefixes;
+    let expected = scenario.expected_per_client();
+    let mut held = Held {
+        bits: vec![0; total.div_ceil(64)],
+        count: 0,
+    };
+    let mut complete = false;
+    let ctx = CodecContext {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    let hold = if hold_time == 0 {
+        Duration::from_secs(86400)
+    } else {
+        Duration::from_secs(u64::from(hold_time))
+    };
+    loop {
+        // Everything complete in the buffer first.
+        let mut consumed = 0;
+        loop {
+            let f = match frame(&buf[consumed..], 65535) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(_) => {
+                    counters.session_resets.fetch_add(1, Ordering::Relaxed);
+                    return held.count;
+                }
+            };
+            let len = f.message.len();
+            match f.msg_type {
+                msg_type::UPDATE => {
+                    counters.updates.fetch_add(1, Ordering::Relaxed);
+                    let r = scan_update(f.message, |e| apply(e, me, &scenario, &counters, &mut held));
+                    if r.is_err() {
+                        counters.session_resets.fetch_add(1, Ordering::Relaxed);
+                        return held.count;
+                    }
+                }
+                msg_type::NOTIFICATION => {
+                    counters.notifications.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(d) = decode_message(f.message, &ctx)
+                        && let Message::Notification(n) = d.message
+                        && n.code == 4
+                    {
+                        counters.hold_timer_expired_by_rs.fetch_add(1, Ordering::Relaxed);
+                    }
+                    counters.session_resets.fetch_add(1, Ordering::Relaxed);
+                    return held.count;
+                }
+                _ => {}
+            }
+            consumed += len;
+        }
+        buf.drain(..consumed);
+        let now_complete = held.count == expected;
+        if now_complete != complete {
+            complete = now_complete;
+            let _ = progress.send(Progress {
+                client: me,
+                complete,
+                at: Instant::now(),
+                held: held.count,
+            });
+        }
+        buf.reserve(256 * 1024);
+        tokio::select! {
+            _ = stop.changed() => return held.count,
+            r = tokio::time::timeout(hold, read.read_buf(&mut buf)) => match r {
+                Err(_) => {
+                    counters.hold_timer_expired_by_client.fetch_add(1, Ordering::Relaxed);
+                    return held.count;
+                }
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    counters.session_resets.fetch_add(1, Ordering::Relaxed);
+                    return held.count;
+                }
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+}
+
+fn apply(e: Event, me: usize, scenario: &Scenario, counters: &Counters, held: &mut Held) {
+    let (prefix, next_hop) = match e {
+        Event::Announce { prefix, next_hop } => (prefix, Some(next_hop)),
+        Event::Withdraw { prefix } => (prefix, None),
+    };
+    let id = if prefix.v6 {
+        scenario.index.get_v6(prefix.bits, prefix.len)
+    } else {
+        scenario.index.get_v4(prefix.bits as u32, prefix.len)
+    };
+    let Some(id) = id else {
+        if next_hop.is_some() {
+            counters.unknown_prefixes.fetch_add(1, Ordering::Relaxed);
+        }
+        return;
+    };
+    if scenario.owner_of(id) == me {
+        if next_hop.is_some() {
+            counters.reflected.fetch_add(1, Ordering::Relaxed);
+        }
+        return;
+    }
+    match next_hop {
+        None => held.clear(id),
+        Some(nh) => {
+            let want = scenario.next_hop_of(id, prefix.v6);
+            let ok = match (nh, want) {
+                (Some(NextHop::V4(a)), IpAddr::V4(b)) => a == b,
+                (Some(NextHop::V6(a)), IpAddr::V6(b)) => a == b,
+                _ => false,
+            };
+            if ok {
+                held.set(id);
+            } else {
+                counters.wrong_next_hop.fetch_add(1, Ordering::Relaxed);
+                held.clear(id);
+            }
+        }
+    }
+}
+
+impl Established {
+    /// Split into the writer half and what the reader needs.
+    pub fn split(self) -> (OwnedWriteHalf, (usize, OwnedReadHalf, Vec<u8>, u16)) {
+        (
+            self.write,
+            (self.client, self.read, self.leftover, self.hold_time),
+        )
+    }
+    pub fn hold_time(&self) -> u16 {
+        self.hold_time
+    }
+}

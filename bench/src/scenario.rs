@@ -1,0 +1,454 @@
+//! The routes every client announces: deterministic given a seed, shaped like
+//! a real IX member's table, and built to pass rs-standard's import checks
+//! (and the equivalent BIRD filters) so that every route is expected at every
+//! other client.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use kumo_wire::{AsPath, AsPathSegment, LargeCommunity, Origin, PathAttributes};
+
+/// The route server's ASN in every generated config.
+pub const RS_ASN: u32 = 64500;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct ScenarioSpec {
+    pub clients: usize,
+    /// Prefixes announced by each client.
+    pub prefixes: usize,
+    /// Percentage of each client's prefixes that are IPv6 (0–100).
+    pub v6_percent: u8,
+    pub seed: u64,
+    /// First two octets of the clients' addresses: 127.1 (any loopback
+    /// address works without setup) or 198.18 (`bench/net.sh up`, needed by
+    /// BIRD, which refuses neighbors in host-scope 127/8).
+    pub v4_base: [u8; 2],
+}
+
+/// One announcing and receiving client.
+#[derive(Debug, Clone)]
+pub struct ClientSpec {
+    pub index: usize,
+    pub name: String,
+    pub asn: u32,
+    /// Session address (127.1.x.y) and IPv4 NEXT_HOP.
+    pub v4: Ipv4Addr,
+    /// IPv6 NEXT_HOP (an IX-LAN-style address listed as the client's in the RS config).
+    pub v6: Ipv6Addr,
+}
+
+/// A group of prefixes of one family sharing one attribute set.
+#[derive(Debug, Clone)]
+pub struct RouteGroup {
+    pub attrs: PathAttributes,
+    pub prefixes: Vec<IpNet>,
+}
+
+/// Everything the run needs: clients, their groups, and which client owns
+/// each prefix (to check what a receiver gets).
+#[derive(Debug)]
+pub struct Scenario {
+    pub spec: ScenarioSpec,
+    pub clients: Vec<ClientSpec>,
+    /// Per client, its attribute groups.
+    pub groups: Vec<Vec<RouteGroup>>,
+    /// Prefix → global route index (`owner * prefixes + k`).
+    pub index: PrefixIndex,
+}
+
+/// Prefix → global route index, split by family for cheap keys.
+#[derive(Debug, Default)]
+pub struct PrefixIndex {
+    v4: HashMap<u64, u32, ahash::RandomState>,
+    v6: HashMap<(u128, u8), u32, ahash::RandomState>,
+}
+
+impl PrefixIndex {
+    fn insert(&mut self, prefix: IpNet, id: u32) -> bool {
+        match prefix {
+            IpNet::V4(p) => self.v4.insert(v4_key(u32::from(p.network()), p.prefix_len()), id),
+            IpNet::V6(p) => self.v6.insert((u128::from(p.network()), p.prefix_len()), id),
+        }
+        .is_none()
+    }
+
+    /// The route index of an IPv4 prefix given as network bits and length.
+    pub fn get_v4(&self, network: u32, len: u8) -> Option<u32> {
+        self.v4.get(&v4_key(network, len)).copied()
+    }
+
+    /// The route index of an IPv6 prefix given as network bits and length.
+    pub fn get_v6(&self, network: u128, len: u8) -> Option<u32> {
+        self.v6.get(&(network, len)).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn v4_key(network: u32, len: u8) -> u64 {
+    (u64::from(network) << 8) | u64::from(len)
+}
+
+/// SplitMix64: tiny, seedable, and the same on every platform.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+    /// True with probability `percent`/100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next_u64() % 100 < percent
+    }
+}
+
+/// Client `i`'s ASN: public, 16-bit (standard communities can name it), not
+/// on rs-standard's transit-free list.
+pub fn client_asn(i: usize) -> u32 {
+    // Callers stay far below 45000 clients, which keeps this under 55000 (and clear of 23456).
+    let asn = 10000 + i as u32;
+    if asn >= 23456 { asn + 1 } else { asn }
+}
+
+/// Client `i`'s session address: BASE.(i / 200).(10 + i % 200).
+pub fn client_v4(base: [u8; 2], i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(base[0], base[1], (i / 200) as u8, (10 + i % 200) as u8)
+}
+
+/// Client `i`'s IPv6 NEXT_HOP: in 2001:7f8::/32 (IX peering LANs), never routed here.
+pub fn client_v6(i: usize) -> Ipv6Addr {
+    Ipv6Addr::new(
+        0x2001,
+        0x7f8,
+        0xffff,
+        0,
+        0,
+        0,
+        (i / 200) as u16,
+        (10 + i % 200) as u16,
+    )
+}
+
+/// IPv4 first octets the generator uses: public unicast, no bogon below them.
+fn v4_octet_ok(octet: u32) -> bool {
+    !matches!(octet, 0 | 10 | 100 | 127 | 169 | 172 | 192 | 198 | 203) && (1..224).contains(&octet)
+}
+
+/// A middle-of-path ASN: public, not AS_TRANS, not transit-free (20000–60000
+/// and 4-byte 131072–400000 hold none of rs-standard's defaults).
+fn transit_asn(rng: &mut Rng) -> u32 {
+    loop {
+        let asn = if rng.chance(20) {
+            rng.range(131_072, 400_000) as u32
+        } else {
+            rng.range(20_000, 60_000) as u32
+        };
+        if asn != 23456 {
+            return asn;
+        }
+    }
+}
+
+/// IPv4 prefix length: mostly /24, as in the DFZ.
+fn v4_len(rng: &mut Rng) -> u8 {
+    match rng.range(0, 99) {
+        0..=59 => 24,
+        60..=74 => 23,
+        75..=84 => 22,
+        85..=94 => rng.range(19, 21) as u8,
+        _ => rng.range(16, 18) as u8,
+    }
+}
+
+/// IPv6 prefix length: mostly /48, some /32–/47.
+fn v6_len(rng: &mut Rng) -> u8 {
+    match rng.range(0, 99) {
+        0..=54 => 48,
+        55..=74 => rng.range(40, 47) as u8,
+        75..=89 => rng.range(33, 39) as u8,
+        _ => 32,
+    }
+}
+
+/// Allocates distinct, aligned, non-bogon prefixes from a running cursor.
+#[derive(Debug)]
+struct Allocator {
+    v4_next: u64,
+    v6_next: u128,
+}
+
+impl Allocator {
+    fn new() -> Self {
+        Allocator {
+            v4_next: 11u64 << 24,
+            // 2a00::/12 onwards (RIPE space): inside 2000::/3, no bogon.
+            v6_next: 0x2a00u128 << 112,
+        }
+    }
+
+    fn v4(&mut self, len: u8) -> Option<Ipv4Net> {
+        let size = 1u64 << (32 - u32::from(len));
+        loop {
+            let start = self.v4_next.div_ceil(size) * size;
+            if start + size > 224u64 << 24 {
+                return None;
+            }
+            let octet = (start >> 24) as u32;
+            if v4_octet_ok(octet) {
+                self.v4_next = start + size;
+                return Ipv4Net::new(Ipv4Addr::from(start as u32), len).ok();
+            }
+            self.v4_next = u64::from(octet + 1) << 24;
+        }
+    }
+
+    fn v6(&mut self, len: u8) -> Option<Ipv6Net> {
+        let size = 1u128 << (128 - u32::from(len));
+        let start = self.v6_next.div_ceil(size) * size;
+        // Stay below 3000::/4 (far from 3ffe::/16 and 3fff::/20).
+        if start + size > 0x3000u128 << 112 {
+            return None;
+        }
+        self.v6_next = start + size;
+        Ipv6Net::new(Ipv6Addr::from(start), len).ok()
+    }
+}
+
+/// Errors building a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("address space exhausted after {0} prefixes; use fewer clients or prefixes")]
+    Exhausted(usize),
+    #[error("{0} clients is more than this harness addresses (max 40000)")]
+    TooManyClients(usize),
+}
+
+impl Scenario {
+    /// Build the scenario: the same spec always gives the same routes.
+    pub fn generate(spec: ScenarioSpec) -> Result<Scenario, ScenarioError> {
+        // 200 clients per /24, at most 255 of them: 51000 addresses.
+        if spec.clients > 40_000 {
+            return Err(ScenarioError::TooManyClients(spec.clients));
+        }
+        let mut rng = Rng::new(spec.seed);
+        let mut alloc = Allocator::new();
+        let mut index = PrefixIndex::default();
+        let mut clients = Vec::with_capacity(spec.clients);
+        let mut groups = Vec::with_capacity(spec.clients);
+        for i in 0..spec.clients {
+            let client = ClientSpec {
+                index: i,
+                name: format!("as{}", client_asn(i)),
+                asn: client_asn(i),
+                v4: client_v4(spec.v4_base, i),
+                v6: client_v6(i),
+            };
+            let n_v6 = spec.prefixes * usize::from(spec.v6_percent.min(100)) / 100;
+            let n_v4 = spec.prefixes - n_v6;
+            let mut mine = Vec::new();
+            let mut k = 0usize;
+            for (family_v6, count) in [(false, n_v4), (true, n_v6)] {
+                let mut left = count;
+                while left > 0 {
+                    // 1–5 prefixes per attribute set: 3 on average.
+                    let n = (rng.range(1, 5) as usize).min(left);
+                    let mut prefixes = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let prefix = if family_v6 {
+                            alloc.v6(v6_len(&mut rng)).map(IpNet::V6)
+                        } else {
+                            alloc.v4(v4_len(&mut rng)).map(IpNet::V4)
+                        }
+                        .ok_or(ScenarioError::Exhausted(index.len()))?;
+                        let id = (i * spec.prefixes + k) as u32;
+                        let fresh = index.insert(prefix, id);
+                        // The allocator never hands out a prefix twice.
+                        debug_assert!(fresh, "{prefix} allocated twice");
+                        prefixes.push(prefix);
+                        k += 1;
+                    }
+                    mine.push(RouteGroup {
+                        attrs: attributes(&client, family_v6, &mut rng),
+                        prefixes,
+                    });
+                    left -= n;
+                }
+            }
+            clients.push(client);
+            groups.push(mine);
+        }
+        Ok(Scenario {
+            spec,
+            clients,
+            groups,
+            index,
+        })
+    }
+
+    /// Routes each receiving client must hold at the end: every other client's.
+    pub fn expected_per_client(&self) -> usize {
+        self.spec.prefixes * self.spec.clients.saturating_sub(1)
+    }
+
+    /// The client that announced route `id`.
+    pub fn owner_of(&self, id: u32) -> usize {
+        id as usize / self.spec.prefixes.max(1)
+    }
+
+    /// The NEXT_HOP a receiver must see for route `id` (the announcer's own
+    /// address: route servers do not change it).
+    pub fn next_hop_of(&self, id: u32, v6: bool) -> IpAddr {
+        let owner = &self.clients[self.owner_of(id)];
+        if v6 {
+            IpAddr::V6(owner.v6)
+        } else {
+            IpAddr::V4(owner.v4)
+        }
+    }
+}
+
+/// One attribute set: AS_PATH of 1–8 ASNs from the client's, a few standard
+/// and large communities, sometimes a MED.
+fn attributes(client: &ClientSpec, v6: bool, rng: &mut Rng) -> PathAttributes {
+    let len = rng.range(1, 8) as usize;
+    let mut path = Vec::with_capacity(len);
+    path.push(client.asn);
+    // Prepending happens: sometimes the client's ASN twice.
+    if len > 1 && rng.chance(10) {
+        path.push(client.asn);
+    }
+    while path.len() < len {
+        path.push(transit_asn(rng));
+    }
+    let communities = (0..rng.range(0, 3))
+        .map(|_| (client.asn << 16) | rng.range(100, 999) as u32)
+        .collect();
+    let large_communities = (0..rng.range(0, 2))
+        .map(|_| LargeCommunity {
+            global_admin: client.asn,
+            local_data1: rng.range(1, 9) as u32,
+            local_data2: rng.range(1, 5000) as u32,
+        })
+        .collect();
+    PathAttributes {
+        origin: Some(if rng.chance(90) {
+            Origin::Igp
+        } else {
+            Origin::Incomplete
+        }),
+        as_path: Some(AsPath {
+            segments: vec![AsPathSegment::Sequence(path)],
+        }),
+        next_hop: if v6 { None } else { Some(client.v4) },
+        med: if rng.chance(30) {
+            Some(rng.range(0, 1000) as u32)
+        } else {
+            None
+        },
+        communities,
+        large_communities,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(seed: u64) -> ScenarioSpec {
+        ScenarioSpec {
+            clients: 20,
+            prefixes: 500,
+            v6_percent: 20,
+            seed,
+            v4_base: [127, 1],
+        }
+    }
+
+    #[test]
+    fn deterministic_given_a_seed() {
+        let a = Scenario::generate(spec(7)).expect("scenario");
+        let b = Scenario::generate(spec(7)).expect("scenario");
+        let c = Scenario::generate(spec(8)).expect("scenario");
+        let flat = |s: &Scenario| format!("{:?}", s.groups);
+        assert_eq!(flat(&a), flat(&b));
+        assert_ne!(flat(&a), flat(&c));
+    }
+
+    #[test]
+    fn shape_passes_rs_standard_checks() {
+        let s = Scenario::generate(spec(1)).expect("scenario");
+        assert_eq!(s.index.len(), 20 * 500, "every prefix distinct");
+        let mut sets = 0usize;
+        let mut v6 = 0usize;
+        for (client, groups) in s.clients.iter().zip(&s.groups) {
+            let count: usize = groups.iter().map(|g| g.prefixes.len()).sum();
+            assert_eq!(count, 500);
+            sets += groups.len();
+            for g in groups {
+                let path = g.attrs.as_path.as_ref().expect("AS_PATH");
+                let asns = path.segments[0].asns();
+                assert_eq!(asns[0], client.asn);
+                assert!((1..=8).contains(&asns.len()));
+                for &asn in asns {
+                    assert!(asn != 23456 && asn != 0 && !(64496..131_072).contains(&asn));
+                }
+                for p in &g.prefixes {
+                    match p {
+                        IpNet::V4(p) => {
+                            assert!((8..=24).contains(&p.prefix_len()));
+                            assert!(v4_octet_ok(u32::from(p.network()) >> 24), "{p}");
+                        }
+                        IpNet::V6(p) => {
+                            v6 += 1;
+                            assert!((12..=48).contains(&p.prefix_len()));
+                            let top = u128::from(p.network()) >> 112;
+                            assert!((0x2a00..0x3000).contains(&top), "{p}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(v6, 20 * 100);
+        let per_set = (20.0 * 500.0) / sets as f64;
+        assert!(
+            (2.5..3.5).contains(&per_set),
+            "prefixes per attribute set {per_set}"
+        );
+    }
+
+    #[test]
+    fn index_maps_back_to_owner() {
+        let s = Scenario::generate(spec(3)).expect("scenario");
+        let g = &s.groups[7][2];
+        let IpNet::V4(p) = g.prefixes[0] else {
+            panic!("the first groups are IPv4");
+        };
+        let id = s
+            .index
+            .get_v4(u32::from(p.network()), p.prefix_len())
+            .expect("indexed");
+        assert_eq!(s.owner_of(id), 7);
+        assert_eq!(s.next_hop_of(id, false), IpAddr::V4(client_v4([127, 1], 7)));
+    }
+}
