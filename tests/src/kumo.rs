@@ -237,8 +237,21 @@ impl Kumo {
     }
 
     fn spawn(&mut self) -> Result<()> {
+        self.spawn_with(&[])
+    }
+
+    /// Start kumo again after [`Kumo::stop`], with the same config and extra
+    /// `kumo run` arguments (e.g. `--graceful-restart`).
+    pub fn start_again(&mut self, args: &[&str]) -> Result<()> {
+        if self.daemon.is_some() {
+            bail!("kumo is still running");
+        }
+        self.spawn_with(args)
+    }
+
+    fn spawn_with(&mut self, args: &[&str]) -> Result<()> {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("run").arg("-c").arg(&self.config);
+        cmd.arg("run").arg("-c").arg(&self.config).args(args);
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info,kumo=debug");
         }

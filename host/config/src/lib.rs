@@ -33,7 +33,7 @@ pub use addr::parse_listen_addr;
 pub use error::{ConfigError, Problem};
 pub use model::{
     AddPath, Admin, Afi, BGP_PORT, Client, Config, DEFAULT_POLICY, MaxPrefix, MaxPrefixAction, PolicyConfig,
-    Server,
+    Server, SigtermAction,
 };
 pub use path::{KeyPath, Location, Segment};
 

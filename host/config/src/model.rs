@@ -144,6 +144,25 @@ pub struct Server {
     /// traffic away, then close the sessions. 0: close at once.
     #[serde(default)]
     pub shutdown_drain: u64,
+    /// What SIGTERM means: an upgrade restart (sessions dropped without a
+    /// NOTIFICATION so that clients with Graceful Restart keep kumo's routes)
+    /// or a decommission (Cease / Administrative Shutdown to everyone).
+    #[serde(default)]
+    pub on_sigterm: SigtermAction,
+}
+
+/// `server.on_sigterm`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SigtermAction {
+    /// Close the sessions without a NOTIFICATION: a Kubernetes rolling
+    /// upgrade or a package upgrade, after which kumo comes back (run it
+    /// with `--graceful-restart`). Clients that negotiated Graceful Restart
+    /// keep kumo's routes meanwhile.
+    #[default]
+    Restart,
+    /// Drain (`shutdown_drain`), then Cease / Administrative Shutdown.
+    Decommission,
 }
 
 impl Server {
@@ -159,6 +178,7 @@ impl Server {
             restart_time: default_restart_time(),
             watch_config: false,
             shutdown_drain: 0,
+            on_sigterm: SigtermAction::default(),
         }
     }
 

@@ -58,6 +58,8 @@ pub enum CoreEvent {
         peer: PeerId,
         generation: u64,
     },
+    /// kumo's own restart: the wait for the clients' End-of-RIB is over.
+    RecoveryTimer,
 }
 
 impl std::fmt::Debug for CoreEvent {
@@ -73,6 +75,7 @@ impl std::fmt::Debug for CoreEvent {
             CoreEvent::Down { peer, reason } => write!(f, "Down({peer:?}, {reason})"),
             CoreEvent::StaleTimer { peer, generation } => write!(f, "StaleTimer({peer:?}, {generation})"),
             CoreEvent::RouteRefresh { peer, family } => write!(f, "RouteRefresh({peer:?}, {family:?})"),
+            CoreEvent::RecoveryTimer => f.write_str("RecoveryTimer"),
         }
     }
 }
@@ -104,6 +107,10 @@ pub struct ClientSlot {
     max_prefix_warned: bool,
     /// Removed from the configuration (ids are never reused).
     pub removed: bool,
+    /// kumo is restarting: this client gets its table once the recovery ends.
+    deferred: bool,
+    /// Families whose End-of-RIB the client sent in this session.
+    end_of_rib_in: Vec<AfiSafi>,
 }
 
 impl ClientSlot {
@@ -128,6 +135,8 @@ impl ClientSlot {
             generation: 0,
             max_prefix_warned: false,
             removed: false,
+            deferred: false,
+            end_of_rib_in: Vec::new(),
         }
     }
 }
@@ -186,7 +195,15 @@ pub struct Core {
     /// The source of routes kumo originates itself (admin API), once used:
     /// an id reserved like a removed client's, so no client ever gets it.
     local: Option<PeerInfo>,
+    /// kumo restarted with Graceful Restart: clients get their tables only
+    /// once every client's End-of-RIB is in (or the wait ends), so no client
+    /// sees a partial table and drops the routes it kept (RFC 4724 §4.1).
+    recovering: bool,
 }
+
+/// How long a client that comes back with held routes has to send its
+/// End-of-RIB before the held routes it did not re-announce are withdrawn.
+const END_OF_RIB_WAIT: Duration = Duration::from_secs(30);
 
 /// Name policies and the API see for routes kumo originates.
 pub const LOCAL_SOURCE: &str = "kumo";
@@ -201,6 +218,69 @@ impl Core {
             out: Vec::new(),
             verdicts: Vec::new(),
             local: None,
+            recovering: false,
+        }
+    }
+
+    /// kumo has restarted: defer every client's table until the clients'
+    /// End-of-RIB markers are in, or `wait` has passed.
+    pub fn begin_recovery(&mut self, wait: Duration) {
+        self.recovering = true;
+        let tx = self.events_tx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = tx.send(CoreEvent::RecoveryTimer).await;
+        });
+    }
+
+    /// Still deferring tables after a restart?
+    pub fn recovering(&self) -> bool {
+        self.recovering
+    }
+
+    /// Every configured, enabled client is up and has sent End-of-RIB for
+    /// each of its families (clients without Graceful Restart: being up is enough).
+    fn recovery_complete(&self) -> bool {
+        self.clients
+            .iter()
+            .filter(|s| !s.removed && !s.admin_down)
+            .all(|s| {
+                s.info.is_some()
+                    && (s.graceful_restart.is_none()
+                        || s.families.iter().all(|f| s.end_of_rib_in.contains(f)))
+            })
+    }
+
+    fn end_recovery(&mut self, why: &str) {
+        if !self.recovering {
+            return;
+        }
+        self.recovering = false;
+        self.distribute();
+        let deferred: Vec<PeerId> = (0..self.clients.len() as u32)
+            .map(PeerId)
+            .filter(|p| self.clients[p.0 as usize].deferred)
+            .collect();
+        info!(
+            clients = deferred.len(),
+            "graceful restart recovery over ({why}): sending tables and End-of-RIB"
+        );
+        for peer in deferred {
+            self.send_initial_table(peer);
+        }
+    }
+
+    /// The client's whole table, then End-of-RIB per family.
+    fn send_initial_table(&mut self, peer: PeerId) {
+        let table = self.rib.initial_table(peer);
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else {
+            return;
+        };
+        slot.deferred = false;
+        slot.outq
+            .push(table.into_iter().map(|(nlri, attrs)| (nlri, Some(attrs))));
+        for family in &slot.families {
+            slot.outq.push_end_of_rib(*family);
         }
     }
 
@@ -235,6 +315,7 @@ impl Core {
             CoreEvent::Down { peer, reason } => self.down(peer, reason),
             CoreEvent::StaleTimer { peer, generation } => self.stale_timer(peer, generation),
             CoreEvent::RouteRefresh { peer, family } => self.route_refresh(peer, family),
+            CoreEvent::RecoveryTimer => self.end_recovery("wait over"),
             CoreEvent::Job(job) => job(self),
         }
     }
@@ -294,17 +375,31 @@ impl Core {
             .as_ref()
             .map(|gr| (gr.families.iter().map(|f| f.afi_safi).collect(), gr.restart_time));
         slot.max_prefix_warned = false;
+        slot.end_of_rib_in.clear();
         slot.outq.clear();
+        // Held routes (GR, static-hold) wait for the client's End-of-RIB; a
+        // client that sends none (BIRD without GR) must not keep them until
+        // the hold runs out: purge what it has not re-announced after a while.
+        if let Some((_, generation)) = slot.stale {
+            let tx = self.events_tx.clone();
+            let name = slot.config.name.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(END_OF_RIB_WAIT).await;
+                tracing::debug!(client = %name, "no End-of-RIB in time: purging held routes not re-announced");
+                let _ = tx.send(CoreEvent::StaleTimer { peer, generation }).await;
+            });
+        }
         self.rib.peer_up(info, &mut self.out);
+        if self.recovering {
+            self.clients[peer.0 as usize].deferred = true;
+            if self.recovery_complete() {
+                self.end_recovery("every client is back");
+            }
+            return;
+        }
         // Initial table, then End-of-RIB per family (RFC 4724 §2: sent even
         // without GR, harmless and useful to the client).
-        let table = self.rib.initial_table(peer);
-        let slot = &self.clients[peer.0 as usize];
-        slot.outq
-            .push(table.into_iter().map(|(nlri, attrs)| (nlri, Some(attrs))));
-        for family in &negotiated.families {
-            slot.outq.push_end_of_rib(*family);
-        }
+        self.send_initial_table(peer);
     }
 
     fn route_refresh(&mut self, peer: PeerId, family: AfiSafi) {
@@ -398,6 +493,13 @@ impl Core {
     }
 
     fn end_of_rib(&mut self, peer: PeerId, family: AfiSafi) {
+        let Some(slot) = self.slot(peer) else { return };
+        if !slot.end_of_rib_in.contains(&family) {
+            slot.end_of_rib_in.push(family);
+        }
+        if self.recovering && self.recovery_complete() {
+            self.end_recovery("every client's End-of-RIB is in");
+        }
         let Some(slot) = self.slot(peer) else { return };
         let Some((families, _)) = slot.stale.as_mut() else {
             return;
@@ -815,6 +917,7 @@ impl Core {
         for group in self.out.chunk_by(|a, b| a.client == b.client) {
             if let Some(slot) = self.clients.get(group[0].client.0 as usize)
                 && slot.info.is_some()
+                && !slot.deferred
             {
                 slot.outq.push(group.iter().map(|c| (c.nlri, c.attrs.clone())));
             }

@@ -61,6 +61,17 @@ fn policy_observer(metrics: Arc<Metrics>) -> CallObserver {
     )
 }
 
+/// How the daemon starts.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The configuration file (`reload` reads it again).
+    pub config_path: Option<PathBuf>,
+    /// kumo has just restarted (an upgrade) and clients may keep its routes:
+    /// announce the restart (R bit) and send routes only once every client's
+    /// End-of-RIB is in, or after `server.restart_time` (RFC 4724 §4.1).
+    pub graceful_restart: bool,
+}
+
 /// What changes with a reload.
 #[derive(Debug)]
 struct DaemonState {
@@ -120,7 +131,10 @@ fn spawn_core(core: Core, events: mpsc::Receiver<CoreEvent>) -> anyhow::Result<(
 }
 
 /// The session parameters kumo offers a client.
-pub fn session_config(config: &Config, client: &Client) -> SessionConfig {
+///
+/// `restarting`: kumo has just restarted (`--graceful-restart`): the R bit
+/// tells clients so, and they keep kumo's routes until its End-of-RIB.
+pub fn session_config(config: &Config, client: &Client, restarting: bool) -> SessionConfig {
     let mut families = Vec::new();
     if client.ipv4 {
         families.push(AfiSafi::IPV4_UNICAST);
@@ -135,6 +149,13 @@ pub fn session_config(config: &Config, client: &Client) -> SessionConfig {
         AddPath::Both => Some(AddPathMode::Both),
     };
     let graceful_restart = client.effective_graceful_restart(&config.server);
+    let gr_families = families
+        .iter()
+        .map(|f| kumo_wire::GracefulRestartAfi {
+            afi_safi: *f,
+            forwarding_preserved: true,
+        })
+        .collect();
     SessionConfig {
         local_asn: config.server.asn,
         local_id: config.server.router_id,
@@ -150,13 +171,15 @@ pub fn session_config(config: &Config, client: &Client) -> SessionConfig {
             route_refresh: true,
             enhanced_route_refresh: false,
             extended_message: true,
-            // Helper mode only: an empty family list says "I keep no forwarding
-            // state myself but understand yours" (RFC 4724 §3).
-            graceful_restart: graceful_restart.then(|| GracefulRestartOffer {
+            // Helper for the client's restarts, and restarting speaker for
+            // kumo's own: kumo's routes stay valid while it restarts (it
+            // forwards nothing itself, the members do), so the F bit is set
+            // and clients keep them until kumo's End-of-RIB (RFC 4724 §4.2).
+            graceful_restart: graceful_restart.then_some(GracefulRestartOffer {
                 restart_time: config.server.restart_time,
-                restarting: false,
+                restarting,
                 notification: false,
-                families: Vec::new(),
+                families: gr_families,
             }),
             llgr: Vec::new(),
             role: Some(Role::RouteServer),
@@ -171,6 +194,7 @@ fn spawn_peer(
     client: Arc<Client>,
     config: &Config,
     core: &mpsc::Sender<CoreEvent>,
+    restarting: bool,
 ) -> (ClientSlot, PeerHandle) {
     let outq = Arc::new(OutQueue::new());
     let status = Arc::new(SessionStatus::default());
@@ -182,7 +206,7 @@ fn spawn_peer(
     let task = PeerTask {
         id,
         client: client.clone(),
-        session: session_config(config, &client),
+        session: session_config(config, &client, restarting),
         local_bind,
         outq: outq.clone(),
         core: core.clone(),
@@ -235,6 +259,19 @@ impl Daemon {
     /// [`Daemon::start`] for a configuration read from `path`, which
     /// [`Daemon::reload`] reads again.
     pub async fn start_from(config: Config, path: Option<PathBuf>) -> anyhow::Result<Daemon> {
+        Self::start_with(
+            config,
+            StartOptions {
+                config_path: path,
+                graceful_restart: false,
+            },
+        )
+        .await
+    }
+
+    /// Start with every option.
+    pub async fn start_with(config: Config, options: StartOptions) -> anyhow::Result<Daemon> {
+        let path = options.config_path.clone();
         let (core_tx, core_rx) = mpsc::channel(1024);
         // Compiling modules is CPU work; keep it off the runtime's threads.
         let policies = {
@@ -247,16 +284,30 @@ impl Daemon {
         let mut slots = Vec::new();
         let mut peers = Vec::new();
         for (i, client) in config.clients.iter().enumerate() {
-            let (slot, handle) = spawn_peer(PeerId(i as u32), Arc::new(client.clone()), &config, &core_tx);
+            let (slot, handle) = spawn_peer(
+                PeerId(i as u32),
+                Arc::new(client.clone()),
+                &config,
+                &core_tx,
+                options.graceful_restart,
+            );
             slots.push(slot);
             peers.push(Some(handle));
         }
         let metrics = Arc::new(Metrics::new(env!("CARGO_PKG_VERSION")));
-        let core = Core::new(
+        let mut core = Core::new(
             slots,
             Pipeline::new(&config, &policies, Some(policy_observer(metrics.clone()))),
             core_tx.clone(),
         );
+        if options.graceful_restart && config.server.graceful_restart {
+            let wait = Duration::from_secs(u64::from(config.server.restart_time));
+            core.begin_recovery(wait);
+            info!(
+                seconds = wait.as_secs(),
+                "graceful restart: routes are sent once the clients' End-of-RIB markers are in, or after this wait"
+            );
+        }
         spawn_core(core, core_rx)?;
 
         let by_ip = Arc::new(ArcSwap::from_pointee(address_map(&peers)));
@@ -457,7 +508,7 @@ impl Daemon {
                 let mut handles = Vec::new();
                 for client in start {
                     let id = PeerId(core.clients().len() as u32);
-                    let (slot, handle) = spawn_peer(id, client, &new_for_core, &core_tx);
+                    let (slot, handle) = spawn_peer(id, client, &new_for_core, &core_tx, false);
                     let added = core.add_client(slot);
                     debug_assert_eq!(added, id);
                     handles.push((id, handle));
@@ -526,6 +577,18 @@ impl Daemon {
                 }
             }
         }))
+    }
+
+    /// An upgrade restart's exit: close every session without a NOTIFICATION,
+    /// so that clients which negotiated Graceful Restart keep kumo's routes
+    /// until it is back (RFC 4724; a Cease would end that, RFC 8538 aside).
+    pub async fn restart_exit(&self) {
+        let peers: Vec<PeerHandle> = self.state().peers.iter().flatten().cloned().collect();
+        for peer in peers {
+            let _ = peer.commands.send(PeerCommand::Disconnect).await;
+        }
+        // Let the writers close their connections.
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
     /// Close every session with Cease / Administrative Shutdown and this

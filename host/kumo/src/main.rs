@@ -21,11 +21,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the route server.
+    /// Run the route server. SIGTERM: see `server.on_sigterm` (default: an
+    /// upgrade restart that keeps Graceful Restart clients' routes); Ctrl-C:
+    /// Cease to everyone; SIGHUP: reload the configuration.
     Run {
         /// Configuration file (TOML).
         #[arg(short, long)]
         config: PathBuf,
+        /// kumo is coming back from an upgrade restart: tell clients (the
+        /// Graceful Restart R bit) and send routes only once their End-of-RIB
+        /// markers are in, or after `server.restart_time` (like `bird -R`).
+        #[arg(short = 'R', long)]
+        graceful_restart: bool,
     },
     /// A self-contained demo Internet Exchange: kumo plus three simulated members.
     Demo {
@@ -82,7 +89,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Run { config } => run(config),
+        Command::Run {
+            config,
+            graceful_restart,
+        } => run(config, graceful_restart),
         Command::Check { config } => check(config),
         Command::Demo { port } => demo(port),
         Command::Policy {
@@ -149,31 +159,54 @@ fn check(path: PathBuf) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(path: PathBuf) -> anyhow::Result<()> {
+fn run(path: PathBuf, graceful_restart: bool) -> anyhow::Result<()> {
     let config = kumo_config::load(&path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let daemon = std::sync::Arc::new(daemon::Daemon::start_from(config, Some(path)).await?);
+        let options = daemon::StartOptions {
+            config_path: Some(path),
+            graceful_restart,
+        };
+        let daemon = std::sync::Arc::new(daemon::Daemon::start_with(config, options).await?);
         kumo::admin::spawn(daemon.clone()).await?;
         if daemon.config().server.watch_config {
             daemon.watch_config(std::time::Duration::from_secs(2));
         }
-        wait_for_termination(&daemon).await?;
-        tracing::info!("shutting down: Cease / Administrative Shutdown to every client");
-        daemon.shutdown("kumo route server shutting down").await;
+        let exit = wait_for_termination(&daemon).await?;
+        let upgrade = exit == Exit::Terminate
+            && daemon.config().server.on_sigterm == kumo_config::SigtermAction::Restart
+            && daemon.config().server.graceful_restart;
+        if upgrade {
+            tracing::info!(
+                "SIGTERM: restarting (sessions closed without NOTIFICATION; Graceful Restart clients keep kumo's routes; start again with --graceful-restart)"
+            );
+            daemon.restart_exit().await;
+        } else {
+            tracing::info!("shutting down: Cease / Administrative Shutdown to every client");
+            daemon.shutdown("kumo route server shutting down").await;
+        }
         Ok(())
     })
 }
 
+/// How kumo was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// SIGTERM (a service manager or Kubernetes).
+    Terminate,
+    /// Ctrl-C (an operator at a terminal).
+    Interrupt,
+}
+
 /// Until SIGTERM or Ctrl-C; SIGHUP reloads the configuration file meanwhile.
-async fn wait_for_termination(daemon: &daemon::Daemon) -> anyhow::Result<()> {
+async fn wait_for_termination(daemon: &daemon::Daemon) -> anyhow::Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
-            _ = term.recv() => return Ok(()),
-            r = tokio::signal::ctrl_c() => return Ok(r?),
+            _ = term.recv() => return Ok(Exit::Terminate),
+            r = tokio::signal::ctrl_c() => { r?; return Ok(Exit::Interrupt) }
             _ = hup.recv() => match daemon.reload().await {
                 Ok(report) => tracing::info!(?report, "SIGHUP: configuration reloaded"),
                 Err(e) => tracing::error!(error = %e, "SIGHUP: configuration not reloaded, nothing changed"),

@@ -42,6 +42,9 @@ pub enum PeerCommand {
     },
     /// Start a stopped session.
     Start,
+    /// Close the connection without a NOTIFICATION and end the task (kumo
+    /// restarting for an upgrade: clients with Graceful Restart keep its routes).
+    Disconnect,
 }
 
 /// Everything a peer task needs.
@@ -116,6 +119,10 @@ impl PeerTask {
                         vec![Event::ManualStop(notification)]
                     }
                     Some(PeerCommand::Start) => { restart_at = None; admin_down = false; vec![Event::ManualStart] }
+                    Some(PeerCommand::Disconnect) => {
+                        close(&mut conn).await;
+                        return;
+                    }
                 },
                 result = read_some(&mut conn) => match result {
                     Ok(()) => {

@@ -1,0 +1,586 @@
+//! Hostile peers against a running kumo (in this process): a TCP reset in the
+//! middle of an UPDATE, a peer that stops reading, a half-open peer, a flap
+//! storm, a connection flood from unconfigured addresses and an UPDATE burst
+//! beyond max-prefix. In each, two well-behaved clients (an announcer and a
+//! receiver) must keep their sessions and routes. Each test prints its figures
+//! (`cargo test -p kumo --test hostile_peers -- --nocapture --test-threads=1`).
+//! Bounds are on memory and correctness only, never on time.
+#![allow(clippy::unwrap_used)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+use kumo::daemon::Daemon;
+use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
+use kumo_session::State;
+use kumo_wire::{
+    AfiSafi, AsPath, AsPathSegment, Capability, CodecContext, Message, Nlri, Open, Origin, PathAttributes,
+    UpdatePacker, decode_message, encode_message, frame,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+const NET: u8 = 231;
+const WAIT: Duration = Duration::from_secs(10);
+const ANNOUNCER: u8 = 2;
+const RECEIVER: u8 = 3;
+const HOSTILE: u8 = 4;
+
+/// The tests share one process, so one at a time: the memory figures of one
+/// must not include another's daemon.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn addr(host: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, NET, host))
+}
+
+/// kumo with the announcer (AS65002), the receiver (AS65003), the hostile
+/// client (AS65004, `hostile_extra` added to its table) and `flappers` more
+/// clients at .10 onwards (AS65100 onwards).
+async fn start(hostile_extra: &str, flappers: u8) -> Daemon {
+    let mut text = format!(
+        "[server]\nasn = 64500\nrouter_id = \"192.0.2.254\"\nlisten = [\"127.0.{NET}.1:0\"]\nhold_time = 30\n\n\
+         [[clients]]\nname = \"announcer\"\nasn = 65002\nip = [\"127.0.{NET}.{ANNOUNCER}\"]\n\n\
+         [[clients]]\nname = \"receiver\"\nasn = 65003\nip = [\"127.0.{NET}.{RECEIVER}\"]\n\n\
+         [[clients]]\nname = \"hostile\"\nasn = 65004\nip = [\"127.0.{NET}.{HOSTILE}\"]\n{hostile_extra}\n"
+    );
+    for i in 0..flappers {
+        text.push_str(&format!(
+            "\n[[clients]]\nname = \"flapper{i}\"\nasn = {}\nip = [\"127.0.{NET}.{}\"]\n",
+            65100 + u32::from(i),
+            10 + i
+        ));
+    }
+    Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap()
+}
+
+fn speaker(host: u8, asn: u32) -> SpeakerConfig {
+    SpeakerConfig {
+        hold_time: 30,
+        ..SpeakerConfig::new(addr(host), asn, Ipv4Addr::new(10, 0, 0, host))
+    }
+}
+
+fn attrs(asn: u32, med: u32) -> PathAttributes {
+    PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath {
+            segments: vec![AsPathSegment::Sequence(vec![asn])],
+        }),
+        next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
+        med: Some(med),
+        ..Default::default()
+    }
+}
+
+/// `count` distinct /24s under `first.second.0.0/8`-style numbering.
+fn prefixes(first: u8, count: usize) -> Vec<IpNet> {
+    (0..count)
+        .map(|i| {
+            IpNet::new(
+                IpAddr::V4(Ipv4Addr::new(first, (i / 256) as u8, (i % 256) as u8, 0)),
+                24,
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+fn has_all(s: &Speaker, prefixes: &[IpNet], med: Option<u32>) -> bool {
+    let found = s
+        .rib
+        .iter()
+        .filter(|(n, a)| med.is_none_or(|m| a.med == Some(m)) && prefixes.contains(&n.prefix))
+        .count();
+    found == prefixes.len()
+}
+
+fn count_under(s: &Speaker, first: u8) -> usize {
+    s.rib
+        .keys()
+        .filter(|n| matches!(n.prefix.addr(), IpAddr::V4(a) if a.octets()[0] == first))
+        .count()
+}
+
+async fn state_of(daemon: &Daemon, name: &str) -> State {
+    let (id, _) = daemon.peer_by_name(name).unwrap();
+    daemon
+        .query(move |core| core.clients()[id.0 as usize].status.snapshot().state)
+        .await
+        .unwrap()
+}
+
+/// Resident memory of this process (the daemon runs in it), KiB.
+fn vm_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// The well-behaved pair: the announcer's routes (10.0.0.0/24 ...) are at the receiver.
+struct Pair {
+    announcer: Speaker,
+    receiver: Speaker,
+    routes: Vec<IpNet>,
+}
+
+impl Pair {
+    async fn up(bgp: SocketAddr, count: usize) -> Pair {
+        let mut announcer = Speaker::connect(&speaker(ANNOUNCER, 65002), bgp).await.unwrap();
+        let mut receiver = Speaker::connect(&speaker(RECEIVER, 65003), bgp).await.unwrap();
+        let routes = prefixes(10, count);
+        announcer.announce(&attrs(65002, 1), None, &routes).await.unwrap();
+        assert!(
+            receiver
+                .recv_until(WAIT, |s| has_all(s, &routes, Some(1)))
+                .await
+                .unwrap()
+        );
+        Pair {
+            announcer,
+            receiver,
+            routes,
+        }
+    }
+
+    /// Both sessions are up (no NOTIFICATION, kumo says Established) and the
+    /// receiver has every announcer route, unchanged.
+    async fn untouched(&mut self, daemon: &Daemon) -> bool {
+        let a = self
+            .announcer
+            .recv_until(Duration::from_millis(50), |_| false)
+            .await;
+        let r = self
+            .receiver
+            .recv_until(Duration::from_millis(50), |_| false)
+            .await;
+        matches!(a, Ok(false))
+            && matches!(r, Ok(false))
+            && has_all(&self.receiver, &self.routes, Some(1))
+            && state_of(daemon, "announcer").await == State::Established
+            && state_of(daemon, "receiver").await == State::Established
+    }
+}
+
+fn open_bytes(asn: u32, hold_time: u16, host: u8) -> Vec<u8> {
+    let open = Open {
+        version: 4,
+        my_as: u16::try_from(asn).unwrap_or(kumo_wire::AS_TRANS),
+        hold_time,
+        bgp_id: Ipv4Addr::new(10, 0, 0, host),
+        capabilities: vec![
+            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+            Capability::FourOctetAs(asn),
+        ],
+    };
+    let mut bytes = Vec::new();
+    encode_message(&Message::Open(open), &CodecContext::default(), &mut bytes).unwrap();
+    encode_message(&Message::Keepalive, &CodecContext::default(), &mut bytes).unwrap();
+    bytes
+}
+
+/// A session from a raw socket (so the test decides when, and whether, it
+/// reads), Established once kumo's KEEPALIVE arrives. `recv_buffer` shrinks
+/// the socket's receive buffer.
+async fn raw_session(
+    bgp: SocketAddr,
+    host: u8,
+    asn: u32,
+    hold_time: u16,
+    recv_buffer: Option<u32>,
+) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size).unwrap();
+    }
+    socket.bind(SocketAddr::new(addr(host), 0)).unwrap();
+    let mut stream = socket.connect(bgp).await.unwrap();
+    stream.write_all(&open_bytes(asn, hold_time, host)).await.unwrap();
+    let (seen, notification) = read_messages(&mut stream, WAIT, |m| m == "KEEPALIVE").await;
+    assert!(
+        notification.is_none() && seen.contains(&"KEEPALIVE"),
+        "{seen:?} {notification:?}"
+    );
+    stream
+}
+
+/// Read until `stop(name)` of a message, a NOTIFICATION, the end of the
+/// connection or `timeout`: the messages' names and the NOTIFICATION, if any.
+async fn read_messages(
+    stream: &mut TcpStream,
+    timeout: Duration,
+    stop: impl Fn(&str) -> bool,
+) -> (Vec<&'static str>, Option<(u8, u8, Vec<u8>)>) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = Vec::new();
+    let mut seen = Vec::new();
+    let ctx = CodecContext {
+        four_octet_as: true,
+        ..CodecContext::default()
+    };
+    loop {
+        while let Ok(Some(f)) = frame(&buf, kumo_wire::MAX_MESSAGE_LEN) {
+            let len = f.message.len();
+            let name = match decode_message(f.message, &ctx).map(|d| d.message) {
+                Ok(Message::Notification(n)) => return (seen, Some((n.code, n.subcode, n.data))),
+                Ok(Message::Open(_)) => "OPEN",
+                Ok(Message::Keepalive) => "KEEPALIVE",
+                Ok(Message::Update(_)) => "UPDATE",
+                Ok(_) => "other",
+                Err(_) => "undecodable",
+            };
+            seen.push(name);
+            buf.drain(..len);
+            if stop(name) {
+                return (seen, None);
+            }
+        }
+        let mut chunk = [0u8; 16384];
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                seen.push("EOF");
+                return (seen, None);
+            }
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Err(_) => return (seen, None),
+        }
+    }
+}
+
+fn update_bytes(asn: u32, prefixes: &[IpNet]) -> Vec<u8> {
+    let ctx = CodecContext {
+        four_octet_as: true,
+        ..CodecContext::default()
+    };
+    let nlri: Vec<Nlri> = prefixes
+        .iter()
+        .map(|p| Nlri {
+            prefix: *p,
+            path_id: None,
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    UpdatePacker::new(&ctx)
+        .announce(&attrs(asn, 5), AfiSafi::IPV4_UNICAST, None, &nlri, &mut bytes)
+        .unwrap();
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_reset_in_the_middle_of_an_update_drops_that_session_only() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 100).await;
+
+    let mut hostile = raw_session(bgp, HOSTILE, 65004, 30, None).await;
+    let own = prefixes(20, 10);
+    hostile.write_all(&update_bytes(65004, &own)).await.unwrap();
+    assert!(
+        pair.receiver
+            .recv_until(WAIT, |s| has_all(s, &own, None))
+            .await
+            .unwrap()
+    );
+
+    // Half of the next UPDATE, then an abortive close (RST, SO_LINGER 0).
+    let next = update_bytes(65004, &prefixes(21, 50));
+    let half = next.len() / 2;
+    hostile.write_all(&next[..half]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    hostile.set_zero_linger().unwrap();
+    let reset_at = Instant::now();
+    drop(hostile);
+
+    assert!(
+        pair.receiver
+            .recv_until(WAIT, |s| count_under(s, 20) == 0)
+            .await
+            .unwrap(),
+        "the reset client's routes were not withdrawn"
+    );
+    let withdrawn_after = reset_at.elapsed();
+    let leaked = count_under(&pair.receiver, 21);
+    let hostile_state = state_of(&daemon, "hostile").await;
+    println!(
+        "tcp reset: sent {half} of {} octets of an UPDATE, then RST; the client's {} routes withdrawn \
+         after {withdrawn_after:?}; routes of the cut UPDATE at the receiver: {leaked}; its session {hostile_state:?}",
+        next.len(),
+        own.len()
+    );
+    assert_eq!(leaked, 0, "a route of the half UPDATE got through");
+    assert_ne!(hostile_state, State::Established);
+    assert!(pair.untouched(&daemon).await, "the other clients were touched");
+    println!(
+        "tcp reset: others untouched, routes lost: 0 of {}",
+        pair.routes.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_costs_bounded_memory() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 10).await;
+    // Established, then never read again (a 4 KiB receive buffer fills at once).
+    let _stuck = raw_session(bgp, HOSTILE, 65004, 30, Some(4096)).await;
+
+    const ROUTES: usize = 20_000;
+    const WAVES: u32 = 5;
+    let burst = prefixes(30, ROUTES);
+    let before = vm_rss_kib();
+    let mut after_wave = Vec::new();
+    let started = Instant::now();
+    for wave in 1..=WAVES {
+        // Each wave changes every route (new MED): a queue that kept every
+        // change for the stuck peer would grow with each wave.
+        pair.announcer
+            .announce(&attrs(65002, 100 + wave), None, &burst)
+            .await
+            .unwrap();
+        let converged = pair
+            .receiver
+            .recv_until(Duration::from_secs(30), |s| has_all(s, &burst, Some(100 + wave)))
+            .await
+            .unwrap();
+        assert!(converged, "wave {wave}: the receiver did not converge");
+        after_wave.push(vm_rss_kib());
+    }
+    let elapsed = started.elapsed();
+    let stuck_state = state_of(&daemon, "hostile").await;
+    let first = after_wave[0];
+    let last = *after_wave.last().unwrap();
+    println!(
+        "stopped reader: {WAVES} waves of {ROUTES} changed routes in {elapsed:?}; VmRSS before {before} KiB, \
+         after each wave {after_wave:?} KiB; growth wave 1 -> {WAVES}: {} KiB; stuck peer {stuck_state:?}",
+        last.saturating_sub(first)
+    );
+    assert!(pair.untouched(&daemon).await, "the other clients were touched");
+    // Bounded: the stuck peer's backlog does not grow with the number of changes.
+    // 4 more waves of 20k changes queued per change would be well above 32 MiB.
+    assert!(
+        last.saturating_sub(first) < 32 * 1024,
+        "memory grew by {} KiB over {} more waves",
+        last.saturating_sub(first),
+        WAVES - 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_peer_is_dropped_by_the_hold_timer() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("hold_time = 3", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 100).await;
+    let mut silent = raw_session(bgp, HOSTILE, 65004, 3, None).await;
+    let own = prefixes(40, 5);
+    silent.write_all(&update_bytes(65004, &own)).await.unwrap();
+    assert!(
+        pair.receiver
+            .recv_until(WAIT, |s| has_all(s, &own, None))
+            .await
+            .unwrap()
+    );
+
+    // From now on the peer sends nothing (no KEEPALIVE): reading only shows what kumo does.
+    let silent_from = Instant::now();
+    let (seen, notification) = read_messages(&mut silent, WAIT, |_| false).await;
+    let fired_after = silent_from.elapsed();
+    let keepalives = seen.iter().filter(|m| **m == "KEEPALIVE").count();
+    println!(
+        "half-open: hold time 3 s; kumo sent {keepalives} KEEPALIVEs, then {notification:?} after {fired_after:?}"
+    );
+    assert_eq!(notification.map(|(c, s, _)| (c, s)), Some((4, 0)), "{seen:?}");
+    assert!(
+        pair.receiver
+            .recv_until(WAIT, |s| count_under(s, 40) == 0)
+            .await
+            .unwrap()
+    );
+    assert_ne!(state_of(&daemon, "hostile").await, State::Established);
+    assert!(pair.untouched(&daemon).await, "the other clients were touched");
+    println!(
+        "half-open: others untouched, routes lost: 0 of {}",
+        pair.routes.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flap_storm_leaves_the_stable_clients_converged() {
+    let _serial = SERIAL.lock().await;
+    const FLAPPERS: u8 = 20;
+    const CYCLES: usize = 5;
+    const STABLE_ROUTES: usize = 200;
+    let daemon = start("", FLAPPERS).await;
+    let bgp = daemon.listening[0];
+    let mut a = Speaker::connect(&speaker(ANNOUNCER, 65002), bgp).await.unwrap();
+    let mut b = Speaker::connect(&speaker(RECEIVER, 65003), bgp).await.unwrap();
+    let before = vm_rss_kib();
+    let started = Instant::now();
+
+    let mut storm = tokio::task::JoinSet::new();
+    for i in 0..FLAPPERS {
+        storm.spawn(async move {
+            let asn = 65100 + u32::from(i);
+            let (mut sessions, mut refused) = (0u32, 0u32);
+            for cycle in 0..CYCLES {
+                let mut s = loop {
+                    match Speaker::connect(&speaker(10 + i, asn), bgp).await {
+                        Ok(s) => break s,
+                        // kumo may not have seen the previous connection close yet
+                        // (collision, Cease 7): try again, as a router would.
+                        Err(_) => {
+                            refused += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                };
+                sessions += 1;
+                let own: Vec<IpNet> = (0..5)
+                    .map(|k| format!("172.{}.{cycle}.{}/32", 16 + i, k).parse().unwrap())
+                    .collect();
+                s.announce(&attrs(asn, 1), None, &own).await.unwrap();
+                let _ = s.recv_until(Duration::from_millis(30), |_| false).await;
+            }
+            (sessions, refused)
+        });
+    }
+    // Meanwhile the stable pair exchange routes in both directions.
+    let from_a = prefixes(50, STABLE_ROUTES);
+    let from_b = prefixes(51, STABLE_ROUTES);
+    a.announce(&attrs(65002, 1), None, &from_a).await.unwrap();
+    b.announce(&attrs(65003, 1), None, &from_b).await.unwrap();
+    let mut sessions = 0;
+    let mut refused = 0;
+    while !storm.is_empty() {
+        // Keep reading both stable sessions while the storm runs.
+        let _ = a.recv_until(Duration::from_millis(20), |_| false).await;
+        let _ = b.recv_until(Duration::from_millis(20), |_| false).await;
+        while let Some(done) = storm.try_join_next() {
+            let (s, r) = done.unwrap();
+            sessions += s;
+            refused += r;
+        }
+    }
+    let storm_time = started.elapsed();
+    // After the storm, only the stable routes remain: flappers' routes are all withdrawn.
+    let only_stable = |s: &Speaker, want: &[IpNet]| s.rib.len() == want.len() && has_all(s, want, Some(1));
+    assert!(a.recv_until(WAIT, |s| only_stable(s, &from_b)).await.unwrap());
+    assert!(b.recv_until(WAIT, |s| only_stable(s, &from_a)).await.unwrap());
+    let settled = started.elapsed();
+    let lost = (STABLE_ROUTES - count_under(&a, 51)) + (STABLE_ROUTES - count_under(&b, 50));
+    println!(
+        "flap storm: {FLAPPERS} clients x {CYCLES} cycles = {sessions} sessions ({refused} connects refused while \
+         the previous one closed) in {storm_time:?}; stable pair settled after {settled:?}; routes lost: {lost}; \
+         VmRSS {before} -> {} KiB",
+        vm_rss_kib()
+    );
+    assert_eq!(lost, 0);
+    assert_eq!(state_of(&daemon, "announcer").await, State::Established);
+    assert_eq!(state_of(&daemon, "receiver").await, State::Established);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_from_unconfigured_addresses_is_refused() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 100).await;
+    const ROUNDS: u8 = 6;
+    let before = vm_rss_kib();
+    let started = Instant::now();
+    let mut flood = tokio::task::JoinSet::new();
+    for round in 0..ROUNDS {
+        for host in 200..=250u8 {
+            flood.spawn(async move {
+                let socket = TcpSocket::new_v4().unwrap();
+                socket.bind(SocketAddr::new(addr(host), 0)).unwrap();
+                let Ok(mut stream) = socket.connect(bgp).await else {
+                    return None;
+                };
+                // Half the connections send an OPEN first, half nothing.
+                if round % 2 == 0 {
+                    let _ = stream.write_all(&open_bytes(65099, 90, host)).await;
+                }
+                let (_, notification) = read_messages(&mut stream, WAIT, |_| false).await;
+                notification.map(|(c, s, _)| (c, s))
+            });
+        }
+    }
+    let mut rejected = 0;
+    let mut other = Vec::new();
+    while let Some(r) = flood.join_next().await {
+        match r.unwrap() {
+            Some((6, 5)) => rejected += 1,
+            x => other.push(x),
+        }
+    }
+    let total = usize::from(ROUNDS) * 51;
+    println!(
+        "connection flood: {total} connections from 127.0.{NET}.200-250 in {:?}: {rejected} got Cease/Connection \
+         Rejected, others {other:?}; VmRSS {before} -> {} KiB",
+        started.elapsed(),
+        vm_rss_kib()
+    );
+    assert_eq!(rejected, total);
+    assert!(
+        pair.untouched(&daemon).await,
+        "the configured clients were touched"
+    );
+    println!(
+        "connection flood: configured clients untouched, routes lost: 0 of {}",
+        pair.routes.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_burst_beyond_max_prefix_closes_that_session_only() {
+    let _serial = SERIAL.lock().await;
+    const LIMIT: usize = 100;
+    const SENT: usize = 1000;
+    let daemon = start(
+        &format!("max_prefix = {{ ipv4 = {LIMIT}, action = \"shutdown\" }}"),
+        0,
+    )
+    .await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 100).await;
+    let mut hostile = Speaker::connect(&speaker(HOSTILE, 65004), bgp).await.unwrap();
+    hostile
+        .announce(&attrs(65004, 1), None, &prefixes(60, SENT))
+        .await
+        .unwrap();
+    let got = hostile.recv_until(WAIT, |_| false).await;
+    let Err(SpeakerError::Notification(n)) = got else {
+        panic!("no NOTIFICATION: {got:?}")
+    };
+    let mut peak = 0;
+    assert!(
+        pair.receiver
+            .recv_until(WAIT, |s| {
+                peak = peak.max(count_under(s, 60));
+                count_under(s, 60) == 0
+            })
+            .await
+            .unwrap()
+    );
+    println!(
+        "max-prefix: sent {SENT} prefixes against a limit of {LIMIT}: {}; at most {peak} of them seen by the \
+         receiver before the session closed; now 0",
+        n.describe()
+    );
+    assert_eq!((n.code, n.subcode), (6, 1));
+    // RFC 4486: AFI, SAFI, the limit.
+    assert_eq!(n.data, [0, 1, 1, 0, 0, 0, LIMIT as u8]);
+    assert_ne!(state_of(&daemon, "hostile").await, State::Established);
+    assert!(pair.untouched(&daemon).await, "the other clients were touched");
+    println!(
+        "max-prefix: others untouched, routes lost: 0 of {}",
+        pair.routes.len()
+    );
+}
