@@ -149,6 +149,11 @@ pub struct Server {
     /// or a decommission (Cease / Administrative Shutdown to everyone).
     #[serde(default)]
     pub on_sigterm: SigtermAction,
+    /// The static-hold module deciding whether a lost session's routes are
+    /// held: a `[policies.NAME]` table or a built-in. Default: the built-in
+    /// `static-hold`, holding within declared maintenance windows.
+    #[serde(default)]
+    pub static_hold: Option<String>,
 }
 
 /// `server.on_sigterm`.
@@ -179,6 +184,7 @@ impl Server {
             watch_config: false,
             shutdown_drain: 0,
             on_sigterm: SigtermAction::default(),
+            static_hold: None,
         }
     }
 

@@ -12,7 +12,10 @@ use std::time::{Duration, SystemTime};
 
 use ipnet::IpNet;
 use kumo_config::{Client, MaxPrefixAction};
-use kumo_policy::{ClientCtx, POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyModule};
+use kumo_policy::{
+    ClientCtx, HoldDecision, LossReason, Marking, POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyModule,
+    SessionLoss, StaticHoldModule,
+};
 use kumo_rib::{
     Attrs, ExportPolicy, ImportVerdict, OutChange, PeerId, PeerInfo, RejectReason, Rib, RouteAttrs,
     VerdictView,
@@ -195,10 +198,35 @@ pub struct Core {
     /// The source of routes kumo originates itself (admin API), once used:
     /// an id reserved like a removed client's, so no client ever gets it.
     local: Option<PeerInfo>,
+    /// Decides whether a lost session's routes are held (static-hold).
+    static_hold: Option<Arc<StaticHoldModule>>,
     /// kumo restarted with Graceful Restart: clients get their tables only
     /// once every client's End-of-RIB is in (or the wait ends), so no client
     /// sees a partial table and drops the routes it kept (RFC 4724 §4.1).
     recovering: bool,
+}
+
+/// The static-hold module's view of why a session was lost.
+fn loss_reason(reason: &DownReason, admin_down: bool) -> LossReason {
+    use kumo_wire::notification::{cease, code};
+    match reason {
+        _ if admin_down => LossReason::AdminShutdown,
+        DownReason::NotificationSent(n) if n.code == code::HOLD_TIMER_EXPIRED => LossReason::HoldTimerExpired,
+        DownReason::NotificationSent(n)
+            if n.code == code::CEASE && n.subcode == cease::ADMINISTRATIVE_SHUTDOWN =>
+        {
+            LossReason::AdminShutdown
+        }
+        DownReason::NotificationSent(n) => LossReason::NotificationSent {
+            code: n.code,
+            subcode: n.subcode,
+        },
+        DownReason::NotificationReceived(n) => LossReason::NotificationReceived {
+            code: n.code,
+            subcode: n.subcode,
+        },
+        DownReason::ConnectionLost => LossReason::ConnectionLost,
+    }
 }
 
 /// How long a client that comes back with held routes has to send its
@@ -219,7 +247,13 @@ impl Core {
             verdicts: Vec::new(),
             local: None,
             recovering: false,
+            static_hold: None,
         }
+    }
+
+    /// The static-hold module (`None`: hold within declared windows only).
+    pub fn set_static_hold(&mut self, module: Option<Arc<StaticHoldModule>>) {
+        self.static_hold = module;
     }
 
     /// kumo has restarted: defer every client's table until the clients'
@@ -377,6 +411,12 @@ impl Core {
         slot.max_prefix_warned = false;
         slot.end_of_rib_in.clear();
         slot.outq.clear();
+        if self.pipeline.mark_source(peer, None) {
+            self.rib.reevaluate_export(&self.pipeline, &mut self.out);
+        }
+        let Some(slot) = self.clients.get_mut(peer.0 as usize) else {
+            return;
+        };
         // Held routes (GR, static-hold) wait for the client's End-of-RIB; a
         // client that sends none (BIRD without GR) must not keep them until
         // the hold runs out: purge what it has not re-announced after a while.
@@ -526,32 +566,63 @@ impl Core {
         slot.generation += 1;
         let now = SystemTime::now();
         let graceful_restart = slot.graceful_restart.take();
-        // Static-hold: a maintenance window declared by the operator keeps every
-        // route of the session, whatever the reason it went down (DESIGN §3).
         let window = slot
             .hold_until
             .filter(|until| *until > now)
             .and_then(|until| until.duration_since(now).ok());
+        // Static-hold (DESIGN §3): the static-hold module decides whether the
+        // session's routes are held, for how long and marked how.
+        let counts = self.rib.counts(peer);
+        let loss = SessionLoss {
+            client_id: peer.0,
+            client_name: info.name.to_string(),
+            asn: info.asn,
+            reason: loss_reason(&reason, slot.admin_down),
+            window: window.map(|w| u32::try_from(w.as_secs().max(1)).unwrap_or(u32::MAX)),
+            graceful_restart: graceful_restart.as_ref().map(|(_, t)| *t),
+            routes_ipv4: u32::try_from(counts.ipv4.received).unwrap_or(u32::MAX),
+            routes_ipv6: u32::try_from(counts.ipv6.received).unwrap_or(u32::MAX),
+        };
+        let decision = match &self.static_hold {
+            Some(module) => module.decide_or_withdraw(&loss),
+            // No module configured: hold within a declared window only.
+            None => match loss.window {
+                Some(seconds) if !slot.admin_down => HoldDecision::Hold {
+                    seconds,
+                    marking: Marking::None,
+                },
+                _ => HoldDecision::WithdrawNow,
+            },
+        };
         // GR applies when the transport failed without a NOTIFICATION (RFC 4724 §4.2).
-        let retain = match (window, &reason, graceful_restart) {
-            (Some(left), _, _) if !slot.admin_down => {
-                Some((slot.families.clone(), left, "static-hold (maintenance window)"))
-            }
-            (_, DownReason::ConnectionLost, Some((families, restart_time))) => Some((
-                families,
-                Duration::from_secs(u64::from(restart_time)),
-                "Graceful Restart helper",
+        let retain = match (decision, &reason, graceful_restart) {
+            (HoldDecision::Hold { seconds, marking }, _, _) => Some((
+                slot.families.clone(),
+                Duration::from_secs(u64::from(seconds)),
+                marking.community(),
+                "static-hold",
             )),
+            (HoldDecision::WithdrawNow, DownReason::ConnectionLost, Some((families, restart_time))) => {
+                Some((
+                    families,
+                    Duration::from_secs(u64::from(restart_time)),
+                    None,
+                    "Graceful Restart helper",
+                ))
+            }
             _ => None,
         };
         match retain {
-            Some((families, keep_for, why)) if !families.is_empty() => {
+            Some((families, keep_for, marking, why)) if !families.is_empty() => {
                 let generation = slot.generation;
                 slot.stale = Some((families.clone(), generation));
                 slot.held_until = Some(now + keep_for);
                 // Routes of families not retained are withdrawn now.
                 let held = self.rib.mark_stale(peer, &families, &mut self.out);
-                info!(client = %info.name, held, seconds = keep_for.as_secs(), reason = %reason, "session lost; {why} keeps its routes");
+                info!(client = %info.name, held, seconds = keep_for.as_secs(), reason = %reason, ?marking, "session lost; {why} keeps its routes");
+                if self.pipeline.mark_source(peer, marking) {
+                    self.rib.reevaluate_export(&self.pipeline, &mut self.out);
+                }
                 let tx = self.events_tx.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(keep_for).await;

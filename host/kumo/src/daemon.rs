@@ -300,6 +300,7 @@ impl Daemon {
             Pipeline::new(&config, &policies, Some(policy_observer(metrics.clone()))),
             core_tx.clone(),
         );
+        core.set_static_hold(policies.static_hold.clone());
         if options.graceful_restart && config.server.graceful_restart {
             let wait = Duration::from_secs(u64::from(config.server.restart_time));
             core.begin_recovery(wait);
@@ -494,6 +495,7 @@ impl Daemon {
         }
         let stopped: Vec<PeerId> = stop.iter().map(|(id, _, _)| *id).collect();
         let modules = loaded.registry.snapshot();
+        let static_hold = loaded.static_hold.clone();
         let registry = self.policies.clone();
         let core_tx = self.core.clone();
         let new_for_core = new.clone();
@@ -514,6 +516,7 @@ impl Daemon {
                     handles.push((id, handle));
                 }
                 registry.replace_all(modules.iter().cloned());
+                core.set_static_hold(static_hold);
                 let change = core.rebuild_pipeline();
                 (handles, change)
             })

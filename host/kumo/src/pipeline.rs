@@ -65,6 +65,8 @@ pub struct Pipeline {
     observer: Option<CallObserver>,
     /// Shutting down with a drain: every exported route carries GRACEFUL_SHUTDOWN.
     draining: bool,
+    /// Sources whose (held) routes go out with a community added (static-hold marking).
+    marks: HashMap<PeerId, u32>,
     /// A candidate module standing in for the registry's module of its name
     /// (dry runs).
     candidate: Option<Arc<PolicyModule>>,
@@ -150,6 +152,7 @@ impl Pipeline {
             ctxs,
             observer: observer.clone(),
             draining: false,
+            marks: HashMap::new(),
             candidate: None,
         };
         pipeline.refresh();
@@ -170,6 +173,16 @@ impl Pipeline {
     /// RFC 8326) added, so receivers prefer other paths while kumo drains.
     pub fn start_drain(&mut self) {
         self.draining = true;
+    }
+
+    /// Add `community` to every route of `source` that is exported from now
+    /// on (static-hold marking, e.g. GRACEFUL_SHUTDOWN or LLGR_STALE);
+    /// `None` stops it. Returns whether anything changed.
+    pub fn mark_source(&mut self, source: PeerId, community: Option<u32>) -> bool {
+        match community {
+            Some(c) => self.marks.insert(source, c) != Some(c),
+            None => self.marks.remove(&source).is_some(),
+        }
     }
 
     /// Who is told about every policy call.
@@ -318,25 +331,26 @@ impl Pipeline {
 /// GRACEFUL_SHUTDOWN (RFC 8326).
 const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
 
-fn with_graceful_shutdown(attrs: &Attrs) -> Attrs {
+fn with_community(attrs: &Attrs, community: u32) -> Attrs {
     let mut marked = (**attrs).clone();
-    if !marked.attrs.communities.contains(&GRACEFUL_SHUTDOWN) {
-        marked.attrs.communities.push(GRACEFUL_SHUTDOWN);
+    if !marked.attrs.communities.contains(&community) {
+        marked.attrs.communities.push(community);
     }
     Arc::new(marked)
 }
 
 impl Pipeline {
-    /// Every receiver's attributes with GRACEFUL_SHUTDOWN added (one shared
-    /// copy for the receivers without a modification of their own).
-    fn drain_marked(
+    /// Every receiver's attributes with `community` added (one shared copy
+    /// for the receivers without a modification of their own).
+    fn marked(
         &self,
         source: PeerId,
         denied: &PeerSet,
         attrs: &Attrs,
         modified: Vec<(PeerId, Attrs)>,
+        community: u32,
     ) -> Vec<(PeerId, Attrs)> {
-        let shared = with_graceful_shutdown(attrs);
+        let shared = with_community(attrs, community);
         let mut own: HashMap<PeerId, Attrs> = modified.into_iter().collect();
         let mut all: Vec<(PeerId, Attrs)> = self
             .clients
@@ -348,7 +362,7 @@ impl Pipeline {
             .map(|id| {
                 let marked = own
                     .remove(&id)
-                    .map_or_else(|| shared.clone(), |m| with_graceful_shutdown(&m));
+                    .map_or_else(|| shared.clone(), |m| with_community(&m, community));
                 (id, marked)
             })
             .collect();
@@ -394,8 +408,13 @@ impl ExportPolicy for Pipeline {
             }
         }
         modified.sort_by_key(|(peer, _)| *peer);
-        if self.draining {
-            modified = self.drain_marked(source.id, &denied, attrs, modified);
+        let mark = if self.draining {
+            Some(GRACEFUL_SHUTDOWN)
+        } else {
+            self.marks.get(&source.id).copied()
+        };
+        if let Some(community) = mark {
+            modified = self.marked(source.id, &denied, attrs, modified, community);
         }
         ExportDecision {
             targets: ExportTargets::AllExcept(denied),

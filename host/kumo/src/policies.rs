@@ -10,13 +10,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_config::{Config, PolicyConfig};
-use kumo_policy::{EngineOptions, Limits, PolicyEngine, PolicyError, PolicyModule, PolicyRegistry, builtin};
+use kumo_policy::{
+    EngineOptions, Limits, PolicyEngine, PolicyError, PolicyModule, PolicyRegistry, StaticHoldModule, builtin,
+};
 
 /// The engine and the loaded modules.
 #[derive(Debug, Clone)]
 pub struct LoadedPolicies {
     pub engine: PolicyEngine,
     pub registry: Arc<PolicyRegistry>,
+    /// Decides whether a lost session's routes are held.
+    pub static_hold: Option<Arc<StaticHoldModule>>,
+}
+
+/// The built-in static-hold module's configuration when the file names none:
+/// hold for the whole declared window, GR or not.
+fn default_static_hold_config() -> serde_json::Value {
+    serde_json::json!({"hold_on_gr": true, "max_seconds": 604_800})
 }
 
 /// Why the configuration's policies could not be loaded: every problem, with
@@ -68,12 +78,42 @@ pub fn load(config: &Config) -> Result<LoadedPolicies, PolicyLoadError> {
 pub fn load_with(engine: &PolicyEngine, config: &Config) -> Result<LoadedPolicies, PolicyLoadError> {
     let mut problems = Vec::new();
     let mut modules = Vec::new();
+    let hold_name = config.server.static_hold.as_deref().unwrap_or("static-hold");
+    let static_hold = {
+        let table = config.policies.get(hold_name);
+        let key = match table {
+            Some(_) => format!("policies.{hold_name}"),
+            None => "server.static_hold".to_owned(),
+        };
+        let json = match table {
+            Some(_) => module_config(table),
+            None => default_static_hold_config(),
+        };
+        match source(config, hold_name, table) {
+            Ok(wasm) => match StaticHoldModule::load(engine, hold_name, &wasm, limits(table), json) {
+                Ok(module) => Some(Arc::new(module)),
+                Err(e) => {
+                    problems.push((key, load_message(&e)));
+                    None
+                }
+            },
+            Err((at, message)) => {
+                problems.push((format!("{key}{at}"), message));
+                None
+            }
+        }
+    };
 
     // Names the chains use that have no table: built-ins with defaults.
-    let mut names: Vec<&str> = config.policies.keys().map(String::as_str).collect();
+    let mut names: Vec<&str> = config
+        .policies
+        .keys()
+        .map(String::as_str)
+        .filter(|n| *n != hold_name)
+        .collect();
     for client in &config.clients {
         for name in client.import.iter().chain(&client.export) {
-            if !names.contains(&name.as_str()) && builtin::get(name).is_some() {
+            if !names.contains(&name.as_str()) && name != hold_name && builtin::get(name).is_some() {
                 names.push(name);
             }
         }
@@ -119,6 +159,7 @@ pub fn load_with(engine: &PolicyEngine, config: &Config) -> Result<LoadedPolicie
         Ok(LoadedPolicies {
             engine: engine.clone(),
             registry: Arc::new(PolicyRegistry::new(modules)),
+            static_hold,
         })
     } else {
         Err(PolicyLoadError { problems })

@@ -159,3 +159,88 @@ async fn shutdown_drains_with_graceful_shutdown_then_ceases() {
     stopping.await.unwrap();
     drop(a);
 }
+
+/// The static-hold module decides: here one configured to hold every lost
+/// session (no window) and mark the held routes with GRACEFUL_SHUTDOWN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_static_hold_module_holds_and_marks_a_lost_sessions_routes() {
+    const NET: u8 = 228;
+    let port = free_port(NET);
+    let mut text = config(
+        NET,
+        port,
+        "static_hold = \"hold-always\"",
+        &[("a", 65002, 2), ("b", 65003, 3)],
+    );
+    text.push_str(
+        "\n[policies.hold-always]\nbuiltin = \"static-hold\"\n\
+         config = { mode = \"always\", max_seconds = 60, marking = \"graceful-shutdown\" }\n",
+    );
+    let daemon = Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap();
+    let bgp = daemon.listening[0];
+    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
+    let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
+    let p: IpNet = "198.51.100.0/24".parse().unwrap();
+    a.announce(&attrs(65002), None, &[p]).await.unwrap();
+    assert!(
+        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
+            .await
+            .unwrap()
+    );
+    let marked = |s: &Speaker| s.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN));
+    assert!(!marked(&b));
+
+    // a's session drops (no NOTIFICATION, no window): held, and re-sent marked.
+    drop(a);
+    assert!(b.recv_until(WAIT, marked).await.unwrap());
+    let still = b
+        .recv_until(Duration::from_millis(500), |s| s.rib.is_empty())
+        .await;
+    assert!(
+        matches!(still, Ok(false)),
+        "the held route was withdrawn: {still:?}"
+    );
+
+    // a is back and announces again: the route goes out unmarked.
+    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
+    a.announce(&attrs(65002), None, &[p]).await.unwrap();
+    assert!(
+        b.recv_until(WAIT, |s| !marked(s) && s.rib.len() == 1)
+            .await
+            .unwrap()
+    );
+}
+
+/// A failing static-hold module fails closed: the routes are withdrawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_static_hold_module_withdraws() {
+    const NET: u8 = 229;
+    let wasm = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/wasm/wasm32-wasip2/release/kumo_policy_hostile_hold.wasm");
+    assert!(wasm.is_file(), "{} missing", wasm.display());
+    let port = free_port(NET);
+    // The hostile module spares client id 0 (its own test aid): a is id 1.
+    let mut text = config(
+        NET,
+        port,
+        "static_hold = \"boom\"",
+        &[("b", 65003, 3), ("a", 65002, 2)],
+    );
+    text.push_str(&format!(
+        "\n[policies.boom]\npath = \"{}\"\nconfig = {{ mode = \"panic\" }}\n",
+        wasm.display()
+    ));
+    let daemon = Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap();
+    let bgp = daemon.listening[0];
+    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
+    let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
+    let p: IpNet = "198.51.100.0/24".parse().unwrap();
+    a.announce(&attrs(65002), None, &[p]).await.unwrap();
+    assert!(
+        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
+            .await
+            .unwrap()
+    );
+    drop(a);
+    assert!(b.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
+}
