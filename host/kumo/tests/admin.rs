@@ -2,15 +2,18 @@
 //! and static-hold (a declared maintenance window keeps a client's routes).
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use kumo::daemon::Daemon;
-use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
-use kumo_wire::{AfiSafi, AsPath, AsPathSegment, Origin, PathAttributes};
+use kumo::speaker::{Speaker, SpeakerError};
+use kumo_wire::AfiSafi;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+use common::{attrs, speaker};
 
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "s3cret";
@@ -49,25 +52,6 @@ ip = ["127.0.{net}.3"]
     let bgp = daemon.listening[0];
     let admin = kumo::admin::spawn(daemon.clone()).await.unwrap().unwrap();
     (daemon, bgp, admin.listening)
-}
-
-fn speaker(net: u8, host: u8, asn: u32) -> SpeakerConfig {
-    SpeakerConfig::new(
-        IpAddr::V4(Ipv4Addr::new(127, 0, net, host)),
-        asn,
-        Ipv4Addr::new(10, 0, 0, host),
-    )
-}
-
-fn attrs(asn: u32) -> PathAttributes {
-    PathAttributes {
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![asn])],
-        }),
-        next_hop: Some(Ipv4Addr::new(192, 0, 2, 3)),
-        ..Default::default()
-    }
 }
 
 /// One HTTP/1.1 request; returns (status, body).

@@ -3,16 +3,17 @@
 //! rejected with reason "policy error", and kumo keeps serving everyone else.
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use kumo::daemon::Daemon;
-use kumo::speaker::{Speaker, SpeakerConfig};
+use kumo::speaker::Speaker;
 use kumo_policy::{POLICY_ERROR_CODE, POLICY_ERROR_TEXT};
 use kumo_rib::PeerId;
-use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
+
+mod common;
+use common::{attrs, speaker};
 
 const WAIT: Duration = Duration::from_secs(15);
 const NET: u8 = 223;
@@ -23,25 +24,6 @@ fn hostile_wasm() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     target.join("wasm/wasm32-wasip2/release/kumo_policy_hostile.wasm")
-}
-
-fn speaker(host: u8, asn: u32) -> SpeakerConfig {
-    SpeakerConfig::new(
-        IpAddr::V4(Ipv4Addr::new(127, 0, NET, host)),
-        asn,
-        Ipv4Addr::new(10, 0, 0, host),
-    )
-}
-
-fn attrs(asn: u32) -> PathAttributes {
-    PathAttributes {
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![asn])],
-        }),
-        next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
-        ..Default::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,12 +57,14 @@ async fn failing_policies_reject_only_their_own_calls() {
     let daemon = Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap();
     let bgp = daemon.listening[0];
 
-    let mut watcher = Speaker::connect(&speaker(2, 65001), bgp).await.unwrap();
-    let mut healthy = Speaker::connect(&speaker(3, 65002), bgp).await.unwrap();
+    let mut watcher = Speaker::connect(&speaker(NET, 2, 65001), bgp).await.unwrap();
+    let mut healthy = Speaker::connect(&speaker(NET, 3, 65002), bgp).await.unwrap();
     let mut hostile = Vec::new();
     for (i, _) in modes.iter().enumerate() {
         let asn = 65010 + i as u32;
-        let mut s = Speaker::connect(&speaker(4 + i as u8, asn), bgp).await.unwrap();
+        let mut s = Speaker::connect(&speaker(NET, 4 + i as u8, asn), bgp)
+            .await
+            .unwrap();
         let prefix: IpNet = format!("10.{}.0.0/16", 10 + i).parse().unwrap();
         s.announce(&attrs(asn), None, &[prefix]).await.unwrap();
         hostile.push(s);

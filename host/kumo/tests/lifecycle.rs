@@ -2,36 +2,18 @@
 //! symlink swap), and the decommission drain (GRACEFUL_SHUTDOWN, then Cease).
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use kumo::daemon::Daemon;
-use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
-use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
+use kumo::speaker::{Speaker, SpeakerError};
+
+mod common;
+use common::{attrs, free_port, speaker};
 
 const WAIT: Duration = Duration::from_secs(10);
 const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
-
-fn speaker(net: u8, host: u8, asn: u32) -> SpeakerConfig {
-    SpeakerConfig::new(
-        IpAddr::V4(Ipv4Addr::new(127, 0, net, host)),
-        asn,
-        Ipv4Addr::new(10, 0, 0, host),
-    )
-}
-
-fn attrs(asn: u32) -> PathAttributes {
-    PathAttributes {
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![asn])],
-        }),
-        next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
-        ..Default::default()
-    }
-}
 
 fn config(net: u8, port: u16, server_extra: &str, clients: &[(&str, u32, u8)]) -> String {
     let mut text = format!(
@@ -43,11 +25,6 @@ fn config(net: u8, port: u16, server_extra: &str, clients: &[(&str, u32, u8)]) -
         ));
     }
     text
-}
-
-fn free_port(net: u8) -> u16 {
-    let l = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, net, 1), 0)).unwrap();
-    l.local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,35 +3,18 @@
 //! stay up, and a bad file changes nothing.
 #![allow(clippy::unwrap_used)]
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use kumo::daemon::{Daemon, ReloadError};
-use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
-use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
+use kumo::speaker::{Speaker, SpeakerError};
+
+mod common;
+use common::{attrs, holds, speaker};
 
 const WAIT: Duration = Duration::from_secs(10);
 const NET: u8 = 224;
-
-fn speaker(host: u8, asn: u32) -> SpeakerConfig {
-    SpeakerConfig::new(
-        IpAddr::V4(Ipv4Addr::new(127, 0, NET, host)),
-        asn,
-        Ipv4Addr::new(10, 0, 0, host),
-    )
-}
-
-fn attrs(asn: u32) -> PathAttributes {
-    PathAttributes {
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![asn])],
-        }),
-        next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
-        ..Default::default()
-    }
-}
 
 fn config(port: u16, clients: &[(&str, u32, u8, &str)]) -> String {
     let mut text =
@@ -42,10 +25,6 @@ fn config(port: u16, clients: &[(&str, u32, u8, &str)]) -> String {
         ));
     }
     text
-}
-
-fn holds(s: &Speaker, p: &IpNet) -> bool {
-    s.rib.keys().any(|n| n.prefix == *p)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,9 +46,9 @@ async fn reload_adds_removes_and_changes_clients_without_touching_others() {
         .await
         .unwrap();
     let bgp = daemon.listening[0];
-    let mut a = Speaker::connect(&speaker(2, 65002), bgp).await.unwrap();
-    let mut b = Speaker::connect(&speaker(3, 65003), bgp).await.unwrap();
-    let mut gone = Speaker::connect(&speaker(9, 65009), bgp).await.unwrap();
+    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
+    let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
+    let mut gone = Speaker::connect(&speaker(NET, 9, 65009), bgp).await.unwrap();
     let pa: IpNet = "198.51.100.0/24".parse().unwrap();
     let pgone: IpNet = "203.0.113.0/24".parse().unwrap();
     a.announce(&attrs(65002), None, &[pa]).await.unwrap();
@@ -128,7 +107,7 @@ async fn reload_adds_removes_and_changes_clients_without_touching_others() {
     // b loses the removed client's route and a's (now rejected) one, on the same session.
     assert!(b.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
     // c is a new client: it can connect and announce, and b receives it.
-    let mut c = Speaker::connect(&speaker(4, 65004), bgp).await.unwrap();
+    let mut c = Speaker::connect(&speaker(NET, 4, 65004), bgp).await.unwrap();
     let pc: IpNet = "192.0.2.0/24".parse().unwrap();
     c.announce(&attrs(65004), None, &[pc]).await.unwrap();
     assert!(b.recv_until(WAIT, |s| holds(s, &pc)).await.unwrap());
@@ -154,6 +133,6 @@ async fn reload_adds_removes_and_changes_clients_without_touching_others() {
         .unwrap();
     assert_eq!(status, 3);
     // The removed client's address is refused now.
-    assert!(Speaker::connect(&speaker(9, 65009), bgp).await.is_err());
+    assert!(Speaker::connect(&speaker(NET, 9, 65009), bgp).await.is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
