@@ -63,6 +63,9 @@ pub struct Progress {
     pub at: Instant,
     /// Distinct expected routes held right now.
     pub held: usize,
+    /// The phase the completeness refers to (0: full table; 1: after the
+    /// export policy change, without the routes that exclude this client).
+    pub phase: u8,
 }
 
 /// An established session, split for the reader and writer tasks.
@@ -253,23 +256,25 @@ pub async fn run_writer(
 struct Held {
     bits: Vec<u64>,
     count: usize,
+    /// Of `count`, routes whose `0:peer_as` names this client.
+    excluded: usize,
 }
 
 impl Held {
-    fn set(&mut self, id: u32) -> bool {
+    fn set(&mut self, id: u32, excludes_me: bool) {
         let (w, b) = (id as usize / 64, id % 64);
-        let was = self.bits[w] & (1 << b) != 0;
-        self.bits[w] |= 1 << b;
-        if !was {
+        if self.bits[w] & (1 << b) == 0 {
+            self.bits[w] |= 1 << b;
             self.count += 1;
+            self.excluded += usize::from(excludes_me);
         }
-        !was
     }
-    fn clear(&mut self, id: u32) {
+    fn clear(&mut self, id: u32, excludes_me: bool) {
         let (w, b) = (id as usize / 64, id % 64);
         if self.bits[w] & (1 << b) != 0 {
             self.bits[w] &= !(1 << b);
             self.count -= 1;
+            self.excluded -= usize::from(excludes_me);
         }
     }
 }
@@ -281,16 +286,20 @@ pub async fn run_reader(
     scenario: Arc<Scenario>,
     counters: Arc<Counters>,
     progress: mpsc::UnboundedSender<Progress>,
+    mut phase: watch::Receiver<u8>,
     mut stop: watch::Receiver<bool>,
 ) -> usize {
     let (me, mut read, mut buf, hold_time) = established_read;
     let total = scenario.spec.clients * scenario.spec.prefixes;
     let expected = scenario.expected_per_client();
+    let excluded_total = scenario.excluded_count[me];
     let mut held = Held {
         bits: vec![0; total.div_ceil(64)],
         count: 0,
+        excluded: 0,
     };
     let mut complete = false;
+    let mut reported_phase = *phase.borrow();
     let ctx = CodecContext {
         four_octet_as: true,
         ..Default::default()
@@ -338,26 +347,37 @@ pub async fn run_reader(
             consumed += len;
         }
         buf.drain(..consumed);
-        let now_complete = held.count == expected;
-        if now_complete != complete {
+        let now_phase = *phase.borrow();
+        let now_complete = match now_phase {
+            0 => held.count == expected,
+            _ => held.excluded == 0 && held.count == expected - excluded_total,
+        };
+        if now_complete != complete || now_phase != reported_phase {
             complete = now_complete;
+            reported_phase = now_phase;
             let _ = progress.send(Progress {
                 client: me,
                 complete,
                 at: Instant::now(),
                 held: held.count,
+                phase: now_phase,
             });
         }
         buf.reserve(256 * 1024);
         tokio::select! {
             _ = stop.changed() => return held.count,
+            // Re-evaluate completeness for the new phase at once.
+            _ = phase.changed() => {}
             r = tokio::time::timeout(hold, read.read_buf(&mut buf)) => match r {
                 Err(_) => {
                     counters.hold_timer_expired_by_client.fetch_add(1, Ordering::Relaxed);
                     return held.count;
                 }
                 Ok(Ok(0)) | Ok(Err(_)) => {
-                    counters.session_resets.fetch_add(1, Ordering::Relaxed);
+                    // At the end of a run the writer may close first: not a reset.
+                    if !*stop.borrow() {
+                        counters.session_resets.fetch_add(1, Ordering::Relaxed);
+                    }
                     return held.count;
                 }
                 Ok(Ok(_)) => {}
@@ -388,8 +408,9 @@ fn apply(e: Event, me: usize, scenario: &Scenario, counters: &Counters, held: &m
         }
         return;
     }
+    let excludes_me = scenario.excluded[id as usize] == me as u32;
     match next_hop {
-        None => held.clear(id),
+        None => held.clear(id, excludes_me),
         Some(nh) => {
             let want = scenario.next_hop_of(id, prefix.v6);
             let ok = match (nh, want) {
@@ -398,10 +419,10 @@ fn apply(e: Event, me: usize, scenario: &Scenario, counters: &Counters, held: &m
                 _ => false,
             };
             if ok {
-                held.set(id);
+                held.set(id, excludes_me);
             } else {
                 counters.wrong_next_hop.fetch_add(1, Ordering::Relaxed);
-                held.clear(id);
+                held.clear(id, excludes_me);
             }
         }
     }

@@ -81,6 +81,20 @@ struct Args {
     /// Working directory for configs and logs.
     #[arg(long, default_value = "/tmp/kumo-bench")]
     dir: PathBuf,
+    /// Percentage of attribute sets tagged `0:peer_as` for one other client.
+    #[arg(long, default_value_t = 0)]
+    action_percent: u8,
+    /// P3: start with an export policy that passes everything, then after
+    /// convergence change it to rs-standard (kumo: admin API upload of
+    /// `--swap-wasm` over the `gate` module; BIRD: `birdc configure`).
+    #[arg(long)]
+    swap: bool,
+    /// The module uploaded by `--swap` (rs-standard as built for wasm32-wasip2).
+    #[arg(
+        long,
+        default_value = "target/wasm/wasm32-wasip2/release/kumo_policy_rs_standard.wasm"
+    )]
+    swap_wasm: PathBuf,
     /// Write all results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -97,6 +111,8 @@ struct Summary {
     rss_settled_mib: Option<f64>,
     bytes_per_path_in: Option<f64>,
     bytes_per_path_out: Option<f64>,
+    swap_s: Option<f64>,
+    swap_cpu_s: Option<f64>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -109,6 +125,8 @@ struct Report<'a> {
     cpus: &'a str,
     hold_time: u16,
     policy_deadline_ms: Option<u64>,
+    action_percent: u8,
+    swap: bool,
     runs: &'a [RunResult],
     medians: Vec<Summary>,
 }
@@ -129,6 +147,8 @@ fn summarise(kind: RsKind, results: &[RunResult]) -> Summary {
         rss_settled_mib: med(&|r| r.rss_settled as f64 / MIB),
         bytes_per_path_in: med(&|r| r.bytes_per_path_in),
         bytes_per_path_out: med(&|r| r.bytes_per_path_out),
+        swap_s: med(&|r| r.swap_s.unwrap_or(f64::NAN)),
+        swap_cpu_s: med(&|r| r.swap_cpu_s.unwrap_or(f64::NAN)),
     }
 }
 
@@ -144,6 +164,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         prefixes: args.prefixes,
         v6_percent: args.v6_percent,
         seed: args.seed,
+        action_percent: args.action_percent,
         v4_base: match args.net {
             Net::Loopback => [127, 1],
             Net::Ix => [198, 18],
@@ -177,6 +198,13 @@ async fn main() -> anyhow::Result<ExitCode> {
             Rs::Bird => RsKind::Bird,
         })
         .collect();
+    let swap = if args.swap {
+        let wasm =
+            std::fs::read(&args.swap_wasm).with_context(|| format!("read {}", args.swap_wasm.display()))?;
+        Some(Arc::new(wasm))
+    } else {
+        None
+    };
     let kumo_bin = std::fs::canonicalize(&args.kumo_bin).unwrap_or(args.kumo_bin.clone());
     let mut results = Vec::new();
     let mut failures = 0;
@@ -195,6 +223,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                     admin_port: args.admin_port,
                     hold_time: args.hold_time,
                     policy_deadline_ms: args.policy_deadline_ms,
+                    export_gate: args.swap,
                     cpus: args.cpus.clone(),
                     kumo_bin: kumo_bin.clone(),
                     bird_bin: args.bird_bin.clone(),
@@ -203,6 +232,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 timeout: Duration::from_secs(args.timeout),
                 settle: Duration::from_secs(args.settle),
                 connect_parallel: args.connect_parallel,
+                swap: swap.clone(),
             };
             let r = run_once(scenario.clone(), tables.clone(), &o, run)
                 .await
@@ -226,6 +256,16 @@ async fn main() -> anyhow::Result<ExitCode> {
                 r.reflected,
                 r.updates_received,
             );
+            if let Some(c) = r.swap_converged {
+                eprintln!(
+                    "{kind} run {run}: export policy change: all clients updated {c} in {} s (command {} s), cpu {} s, resets {}; answer: {}",
+                    fmt(r.swap_s, 3),
+                    fmt(r.swap_command_s, 3),
+                    fmt(r.swap_cpu_s, 2),
+                    r.swap_resets.unwrap_or(0),
+                    r.swap_answer.as_deref().unwrap_or("").trim(),
+                );
+            }
             if !r.correct() {
                 failures += 1;
             }
@@ -250,6 +290,16 @@ async fn main() -> anyhow::Result<ExitCode> {
             fmt(s.bytes_per_path_in, 0),
             fmt(s.bytes_per_path_out, 1),
         );
+    }
+    if args.swap {
+        for s in &medians {
+            println!(
+                "{}: export policy change to all clients {} s, cpu {} s (medians of correct runs)",
+                s.rs,
+                fmt(s.swap_s, 3),
+                fmt(s.swap_cpu_s, 2)
+            );
+        }
     }
     if let (Some(k), Some(b)) = (
         medians.iter().find(|s| s.rs == RsKind::Kumo),
@@ -276,6 +326,8 @@ async fn main() -> anyhow::Result<ExitCode> {
             cpus: &args.cpus,
             hold_time: args.hold_time,
             policy_deadline_ms: args.policy_deadline_ms,
+            action_percent: args.action_percent,
+            swap: args.swap,
             runs: &results,
             medians,
         };

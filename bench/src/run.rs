@@ -35,6 +35,10 @@ pub struct RunOptions {
     pub settle: Duration,
     /// Sessions opened at once while connecting.
     pub connect_parallel: usize,
+    /// P3: after convergence, change the export policy (kumo: upload this
+    /// module over `gate`; BIRD: `birdc configure`) and time until every
+    /// client holds the resulting table. Needs `server.export_gate`.
+    pub swap: Option<Arc<Vec<u8>>>,
 }
 
 /// What one run measured.
@@ -76,19 +80,34 @@ pub struct RunResult {
     pub updates_received: u64,
     /// Clients that became incomplete again after converging (flaps).
     pub lost_after_convergence: usize,
+    /// P3: export policy change sent → every client holds its new table, seconds.
+    pub swap_s: Option<f64>,
+    /// P3: how long the change request itself took (HTTP PUT or birdc).
+    pub swap_command_s: Option<f64>,
+    /// P3: every client reached its new table within the timeout.
+    pub swap_converged: Option<bool>,
+    /// P3: session resets during the change (must be 0).
+    pub swap_resets: Option<u64>,
+    /// P3: CPU seconds of the route server from the change to the end.
+    pub swap_cpu_s: Option<f64>,
+    /// P3: the server's answer (kumo's JSON; BIRD's "Reconfigured").
+    pub swap_answer: Option<String>,
 }
 
 impl RunResult {
     /// The run is correct: converged, nothing lost, no reset, no expiry, no
     /// wrong or unknown route. Timings are never judged.
     pub fn correct(&self) -> bool {
+        // After a P3 change the clients hold fewer routes, checked by `swap_converged`.
         self.converged
-            && self.min_held == self.expected_per_client
+            && (self.swap_converged.is_some() || self.min_held == self.expected_per_client)
             && self.session_resets == 0
             && self.hold_timer_expiries == 0
             && self.wrong_next_hop == 0
             && self.unknown_prefixes == 0
             && self.lost_after_convergence == 0
+            && self.swap_converged != Some(false)
+            && self.swap_resets.unwrap_or(0) == 0
     }
 }
 
@@ -153,6 +172,7 @@ pub async fn run_once(
     let (go_tx, go_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<Progress>();
+    let (phase_tx, phase_rx) = watch::channel(0u8);
     let mut readers = Vec::with_capacity(n);
     for e in sessions {
         let hold = e.hold_time();
@@ -170,6 +190,7 @@ pub async fn run_once(
             scenario.clone(),
             counters.clone(),
             progress_tx.clone(),
+            phase_rx.clone(),
             stop_rx.clone(),
         )));
     }
@@ -220,11 +241,48 @@ pub async fn run_once(
     }
     let (rss_settled, rss_peak) = server.memory()?;
 
+    // P3: change the export policy under the converged load.
+    let mut swap = SwapOutcome::default();
+    if let (Some(wasm), true) = (&o.swap, converged) {
+        let resets_before = counters.session_resets.load(Ordering::Relaxed);
+        let cpu_before = server.cpu_seconds()?;
+        let t_swap = Instant::now();
+        let _ = phase_tx.send(1);
+        let answer = server.swap_export_policy(&scenario, &o.server, wasm).await?;
+        swap.command_s = Some(t_swap.elapsed().as_secs_f64());
+        swap.answer = Some(answer.chars().take(400).collect());
+        let mut done: HashSet<usize> = HashSet::new();
+        let mut last = t_swap;
+        let deadline = tokio::time::Instant::now() + o.timeout;
+        while done.len() < n {
+            match tokio::time::timeout_at(deadline, progress_rx.recv()).await {
+                Ok(Some(p)) if p.phase == 1 => {
+                    if p.complete {
+                        done.insert(p.client);
+                        last = last.max(p.at);
+                    } else {
+                        done.remove(&p.client);
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
+        swap.converged = Some(done.len() == n);
+        swap.s = (done.len() == n).then(|| last.duration_since(t_swap).as_secs_f64());
+        // Let late duplicates or resets show before counting.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        swap.resets = Some(counters.session_resets.load(Ordering::Relaxed) - resets_before);
+        swap.cpu_s = Some(server.cpu_seconds()? - cpu_before);
+    }
+
     let _ = stop_tx.send(true);
     let mut min_held = usize::MAX;
     for r in readers {
         min_held = min_held.min(r.await.unwrap_or(0));
     }
+    // Readers watch the phase until they stop: keep its sender until then.
+    drop(phase_tx);
     if n == 0 {
         min_held = 0;
     }
@@ -259,7 +317,23 @@ pub async fn run_once(
         reflected: c.reflected.load(Ordering::Relaxed),
         updates_received: c.updates.load(Ordering::Relaxed),
         lost_after_convergence: lost.len(),
+        swap_s: swap.s,
+        swap_command_s: swap.command_s,
+        swap_converged: swap.converged,
+        swap_resets: swap.resets,
+        swap_cpu_s: swap.cpu_s,
+        swap_answer: swap.answer,
     })
+}
+
+#[derive(Debug, Default)]
+struct SwapOutcome {
+    s: Option<f64>,
+    command_s: Option<f64>,
+    converged: Option<bool>,
+    resets: Option<u64>,
+    cpu_s: Option<f64>,
+    answer: Option<String>,
 }
 
 /// Median of `values` (mean of the middle two for an even count); `None` if empty.

@@ -25,6 +25,10 @@ pub struct ScenarioSpec {
     /// address works without setup) or 198.18 (`bench/net.sh up`, needed by
     /// BIRD, which refuses neighbors in host-scope 127/8).
     pub v4_base: [u8; 2],
+    /// Percentage of attribute sets carrying the Euro-IX action community
+    /// `0:peer_as` ("do not announce to peer_as") for one other client (P3:
+    /// it takes effect when the export policy becomes rs-standard).
+    pub action_percent: u8,
 }
 
 /// One announcing and receiving client.
@@ -56,7 +60,15 @@ pub struct Scenario {
     pub groups: Vec<Vec<RouteGroup>>,
     /// Prefix → global route index (`owner * prefixes + k`).
     pub index: PrefixIndex,
+    /// Per route index, the client its `0:peer_as` community excludes
+    /// (`NO_EXCLUSION` for none).
+    pub excluded: Vec<u32>,
+    /// Per client, how many routes exclude it.
+    pub excluded_count: Vec<usize>,
 }
+
+/// Marks a route without a "do not announce to" community.
+pub const NO_EXCLUSION: u32 = u32::MAX;
 
 /// Prefix → global route index, split by family for cheap keys.
 #[derive(Debug, Default)]
@@ -255,6 +267,8 @@ impl Scenario {
         let mut index = PrefixIndex::default();
         let mut clients = Vec::with_capacity(spec.clients);
         let mut groups = Vec::with_capacity(spec.clients);
+        let mut excluded = vec![NO_EXCLUSION; spec.clients * spec.prefixes];
+        let mut excluded_count = vec![0usize; spec.clients];
         for i in 0..spec.clients {
             let client = ClientSpec {
                 index: i,
@@ -272,6 +286,14 @@ impl Scenario {
                 while left > 0 {
                     // 1–5 prefixes per attribute set: 3 on average.
                     let n = (rng.range(1, 5) as usize).min(left);
+                    // Drawn only when asked for, so that other scenarios keep their routes.
+                    let target = (spec.action_percent > 0
+                        && spec.clients > 1
+                        && rng.chance(u64::from(spec.action_percent)))
+                    .then(|| {
+                        let other = rng.range(0, spec.clients as u64 - 2) as usize;
+                        if other >= i { other + 1 } else { other }
+                    });
                     let mut prefixes = Vec::with_capacity(n);
                     for _ in 0..n {
                         let prefix = if family_v6 {
@@ -284,13 +306,18 @@ impl Scenario {
                         let fresh = index.insert(prefix, id);
                         // The allocator never hands out a prefix twice.
                         debug_assert!(fresh, "{prefix} allocated twice");
+                        if let Some(t) = target {
+                            excluded[id as usize] = t as u32;
+                            excluded_count[t] += 1;
+                        }
                         prefixes.push(prefix);
                         k += 1;
                     }
-                    mine.push(RouteGroup {
-                        attrs: attributes(&client, family_v6, &mut rng),
-                        prefixes,
-                    });
+                    let mut attrs = attributes(&client, family_v6, &mut rng);
+                    if let Some(t) = target {
+                        attrs.communities.push(client_asn(t));
+                    }
+                    mine.push(RouteGroup { attrs, prefixes });
                     left -= n;
                 }
             }
@@ -302,6 +329,8 @@ impl Scenario {
             clients,
             groups,
             index,
+            excluded,
+            excluded_count,
         })
     }
 
@@ -382,6 +411,7 @@ mod tests {
             v6_percent: 20,
             seed,
             v4_base: [127, 1],
+            action_percent: 0,
         }
     }
 
@@ -435,6 +465,37 @@ mod tests {
             (2.5..3.5).contains(&per_set),
             "prefixes per attribute set {per_set}"
         );
+    }
+
+    #[test]
+    fn action_communities_name_another_client() {
+        let plain = Scenario::generate(spec(5)).expect("scenario");
+        assert!(plain.excluded.iter().all(|&e| e == NO_EXCLUSION));
+        let s = Scenario::generate(ScenarioSpec {
+            action_percent: 10,
+            ..spec(5)
+        })
+        .expect("scenario");
+        let tagged = s.excluded.iter().filter(|&&e| e != NO_EXCLUSION).count();
+        assert_eq!(tagged, s.excluded_count.iter().sum::<usize>());
+        // About 10% of the 10000 routes.
+        assert!((600..1400).contains(&tagged), "{tagged}");
+        for (owner, groups) in s.groups.iter().enumerate() {
+            for g in groups {
+                let IpNet::V4(p) = g.prefixes[0] else { continue };
+                let id = s
+                    .index
+                    .get_v4(u32::from(p.network()), p.prefix_len())
+                    .expect("indexed");
+                let e = s.excluded[id as usize];
+                let has = g.attrs.communities.iter().any(|&c| c >> 16 == 0);
+                assert_eq!(has, e != NO_EXCLUSION);
+                if has {
+                    assert_ne!(e as usize, owner);
+                    assert!(g.attrs.communities.contains(&client_asn(e as usize)));
+                }
+            }
+        }
     }
 
     #[test]
