@@ -112,3 +112,68 @@ fn without_graceful_restart_clients_lose_routes_when_kumo_restarts() {
     kumo.start_again(&["--graceful-restart"]).unwrap();
     eventually("B to learn A's route again", || Ok(held(&b, "10.21.1.0/24"))).unwrap();
 }
+
+/// Long-Lived Graceful Restart (RFC 9494): a kumo restart that outlasts the
+/// Graceful Restart time (2 s here) still keeps the routes at clients that
+/// support LLGR, for the long-lived stale time kumo offered.
+#[test]
+fn llgr_clients_keep_routes_past_the_graceful_restart_time() {
+    let ix = Ix::new();
+    let config = ix
+        .config(vec![ix.client(2, 65002), ix.client(3, 65003)])
+        .server_line("restart_time = 2")
+        .server_line("llgr_stale_time = 300");
+    let mut kumo = kumo_e2e::Kumo::start_with(&config).unwrap();
+    let a = Bird::start(
+        ix.bird(2, 65002)
+            .route(Announce::new("10.22.1.0/24"))
+            .long_lived_graceful_restart(),
+    )
+    .unwrap();
+    let b = Bird::start(ix.bird(3, 65003).long_lived_graceful_restart()).unwrap();
+    a.wait_established(TIMEOUT).unwrap();
+    b.wait_established(TIMEOUT).unwrap();
+    eventually("B to hold A's route", || Ok(held(&b, "10.22.1.0/24"))).unwrap();
+
+    kumo.stop().unwrap();
+    // Well past the 2 s Graceful Restart time: only LLGR keeps the route now.
+    let down = always(Duration::from_secs(5), || held(&b, "10.22.1.0/24"));
+    assert!(
+        down.is_ok(),
+        "B lost A's route {:?} after kumo stopped",
+        down.err()
+    );
+    kumo.start_again(&["--graceful-restart"]).unwrap();
+    a.wait_established(TIMEOUT).unwrap();
+    b.wait_established(TIMEOUT).unwrap();
+    eventually("B to hold A's route, refreshed", || Ok(held(&b, "10.22.1.0/24"))).unwrap();
+    kumo.check_running().unwrap();
+}
+
+/// The control for the LLGR test: the same long restart with Graceful Restart
+/// alone loses the route once the GR time has run out.
+#[test]
+fn gr_alone_loses_routes_when_the_restart_outlasts_it() {
+    let ix = Ix::new();
+    let config = ix
+        .config(vec![ix.client(2, 65002), ix.client(3, 65003)])
+        .server_line("restart_time = 2");
+    let mut kumo = kumo_e2e::Kumo::start_with(&config).unwrap();
+    let a = Bird::start(
+        ix.bird(2, 65002)
+            .route(Announce::new("10.23.1.0/24"))
+            .graceful_restart(true),
+    )
+    .unwrap();
+    let b = Bird::start(ix.bird(3, 65003).graceful_restart(true)).unwrap();
+    a.wait_established(TIMEOUT).unwrap();
+    b.wait_established(TIMEOUT).unwrap();
+    eventually("B to hold A's route", || Ok(held(&b, "10.23.1.0/24"))).unwrap();
+    kumo.stop().unwrap();
+    eventually("B to drop A's route after the GR time", || {
+        Ok(!held(&b, "10.23.1.0/24"))
+    })
+    .unwrap();
+    kumo.start_again(&["--graceful-restart"]).unwrap();
+    eventually("B to learn A's route again", || Ok(held(&b, "10.23.1.0/24"))).unwrap();
+}

@@ -48,6 +48,8 @@ pub struct BirdNeighbor {
     pub asn: u32,
     pub add_path: AddPath,
     pub graceful_restart: bool,
+    /// Long-Lived Graceful Restart (RFC 9494) as well (`long lived graceful restart on`).
+    pub long_lived_graceful_restart: bool,
     /// Wait for the neighbor to connect (`passive on`).
     pub passive: bool,
     /// Act as a transparent route server towards this neighbor (`rs client`); used to check
@@ -70,6 +72,7 @@ impl BirdNeighbor {
             asn,
             add_path: AddPath::Off,
             graceful_restart: false,
+            long_lived_graceful_restart: false,
             passive: false,
             rs_client: false,
             export_all: false,
@@ -133,6 +136,15 @@ impl BirdConfig {
     /// Graceful restart (RFC 4724) on every neighbor.
     pub fn graceful_restart(mut self, on: bool) -> Self {
         self.neighbors.iter_mut().for_each(|n| n.graceful_restart = on);
+        self
+    }
+
+    /// Graceful Restart with Long-Lived Graceful Restart on every neighbor.
+    pub fn long_lived_graceful_restart(mut self) -> Self {
+        self.neighbors.iter_mut().for_each(|n| {
+            n.graceful_restart = true;
+            n.long_lived_graceful_restart = true;
+        });
         self
     }
 
@@ -204,6 +216,9 @@ impl BirdConfig {
             let _ = writeln!(c, "  hold time {h};");
         }
         let _ = writeln!(c, "  graceful restart {};", on_off(n.graceful_restart));
+        if n.long_lived_graceful_restart {
+            let _ = writeln!(c, "  long lived graceful restart on;");
+        }
         let _ = writeln!(c, "  passive {};", on_off(n.passive));
         if n.rs_client {
             let _ = writeln!(c, "  rs client;");

@@ -77,6 +77,8 @@ pub struct KumoConfig {
     pub clients: Vec<KumoClient>,
     /// Further TOML tables, verbatim (e.g. `[policies.NAME]`, `[admin]`).
     pub sections: Vec<String>,
+    /// Extra `[server]` lines, verbatim (e.g. `restart_time = 2`).
+    pub server_lines: Vec<String>,
 }
 
 /// The route server's ASN in the tests.
@@ -90,7 +92,14 @@ impl KumoConfig {
             listen,
             clients: Vec::new(),
             sections: Vec::new(),
+            server_lines: Vec::new(),
         }
+    }
+
+    /// Add a `[server]` line, verbatim.
+    pub fn server_line(mut self, line: &str) -> Self {
+        self.server_lines.push(line.to_owned());
+        self
     }
 
     /// Append a TOML table (or several), verbatim.
@@ -118,6 +127,9 @@ impl KumoConfig {
             self.asn, self.router_id
         );
         let _ = writeln!(t, "listen = [\"{}\"]", self.listen);
+        for line in &self.server_lines {
+            let _ = writeln!(t, "{line}");
+        }
         for c in &self.clients {
             let _ = writeln!(t, "\n[[clients]]\nname = \"{}\"\nasn = {}", c.name, c.asn);
             let _ = writeln!(t, "ip = [\"{}\"]", c.ip);

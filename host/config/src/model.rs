@@ -149,6 +149,11 @@ pub struct Server {
     /// or a decommission (Cease / Administrative Shutdown to everyone).
     #[serde(default)]
     pub on_sigterm: SigtermAction,
+    /// Long-Lived Graceful Restart (RFC 9494) stale time kumo offers, seconds
+    /// (24 bits): clients that support LLGR keep kumo's routes this long
+    /// after the Graceful Restart time, marked LLGR_STALE. 0: not offered.
+    #[serde(default)]
+    pub llgr_stale_time: u32,
     /// The static-hold module deciding whether a lost session's routes are
     /// held: a `[policies.NAME]` table or a built-in. Default: the built-in
     /// `static-hold`, holding within declared maintenance windows.
@@ -185,6 +190,7 @@ impl Server {
             shutdown_drain: 0,
             on_sigterm: SigtermAction::default(),
             static_hold: None,
+            llgr_stale_time: 0,
         }
     }
 

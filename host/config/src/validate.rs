@@ -88,6 +88,15 @@ fn server(server: &Server, clients: &[Client], findings: &mut Findings) {
     }
 
     hold_time(server.hold_time, &path.key("hold_time"), findings);
+    if server.llgr_stale_time > 0x00ff_ffff {
+        findings.push(
+            path.key("llgr_stale_time"),
+            format!(
+                "{} is too large: the LLGR capability carries at most 16777215 seconds (24 bits)",
+                server.llgr_stale_time
+            ),
+        );
+    }
     if server.connect_retry == 0 {
         findings.push(path.key("connect_retry"), "must be at least 1 second");
     }

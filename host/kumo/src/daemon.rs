@@ -149,6 +149,19 @@ pub fn session_config(config: &Config, client: &Client, restarting: bool) -> Ses
         AddPath::Both => Some(AddPathMode::Both),
     };
     let graceful_restart = client.effective_graceful_restart(&config.server);
+    // LLGR (RFC 9494) rides on GR: offered only with it.
+    let llgr_families = if graceful_restart && config.server.llgr_stale_time > 0 {
+        families
+            .iter()
+            .map(|f| kumo_wire::LlgrAfi {
+                afi_safi: *f,
+                forwarding_preserved: true,
+                stale_time: config.server.llgr_stale_time,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let gr_families = families
         .iter()
         .map(|f| kumo_wire::GracefulRestartAfi {
@@ -181,7 +194,7 @@ pub fn session_config(config: &Config, client: &Client, restarting: bool) -> Ses
                 notification: false,
                 families: gr_families,
             }),
-            llgr: Vec::new(),
+            llgr: llgr_families,
             role: Some(Role::RouteServer),
         },
         ..SessionConfig::new(config.server.asn, config.server.router_id, client.asn)
