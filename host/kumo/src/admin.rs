@@ -479,20 +479,57 @@ impl AdminBackend for KumoBackend {
             .await?;
         const EXAMPLES: usize = 20;
         let mut truncated = false;
-        let clients = change
+        let client_name = |peer: PeerId| names.get(peer.0 as usize).cloned().unwrap_or_default();
+        // Import flips: per client whose routes the candidate accepts or rejects differently.
+        let mut clients: Vec<dto::ClientFlips> = change
             .flips
             .iter()
             .filter(|(_, flips)| !flips.is_empty())
             .map(|(peer, flips)| {
                 truncated |= flips.len() > EXAMPLES;
                 dto::ClientFlips {
-                    client: names.get(peer.0 as usize).cloned().unwrap_or_default(),
+                    client: client_name(*peer),
                     to_reject: flips.iter().filter(|f| f.was_accepted).count() as u64,
                     to_accept: flips.iter().filter(|f| !f.was_accepted).count() as u64,
                     examples: flips.iter().take(EXAMPLES).map(flip_dto).collect(),
                 }
             })
             .collect();
+        // Export flips: per receiver that would lose (to_reject) or gain (to_accept) paths.
+        let mut receivers: Vec<PeerId> = change.export_flips.iter().map(|f| f.receiver).collect();
+        receivers.sort();
+        receivers.dedup();
+        for receiver in receivers {
+            let flips: Vec<&crate::core::ExportFlip> = change
+                .export_flips
+                .iter()
+                .filter(|f| f.receiver == receiver)
+                .collect();
+            truncated |= flips.len() > EXAMPLES;
+            let verdict = |exported: bool| {
+                if exported {
+                    dto::Verdict::Accept
+                } else {
+                    dto::Verdict::Reject
+                }
+            };
+            clients.push(dto::ClientFlips {
+                client: client_name(receiver),
+                to_reject: flips.iter().filter(|f| f.was_exported).count() as u64,
+                to_accept: flips.iter().filter(|f| !f.was_exported).count() as u64,
+                examples: flips
+                    .iter()
+                    .take(EXAMPLES)
+                    .map(|f| dto::Flip {
+                        prefix: Prefix(f.nlri.prefix),
+                        path_id: f.nlri.path_id,
+                        from: verdict(f.was_exported),
+                        to: verdict(!f.was_exported),
+                        reason: None,
+                    })
+                    .collect(),
+            });
+        }
         Ok(dto::DryRun {
             policy: name.to_owned(),
             sha256,

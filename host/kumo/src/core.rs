@@ -184,6 +184,19 @@ pub struct PolicyChange {
     pub changed: u64,
     /// Dry run only: import flips per client (accept <-> reject).
     pub flips: Vec<(PeerId, Vec<VerdictFlip>)>,
+    /// Dry run only: receivers that would gain or lose a path (export).
+    pub export_flips: Vec<ExportFlip>,
+}
+
+/// A path a receiver would gain or lose under a candidate export policy (dry run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFlip {
+    pub receiver: PeerId,
+    pub nlri: Nlri,
+    /// The client the path comes from.
+    pub source: PeerId,
+    /// Exported to `receiver` now?
+    pub was_exported: bool,
 }
 
 /// The route-server core state.
@@ -971,6 +984,25 @@ impl Core {
                         let new = self.pipeline.targets(info, &path.prefix, attrs);
                         let same = (new.is_all() && export.is_all()) || new == *export;
                         change.changed += u64::from(!same);
+                        if same {
+                            continue;
+                        }
+                        // Which receivers would gain or lose this path.
+                        for (i, slot) in self.clients.iter().enumerate() {
+                            let receiver = PeerId(i as u32);
+                            if receiver == peer || slot.removed {
+                                continue;
+                            }
+                            let (was, now) = (export.targets.allows(receiver), new.targets.allows(receiver));
+                            if was != now {
+                                change.export_flips.push(ExportFlip {
+                                    receiver,
+                                    nlri: path.nlri(),
+                                    source: peer,
+                                    was_exported: was,
+                                });
+                            }
+                        }
                     }
                 }
             }

@@ -482,3 +482,57 @@ async fn originated_routes_pass_export_policies_and_can_be_withdrawn() {
     );
     assert!(member.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
 }
+
+/// A dry run of an export policy names the receivers that would lose paths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_dry_run_lists_the_receivers_that_would_lose_paths() {
+    let (_daemon, bgp, api) = start_with(
+        226,
+        "export = [\"gate\"]\n\n[policies.gate]\nbuiltin = \"accept-all\"\nconfig = { rs_as = 64500 }",
+    )
+    .await;
+    let mut watcher = Speaker::connect(&speaker(226, 2, 65002), bgp).await.unwrap();
+    let mut member = Speaker::connect(&speaker(226, 3, 65003), bgp).await.unwrap();
+    // Euro-IX "do not announce to AS65003", which accept-all ignores and rs-standard honours.
+    let mut tagged = attrs(65002);
+    tagged.communities = vec![65003];
+    let p: IpNet = "198.51.100.0/24".parse().unwrap();
+    watcher.announce(&tagged, None, &[p]).await.unwrap();
+    assert!(
+        member
+            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
+            .await
+            .unwrap()
+    );
+
+    let candidate = kumo_policy::builtin::RS_STANDARD;
+    let (status, body) = http(
+        api,
+        "POST",
+        "/api/v1/policies/gate/dry-run",
+        Some(TOKEN),
+        candidate,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let dry = json(&body);
+    assert_eq!(dry["changed"], 1, "{dry}");
+    let member_flips = dry["clients"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["client"] == "member").cloned())
+        .unwrap_or_else(|| panic!("no flips for the member: {dry}"));
+    assert_eq!(
+        (
+            member_flips["to_reject"].as_u64(),
+            member_flips["to_accept"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{dry}"
+    );
+    assert_eq!(member_flips["examples"][0]["prefix"], "198.51.100.0/24", "{dry}");
+    // Nothing was swapped: the member still has the path.
+    let quiet = member
+        .recv_until(Duration::from_millis(300), |s| s.rib.is_empty())
+        .await;
+    assert!(matches!(quiet, Ok(false)), "a dry run changed routes: {quiet:?}");
+}

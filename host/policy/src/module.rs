@@ -166,7 +166,7 @@ impl PolicyModule {
                 });
             }
         };
-        let self_test = instance.call(&module, |bindings, store| {
+        let self_test = instance.setup_call(&module, |bindings, store| {
             bindings.kumo_policy_policy().call_self_test(store)
         });
         match self_test {
@@ -374,6 +374,14 @@ pub(crate) struct CallCtx<'a> {
     pub(crate) stats: &'a PolicyStats,
 }
 
+/// The least time instantiation and the set-up calls (`init`, `self-test`,
+/// `set-clients`) get. They run once per instance, off the route path, and
+/// the deadline is wall-clock time: a thread descheduled on a loaded machine
+/// must not fail a module at load (measured: 5 ms failed instantiations on
+/// a 2-core machine running several builds). Route calls keep their own
+/// deadline.
+pub(crate) const SETUP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl CallCtx<'_> {
     /// A store for one instance: memory cap, epoch deadline, guest log.
     pub(crate) fn new_store(&self) -> Store<StoreState> {
@@ -389,7 +397,11 @@ impl CallCtx<'_> {
         );
         store.limiter(|state| state);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.engine.deadline_ticks(self.limits.deadline));
+        // Instantiation runs the guest's start-up code under this deadline.
+        store.set_epoch_deadline(
+            self.engine
+                .deadline_ticks(self.limits.deadline.max(SETUP_DEADLINE)),
+        );
         self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
         store
     }
@@ -403,10 +415,31 @@ impl CallCtx<'_> {
         bindings: &B,
         f: impl FnOnce(&B, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
+        self.call_within(self.limits.deadline, store, bindings, f)
+    }
+
+    /// [`CallCtx::call`] for a set-up call (`init`, `self-test`,
+    /// `set-clients`): at least [`SETUP_DEADLINE`].
+    pub(crate) fn setup_call<B, R>(
+        &self,
+        store: &mut Store<StoreState>,
+        bindings: &B,
+        f: impl FnOnce(&B, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        self.call_within(self.limits.deadline.max(SETUP_DEADLINE), store, bindings, f)
+    }
+
+    fn call_within<B, R>(
+        &self,
+        deadline: std::time::Duration,
+        store: &mut Store<StoreState>,
+        bindings: &B,
+        f: impl FnOnce(&B, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
         let data = store.data_mut();
         data.memory_cap_hit = false;
         data.log_lines = 0;
-        store.set_epoch_deadline(self.engine.deadline_ticks(self.limits.deadline));
+        store.set_epoch_deadline(self.engine.deadline_ticks(deadline));
         match f(bindings, store.as_context_mut()) {
             Ok(r) => Ok(r),
             Err(e) => Err(self.classify(store.data(), e)),
@@ -456,7 +489,7 @@ impl Instance {
             clients_generation: None,
         };
         let config = module.config_json.clone();
-        match instance.call(module, |b, s| b.kumo_policy_policy().call_init(s, &config)) {
+        match instance.setup_call(module, |b, s| b.kumo_policy_policy().call_init(s, &config)) {
             Ok(Ok(())) => Ok(instance),
             Ok(Err(message)) => Err(InstantiateError::Refused(message)),
             Err(failure) => Err(InstantiateError::Failed(failure)),
@@ -472,6 +505,15 @@ impl Instance {
         f: impl FnOnce(&bindings::PolicyModule, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
         module.ctx().call(&mut self.store, &self.bindings, f)
+    }
+
+    /// [`Instance::call`] for a set-up call (see [`SETUP_DEADLINE`]).
+    pub(crate) fn setup_call<R>(
+        &mut self,
+        module: &PolicyModule,
+        f: impl FnOnce(&bindings::PolicyModule, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        module.ctx().setup_call(&mut self.store, &self.bindings, f)
     }
 }
 

@@ -222,7 +222,7 @@ impl StaticHoldModule {
             .instantiate(&mut store)
             .map_err(|e| InitError::Failed(ctx.classify(store.data(), e)))?;
         let config = &self.config_json;
-        match ctx.call(&mut store, &bindings, |b, s| {
+        match ctx.setup_call(&mut store, &bindings, |b, s| {
             b.kumo_policy_static_hold().call_init(s, config)
         }) {
             Ok(Ok(())) => Ok(HoldInstance { store, bindings }),

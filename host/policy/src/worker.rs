@@ -346,7 +346,7 @@ impl PolicyWorker {
         let result = (|| {
             if instance.clients_generation != Some(self.clients_generation) {
                 let clients = &self.clients;
-                instance.call(module, |b, s| b.kumo_policy_policy().call_set_clients(s, clients))?;
+                instance.setup_call(module, |b, s| b.kumo_policy_policy().call_set_clients(s, clients))?;
                 instance.clients_generation = Some(self.clients_generation);
             }
             module.stats().calls.fetch_add(1, Ordering::Relaxed);
