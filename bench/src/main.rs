@@ -238,7 +238,8 @@ async fn main() -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("{kind} run {run}"))?;
             eprintln!(
-                "{kind} run {run}: converged {} in {} s, cpu {:.2} s, rss idle {:.1} MiB peak {:.1} MiB settled {:.1} MiB, {:.0} B/path in, {:.1} B/path out, min held {}/{}, resets {}, hold expiries {}, wrong NH {}, unknown {}, reflected {}, updates {}",
+                "{kind} run {run}: setup {:.1} s, converged {} in {} s, cpu {:.2} s, rss idle {:.1} MiB peak {:.1} MiB settled {:.1} MiB, {:.0} B/path in, {:.1} B/path out, min held {}/{}, resets {}, hold expiries {}, wrong NH {}, unknown {}, reflected {}, updates {}",
+                r.setup_s,
                 r.converged,
                 fmt(r.convergence_s, 3),
                 r.cpu_s,

@@ -121,7 +121,15 @@ pub async fn run_once(
     let mut server = tokio::task::block_in_place(|| Server::start(&scenario, &o.server))?;
     let n = scenario.clients.len();
 
-    // Bring every session up before any route is sent.
+    let counters = Arc::new(Counters::default());
+    let (go_tx, go_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<Progress>();
+    let (phase_tx, phase_rx) = watch::channel(0u8);
+
+    // Bring every session up before any route is sent. Each session gets its
+    // reader and keepalive writer as soon as it is established: with hundreds
+    // of sessions, the first ones must not wait silently for the last.
     let setup_start = Instant::now();
     let gate = Arc::new(Semaphore::new(o.connect_parallel.max(1)));
     let mut connecting = Vec::with_capacity(n);
@@ -129,28 +137,53 @@ pub async fn run_once(
         let scenario = scenario.clone();
         let gate = gate.clone();
         let (bgp, hold) = (server.bgp, o.server.hold_time);
+        let table = tables[i].clone();
+        let (counters, progress_tx) = (counters.clone(), progress_tx.clone());
+        let (go_rx, stop_rx, phase_rx) = (go_rx.clone(), stop_rx.clone(), phase_rx.clone());
         connecting.push(tokio::spawn(async move {
-            let _permit = gate.acquire().await;
-            let spec = &scenario.clients[i];
-            let mut last = None;
-            // BIRD and kumo may refuse a session briefly while starting up.
-            for _ in 0..20 {
-                match tokio::time::timeout(Duration::from_secs(30), client::connect(spec, bgp, hold)).await {
-                    Ok(Ok(e)) => return Ok(e),
-                    Ok(Err(e)) => last = Some(e),
-                    Err(_) => {}
+            let established = {
+                let _permit = gate.acquire().await;
+                let spec = &scenario.clients[i];
+                let mut last = None;
+                let mut established = None;
+                // BIRD and kumo may refuse a session briefly while starting up.
+                for _ in 0..20 {
+                    match tokio::time::timeout(Duration::from_secs(30), client::connect(spec, bgp, hold))
+                        .await
+                    {
+                        Ok(Ok(e)) => {
+                            established = Some(e);
+                            break;
+                        }
+                        Ok(Err(e)) => last = Some(e),
+                        Err(_) => {}
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(last)
+                match established {
+                    Some(e) => e,
+                    None => return Err(last),
+                }
+            };
+            let hold = established.hold_time();
+            let (write, read) = established.split();
+            tokio::spawn(client::run_writer(write, table, hold, go_rx, stop_rx.clone()));
+            Ok(tokio::spawn(client::run_reader(
+                read,
+                scenario,
+                counters,
+                progress_tx,
+                phase_rx,
+                stop_rx,
+            )))
         }));
     }
-    let mut sessions = Vec::with_capacity(n);
+    let mut readers = Vec::with_capacity(n);
     let mut failed = 0;
     let mut first_error = None;
     for c in connecting {
         match c.await {
-            Ok(Ok(e)) => sessions.push(e),
+            Ok(Ok(r)) => readers.push(r),
             Ok(Err(e)) => {
                 failed += 1;
                 if first_error.is_none() {
@@ -164,36 +197,10 @@ pub async fn run_once(
         if let Some(e) = first_error {
             eprintln!("first session error: {e}");
         }
+        let _ = stop_tx.send(true);
         return Err(RunError::Sessions(failed, n, 30));
     }
     let setup_s = setup_start.elapsed().as_secs_f64();
-
-    let counters = Arc::new(Counters::default());
-    let (go_tx, go_rx) = watch::channel(false);
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel::<Progress>();
-    let (phase_tx, phase_rx) = watch::channel(0u8);
-    let mut readers = Vec::with_capacity(n);
-    for e in sessions {
-        let hold = e.hold_time();
-        let (write, read) = e.split();
-        let table = tables[read.0].clone();
-        tokio::spawn(client::run_writer(
-            write,
-            table,
-            hold,
-            go_rx.clone(),
-            stop_rx.clone(),
-        ));
-        readers.push(tokio::spawn(client::run_reader(
-            read,
-            scenario.clone(),
-            counters.clone(),
-            progress_tx.clone(),
-            phase_rx.clone(),
-            stop_rx.clone(),
-        )));
-    }
     drop(progress_tx);
 
     // Let the End-of-RIBs of the empty tables pass, then measure from here.
