@@ -88,12 +88,15 @@ fn prefixes(first: u8, count: usize) -> Vec<IpNet> {
 }
 
 fn has_all(s: &Speaker, prefixes: &[IpNet], med: Option<u32>) -> bool {
-    let found = s
-        .rib
-        .iter()
-        .filter(|(n, a)| med.is_none_or(|m| a.med == Some(m)) && prefixes.contains(&n.prefix))
-        .count();
-    found == prefixes.len()
+    prefixes.iter().all(|p| {
+        let key = Nlri {
+            prefix: *p,
+            path_id: None,
+        };
+        s.rib
+            .get(&key)
+            .is_some_and(|a| med.is_none_or(|m| a.med == Some(m)))
+    })
 }
 
 fn count_under(s: &Speaker, first: u8) -> usize {
@@ -321,6 +324,81 @@ async fn tcp_reset_in_the_middle_of_an_update_drops_that_session_only() {
     );
 }
 
+/// Announce `burst` with `med` from the pair's announcer and wait until the
+/// receiver has all of it, reading both sessions (so neither hold timer runs
+/// out). On failure: which prefixes are missing, whether kumo accepted them
+/// from the announcer, and how many changes wait in the receiver's queue.
+async fn wave(
+    daemon: &Daemon,
+    pair: &mut Pair,
+    burst: &[IpNet],
+    med: u32,
+    communities: u32,
+    timeout: Duration,
+) -> Result<(), (usize, String)> {
+    let io = |e: SpeakerError| (burst.len(), e.to_string());
+    if communities == 0 {
+        pair.announcer
+            .announce(&attrs(65002, med), None, burst)
+            .await
+            .map_err(io)?;
+    } else {
+        // Every prefix its own attribute set, so each change is an UPDATE of its own.
+        for (i, p) in burst.iter().enumerate() {
+            let mut a = attrs(65002, med);
+            a.communities = (0..communities).map(|c| ((i as u32) << 16) | c).collect();
+            pair.announcer
+                .announce(&a, None, std::slice::from_ref(p))
+                .await
+                .map_err(io)?;
+        }
+    }
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let done = pair
+            .receiver
+            .recv_until(Duration::from_millis(500), |s| has_all(s, burst, Some(med)))
+            .await
+            .map_err(io)?;
+        if done {
+            return Ok(());
+        }
+        let _ = pair
+            .announcer
+            .recv_until(Duration::from_millis(10), |_| false)
+            .await;
+    }
+    let missing: Vec<IpNet> = burst
+        .iter()
+        .filter(|p| !has_all(&pair.receiver, &[**p], Some(med)))
+        .copied()
+        .collect();
+    let (announcer, _) = daemon.peer_by_name("announcer").unwrap();
+    let (receiver, _) = daemon.peer_by_name("receiver").unwrap();
+    let m = missing.clone();
+    let (accepted, queued) = daemon
+        .query(move |core| {
+            let accepted = core
+                .rib()
+                .adj_rib_in(announcer)
+                .filter(|p| m.contains(&p.prefix))
+                .map(|p| p.accepted().map(|a| a.attrs.med))
+                .collect::<Vec<_>>();
+            (accepted, core.clients()[receiver.0 as usize].outq.len())
+        })
+        .await
+        .unwrap();
+    Err((
+        missing.len(),
+        format!(
+            "MED {med}: {} of {} prefixes never reached the receiver: {missing:?}; in kumo's Adj-RIB-In of the \
+         announcer they are accepted with MED {accepted:?}; changes waiting in the receiver's queue: {queued}",
+            missing.len(),
+            burst.len()
+        ),
+    ))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_stops_reading_costs_bounded_memory() {
     let _serial = SERIAL.lock().await;
@@ -330,45 +408,108 @@ async fn a_peer_that_stops_reading_costs_bounded_memory() {
     // Established, then never read again (a 4 KiB receive buffer fills at once).
     let _stuck = raw_session(bgp, HOSTILE, 65004, 30, Some(4096)).await;
 
-    const ROUTES: usize = 20_000;
-    const WAVES: u32 = 5;
+    // Each route its own UPDATE of about 850 octets (200 communities): a wave
+    // is about 1.7 MB for the stuck peer, more than the socket buffers hold,
+    // so kumo's writer for it blocks in the first waves and stays blocked.
+    const ROUTES: usize = 2_000;
+    const WAVES: u32 = 4;
+    const COMMUNITIES: u32 = 200;
     let burst = prefixes(30, ROUTES);
     let before = vm_rss_kib();
     let mut after_wave = Vec::new();
+    let mut lost = Vec::new();
     let started = Instant::now();
-    for wave in 1..=WAVES {
+    for n in 1..=WAVES {
         // Each wave changes every route (new MED): a queue that kept every
         // change for the stuck peer would grow with each wave.
-        pair.announcer
-            .announce(&attrs(65002, 100 + wave), None, &burst)
-            .await
-            .unwrap();
-        let converged = pair
-            .receiver
-            .recv_until(Duration::from_secs(30), |s| has_all(s, &burst, Some(100 + wave)))
-            .await
-            .unwrap();
-        assert!(converged, "wave {wave}: the receiver did not converge");
+        if let Err((missing, why)) = wave(
+            &daemon,
+            &mut pair,
+            &burst,
+            100 + n,
+            COMMUNITIES,
+            Duration::from_secs(2),
+        )
+        .await
+        {
+            // Not asserted here: the bug of `large_waves_reach_every_client`
+            // (a lost export, with or without a stuck peer) shows up here too.
+            println!("stopped reader: wave {n}: {why}");
+            lost.push(missing);
+        }
         after_wave.push(vm_rss_kib());
     }
     let elapsed = started.elapsed();
+    let (stuck_id, _) = daemon.peer_by_name("hostile").unwrap();
+    let stuck_queue = daemon
+        .query(move |core| core.clients()[stuck_id.0 as usize].outq.len())
+        .await
+        .unwrap();
     let stuck_state = state_of(&daemon, "hostile").await;
     let first = after_wave[0];
     let last = *after_wave.last().unwrap();
     println!(
-        "stopped reader: {WAVES} waves of {ROUTES} changed routes in {elapsed:?}; VmRSS before {before} KiB, \
-         after each wave {after_wave:?} KiB; growth wave 1 -> {WAVES}: {} KiB; stuck peer {stuck_state:?}",
+        "stopped reader: {WAVES} waves of {ROUTES} changed routes in {elapsed:?}; routes that never reached the \
+         receiver, per failed wave: {lost:?}; \
+         VmRSS before {before} KiB, after each wave {after_wave:?} KiB; growth wave 1 -> {WAVES}: {} KiB; \
+         stuck peer {stuck_state:?} with {stuck_queue} changes queued (at most one per route)",
         last.saturating_sub(first)
     );
     assert!(pair.untouched(&daemon).await, "the other clients were touched");
-    // Bounded: the stuck peer's backlog does not grow with the number of changes.
-    // 4 more waves of 20k changes queued per change would be well above 32 MiB.
+    // Bounded: the stuck peer's backlog is at most one entry per route,
+    // whatever the number of changes (its writer holds one encoded batch more).
     assert!(
-        last.saturating_sub(first) < 32 * 1024,
-        "memory grew by {} KiB over {} more waves",
-        last.saturating_sub(first),
-        WAVES - 1
+        stuck_queue <= ROUTES + pair.routes.len(),
+        "{stuck_queue} changes queued"
     );
+    // VmRSS is printed, not bounded here: it grows with every wave with or
+    // without a stuck peer (see `churn_of_attribute_sets_keeps_memory_bounded`).
+}
+
+/// Waves of changed routes, each route with an attribute set of its own, and
+/// no stuck peer: memory must not grow with the number of waves. It grows by
+/// about 2.5 MB a wave of 2,000 new attribute sets (1.7 MB on the wire):
+/// kumo's attribute interner (`AttrInterner::sweep`) is never swept outside
+/// its unit tests, so every attribute set ever received stays in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: memory grows with every wave of new attribute sets (the attribute interner is never swept)"]
+async fn churn_of_attribute_sets_keeps_memory_bounded() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 10).await;
+    let burst = prefixes(30, 2_000);
+    let mut after_wave = Vec::new();
+    for n in 1..=8 {
+        // Route losses (the other bug) do not matter here: only memory is checked.
+        let _ = wave(&daemon, &mut pair, &burst, 100 + n, 200, Duration::from_secs(2)).await;
+        after_wave.push(vm_rss_kib());
+    }
+    println!("churn: VmRSS after each wave {after_wave:?} KiB");
+    let growth = after_wave[7].saturating_sub(after_wave[0]);
+    assert!(growth < 8 * 1024, "memory grew by {growth} KiB over 7 more waves");
+}
+
+/// Waves of 20,000 changed routes from one client: every change must reach
+/// the other client. Fails in about half the runs: a few prefixes (1 to 5 of
+/// 20,000, different each run), accepted with the new MED in kumo's
+/// Adj-RIB-In of the announcer, never reach the receiver, whose output queue
+/// is empty; with no stuck or hostile peer at all. A second receiver misses
+/// exactly the same prefixes, so they are lost in the core's export, before
+/// the per-client queues.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: with 20,000-route waves a few accepted routes are sometimes never sent to the other client"]
+async fn large_waves_reach_every_client() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 10).await;
+    let burst = prefixes(30, 20_000);
+    for n in 1..=5 {
+        if let Err((_, why)) = wave(&daemon, &mut pair, &burst, 100 + n, 0, Duration::from_secs(20)).await {
+            panic!("{why}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -470,8 +611,22 @@ async fn a_flap_storm_leaves_the_stable_clients_converged() {
     let storm_time = started.elapsed();
     // After the storm, only the stable routes remain: flappers' routes are all withdrawn.
     let only_stable = |s: &Speaker, want: &[IpNet]| s.rib.len() == want.len() && has_all(s, want, Some(1));
-    assert!(a.recv_until(WAIT, |s| only_stable(s, &from_b)).await.unwrap());
-    assert!(b.recv_until(WAIT, |s| only_stable(s, &from_a)).await.unwrap());
+    for (s, want, name) in [(&mut a, &from_b, "a"), (&mut b, &from_a, "b")] {
+        let ok = s.recv_until(WAIT, |s| only_stable(s, want)).await.unwrap();
+        let stale: Vec<IpNet> = s
+            .rib
+            .keys()
+            .map(|n| n.prefix)
+            .filter(|p| !want.contains(p))
+            .collect();
+        assert!(
+            ok,
+            "{name}: {} of {} stable routes, and {} others: {stale:?}",
+            s.rib.len() - stale.len(),
+            want.len(),
+            stale.len()
+        );
+    }
     let settled = started.elapsed();
     let lost = (STABLE_ROUTES - count_under(&a, 51)) + (STABLE_ROUTES - count_under(&b, 50));
     println!(
