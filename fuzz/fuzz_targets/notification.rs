@@ -5,6 +5,8 @@ use kumo_wire::{CodecContext, decode_message, msg_type};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let Some(message) = kumo_wire_fuzz::message(msg_type::NOTIFICATION, body) else { return };
+    let Some(message) = kumo_wire_fuzz::message(msg_type::NOTIFICATION, body) else {
+        return;
+    };
     let _ = decode_message(&message, &CodecContext::default());
 });

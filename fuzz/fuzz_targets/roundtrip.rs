@@ -28,18 +28,24 @@ fn canonical(msg: &Message) -> Message {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, message)) = data.split_first() else { return };
+    let Some((&selector, message)) = data.split_first() else {
+        return;
+    };
     let ctx = kumo_wire_fuzz::ctx(selector);
     let mut message = message.to_vec();
     kumo_wire_fuzz::fix_length(&mut message);
-    let Ok(first) = decode_message(&message, &ctx) else { return };
+    let Ok(first) = decode_message(&message, &ctx) else {
+        return;
+    };
     let mut encoded = Vec::new();
     match encode_message(&first.message, &ctx, &mut encoded) {
         Ok(()) => {}
         // Capabilities from several parameters re-encoded in one RFC 9072
         // parameter can exceed an OPEN that was already at the 4096 limit;
         // 2-octet sessions rebuild AS4_PATH, which can also grow.
-        Err(EncodeError::TooLong { .. }) if matches!(first.message, Message::Open(_)) || !ctx.four_octet_as => {
+        Err(EncodeError::TooLong { .. })
+            if matches!(first.message, Message::Open(_)) || !ctx.four_octet_as =>
+        {
             return;
         }
         Err(e) => panic!("re-encoding a decoded message failed: {e}"),

@@ -18,7 +18,11 @@ pub fn message(msg_type: u8, body: &[u8]) -> Option<Vec<u8>> {
 pub fn ctx(selector: u8) -> CodecContext {
     CodecContext {
         four_octet_as: selector & 1 != 0,
-        add_path: if selector & 2 != 0 { vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST] } else { vec![] },
+        add_path: if selector & 2 != 0 {
+            vec![AfiSafi::IPV4_UNICAST, AfiSafi::IPV6_UNICAST]
+        } else {
+            vec![]
+        },
         extended_message: selector & 4 != 0,
     }
 }
