@@ -242,6 +242,9 @@ fn loss_reason(reason: &DownReason, admin_down: bool) -> LossReason {
     }
 }
 
+/// The interner is never swept below this many attribute sets.
+const SWEEP_MIN: usize = 4096;
+
 /// How long a client that comes back with held routes has to send its
 /// End-of-RIB before the held routes it did not re-announce are withdrawn.
 const END_OF_RIB_WAIT: Duration = Duration::from_secs(30);
@@ -333,7 +336,17 @@ impl Core {
 
     /// Process events until every sender is gone.
     pub async fn run(mut self, mut events: mpsc::Receiver<CoreEvent>) {
+        // Attribute sets no path uses any more (replaced, withdrawn) are
+        // dropped from the interner whenever it has doubled since the last
+        // sweep: memory stays within twice what the paths use, and the cost of
+        // a sweep (one pass over the sets) is amortised over as many new ones.
+        let mut sweep_at = SWEEP_MIN;
         while let Some(event) = events.recv().await {
+            if self.rib.interner().len() >= sweep_at {
+                let dropped = self.rib.interner().sweep();
+                sweep_at = (2 * self.rib.interner().len()).max(SWEEP_MIN);
+                tracing::debug!(dropped, next_at = sweep_at, "attribute interner swept");
+            }
             self.handle(event);
             // Drain what is already queued before distributing, so a burst of
             // UPDATEs is fanned out in one batch per client.
