@@ -380,7 +380,13 @@ pub async fn run_reader(
                     }
                     return held.count;
                 }
-                Ok(Ok(_)) => {}
+                Ok(Ok(_)) => {
+                    // Once the run stops, other clients' sessions close and the
+                    // server withdraws their routes: that is teardown, not a loss.
+                    if *stop.borrow() {
+                        return held.count;
+                    }
+                }
             }
         }
     }
