@@ -218,11 +218,7 @@ fn path_dto(core: &Core, p: &PathView<'_>) -> dto::Route {
     let mut route = route_dto(p.prefix, p.remote_path_id, name, p.received);
     route.held = p.stale;
     if let Some(reason) = p.reject_reason() {
-        route.filtered = Some(dto::FilterReason {
-            code: u32::from(reason.code),
-            text: reason.text.to_string(),
-            policy: reason.policy.as_deref().unwrap_or("").to_owned(),
-        });
+        route.filtered = Some(filter_reason(reason));
     }
     route.best = core
         .rib()
@@ -246,20 +242,26 @@ fn swap_dto(
     }
 }
 
+fn filter_reason(reason: &kumo_rib::RejectReason) -> dto::FilterReason {
+    dto::FilterReason {
+        code: u32::from(reason.code),
+        text: reason.text.to_string(),
+        policy: reason.policy.as_deref().unwrap_or("").to_owned(),
+    }
+}
+
+/// Accept (received / exported) or reject (filtered / not exported).
+fn verdict(accepted: bool) -> dto::Verdict {
+    if accepted {
+        dto::Verdict::Accept
+    } else {
+        dto::Verdict::Reject
+    }
+}
+
 fn flip_dto(flip: &crate::core::VerdictFlip) -> dto::Flip {
-    let verdict = |accepted: bool| {
-        if accepted {
-            dto::Verdict::Accept
-        } else {
-            dto::Verdict::Reject
-        }
-    };
     let reason = match &flip.verdict {
-        kumo_rib::ImportVerdict::Reject(reason) => Some(dto::FilterReason {
-            code: u32::from(reason.code),
-            text: reason.text.to_string(),
-            policy: reason.policy.as_deref().unwrap_or("").to_owned(),
-        }),
+        kumo_rib::ImportVerdict::Reject(reason) => Some(filter_reason(reason)),
         kumo_rib::ImportVerdict::Accept { .. } => None,
     };
     dto::Flip {
@@ -506,13 +508,6 @@ impl AdminBackend for KumoBackend {
                 .filter(|f| f.receiver == receiver)
                 .collect();
             truncated |= flips.len() > EXAMPLES;
-            let verdict = |exported: bool| {
-                if exported {
-                    dto::Verdict::Accept
-                } else {
-                    dto::Verdict::Reject
-                }
-            };
             clients.push(dto::ClientFlips {
                 client: client_name(receiver),
                 to_reject: flips.iter().filter(|f| f.was_exported).count() as u64,

@@ -219,6 +219,17 @@ pub struct Core {
     recovering: bool,
 }
 
+/// What policies see of kumo's own route source.
+fn local_ctx(local: &PeerInfo) -> ClientCtx {
+    ClientCtx {
+        id: local.id.0,
+        name: LOCAL_SOURCE.into(),
+        asn: local.asn,
+        addresses: Vec::new(),
+        params: serde_json::json!({}),
+    }
+}
+
 /// The static-hold module's view of why a session was lost.
 fn loss_reason(reason: &DownReason, admin_down: bool) -> LossReason {
     use kumo_wire::notification::{cease, code};
@@ -813,13 +824,7 @@ impl Core {
             add_path_tx: Vec::new(),
         };
         self.rib.peer_up(info.clone(), &mut self.out);
-        self.pipeline.add_source(ClientCtx {
-            id: id.0,
-            name: LOCAL_SOURCE.into(),
-            asn,
-            addresses: Vec::new(),
-            params: serde_json::json!({}),
-        });
+        self.pipeline.add_source(local_ctx(&info));
         self.local = Some(info.clone());
         info
     }
@@ -927,13 +932,7 @@ impl Core {
             self.pipeline.observer().cloned(),
         );
         if let Some(local) = &self.local {
-            self.pipeline.add_source(ClientCtx {
-                id: local.id.0,
-                name: LOCAL_SOURCE.into(),
-                asn: local.asn,
-                addresses: Vec::new(),
-                params: serde_json::json!({}),
-            });
+            self.pipeline.add_source(local_ctx(local));
         }
         let importers = (0..self.clients.len() as u32)
             .map(PeerId)

@@ -167,7 +167,11 @@ pub fn load_with(engine: &PolicyEngine, config: &Config) -> Result<LoadedPolicie
 }
 
 /// The component bytes for `name`: its file, or the built-in it names.
-fn source(config: &Config, name: &str, table: Option<&PolicyConfig>) -> Result<Vec<u8>, (String, String)> {
+pub(crate) fn source(
+    config: &Config,
+    name: &str,
+    table: Option<&PolicyConfig>,
+) -> Result<Vec<u8>, (String, String)> {
     let builtin_name = match table {
         Some(PolicyConfig { path: Some(path), .. }) => {
             let file = config.resolve(path);

@@ -166,15 +166,9 @@ fn load_module(engine: &PolicyEngine, module: &str, config: Option<&Config>) -> 
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {module}"))?;
         (name, bytes)
     } else if let (Some(config), Some(table)) = (config, table) {
-        let bytes = match (&table.path, &table.builtin) {
-            (Some(p), _) => {
-                let file = config.resolve(p);
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
-            }
-            (None, b) => builtin::get(b.as_deref().unwrap_or(module))
-                .with_context(|| format!("policies.{module}: no such built-in module"))?
-                .to_vec(),
-        };
+        // The daemon's own resolution of a table (its file or the built-in it names).
+        let bytes = policies::source(config, module, Some(table))
+            .map_err(|(at, message)| anyhow::anyhow!("policies.{module}{at}: {message}"))?;
         (module.to_owned(), bytes)
     } else if let Some(bytes) = builtin::get(module) {
         (module.to_owned(), bytes.to_vec())

@@ -13,7 +13,7 @@ use kumo_wire::AfiSafi;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
-use common::{attrs, speaker};
+use common::{attrs, holds, speaker};
 
 const WAIT: Duration = Duration::from_secs(10);
 const TOKEN: &str = "s3cret";
@@ -291,12 +291,7 @@ async fn policy_swap_dry_run_and_rollback_keep_sessions_up() {
     let mut member = Speaker::connect(&speaker(222, 3, 65003), bgp).await.unwrap();
     let p1: IpNet = "198.51.100.0/24".parse().unwrap();
     member.announce(&attrs(65003), None, &[p1]).await.unwrap();
-    assert!(
-        watcher
-            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p1))
-            .await
-            .unwrap()
-    );
+    assert!(watcher.recv_until(WAIT, |s| holds(s, &p1)).await.unwrap());
 
     let (status, body) = http(api, "GET", "/api/v1/policies", None, "").await;
     assert_eq!(status, 200, "{body}");
@@ -340,9 +335,7 @@ async fn policy_swap_dry_run_and_rollback_keep_sessions_up() {
     assert_eq!(dry["clients"][0]["to_reject"], 1, "{dry}");
     assert_eq!(dry["clients"][0]["examples"][0]["reason"]["code"], 5, "{dry}");
     let quiet = watcher
-        .recv_until(Duration::from_millis(300), |s| {
-            !s.rib.keys().any(|n| n.prefix == p1)
-        })
+        .recv_until(Duration::from_millis(300), |s| !holds(s, &p1))
         .await;
     assert!(matches!(quiet, Ok(false)), "a dry run changed routes: {quiet:?}");
 
@@ -377,23 +370,13 @@ async fn policy_swap_dry_run_and_rollback_keep_sessions_up() {
     let (status, body) = http(api, "POST", "/api/v1/policies/gate/rollback", Some(TOKEN), "{}").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(json(&body)["sha256"], gate(&before)["sha256"], "{body}");
-    assert!(
-        watcher
-            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p1))
-            .await
-            .unwrap()
-    );
+    assert!(watcher.recv_until(WAIT, |s| holds(s, &p1)).await.unwrap());
     let (status, body) = http(api, "POST", "/api/v1/policies/gate/rollback", Some(TOKEN), "{}").await;
     assert_eq!(status, 409, "{body}");
     // Both sessions are the ones opened at the start: still usable.
     let p2: IpNet = "203.0.113.0/24".parse().unwrap();
     member.announce(&attrs(65003), None, &[p2]).await.unwrap();
-    assert!(
-        watcher
-            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p2))
-            .await
-            .unwrap()
-    );
+    assert!(watcher.recv_until(WAIT, |s| holds(s, &p2)).await.unwrap());
     let (_, body) = http(api, "GET", "/api/v1/clients/member", None, "").await;
     assert_eq!(json(&body)["state"], "established", "{body}");
 }
@@ -410,7 +393,6 @@ async fn originated_routes_pass_export_policies_and_can_be_withdrawn() {
     let mut member = Speaker::connect(&speaker(225, 3, 65003), bgp).await.unwrap();
     let both: IpNet = "198.51.100.0/24".parse().unwrap();
     let not_member: IpNet = "203.0.113.0/24".parse().unwrap();
-    let holds = |s: &Speaker, p: &IpNet| s.rib.keys().any(|n| n.prefix == *p);
 
     let body = r#"{"prefix": "198.51.100.0/24", "next_hop": "192.0.2.77", "as_path": [64500],
                    "communities": ["65001:1"], "large_communities": ["65001:7:8"], "med": 5}"#;
@@ -498,12 +480,7 @@ async fn export_dry_run_lists_the_receivers_that_would_lose_paths() {
     tagged.communities = vec![65003];
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
     watcher.announce(&tagged, None, &[p]).await.unwrap();
-    assert!(
-        member
-            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
-            .await
-            .unwrap()
-    );
+    assert!(member.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
 
     let candidate = kumo_policy::builtin::RS_STANDARD;
     let (status, body) = http(

@@ -13,7 +13,7 @@ use kumo_policy::{POLICY_ERROR_CODE, POLICY_ERROR_TEXT};
 use kumo_rib::PeerId;
 
 mod common;
-use common::{attrs, speaker};
+use common::{attrs, holds, speaker};
 
 const WAIT: Duration = Duration::from_secs(15);
 const NET: u8 = 223;
@@ -79,7 +79,7 @@ async fn failing_policies_reject_only_their_own_calls() {
     assert!(
         watcher
             .recv_until(WAIT, |s| s.rib.len() == good.len()
-                && good.iter().all(|p| s.rib.keys().any(|n| n.prefix == *p)))
+                && good.iter().all(|p| holds(s, p)))
             .await
             .unwrap()
     );
@@ -122,12 +122,7 @@ async fn failing_policies_reject_only_their_own_calls() {
     }
     let late: IpNet = "192.0.2.0/24".parse().unwrap();
     healthy.announce(&attrs(65002), None, &[late]).await.unwrap();
-    assert!(
-        watcher
-            .recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == late))
-            .await
-            .unwrap()
-    );
+    assert!(watcher.recv_until(WAIT, |s| holds(s, &late)).await.unwrap());
     let held = daemon
         .query(|core| {
             (2..5)

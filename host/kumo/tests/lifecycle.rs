@@ -10,7 +10,7 @@ use kumo::daemon::Daemon;
 use kumo::speaker::{Speaker, SpeakerError};
 
 mod common;
-use common::{attrs, free_port, speaker};
+use common::{attrs, free_port, holds, speaker};
 
 const WAIT: Duration = Duration::from_secs(10);
 const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
@@ -80,11 +80,7 @@ async fn a_watched_config_reloads_on_a_symlink_swap() {
     // a kept its session: its route reaches the new client.
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
     a.announce(&attrs(65002), None, &[p]).await.unwrap();
-    assert!(
-        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
-            .await
-            .unwrap()
-    );
+    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
     watcher.abort();
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -105,11 +101,7 @@ async fn shutdown_drains_with_graceful_shutdown_then_ceases() {
     let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
     a.announce(&attrs(65002), None, &[p]).await.unwrap();
-    assert!(
-        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
-            .await
-            .unwrap()
-    );
+    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
     assert!(!b.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN)));
 
     let stopping = tokio::spawn({
@@ -159,11 +151,7 @@ async fn the_static_hold_module_holds_and_marks_a_lost_sessions_routes() {
     let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
     a.announce(&attrs(65002), None, &[p]).await.unwrap();
-    assert!(
-        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
-            .await
-            .unwrap()
-    );
+    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
     let marked = |s: &Speaker| s.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN));
     assert!(!marked(&b));
 
@@ -213,11 +201,7 @@ async fn a_failing_static_hold_module_withdraws() {
     let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
     a.announce(&attrs(65002), None, &[p]).await.unwrap();
-    assert!(
-        b.recv_until(WAIT, |s| s.rib.keys().any(|n| n.prefix == p))
-            .await
-            .unwrap()
-    );
+    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
     drop(a);
     assert!(b.recv_until(WAIT, |s| s.rib.is_empty()).await.unwrap());
 }
