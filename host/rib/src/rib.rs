@@ -753,6 +753,34 @@ impl Rib {
         changed
     }
 
+    /// [`Rib::reevaluate_import`] for the paths, from every peer, of the
+    /// prefixes `affected` selects: after an RPKI change, only routes covered
+    /// by a changed VRP can change state.
+    pub fn reevaluate_import_where(
+        &mut self,
+        affected: &dyn Fn(&IpNet) -> bool,
+        import: &mut dyn FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerdict,
+        export: &dyn ExportPolicy,
+        out: &mut Vec<OutChange>,
+    ) -> usize {
+        let Rib {
+            peers,
+            table,
+            scratch,
+            ..
+        } = self;
+        let mut fresh = Vec::new();
+        let mut changed = 0;
+        for (prefix, list) in table.iter_mut() {
+            if affected(prefix) {
+                changed += reimport_list(
+                    peers, scratch, *prefix, list, None, import, export, &mut fresh, out,
+                );
+            }
+        }
+        changed
+    }
+
     /// What to send `client` right after it came up: everything selected for it.
     /// Grouping by attribute set into UPDATEs is the caller's.
     pub fn initial_table(&self, client: PeerId) -> Vec<(Nlri, Attrs)> {
@@ -798,6 +826,17 @@ impl Rib {
                     .filter(move |p| p.source == peer)
                     .map(move |p| p.view(*prefix))
             })
+    }
+
+    /// Every path, from all peers, of the prefixes `affected` selects.
+    pub fn paths_where<'a>(
+        &'a self,
+        affected: &'a dyn Fn(&IpNet) -> bool,
+    ) -> impl Iterator<Item = PathView<'a>> + 'a {
+        self.table
+            .iter()
+            .filter(move |(prefix, _)| affected(prefix))
+            .flat_map(|(prefix, list)| list.iter().map(move |p| p.view(*prefix)))
     }
 
     /// Every candidate path for `prefix`, from all peers.

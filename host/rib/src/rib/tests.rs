@@ -857,3 +857,31 @@ fn load_figures() {
         out.len()
     );
 }
+
+#[test]
+fn reevaluation_where_touches_only_the_selected_prefixes() {
+    let mut rs = Rs::new([info(1), info(2)]);
+    let a = attrs(1, &[], None);
+    rs.announce(1, nlri("192.0.2.0/24"), &a);
+    rs.announce(1, nlri("198.51.100.0/24"), &a);
+    rs.out.clear();
+    // An RPKI change covering 192.0.2.0/23 invalidates the route inside it only.
+    let changed_vrp = net("192.0.2.0/23");
+    let affected = |p: &IpNet| changed_vrp.contains(p);
+    assert_eq!(rs.rib.paths_where(&affected).count(), 1);
+    let mut asked = Vec::new();
+    let mut import = |_: &PeerInfo, n: &Nlri, _: &Attrs| {
+        asked.push(n.prefix);
+        ImportVerdict::Reject(reason(14, "RPKI invalid"))
+    };
+    let changed = rs
+        .rib
+        .reevaluate_import_where(&affected, &mut import, &ExportAll, &mut rs.out);
+    assert_eq!(changed, 1);
+    assert_eq!(asked, vec![net("192.0.2.0/24")]);
+    assert_eq!(
+        mem::take(&mut rs.out),
+        vec![change(2, nlri("192.0.2.0/24"), None)]
+    );
+    assert_eq!(rs.holds(2, "198.51.100.0/24").len(), 1);
+}
