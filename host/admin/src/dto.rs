@@ -565,9 +565,16 @@ pub struct Policy {
     /// Whether a previous module is kept for `rollback`.
     pub rollback_available: bool,
     pub calls: u64,
+    /// Prefixes this module rejected on import, policy errors included.
     pub rejects: u64,
+    /// Calls that trapped (panic, unreachable, a WASI call kumo does not allow).
     pub traps: u64,
+    /// Calls stopped at the module's deadline.
     pub deadline_hits: u64,
+    /// Calls stopped at the module's memory cap.
+    pub memory_hits: u64,
+    /// Calls that returned a malformed answer (wrong verdict count, bad index or bitmap).
+    pub invalid_results: u64,
 }
 
 /// `GET /api/v1/policies`.

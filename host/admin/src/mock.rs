@@ -161,6 +161,8 @@ impl MockBackend {
                 rejects: 1,
                 traps: 0,
                 deadline_hits: 0,
+                memory_hits: 0,
+                invalid_results: 0,
             },
             previous: None,
         };

@@ -443,6 +443,8 @@ impl AdminBackend for KumoBackend {
                     rejects: stats.rejects,
                     traps: stats.traps,
                     deadline_hits: stats.deadline_hits,
+                    memory_hits: stats.memory_hits,
+                    invalid_results: stats.invalid_results,
                 }
             })
             .collect())

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -210,5 +211,174 @@ fn hostile_start_up_is_refused_at_load() {
     assert!(
         matches!(&err, PolicyError::Instantiate { module, kind: FailureKind::Deadline, .. } if module == "init-loop"),
         "{err}"
+    );
+}
+
+/// A component of kumo's policy world that also imports `kumo:extra/thing`
+/// (policies/testing/hostile-import), built by build.rs with the rest of the
+/// policies workspace into `<target>/wasm`.
+fn hostile_import_wasm() -> Vec<u8> {
+    let out_dir = PathBuf::from(env!("OUT_DIR"));
+    let target = out_dir
+        .ancestors()
+        .find(|dir| dir.file_name().is_some_and(|name| name == "build"))
+        .and_then(|build| build.parent())
+        .and_then(|profile| profile.parent())
+        .map(PathBuf::from)
+        .unwrap();
+    let path = target.join("wasm/wasm32-wasip2/release/kumo_policy_hostile_import.wasm");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_module_importing_what_kumo_does_not_offer_is_refused_at_load() {
+    let err = PolicyModule::load(
+        engine(),
+        "needs-more",
+        &hostile_import_wasm(),
+        relaxed(),
+        serde_json::json!({}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PolicyError::UnsupportedImport { module, import }
+            if module == "needs-more" && import.starts_with("kumo:extra/thing")),
+        "{err:?}"
+    );
+    // The message an operator sees names the module and the import.
+    let text = err.to_string();
+    assert!(
+        text.contains("\"needs-more\"") && text.contains("kumo:extra/thing"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_component_of_another_world_is_refused_at_load() {
+    // The static-hold module is a real component, of kumo's other world.
+    let err = PolicyModule::load(
+        engine(),
+        "not-a-policy",
+        builtin::STATIC_HOLD,
+        relaxed(),
+        serde_json::json!({}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PolicyError::WrongWorld { module, world, .. }
+            if module == "not-a-policy" && *world == "kumo:policy/policy-module@0.1.0"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("does not implement world"), "{err}");
+    // And the other way round: a policy module is no static-hold module.
+    let err = StaticHoldModule::load(
+        engine(),
+        "not-a-hold",
+        builtin::ACCEPT_ALL,
+        relaxed(),
+        serde_json::json!({}),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, PolicyError::WrongWorld { module, .. } if module == "not-a-hold"),
+        "{err:?}"
+    );
+    // Bytes that are no component at all (a bare core module header, text).
+    for (what, bytes) in [
+        ("core module", &b"\0asm\x01\0\0\0"[..]),
+        ("text", &b"(component)"[..]),
+    ] {
+        let err = PolicyModule::load(engine(), what, bytes, relaxed(), serde_json::json!({})).unwrap_err();
+        assert!(
+            matches!(&err, PolicyError::Compile { module, .. } if module == what),
+            "{what}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn using_wasi_for_real_traps_at_call_time() {
+    // Guests built with std import some wasi:* interfaces, so they load; kumo
+    // links every one of them as a trap, so real use fails the call closed.
+    for mode in ["sockets", "files"] {
+        import_fails_closed(mode, relaxed(), FailureKind::Trap);
+    }
+}
+
+#[test]
+fn state_growing_across_calls_is_contained_by_the_memory_cap() {
+    const CAP: usize = 8 << 20;
+    let bad = Arc::new(
+        PolicyModule::load(
+            engine(),
+            "hostile-grow",
+            HOSTILE,
+            Limits {
+                max_memory: CAP,
+                deadline: Duration::from_secs(1),
+                ..Limits::default()
+            },
+            serde_json::json!({"mode": "grow", "victims": [1], "grow_kib": 1024}),
+        )
+        .unwrap(),
+    );
+    let mut worker = engine().worker();
+    worker.set_clients(&clients());
+    let p = prefixes(&["8.8.8.0/24", "9.9.9.0/24"]);
+    let mut call = || {
+        worker.import(
+            std::slice::from_ref(&bad),
+            1,
+            &attrs(&[3333], "192.0.2.1"),
+            None,
+            &p,
+        )
+    };
+
+    // Each call keeps 1 MiB: some calls pass, then one hits the 8 MiB cap.
+    let mut outcomes = Vec::new();
+    for _ in 0..40 {
+        let out = call();
+        let accepted = out.iter().all(ImportResult::is_accept);
+        if !accepted {
+            assert!(out.iter().all(|r| is_policy_error(r, "hostile-grow")), "{out:?}");
+        }
+        outcomes.push(accepted);
+    }
+    let first_failure = outcomes.iter().position(|ok| !ok).unwrap();
+    assert!(
+        (2..8).contains(&first_failure),
+        "1 MiB per call under an 8 MiB cap: {outcomes:?}"
+    );
+    // After each failure the instance is replaced: the next call passes again,
+    // and the cycle repeats with the same period (fresh state every time).
+    let failures: Vec<usize> = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, ok)| !**ok)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(failures.len() >= 4, "{outcomes:?}");
+    for pair in failures.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            first_failure + 1,
+            "a fresh instance after every failure: {outcomes:?}"
+        );
+    }
+    let stats = bad.stats().snapshot();
+    assert_eq!(stats.memory_hits, failures.len() as u64, "{stats:?}");
+    assert_eq!(
+        stats.traps + stats.deadline_hits + stats.invalid_results,
+        0,
+        "{stats:?}"
+    );
+    // One instance to begin with, one more after every failure.
+    assert_eq!(stats.instantiations, failures.len() as u64 + 1, "{stats:?}");
+    println!(
+        "grow: 1 MiB per call, cap {} MiB: fails every {} calls, {} failures in 40 calls, {stats:?}",
+        CAP >> 20,
+        first_failure + 1,
+        failures.len()
     );
 }

@@ -8,7 +8,11 @@
 //! - `bad-index`: returns a verdict index past the outcome table;
 //! - `bad-bitmap`: returns an export bitmap of the wrong size;
 //! - `init-error`: refuses its configuration; `self-test-error`: fails its self-test;
-//! - `init-loop`: never returns from `init`.
+//! - `init-loop`: never returns from `init`;
+//! - `grow`: keeps state across calls, each call leaking `grow_kib` KiB
+//!   (default 1024) into a static list, so memory grows until the cap;
+//! - `sockets`: opens a TCP connection (a real `wasi:sockets` call);
+//! - `files`: reads a file (a real `wasi:filesystem` call).
 //!
 //! Clients not listed in `victims` (when given) get accept-all behaviour, so a
 //! test can show the same module keeps serving others after a failure.
@@ -27,10 +31,31 @@ mod guest {
     struct Settings {
         mode: String,
         victims: Option<Vec<u32>>,
+        grow_kib: usize,
     }
 
     thread_local! {
         static SETTINGS: RefCell<Settings> = RefCell::new(Settings::default());
+        /// What `grow` keeps from call to call: never freed.
+        static LEAKED: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// One call's leak for `grow`: the instance's memory only ever grows.
+    fn leak() {
+        let kib = SETTINGS.with(|s| s.borrow().grow_kib);
+        LEAKED.with(|l| l.borrow_mut().push(std::hint::black_box(vec![0x5Au8; kib << 10])));
+    }
+
+    /// Try to use the OS through WASI; kumo links no such interface, so this traps.
+    fn use_the_os(mode: &str) {
+        match mode {
+            "sockets" => {
+                let _ = std::hint::black_box(std::net::TcpStream::connect("192.0.2.1:179"));
+            }
+            _ => {
+                let _ = std::hint::black_box(std::fs::read("/etc/passwd"));
+            }
+        }
     }
 
     fn misbehave_for(client: u32) -> Option<String> {
@@ -67,12 +92,19 @@ mod guest {
             let victims = value["victims"]
                 .as_array()
                 .map(|ids| ids.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect());
+            let grow_kib = value["grow_kib"].as_u64().unwrap_or(1024) as usize;
             match mode.as_str() {
                 "init-error" => return Err("hostile: configuration refused on purpose".to_owned()),
                 "init-loop" => spin(),
                 _ => {}
             }
-            SETTINGS.with(|s| *s.borrow_mut() = Settings { mode, victims });
+            SETTINGS.with(|s| {
+                *s.borrow_mut() = Settings {
+                    mode,
+                    victims,
+                    grow_kib,
+                }
+            });
             Ok(())
         }
 
@@ -83,6 +115,14 @@ mod guest {
                 Some("loop") => spin(),
                 Some("memory") => eat_memory(),
                 Some("panic") => panic!("hostile: panicking on purpose"),
+                Some("grow") => {
+                    leak();
+                    t::ImportVerdicts::AcceptAll
+                }
+                Some(os @ ("sockets" | "files")) => {
+                    use_the_os(os);
+                    t::ImportVerdicts::AcceptAll
+                }
                 Some("wrong-length") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
                     verdicts: vec![0; prefixes.lengths.len().saturating_sub(1)],
                     outcomes: vec![t::Outcome::Accept],
