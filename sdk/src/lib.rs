@@ -16,6 +16,8 @@
 //! - [`communities`]: action-community patterns (`0:peer_as`, `rs_as:1:peer_as`).
 //! - [`testing`]: one-line builders and runners for native tests.
 //! - [`log`]: write to kumo's log.
+//! - [`data`]: ask kumo's IRR and RPKI data about a batch of prefixes
+//!   ([`data::rpki_validate`], [`data::irr_check`]), with native test doubles.
 //! - [`static_hold`]: static-hold policies (what happens to a lost session's
 //!   routes): [`static_hold::StaticHold`], [`export_static_hold!`].
 //! - `guest` (wasm32 only, hidden): the wit-bindgen glue behind [`export_policy!`].
@@ -44,6 +46,7 @@
 
 pub mod asn;
 pub mod communities;
+pub mod data;
 pub mod log;
 pub mod prefix;
 pub mod reject;

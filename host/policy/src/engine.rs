@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::PolicyError;
+use crate::route_data::{NoRouteData, RouteData};
 use crate::worker::PolicyWorker;
 
 /// Engine-wide settings.
@@ -18,6 +19,10 @@ pub struct EngineOptions {
     /// Write `/tmp/perf-PID.map` so `perf` can name the compiled guest
     /// functions (for profiling policies; off in production).
     pub perf_map: bool,
+    /// What the host imports `rpki-validate` and `irr-check` answer from.
+    /// The implementation swaps its own data (IRR reloads, RTR updates);
+    /// the engine keeps this one handle for its lifetime.
+    pub route_data: Arc<dyn RouteData>,
 }
 
 impl Default for EngineOptions {
@@ -25,6 +30,7 @@ impl Default for EngineOptions {
         EngineOptions {
             epoch_tick: Duration::from_millis(1),
             perf_map: false,
+            route_data: Arc::new(NoRouteData),
         }
     }
 }
@@ -42,6 +48,7 @@ pub struct PolicyEngine {
 pub(crate) struct EngineShared {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) tick: Duration,
+    pub(crate) route_data: Arc<dyn RouteData>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
 }
@@ -109,6 +116,7 @@ impl PolicyEngine {
             shared: Arc::new(EngineShared {
                 engine,
                 tick: options.epoch_tick,
+                route_data: options.route_data,
                 stop,
                 ticker: Some(ticker),
             }),

@@ -20,6 +20,8 @@
 //!   withdraw them ([`SessionLoss`] → [`HoldDecision`]).
 //! - [`builtin`]: the shipped modules (`accept-all`, `rs-import`), built from
 //!   `policies/` by `build.rs` and embedded.
+//! - [`route_data`]: [`RouteData`] — the IRR and RPKI look-ups behind the
+//!   host imports `rpki-validate` and `irr-check` (the daemon implements it).
 //! - [`error`]: [`PolicyError`] (load) and [`PolicyFailure`] (call).
 //! - `convert`: wire types to WIT types, applying modifications.
 //! - `bindings`: `wasmtime::component::bindgen!` output.
@@ -47,6 +49,7 @@ pub mod engine;
 pub mod error;
 pub mod module;
 pub mod registry;
+pub mod route_data;
 pub mod static_hold;
 pub mod worker;
 
@@ -54,6 +57,7 @@ pub use engine::{EngineOptions, PolicyEngine};
 pub use error::{FailureKind, PolicyError, PolicyFailure};
 pub use module::{Limits, PolicyModule, PolicyStats, StatsSnapshot};
 pub use registry::{Modules, PolicyRegistry, RegistryError};
+pub use route_data::{IrrAnswer, IrrMatch, NoRouteData, RouteData, Rov};
 pub use static_hold::{HoldDecision, LossReason, Marking, SessionLoss, StaticHoldModule};
 pub use worker::{
     CallObserver, ClientCtx, ExportResult, ImportResult, ImportVerdicts, POLICY_ERROR_CODE,

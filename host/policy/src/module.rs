@@ -310,6 +310,8 @@ pub(crate) struct StoreState {
     /// The running call's start, in this thread's CPU time, and its budget.
     cpu_start: Option<std::time::Duration>,
     cpu_budget: std::time::Duration,
+    /// Answers `rpki-validate` and `irr-check`.
+    route_data: Arc<dyn crate::route_data::RouteData>,
 }
 
 /// CPU time the calling thread has used so far (`None` if the clock cannot be read).
@@ -383,6 +385,43 @@ impl bindings::kumo::policy::host::Host for StoreState {
             Level::Error => tracing::error!(target: "kumo_policy::guest", policy = module, "{message}"),
         }
     }
+
+    fn rpki_validate(
+        &mut self,
+        prefixes: bindings::kumo::policy::types::PrefixBatch,
+        origin: u32,
+    ) -> Vec<u8> {
+        use crate::route_data::{Rov, per_entry};
+        per_entry(&prefixes, Rov::NotFound as u8, |valid| {
+            let mut states = Vec::with_capacity(valid.len());
+            self.route_data.rpki_validate(valid, origin, &mut states);
+            states.into_iter().map(|s| s as u8).collect()
+        })
+    }
+
+    fn irr_check(
+        &mut self,
+        as_set: String,
+        origin: u32,
+        prefixes: bindings::kumo::policy::types::PrefixBatch,
+        max_len_v4: u8,
+        max_len_v6: u8,
+    ) -> bindings::kumo::policy::types::IrrAnswer {
+        use crate::route_data::{IrrMatch, per_entry};
+        let mut found = (false, false);
+        let prefix_match = per_entry(&prefixes, IrrMatch::NotFound as u8, |valid| {
+            let answer = self
+                .route_data
+                .irr_check(&as_set, origin, valid, max_len_v4, max_len_v6);
+            found = (answer.as_set_found, answer.origin_in_set);
+            answer.prefix_match.into_iter().map(|m| m as u8).collect()
+        });
+        bindings::kumo::policy::types::IrrAnswer {
+            as_set_found: found.0,
+            origin_in_set: found.1,
+            prefix_match,
+        }
+    }
 }
 
 pub(crate) enum InstantiateError {
@@ -421,6 +460,7 @@ impl CallCtx<'_> {
                 log_lines: 0,
                 cpu_start: thread_cpu_time(),
                 cpu_budget: self.limits.deadline.max(SETUP_DEADLINE),
+                route_data: self.engine.route_data.clone(),
             },
         );
         store.limiter(|state| state);

@@ -862,3 +862,321 @@ fn clients_changed_rebuilds_same_as_addresses() {
         1
     );
 }
+
+/// IRR and RPKI data for the IRR/RPKI table: AS-3333 holds AS3333 and
+/// AS15169 with their route objects; VRPs for 8.8.8.0/24 (AS15169) and
+/// 1.1.1.0/24 (AS13335).
+fn route_data() -> kumo_sdk::data::testing::Installed {
+    kumo_sdk::data::testing::TestData::new()
+        .as_set(
+            "AS-3333",
+            &[3333, 15169],
+            &["8.8.8.0/24", "8.8.4.0/22", "2a00:1450::/32"],
+        )
+        .as_set("AS-EMPTY", &[64999], &[])
+        .roa("8.8.8.0/24", 24, 15169)
+        .roa("1.1.1.0/24", 24, 13335)
+        .roa("2a00:1450::/32", 48, 15169)
+        .install()
+}
+
+/// The module config of the IRR/RPKI table: every tag configured.
+fn tagging() -> Value {
+    json!({"rs_as": RS_AS, "communities": {
+        "origin_present_in_as_set": {"lrg": "rs_as:1000:1"},
+        "origin_not_present_in_as_set": {"lrg": "rs_as:1000:2"},
+        "prefix_present_in_as_set": {"lrg": "rs_as:1000:3"},
+        "prefix_not_present_in_as_set": {"lrg": "rs_as:1000:4"},
+        "roa_valid": {"lrg": "rs_as:1000:5"},
+        "roa_invalid": {"lrg": "rs_as:1000:6"},
+        "roa_unknown": {"std": "65000:7", "lrg": "rs_as:1000:7"}
+    }})
+}
+
+fn tag(n: u32) -> LargeCommunity {
+    LargeCommunity::new(RS_AS, 1000, n)
+}
+
+#[test]
+fn irr_and_rpki_table() {
+    let _data = route_data();
+    let irr = |extra: Value| {
+        let mut p = json!({"filtering": {"irrdb": {"as_sets": ["AS-3333"]}}});
+        merge_json(&mut p, &extra);
+        p
+    };
+    let rpki = |reject_invalid: bool| json!({"filtering": {"rpki_bgp_origin_validation": {"enabled": true, "reject_invalid": reject_invalid}}});
+    let as_set_origin = || {
+        let mut a = good();
+        a.as_path.segments.push(kumo_sdk::Segment {
+            kind: kumo_sdk::SegmentKind::Set,
+            asns: vec![15169, 13335],
+        });
+        a
+    };
+    // (name, client params, attributes, prefix, expected code, tags the accepted route must carry)
+    let rows: Vec<(&str, Value, Attributes, &str, Option<u16>, Vec<u32>)> = vec![
+        (
+            "no AS-SET configured: no IRR check",
+            json!({}),
+            good(),
+            "9.9.9.0/24",
+            None,
+            vec![],
+        ),
+        (
+            "origin in set, prefix registered",
+            irr(json!({})),
+            good(),
+            "8.8.8.0/24",
+            None,
+            vec![1, 3],
+        ),
+        (
+            "v6 prefix registered",
+            irr(json!({})),
+            good(),
+            "2a00:1450::/32",
+            None,
+            vec![1, 3],
+        ),
+        (
+            "origin not in set",
+            irr(json!({})),
+            good().path([3333, 13335]),
+            "8.8.8.0/24",
+            Some(9),
+            vec![],
+        ),
+        (
+            "prefix not registered",
+            irr(json!({})),
+            good(),
+            "9.9.9.0/24",
+            Some(12),
+            vec![],
+        ),
+        (
+            "more specific, exact matches only",
+            irr(json!({})),
+            good(),
+            "8.8.5.0/24",
+            Some(12),
+            vec![],
+        ),
+        (
+            "more specific with allow_longer_prefixes",
+            irr(json!({"filtering": {"irrdb": {"allow_longer_prefixes": true}}})),
+            good(),
+            "8.8.5.0/24",
+            None,
+            vec![1, 3],
+        ),
+        (
+            "unknown AS-SET: nothing is in it",
+            json!({"filtering": {"irrdb": {"as_sets": ["AS-NOWHERE"]}}}),
+            good(),
+            "8.8.8.0/24",
+            Some(9),
+            vec![],
+        ),
+        (
+            "second AS-SET of the client covers it",
+            json!({"filtering": {"irrdb": {"as_sets": ["AS-EMPTY", "AS-3333"]}}}),
+            good(),
+            "8.8.8.0/24",
+            None,
+            vec![1, 3],
+        ),
+        (
+            "white-listed prefix not registered",
+            irr(json!({"filtering": {"irrdb": {"white_list_pref": ["9.9.9.0/24"]}}})),
+            good(),
+            "9.9.9.0/24",
+            None,
+            vec![1, 3],
+        ),
+        (
+            "white-listed origin not in set",
+            irr(json!({"filtering": {"irrdb": {"white_list_asn": [13335]}}})),
+            good().path([3333, 13335]),
+            "8.8.8.0/24",
+            None,
+            vec![1, 3],
+        ),
+        (
+            "origin not enforced: tagged",
+            irr(json!({"filtering": {"irrdb": {"enforce_origin_in_as_set": false}}})),
+            good().path([3333, 13335]),
+            "8.8.8.0/24",
+            None,
+            vec![2, 3],
+        ),
+        (
+            "prefix not enforced: tagged",
+            irr(json!({"filtering": {"irrdb": {"enforce_prefix_in_as_set": false}}})),
+            good(),
+            "9.9.9.0/24",
+            None,
+            vec![1, 4],
+        ),
+        (
+            "RPKI off: invalid accepted",
+            json!({}),
+            good(),
+            "1.1.1.0/24",
+            None,
+            vec![],
+        ),
+        (
+            "RPKI invalid rejected",
+            rpki(true),
+            good(),
+            "1.1.1.0/24",
+            Some(14),
+            vec![],
+        ),
+        (
+            "RPKI invalid only tagged",
+            rpki(false),
+            good(),
+            "1.1.1.0/24",
+            None,
+            vec![6],
+        ),
+        (
+            "longer than /48: the length check runs before RPKI",
+            rpki(true),
+            good(),
+            "2a00:1450:1:100::/56",
+            Some(13),
+            vec![],
+        ),
+        (
+            "RPKI valid tagged",
+            rpki(true),
+            good(),
+            "8.8.8.0/24",
+            None,
+            vec![5],
+        ),
+        (
+            "RPKI valid v6",
+            rpki(true),
+            good(),
+            "2a00:1450:1::/48",
+            None,
+            vec![5],
+        ),
+        (
+            "RPKI not-found tagged unknown",
+            rpki(true),
+            good(),
+            "9.9.9.0/24",
+            None,
+            vec![7],
+        ),
+        (
+            "RPKI: AS_SET origin is NONE, covered: invalid",
+            rpki(true),
+            as_set_origin(),
+            "8.8.8.0/24",
+            Some(14),
+            vec![],
+        ),
+        (
+            "RPKI: AS_SET origin is NONE, not covered",
+            rpki(true),
+            as_set_origin(),
+            "9.9.9.0/24",
+            None,
+            vec![7],
+        ),
+        (
+            "IRR before RPKI: IRR reason wins",
+            {
+                let mut p = irr(json!({}));
+                merge_json(&mut p, &rpki(true));
+                p
+            },
+            good(),
+            "1.1.1.0/24",
+            Some(12),
+            vec![],
+        ),
+        (
+            "IRR and RPKI both pass",
+            {
+                let mut p = irr(json!({}));
+                merge_json(&mut p, &rpki(true));
+                p
+            },
+            good(),
+            "8.8.8.0/24",
+            None,
+            vec![1, 3, 5],
+        ),
+    ];
+    for (name, params, attrs, prefix, code, tags) in rows {
+        let (got, v) = import_one(tagging(), params, &attrs, prefix);
+        assert_eq!(got, code, "{name}: {:?}", v.get(0));
+        if code.is_none() {
+            let added: Vec<u32> = v
+                .get(0)
+                .unwrap()
+                .modification()
+                .map(|m| m.add_large_communities.iter().map(|c| c.data2).collect())
+                .unwrap_or_default();
+            assert_eq!(added, tags, "{name}: tags");
+        }
+    }
+}
+
+/// Merge `over` into `base` (objects key by key) for building params.
+fn merge_json(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                merge_json(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+#[test]
+fn irr_and_rpki_look_ups_cover_a_mixed_batch_in_order() {
+    let _data = route_data();
+    let params = json!({"filtering": {
+        "irrdb": {"as_sets": ["AS-3333"], "allow_longer_prefixes": true},
+        "rpki_bgp_origin_validation": {"enabled": true, "reject_invalid": true}
+    }});
+    let c = client(params);
+    let p = policy_with(base(), std::slice::from_ref(&c));
+    let batch = prefixes(&[
+        "8.8.8.0/24",
+        "10.0.0.0/8",
+        "9.9.9.0/24",
+        "8.8.4.0/24",
+        "8.8.9.0/24",
+    ]);
+    let v = testing::import(&p, &c, &good(), &batch);
+    let codes: Vec<Option<u16>> = (0..batch.len())
+        .map(|i| v.get(i).unwrap().rejection().map(|r| r.code))
+        .collect();
+    // registered and RPKI valid; bogon (before any look-up); not registered;
+    // a more specific of the registered /22, RPKI not-found; outside every
+    // route object.
+    assert_eq!(codes, [None, Some(2), Some(12), None, Some(12)]);
+}
+
+#[test]
+fn clients_cannot_forge_the_route_servers_tags() {
+    let _data = route_data();
+    let forged = good().large_community(RS_AS, 1000, 5).community(65000, 7);
+    let (code, v) = import_one(tagging(), json!({}), &forged, "9.9.9.0/24");
+    assert_eq!(code, None);
+    let m = v.get(0).unwrap().modification().unwrap();
+    assert!(m.remove_large_communities.contains(&tag(5)));
+    assert!(m.remove_communities.contains(&Community::new(65000, 7)));
+}

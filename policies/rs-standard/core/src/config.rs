@@ -68,6 +68,21 @@ struct CommunitiesText {
     prepend_twice_to_peer: ActionText,
     #[serde(default)]
     prepend_thrice_to_peer: ActionText,
+    // Informational tags (arouteserver's names), off unless set.
+    #[serde(default)]
+    origin_present_in_as_set: ActionText,
+    #[serde(default)]
+    origin_not_present_in_as_set: ActionText,
+    #[serde(default)]
+    prefix_present_in_as_set: ActionText,
+    #[serde(default)]
+    prefix_not_present_in_as_set: ActionText,
+    #[serde(default)]
+    roa_valid: ActionText,
+    #[serde(default)]
+    roa_invalid: ActionText,
+    #[serde(default)]
+    roa_unknown: ActionText,
 }
 
 /// An action community in its standard and large forms (either may be off).
@@ -217,6 +232,65 @@ impl Actions {
     }
 }
 
+/// The informational communities the policy adds to accepted routes
+/// (arouteserver's IRR and RPKI tags), each empty unless configured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tags {
+    /// Origin AS in the client's AS-SETs.
+    pub origin_present_in_as_set: Modification,
+    /// Origin AS not in them (with `enforce_origin_in_as_set = false`).
+    pub origin_not_present_in_as_set: Modification,
+    /// Prefix covered by the AS-SETs' route objects.
+    pub prefix_present_in_as_set: Modification,
+    /// Prefix not covered (with `enforce_prefix_in_as_set = false`).
+    pub prefix_not_present_in_as_set: Modification,
+    /// RPKI valid.
+    pub roa_valid: Modification,
+    /// RPKI invalid (with `reject_invalid = false`).
+    pub roa_invalid: Modification,
+    /// RPKI not-found.
+    pub roa_unknown: Modification,
+    /// Removes every tag above: applied to what clients send, so that a
+    /// client cannot claim the route server's verdicts.
+    pub scrub: Modification,
+}
+
+impl Tags {
+    fn parse(text: &CommunitiesText, rs_as: u32) -> Result<Tags, String> {
+        let mut scrub = Modification::new();
+        let mut tag = |name: &str, t: &ActionText| -> Result<Modification, String> {
+            let action = Action::parse(name, t, ("", ""), rs_as, false)?;
+            let mut m = Modification::new();
+            // The defaults ("", "") are off: only configured forms tag.
+            if let Some(c) = action.std.and_then(|p| p.fixed()) {
+                m = m.add_community(c);
+                scrub = scrub.clone().remove_community(c);
+            }
+            if let Some(c) = action.lrg.and_then(|p| p.fixed()) {
+                m = m.add_large_community(c);
+                scrub = scrub.clone().remove_large_community(c);
+            }
+            Ok(m)
+        };
+        Ok(Tags {
+            origin_present_in_as_set: tag("origin_present_in_as_set", &text.origin_present_in_as_set)?,
+            origin_not_present_in_as_set: tag(
+                "origin_not_present_in_as_set",
+                &text.origin_not_present_in_as_set,
+            )?,
+            prefix_present_in_as_set: tag("prefix_present_in_as_set", &text.prefix_present_in_as_set)?,
+            prefix_not_present_in_as_set: tag(
+                "prefix_not_present_in_as_set",
+                &text.prefix_not_present_in_as_set,
+            )?,
+            roa_valid: tag("roa_valid", &text.roa_valid)?,
+            roa_invalid: tag("roa_invalid", &text.roa_invalid)?,
+            roa_unknown: tag("roa_unknown", &text.roa_unknown)?,
+            scrub,
+        })
+    }
+}
+
 /// `next_hop.policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum NextHopPolicy {
@@ -301,15 +375,48 @@ pub struct Bogons {
     pub ipv6: PrefixList,
 }
 
-/// `filtering.irrdb`: the IRR step. Until IRR data reaches the policy, only
-/// the client's white list acts (see docs/policies.md).
+/// `filtering.irrdb`: the IRR step, against kumo's IRR data (`[irr]` files)
+/// through the host import `irr-check` (see docs/policies.md).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Irrdb {
+    /// The client's AS-SETs (RPSL names, `SOURCE::AS-NAME`, or bgpq4 list
+    /// names). Empty: no IRR check for this client (only the white list).
+    #[serde(default)]
+    pub as_sets: Vec<String>,
+    /// Reject (code 9) routes whose origin AS is not in the AS-SETs;
+    /// otherwise only tag them.
+    #[serde(default = "yes")]
+    pub enforce_origin_in_as_set: bool,
+    /// Reject (code 12) prefixes not covered by the AS-SETs' route objects;
+    /// otherwise only tag them.
+    #[serde(default = "yes")]
+    pub enforce_prefix_in_as_set: bool,
+    /// Accept more specifics of registered prefixes, up to the prefix length
+    /// limits (`ipv4_pref_len.max`, `ipv6_pref_len.max`); otherwise exact
+    /// matches only.
+    #[serde(default)]
+    pub allow_longer_prefixes: bool,
     /// Prefixes the client is authorised to announce regardless of IRR data.
-    /// When not empty, a prefix outside it is rejected with code 12.
+    /// Without `as_sets`, when not empty, a prefix outside it is rejected
+    /// with code 12.
     #[serde(default)]
     pub white_list_pref: PrefixList,
+    /// Origin ASNs accepted regardless of the AS-SETs.
+    #[serde(default)]
+    pub white_list_asn: BTreeSet<u32>,
+}
+
+/// `filtering.rpki_bgp_origin_validation`: RFC 6811 origin validation
+/// against kumo's VRPs (`[rpki]` cache) through the host import
+/// `rpki-validate`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpkiValidation {
+    /// Validate at all.
+    pub enabled: bool,
+    /// Reject invalid routes (code 14); otherwise only tag them.
+    pub reject_invalid: bool,
 }
 
 /// `filtering`: the import checks of one client.
@@ -338,8 +445,10 @@ pub struct Filtering {
     pub global_black_list_pref: PrefixList,
     /// Prefixes rejected for this client (code 11).
     pub black_list_pref: PrefixList,
-    /// The IRR step (code 12 for now; 9 and 12 with IRR data).
+    /// The IRR step (codes 9 and 12).
     pub irrdb: Irrdb,
+    /// RPKI origin validation (code 14).
+    pub rpki_bgp_origin_validation: RpkiValidation,
 }
 
 /// `blackhole_filtering`: RFC 7999 BLACKHOLE (65535:666).
@@ -416,7 +525,15 @@ fn default_sections() -> Value {
             "bogons": {"enabled": true, "ipv4": list(true), "ipv6": list(false)},
             "global_black_list_pref": [],
             "black_list_pref": [],
-            "irrdb": {"white_list_pref": []}
+            "irrdb": {
+                "as_sets": [],
+                "enforce_origin_in_as_set": true,
+                "enforce_prefix_in_as_set": true,
+                "allow_longer_prefixes": false,
+                "white_list_pref": [],
+                "white_list_asn": []
+            },
+            "rpki_bgp_origin_validation": {"enabled": false, "reject_invalid": true}
         },
         "blackhole_filtering": {
             "allowed": false,
@@ -459,6 +576,8 @@ pub struct ModuleConfig {
     pub actions: Actions,
     /// `rs_as:peer_as` alone (without `0:rs_as`) means "only to that peer".
     pub announce_to_peer_only: bool,
+    /// The informational IRR and RPKI tags.
+    pub tags: Tags,
     /// Defaults of the per-client sections (module config merged over kumo's).
     defaults: Value,
     /// The defaults, parsed (used for clients with no overrides).
@@ -485,6 +604,7 @@ impl ModuleConfig {
         Ok(ModuleConfig {
             rs_as: text.rs_as,
             actions: Actions::parse(&text.communities, text.rs_as)?,
+            tags: Tags::parse(&text.communities, text.rs_as)?,
             announce_to_peer_only: text.announce_to_peer_only,
             defaults,
             default_settings,
