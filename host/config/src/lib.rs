@@ -32,8 +32,8 @@ use toml::de::DeTable;
 pub use addr::parse_listen_addr;
 pub use error::{ConfigError, Problem};
 pub use model::{
-    AddPath, Admin, Afi, BGP_PORT, Client, Config, DEFAULT_POLICY, MaxPrefix, MaxPrefixAction, PolicyConfig,
-    Server, SigtermAction,
+    AddPath, Admin, Afi, BGP_PORT, Client, Config, DEFAULT_POLICY, Irr, MaxPrefix, MaxPrefixAction,
+    PolicyConfig, Rpki, RpkiStale, Server, SigtermAction,
 };
 pub use path::{KeyPath, Location, Segment};
 

@@ -33,6 +33,14 @@ pub struct Config {
     /// `[admin]`: the HTTP admin API. Absent: no admin API.
     #[serde(default)]
     pub admin: Option<Admin>,
+    /// `[irr]`: IRR data (route objects, AS-SETs) policies check routes
+    /// against. Absent: no IRR data (every AS-SET unknown).
+    #[serde(default)]
+    pub irr: Option<Irr>,
+    /// `[rpki]`: the RTR cache giving the VRPs for RPKI origin validation.
+    /// Absent: no RPKI data (every route not-found).
+    #[serde(default)]
+    pub rpki: Option<Rpki>,
     /// The directory of the file this was loaded from; relative paths in the
     /// file (policy modules, token file) are relative to it.
     #[serde(skip)]
@@ -47,6 +55,66 @@ impl Config {
             _ => path.to_owned(),
         }
     }
+}
+
+/// `[irr]`: where IRR data comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Irr {
+    /// bgpq4 JSON files (`bgpq4 -j -l NAME AS-SET`, `*.json`) and RPSL files
+    /// (`route:`/`route6:` and `as-set:` objects; plain or gzip), relative to
+    /// the config file's directory. Read again on every reload (SIGHUP,
+    /// `POST /api/v1/reload`), after which the routes are checked again.
+    pub files: Vec<PathBuf>,
+}
+
+/// `[rpki]`: the RTR (RFC 8210) cache.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rpki {
+    /// The cache, `host:port` (stayrtr, Routinator, rpki-client + gortr...).
+    pub cache: String,
+    /// What the VRPs are worth once the cache cannot be reached:
+    /// `keep-until-expire` (the cache's Expire Interval, RFC 8210 §6; then
+    /// every route is not-found), `keep-forever`, or `discard` (not-found at
+    /// once).
+    #[serde(default)]
+    pub stale: RpkiStale,
+    /// RTR version proposed first (kumo falls back to what the cache speaks).
+    #[serde(default = "default_rtr_version")]
+    pub version: u8,
+    /// Seconds before the first reconnect; doubled per failure up to
+    /// `retry_max`.
+    #[serde(default = "default_rtr_retry")]
+    pub retry: u64,
+    /// Longest wait between reconnects, seconds.
+    #[serde(default = "default_rtr_retry_max")]
+    pub retry_max: u64,
+}
+
+/// `rpki.stale`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RpkiStale {
+    /// Keep the VRPs until the cache's Expire Interval has passed.
+    #[default]
+    KeepUntilExpire,
+    /// Keep them until a cache answers again.
+    KeepForever,
+    /// Drop them when the connection is lost.
+    Discard,
+}
+
+fn default_rtr_version() -> u8 {
+    1
+}
+
+fn default_rtr_retry() -> u64 {
+    1
+}
+
+fn default_rtr_retry_max() -> u64 {
+    60
 }
 
 /// `[policies.NAME]`: one WebAssembly policy module.

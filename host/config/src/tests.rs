@@ -738,3 +738,56 @@ fn unknown_keys_in_policies_and_admin_name_their_path() {
         "at least 1",
     );
 }
+
+#[test]
+fn irr_and_rpki_sections() {
+    let config = parse(&format!(
+        "{MINIMAL}\n[irr]\nfiles = [\"irr/ix.rpsl\", \"/srv/as-foo.json\"]\n\n[rpki]\ncache = \"127.0.0.1:3323\"\nstale = \"discard\"\n"
+    ))
+    .unwrap();
+    let irr = config.irr.as_ref().unwrap();
+    assert_eq!(irr.files.len(), 2);
+    let rpki = config.rpki.as_ref().unwrap();
+    assert_eq!(
+        (
+            rpki.cache.as_str(),
+            rpki.stale,
+            rpki.version,
+            rpki.retry,
+            rpki.retry_max
+        ),
+        ("127.0.0.1:3323", RpkiStale::Discard, 1, 1, 60)
+    );
+    assert!(parse(MINIMAL).unwrap().rpki.is_none());
+
+    fails_at(
+        &format!("{MINIMAL}\n[irr]\nfiles = []\n"),
+        "irr.files",
+        "is empty",
+    );
+    fails_at(
+        &format!("{MINIMAL}\n[rpki]\ncache = \"127.0.0.1\"\n"),
+        "rpki.cache",
+        "host:port",
+    );
+    fails_at(
+        &format!("{MINIMAL}\n[rpki]\ncache = \"rtr.example:0\"\n"),
+        "rpki.cache",
+        "host:port",
+    );
+    fails_at(
+        &format!("{MINIMAL}\n[rpki]\ncache = \"[::1]:3323\"\nversion = 3\n"),
+        "rpki.version",
+        "RTR versions",
+    );
+    fails_at(
+        &format!("{MINIMAL}\n[rpki]\ncache = \"127.0.0.1:3323\"\nretry = 90\n"),
+        "rpki.retry",
+        "retry_max",
+    );
+    fails_at(
+        &format!("{MINIMAL}\n[rpki]\ncache = \"127.0.0.1:3323\"\nstale = \"sometimes\"\n"),
+        "rpki.stale",
+        "sometimes",
+    );
+}

@@ -31,7 +31,41 @@ pub(crate) fn config(config: &Config) -> Findings {
     server(&config.server, &config.clients, &mut findings);
     clients(&config.server, &config.clients, &mut findings);
     policies(config, &mut findings);
+    route_data(config, &mut findings);
     findings
+}
+
+/// `[irr]` and `[rpki]`. Whether the IRR files parse is checked where they
+/// are loaded.
+fn route_data(config: &Config, findings: &mut Findings) {
+    if let Some(irr) = &config.irr
+        && irr.files.is_empty()
+    {
+        findings.push(
+            KeyPath::root().key("irr").key("files"),
+            "is empty: list bgpq4 JSON or RPSL files, or remove [irr]",
+        );
+    }
+    if let Some(rpki) = &config.rpki {
+        let path = KeyPath::root().key("rpki");
+        let port = rpki
+            .cache
+            .rsplit_once(':')
+            .and_then(|(host, port)| (!host.is_empty()).then_some(port))
+            .and_then(|port| port.parse::<u16>().ok());
+        if !matches!(port, Some(p) if p != 0) {
+            findings.push(
+                path.key("cache"),
+                format!("{:?} is not host:port (e.g. \"127.0.0.1:3323\")", rpki.cache),
+            );
+        }
+        if rpki.version > 2 {
+            findings.push(path.key("version"), "RTR versions are 0, 1 (RFC 8210) and 2");
+        }
+        if rpki.retry == 0 || rpki.retry > rpki.retry_max {
+            findings.push(path.key("retry"), "need 1 <= retry <= retry_max (seconds)");
+        }
+    }
 }
 
 /// `[policies.NAME]`. Whether a name is built in, and whether the chains

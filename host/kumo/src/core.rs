@@ -799,6 +799,46 @@ impl Core {
         change
     }
 
+    /// After the RPKI data changed: run the import chains again over the
+    /// retained paths of the prefixes `affected` selects (those a changed
+    /// VRP covers), from every client, one policy call per (client,
+    /// attribute set), and send the clients only the difference.
+    pub fn revalidate(&mut self, affected: &dyn Fn(&IpNet) -> bool) -> PolicyChange {
+        let mut groups: HashMap<(PeerId, *const RouteAttrs), (Attrs, Vec<Nlri>)> = HashMap::new();
+        for path in self.rib.paths_where(affected) {
+            groups
+                .entry((path.source, Arc::as_ptr(path.received)))
+                .or_insert_with(|| (path.received.clone(), Vec::new()))
+                .1
+                .push(path.nlri());
+        }
+        let mut verdicts: HashMap<(PeerId, Nlri), ImportVerdict> = HashMap::new();
+        let mut batch = Vec::new();
+        for ((source, _), (received, nlri)) in groups {
+            let Some(info) = self.rib.peer_info(source).cloned() else {
+                continue;
+            };
+            self.pipeline
+                .import(&info, &received, &nlri, self.rib.interner(), &mut batch);
+            verdicts.extend(nlri.into_iter().map(|n| (source, n)).zip(batch.drain(..)));
+        }
+        let mut change = PolicyChange {
+            routes_reevaluated: verdicts.len() as u64,
+            ..PolicyChange::default()
+        };
+        let mut lookup = |info: &PeerInfo, nlri: &Nlri, _: &Attrs| {
+            verdicts.remove(&(info.id, *nlri)).unwrap_or_else(|| {
+                ImportVerdict::Reject(RejectReason::new(POLICY_ERROR_CODE, POLICY_ERROR_TEXT))
+            })
+        };
+        change.changed =
+            self.rib
+                .reevaluate_import_where(affected, &mut lookup, &self.pipeline, &mut self.out)
+                as u64;
+        self.distribute();
+        change
+    }
+
     /// The source of kumo's own routes, created on first use.
     fn local_source(&mut self, asn: u32, router_id: std::net::Ipv4Addr) -> PeerInfo {
         if let Some(info) = &self.local {

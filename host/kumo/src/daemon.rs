@@ -23,6 +23,7 @@ use crate::core::{ClientSlot, Core, CoreEvent, CoreJob};
 use crate::outqueue::OutQueue;
 use crate::peer::{PeerCommand, PeerTask, refuse_connection};
 use crate::pipeline::Pipeline;
+use crate::route_data::{RouteDataService, RpkiFeed, load_irr};
 use crate::status::SessionStatus;
 
 /// A running route server.
@@ -41,6 +42,8 @@ pub struct Daemon {
     /// Reloads run one at a time.
     reloading: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
+    /// IRR and RPKI data as policies see it.
+    route_data: Arc<RouteDataService>,
 }
 
 /// Records every policy call in the metrics (duration histogram, failures by kind).
@@ -80,6 +83,8 @@ struct DaemonState {
     config: Arc<Config>,
     config_version: String,
     loaded_at: SystemTime,
+    /// The RTR client of `[rpki]`, if configured.
+    rpki: Option<RpkiFeed>,
 }
 
 /// A client's session task, as the daemon sees it.
@@ -286,10 +291,21 @@ impl Daemon {
     pub async fn start_with(config: Config, options: StartOptions) -> anyhow::Result<Daemon> {
         let path = options.config_path.clone();
         let (core_tx, core_rx) = mpsc::channel(1024);
-        // Compiling modules is CPU work; keep it off the runtime's threads.
+        let route_data = RouteDataService::new();
+        // Reading IRR files and compiling modules is CPU work; keep it off
+        // the runtime's threads.
+        let irr = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || load_irr(&config))
+                .await
+                .context("IRR loader")?
+                .map_err(anyhow::Error::msg)?
+        };
+        route_data.set_irr(irr);
         let policies = {
             let config = config.clone();
-            tokio::task::spawn_blocking(move || crate::policies::load(&config))
+            let route_data = route_data.clone();
+            tokio::task::spawn_blocking(move || crate::policies::load(&config, route_data))
                 .await
                 .context("policy loader")??
         };
@@ -323,6 +339,10 @@ impl Daemon {
             );
         }
         spawn_core(core, core_rx)?;
+        let rpki = config
+            .rpki
+            .as_ref()
+            .map(|rpki| RpkiFeed::start(rpki, route_data.clone(), core_tx.clone()));
 
         let by_ip = Arc::new(ArcSwap::from_pointee(address_map(&peers)));
         let mut listening = Vec::new();
@@ -339,6 +359,7 @@ impl Daemon {
                 config_version: config_digest(&config),
                 config: Arc::new(config),
                 loaded_at: SystemTime::now(),
+                rpki,
             }),
             core: core_tx,
             listening,
@@ -348,7 +369,18 @@ impl Daemon {
             config_path: path,
             reloading: tokio::sync::Mutex::new(()),
             metrics,
+            route_data,
         })
+    }
+
+    /// IRR and RPKI data as policies see it now.
+    pub fn route_data(&self) -> &Arc<RouteDataService> {
+        &self.route_data
+    }
+
+    /// The RTR session's state, when `[rpki]` is configured.
+    pub fn rpki_status(&self) -> Option<kumo_rpki::RtrStatus> {
+        self.state().rpki.as_ref().map(RpkiFeed::status)
     }
 
     /// The metrics the admin API serves (policy calls are recorded as they happen).
@@ -439,6 +471,15 @@ impl Daemon {
                 .map_err(|e| ReloadError::Invalid(format!("policy loader: {e}")))?
                 .map_err(|e| ReloadError::Invalid(e.to_string()))?
         };
+        // The IRR files are read again on every reload (their content is
+        // what changes, not the file names).
+        let irr = {
+            let new = new.clone();
+            tokio::task::spawn_blocking(move || load_irr(&new))
+                .await
+                .map_err(|e| ReloadError::Invalid(format!("IRR loader: {e}")))?
+                .map_err(ReloadError::Invalid)?
+        };
 
         let mut report = ReloadReport {
             config_version: config_digest(&new),
@@ -507,6 +548,19 @@ impl Daemon {
                 .await;
         }
         let stopped: Vec<PeerId> = stop.iter().map(|(id, _, _)| *id).collect();
+        // New data first: the re-evaluation below then sees it.
+        self.route_data.set_irr(irr);
+        if new.rpki != old.rpki {
+            let feed = new
+                .rpki
+                .as_ref()
+                .map(|rpki| RpkiFeed::start(rpki, self.route_data.clone(), self.core.clone()));
+            if feed.is_none() {
+                self.route_data.set_rpki(None);
+            }
+            // The old client stops as it is dropped here.
+            self.state().rpki = feed;
+        }
         let modules = loaded.registry.snapshot();
         let static_hold = loaded.static_hold.clone();
         let registry = self.policies.clone();

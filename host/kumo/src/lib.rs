@@ -7,6 +7,7 @@
 //! - [`core`]: the route-server core task that owns the RIB.
 //! - [`pipeline`]: the import/export policy stages (WASM chains per client).
 //! - [`policies`]: loading the modules a configuration names.
+//! - [`route_data`]: IRR and RPKI data for policies (host imports), the RTR feed.
 //! - [`policy_test`]: `kumo policy test`, a module over routes from a file.
 //! - [`outqueue`]: per-client coalescing output queues.
 //! - [`demo`]: `kumo demo`, a self-contained demo IX.
@@ -23,5 +24,6 @@ pub mod peer;
 pub mod pipeline;
 pub mod policies;
 pub mod policy_test;
+pub mod route_data;
 pub mod speaker;
 pub mod status;

@@ -140,7 +140,11 @@ async fn daemon_demo(port: u16) -> anyhow::Result<()> {
 
 fn check(path: PathBuf) -> anyhow::Result<()> {
     let config = kumo_config::load(&path)?;
-    let policies = kumo::policies::load(&config).map_err(|e| {
+    // IRR files are read as at start-up; the RTR cache is not contacted.
+    let route_data = kumo::route_data::RouteDataService::new();
+    let irr = kumo::route_data::load_irr(&config).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    route_data.set_irr(irr);
+    let policies = kumo::policies::load(&config, route_data).map_err(|e| {
         let lines: Vec<String> = e
             .problems
             .iter()

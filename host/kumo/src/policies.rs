@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use kumo_config::{Config, PolicyConfig};
 use kumo_policy::{
-    EngineOptions, Limits, PolicyEngine, PolicyError, PolicyModule, PolicyRegistry, StaticHoldModule, builtin,
+    EngineOptions, Limits, PolicyEngine, PolicyError, PolicyModule, PolicyRegistry, RouteData,
+    StaticHoldModule, builtin,
 };
 
 /// The engine and the loaded modules.
@@ -66,9 +67,14 @@ pub fn module_config(policy: Option<&PolicyConfig>) -> serde_json::Value {
         .unwrap_or_else(|| serde_json::json!({}))
 }
 
-/// Compile every module `config` defines or its chains name.
-pub fn load(config: &Config) -> Result<LoadedPolicies, PolicyLoadError> {
-    let engine = PolicyEngine::new(EngineOptions::default()).map_err(|e| PolicyLoadError {
+/// Compile every module `config` defines or its chains name, on a new
+/// engine whose modules query `route_data` for IRR and RPKI answers.
+pub fn load(config: &Config, route_data: Arc<dyn RouteData>) -> Result<LoadedPolicies, PolicyLoadError> {
+    let options = EngineOptions {
+        route_data,
+        ..EngineOptions::default()
+    };
+    let engine = PolicyEngine::new(options).map_err(|e| PolicyLoadError {
         problems: vec![("policies".into(), e.to_string())],
     })?;
     load_with(&engine, config)
