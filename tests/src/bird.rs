@@ -260,6 +260,9 @@ fn static_attrs(r: &Announce) -> Result<String> {
     if let Some(med) = r.med {
         stmts.push(format!("bgp_med = {med};"));
     }
+    if let Some(next_hop) = r.next_hop {
+        stmts.push(format!("bgp_next_hop = {next_hop};"));
+    }
     for Community(a, v) in &r.communities {
         stmts.push(format!("bgp_community.add(({a},{v}));"));
     }

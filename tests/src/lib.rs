@@ -12,6 +12,7 @@
 //! - [`kumo`]: [`Kumo`], the daemon under test, and [`KumoConfig`] to write its config.
 //! - [`api`]: [`Api`], a blocking HTTP/1.1 client for kumo's admin API.
 //! - [`frr`]: [`Frr`], an FRR `bgpd` run standalone (no zebra) as a client.
+//! - [`stayrtr`]: [`Stayrtr`], a real RPKI cache serving ROAs from a file the test writes.
 //!
 //! Everything talks over 127/8 only. IPv6 routes are carried over the IPv4 sessions
 //! (MP-BGP), so no address has to be added to `lo`.
@@ -25,6 +26,7 @@ pub mod kumo;
 pub mod net;
 pub mod process;
 pub mod route;
+pub mod stayrtr;
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,6 +41,7 @@ pub use ix::Ix;
 pub use kumo::{KUMO_ASN, Kumo, KumoClient, KumoConfig, policy_component};
 pub use net::TestNet;
 pub use route::{Announce, Community, ExtCommunity, LargeCommunity, Route, paths_for, prefix};
+pub use stayrtr::{Roa, Stayrtr};
 
 /// A BGP session's FSM state as a client daemon reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -46,6 +46,8 @@ pub struct Announce {
     pub communities: Vec<Community>,
     pub large_communities: Vec<LargeCommunity>,
     pub ext_communities: Vec<ExtCommunity>,
+    /// A NEXT_HOP other than the client's own (sent with BIRD's `next hop keep`).
+    pub next_hop: Option<std::net::IpAddr>,
 }
 
 impl Announce {
@@ -66,7 +68,14 @@ impl Announce {
             communities: Vec::new(),
             large_communities: Vec::new(),
             ext_communities: Vec::new(),
+            next_hop: None,
         }
+    }
+
+    /// Announce with NEXT_HOP `address` (the neighbor needs `next_hop_keep`).
+    pub fn next_hop(mut self, address: impl Into<std::net::IpAddr>) -> Self {
+        self.next_hop = Some(address.into());
+        self
     }
 
     /// ASNs after the announcing speaker's own ASN (a longer AS_PATH for best-path tests).
