@@ -654,6 +654,7 @@ pub struct ReloadReport {
 pub struct HoldRequest {
     /// Length of the maintenance window, 1..=604800 seconds (one week).
     #[schemars(range(min = 1, max = 604_800))]
+    #[serde(deserialize_with = "json_integer::u32")]
     pub seconds: u32,
 }
 
@@ -685,10 +686,48 @@ pub struct OriginateRequest {
     #[serde(default)]
     pub large_communities: Vec<LargeCommunity>,
     /// AS_PATH to announce; empty or absent means an empty AS_PATH.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json_integer::option_vec_u32")]
     pub as_path: Option<Vec<u32>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "json_integer::option_u32")]
     pub med: Option<u32>,
+}
+
+/// Request integers as JSON Schema defines them: any number with a zero
+/// fractional part, so `480.0` is the integer 480 (serde's `u32` takes only
+/// integer literals and answered 400 to schema-valid bodies; schemathesis
+/// found it).
+mod json_integer {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Number;
+
+    fn to_u32<E: Error>(n: &Number) -> Result<u32, E> {
+        let whole = match (n.as_u64(), n.as_f64()) {
+            (Some(v), _) => Some(v),
+            // Exactly representable: below 2^32 every integral f64 is.
+            (None, Some(f)) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+                format!("{f:.0}").parse().ok()
+            }
+            _ => None,
+        };
+        whole
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| E::custom(format!("{n} is not an integer in 0..=4294967295")))
+    }
+
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        to_u32(&Number::deserialize(d)?)
+    }
+
+    pub fn option_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        Option::<Number>::deserialize(d)?.map(|n| to_u32(&n)).transpose()
+    }
+
+    pub fn option_vec_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u32>>, D::Error> {
+        Option::<Vec<Number>>::deserialize(d)?
+            .map(|list| list.iter().map(to_u32).collect())
+            .transpose()
+    }
 }
 
 /// Body of `DELETE /api/v1/routes`.
@@ -731,6 +770,29 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_integers_follow_json_schema() {
+        let hold: HoldRequest = serde_json::from_str(r#"{"seconds": 480.0}"#).unwrap();
+        assert_eq!(hold.seconds, 480);
+        for bad in [
+            r#"{"seconds": 480.5}"#,
+            r#"{"seconds": -1}"#,
+            r#"{"seconds": 4294967296}"#,
+            r#"{"seconds": "1"}"#,
+        ] {
+            assert!(serde_json::from_str::<HoldRequest>(bad).is_err(), "{bad}");
+        }
+        let route: OriginateRequest = serde_json::from_str(
+            r#"{"prefix": "192.0.2.0/24", "next_hop": "192.0.2.1", "as_path": [64500.0, 1], "med": 7.0}"#,
+        )
+        .unwrap();
+        assert_eq!((route.as_path, route.med), (Some(vec![64500, 1]), Some(7)));
+        let route: OriginateRequest =
+            serde_json::from_str(r#"{"prefix": "192.0.2.0/24", "next_hop": "192.0.2.1", "med": null}"#)
+                .unwrap();
+        assert_eq!((route.as_path, route.med), (None, None));
+    }
 
     #[test]
     fn communities_parse_and_print() {

@@ -436,3 +436,138 @@ async fn hostile_policies_show_their_reason_in_the_api() {
     // (Each client's session was checked "established" above; keep them to the end.)
     drop(speakers);
 }
+
+/// Concurrent uploads to one policy name, good and bad mixed, are serialised:
+/// every good one is swapped in whole (its own hash reported), every bad one
+/// is refused and changes nothing, the module left in use is one of the
+/// uploaded ones, the rollback history holds only uploaded modules, and the
+/// sessions and routes never notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_policy_uploads_are_serialised() {
+    let net = API_NET;
+    let text = format!(
+        "[server]\nasn = 64500\nrouter_id = \"192.0.2.254\"\nlisten = [\"127.0.{net}.1:0\"]\n\n\
+         [admin]\nlisten = \"127.0.{net}.1:0\"\ntoken = \"{TOKEN}\"\n\n\
+         [policies.gate]\nbuiltin = \"accept-all\"\n\n\
+         [[clients]]\nname = \"watcher\"\nasn = 65001\nip = [\"127.0.{net}.20\"]\n\n\
+         [[clients]]\nname = \"member\"\nasn = 65002\nip = [\"127.0.{net}.21\"]\nimport = [\"gate\"]\n"
+    );
+    let daemon = std::sync::Arc::new(Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap());
+    let bgp = daemon.listening[0];
+    let api = kumo::admin::spawn(daemon.clone())
+        .await
+        .unwrap()
+        .unwrap()
+        .listening;
+    let mut watcher = Speaker::connect(&speaker(net, 20, 65001), bgp).await.unwrap();
+    let mut member = Speaker::connect(&speaker(net, 21, 65002), bgp).await.unwrap();
+    let route: IpNet = "198.51.100.0/24".parse().unwrap();
+    member.announce(&attrs(65002), None, &[route]).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| holds(s, &route)).await.unwrap());
+
+    // Two good modules (both accept everything with the gate's `{}` config),
+    // and two bad ones, four uploads of each, all at once.
+    let good_a = kumo_policy::builtin::ACCEPT_ALL.to_vec();
+    let good_b = std::fs::read(hostile_wasm()).unwrap();
+    let bad_world = kumo_policy::builtin::STATIC_HOLD.to_vec();
+    let bad_bytes = b"\0asm\x0d\0\x01\0garbage".to_vec();
+    let mut uploads = tokio::task::JoinSet::new();
+    for round in 0..4 {
+        for (kind, body) in [
+            ("a", good_a.clone()),
+            ("b", good_b.clone()),
+            ("world", bad_world.clone()),
+            ("bytes", bad_bytes.clone()),
+        ] {
+            uploads.spawn(async move {
+                let (status, body) = http(
+                    api,
+                    "PUT",
+                    "/api/v1/policies/gate",
+                    Some(TOKEN),
+                    "application/wasm",
+                    &body,
+                )
+                .await;
+                (round, kind, status, body)
+            });
+        }
+    }
+    // The hash each good module is reported under, per kind.
+    let mut hashes: [std::collections::BTreeSet<String>; 2] = Default::default();
+    while let Some(done) = uploads.join_next().await {
+        let (round, kind, status, body) = done.unwrap();
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+        match kind {
+            "a" | "b" => {
+                assert_eq!(status, 200, "{round} {kind}: {body}");
+                hashes[usize::from(kind == "b")].insert(reply["sha256"].as_str().unwrap().to_owned());
+            }
+            _ => {
+                assert_eq!(status, 400, "{round} {kind}: {body}");
+                assert!(reply["error"].as_str().unwrap().contains("\"gate\""), "{body}");
+            }
+        }
+    }
+    // Each swap reports its own module's hash, never the other's.
+    assert!(hashes.iter().all(|h| h.len() == 1), "{hashes:?}");
+    let known: Vec<String> = hashes.iter().flatten().cloned().collect();
+    assert_eq!(known.len(), 2, "{known:?}");
+
+    // The module in use is one of the uploads, and the history behind it
+    // holds only uploaded modules or the original accept-all.
+    let list = get_json(api, "/api/v1/policies").await;
+    let current = policy(&list, "gate")["sha256"].as_str().unwrap().to_owned();
+    assert!(known.contains(&current), "{current}");
+    let status = get_json(api, "/api/v1/status").await;
+    assert!(
+        status["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "gate" && p["sha256"] == current.as_str()),
+        "status and policy list disagree: {status}"
+    );
+    let mut history = Vec::new();
+    loop {
+        let (status, body) = http(
+            api,
+            "POST",
+            "/api/v1/policies/gate/rollback",
+            Some(TOKEN),
+            "application/json",
+            b"{}",
+        )
+        .await;
+        if status == 409 {
+            break;
+        }
+        assert_eq!(status, 200, "{body}");
+        let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+        history.push(reply["sha256"].as_str().unwrap().to_owned());
+        assert!(history.len() <= 8, "{history:?}");
+    }
+    assert!(!history.is_empty());
+    assert!(
+        history.iter().all(|h| known.contains(h)),
+        "{history:?} vs {known:?}"
+    );
+    println!(
+        "16 concurrent uploads (8 good, 8 bad): 8 swapped, 8 refused; in use {current}; {} earlier versions, all uploaded ones",
+        history.len()
+    );
+
+    // Nothing noticed: the route is still at the watcher, both sessions up.
+    let late: IpNet = "203.0.113.0/24".parse().unwrap();
+    member.announce(&attrs(65002), None, &[late]).await.unwrap();
+    assert!(
+        watcher
+            .recv_until(WAIT, |s| holds(s, &route) && holds(s, &late))
+            .await
+            .unwrap()
+    );
+    for name in ["watcher", "member"] {
+        let client = get_json(api, &format!("/api/v1/clients/{name}")).await;
+        assert_eq!(client["state"], "established", "{client}");
+    }
+}
