@@ -77,7 +77,16 @@ pub fn run(request: &Request, out: &mut impl std::io::Write) -> anyhow::Result<b
         bail!("{}: no routes", request.routes.display());
     }
 
-    let engine = PolicyEngine::new(Default::default())?;
+    // The configuration's IRR files answer the module's IRR look-ups; RPKI
+    // is not contacted (every route not-found).
+    let route_data = crate::route_data::RouteDataService::new();
+    if let Some(config) = &config {
+        route_data.set_irr(crate::route_data::load_irr(config).map_err(anyhow::Error::msg)?);
+    }
+    let engine = PolicyEngine::new(kumo_policy::EngineOptions {
+        route_data,
+        ..Default::default()
+    })?;
     let module = Arc::new(load_module(&engine, &request.module, config.as_ref())?);
     let (clients, source) = clients(config.as_ref(), request.client.as_deref(), &routes[0])?;
     let mut worker = engine.worker();

@@ -215,3 +215,57 @@ fn policy_test_prints_verdicts_and_fails_on_traps() {
     assert!(stdout.contains("reject code=65534 \"policy error\""), "{stdout}");
     assert!(stdout.contains("traps 3"), "{stdout}");
 }
+
+/// `kumo policy test --config examples/ix.toml`: the example's IRR files answer rs-standard's IRR
+/// step (AS-RIPENCC, nested AS-RIPENCC-SERVICES, route objects with more-specifics up to /24).
+#[test]
+fn policy_test_uses_the_configs_irr_data() {
+    let dir = write_config("policy-test-irr", "").parent().unwrap().to_owned();
+    let routes = dir.join("routes.json");
+    std::fs::write(
+        &routes,
+        r#"[
+  {"prefix": "193.0.0.0/21", "as_path": [3333], "next_hop": "127.0.0.2"},
+  {"prefix": "193.0.4.0/24", "as_path": [3333], "next_hop": "127.0.0.2"},
+  {"prefix": "84.205.64.0/24", "as_path": [3333, 12654], "next_hop": "127.0.0.2"},
+  {"prefix": "193.0.8.0/24", "as_path": [3333], "next_hop": "127.0.0.2"},
+  {"prefix": "193.0.0.0/21", "as_path": [3333, 13335], "next_hop": "127.0.0.2"}
+]"#,
+    )
+    .unwrap();
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/ix.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_kumo"))
+        .args(["policy", "test", "rs-standard", "--client", "as3333", "--config"])
+        .arg(&example)
+        .arg("--routes")
+        .arg(&routes)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verdicts: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1).map(|_| l))
+        .filter(|l| l.contains(" accept") || l.contains(" reject"))
+        .collect();
+    let expect = [
+        "193.0.0.0/21  accept",
+        "193.0.4.0/24  accept",
+        "84.205.64.0/24  accept",
+        "193.0.8.0/24  reject code=12",
+        "193.0.0.0/21  reject code=9",
+    ];
+    assert_eq!(verdicts.len(), expect.len(), "{stdout}");
+    for (line, want) in verdicts.iter().zip(expect) {
+        assert!(
+            line.starts_with(want),
+            "{line:?} should start with {want:?}\n{stdout}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
