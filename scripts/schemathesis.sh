@@ -96,11 +96,13 @@ ready || die "kumo not ready on $base"
 # documented 400 naming the rule: a prefix with host bits set
 # (250.250.250.250/30), an IPv4 address with a length over 32 (two path
 # segments), a next hop of the other address family than the prefix, a body
-# without the `\0asm` magic. For them, 400 is an expected answer to valid
+# without the `\0asm` magic, a Shutdown Communication of at most 255
+# characters but over 255 octets of UTF-8 (RFC 9003; maxLength counts
+# characters). For them, 400 is an expected answer to valid
 # data too; every other check applies to them unchanged.
 cat >"$work/schemathesis.toml" <<EOF
 [[operations]]
-include-operation-id = ["getPrefixRoutes", "getPrefixRoutesSplit", "birdwatcherRoutesPrefix", "originateRoute", "withdrawRoute", "replacePolicy", "dryRunPolicy"]
+include-operation-id = ["getPrefixRoutes", "getPrefixRoutesSplit", "birdwatcherRoutesPrefix", "originateRoute", "withdrawRoute", "replacePolicy", "dryRunPolicy", "shutdownClient"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 
 # birdwatcher's protocol ids are client names: name real ones, or every
