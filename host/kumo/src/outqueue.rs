@@ -1,51 +1,264 @@
-//! Per-client output queue: bounded by coalescing, never by blocking.
+//! Per-client output queue: never blocks the core, bounded by coalescing,
+//! and shared among clients that are sent the same changes.
 //!
 //! The route-server core pushes changes for a client here and never waits on
-//! that client's socket. Only the latest state per (prefix, path id) is kept,
-//! so a client that stops reading costs at most one entry per route in the
-//! table, and one slow client never stalls the others (RFC 7947 route servers
-//! serve hundreds of clients from one process).
+//! that client's socket (RFC 7947 route servers serve hundreds of clients
+//! from one process; one slow client must never stall the others).
+//!
+//! **Shared segments** (a light form of update groups, DESIGN §2). At an IXP
+//! most clients are sent the same changes in the same order: a route accepted
+//! from one client goes, unmodified, to all the others. Each push is cut into
+//! segments of a few dozen routes at boundaries chosen by the content itself
+//! (a hash of the NLRI), so the same run of changes is cut the same way for
+//! every client even when one client's list lacks a few routes (its own).
+//! Equal segments are stored once for the whole process ([`SegmentCache`])
+//! and encoded once per codec context: the per-client cost of a route is a
+//! copy, a hash and a comparison, and the memory of a backlog is shared.
+//!
+//! **Coalescing** bounds what a stuck client costs: once its socket has had
+//! no room for [`STALL`] while changes wait, its queue turns into a map with
+//! the latest state per route (at most one entry per route in the table)
+//! until the writer takes it.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
-use kumo_rib::Attrs;
-use kumo_wire::{AfiSafi, Nlri};
+use kumo_rib::{Attrs, FastHash, FastMap as Map};
+use kumo_wire::{AfiSafi, CodecContext, EncodeError, Nlri, UpdatePacker};
 use tokio::sync::Notify;
 
-/// What the writer takes from the queue in one go.
+/// One route change: `Some` = announce with these attributes, `None` = withdraw.
+pub type Route = (Nlri, Option<Attrs>);
+
+/// A client whose socket has had no room for this long while changes wait
+/// has stopped reading: its queue is coalesced from then on.
+pub const STALL: Duration = Duration::from_secs(1);
+
+/// Routes of shared segments handed to the writer in one batch, so that it
+/// comes back often (a writer that stops coming back is stalled).
+const TAKE_MAX: usize = 8192;
+
+/// Segment boundaries: where the attribute set changes, after a route whose
+/// NLRI hash has these bits clear (1 in 32), or at [`SEGMENT_MAX`] routes.
+const BOUNDARY_MASK: u64 = 31;
+const SEGMENT_MAX: usize = 128;
+
+/// A run of route changes shared by every client queue that received it.
+/// Within a segment each NLRI appears once (so the encoder may reorder).
+#[derive(Debug)]
+pub struct Segment {
+    routes: Box<[Route]>,
+    /// The UPDATEs for the first codec context that asked (every client of a
+    /// route server usually negotiates the same); other contexts encode anew.
+    encoded: OnceLock<(CodecContext, Box<[u8]>)>,
+}
+
+impl Segment {
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    /// Append this segment's UPDATEs for `ctx` to `out`.
+    pub fn encode(&self, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if let Some((cached, bytes)) = self.encoded.get()
+            && cached == ctx
+        {
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        encode_routes(
+            self.routes.iter().map(|(n, a)| (*n, a.as_ref())),
+            &[],
+            ctx,
+            &mut bytes,
+        )?;
+        out.extend_from_slice(&bytes);
+        // Another writer may have set it meanwhile: either copy is right.
+        let _ = self.encoded.set((ctx.clone(), bytes.into_boxed_slice()));
+        Ok(())
+    }
+}
+
+/// Equal segments, stored once for the process. Keys are a hash of the
+/// content; a hit is compared in full (NLRI and the attribute set's pointer:
+/// attribute sets are interned, and a live segment keeps its sets alive, so
+/// equal pointers are the same set). Sharing between two daemons in one
+/// process (tests) is harmless: equal content encodes to equal bytes.
+#[derive(Debug, Default)]
+struct SegmentCache {
+    segments: Map<u64, Weak<Segment>>,
+    prune_at: usize,
+    scratch: Vec<Route>,
+}
+
+static SEGMENTS: LazyLock<Mutex<SegmentCache>> = LazyLock::new(Default::default);
+
+/// Fixed keys: the hash only picks boundaries and cache slots, and a hit is
+/// always compared in full, so predictable hashes cost nothing but speed.
+static HASH: LazyLock<FastHash> =
+    LazyLock::new(|| FastHash::with_seeds(0x6b75_6d6f, 0x6f75_7471, 0x7365_676d, 0x656e_7473));
+
+fn attrs_key(attrs: &Option<Attrs>) -> u64 {
+    attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize as u64)
+}
+
+impl SegmentCache {
+    /// Cut `changes` into shared segments, appended to `out`.
+    fn share(&mut self, changes: impl IntoIterator<Item = Route>, out: &mut VecDeque<Arc<Segment>>) -> usize {
+        let mut count = 0;
+        let mut content: u64 = 0;
+        // One bit per NLRI hash: a cheap first test for a repeated NLRI.
+        let mut seen: u64 = 0;
+        for (nlri, attrs) in changes {
+            count += 1;
+            let h = HASH.hash_one(nlri);
+            let bit = 1u64 << (h & 63);
+            if seen & bit != 0 && self.scratch.iter().any(|(n, _)| *n == nlri) {
+                // A later change to the same route: it goes into the next
+                // segment, which is sent after this one.
+                out.push_back(self.flush(content));
+                content = 0;
+                seen = 0;
+            }
+            seen |= bit;
+            // A change of attribute set ends a segment: a run of routes with one
+            // set is usually one UPDATE from one source, and a client that is
+            // not sent that source's routes then lacks whole segments and
+            // shares all the others.
+            if self
+                .scratch
+                .last()
+                .is_some_and(|(_, a)| attrs_key(a) != attrs_key(&attrs))
+            {
+                out.push_back(self.flush(content));
+                content = 0;
+                seen = 0;
+            }
+            content = (content.rotate_left(7) ^ h ^ attrs_key(&attrs)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            self.scratch.push((nlri, attrs));
+            if (h >> 32) & BOUNDARY_MASK == 0 || self.scratch.len() >= SEGMENT_MAX {
+                out.push_back(self.flush(content));
+                content = 0;
+                seen = 0;
+            }
+        }
+        if !self.scratch.is_empty() {
+            out.push_back(self.flush(content));
+        }
+        count
+    }
+
+    fn flush(&mut self, content: u64) -> Arc<Segment> {
+        if let Some(segment) = self.segments.get(&content).and_then(Weak::upgrade)
+            && segment.routes.len() == self.scratch.len()
+            && segment
+                .routes
+                .iter()
+                .zip(&self.scratch)
+                .all(|(a, b)| a.0 == b.0 && attrs_key(&a.1) == attrs_key(&b.1))
+        {
+            self.scratch.clear();
+            return segment;
+        }
+        let segment = Arc::new(Segment {
+            routes: std::mem::take(&mut self.scratch).into_boxed_slice(),
+            encoded: OnceLock::new(),
+        });
+        self.segments.insert(content, Arc::downgrade(&segment));
+        if self.segments.len() >= self.prune_at {
+            self.segments.retain(|_, s| s.strong_count() > 0);
+            self.prune_at = (2 * self.segments.len()).max(1024);
+        }
+        segment
+    }
+}
+
+/// What the writer takes from the queue in one go: `segments` in order, then
+/// `routes`, then `end_of_rib`.
 #[derive(Debug, Default)]
 pub struct Batch {
-    /// Latest state per route: `Some` = announce with these attributes, `None` = withdraw.
-    pub routes: Vec<(Nlri, Option<Attrs>)>,
-    /// End-of-RIB markers to send after `routes`.
+    pub segments: Vec<Arc<Segment>>,
+    /// Latest state per route (a coalesced queue).
+    pub routes: Map<Nlri, Option<Attrs>>,
+    /// End-of-RIB markers to send after the routes.
     pub end_of_rib: Vec<AfiSafi>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Pending {
-    routes: HashMap<Nlri, Option<Attrs>>,
+    segments: VecDeque<Arc<Segment>>,
+    segment_routes: usize,
+    /// The coalesced queue; while it is not empty, changes go here, and
+    /// `segments` is empty.
+    routes: Map<Nlri, Option<Attrs>>,
     end_of_rib: Vec<AfiSafi>,
+    /// Since when the writer has been waiting for room in the client's socket
+    /// without writing a byte.
+    blocked_since: Option<Instant>,
 }
 
-/// A coalescing queue of route changes for one client.
-#[derive(Debug, Default)]
+impl Pending {
+    /// The client stopped reading: its socket has had no room for `stall`.
+    /// (Measured on the socket rather than on the writer's pace: a writer
+    /// that waits for the CPU on a busy machine is slow, not stuck.)
+    fn stalled(&self, stall: Duration) -> bool {
+        self.segment_routes > 0 && self.blocked_since.is_some_and(|t| t.elapsed() >= stall)
+    }
+
+    fn coalesce(&mut self) {
+        for segment in self.segments.drain(..) {
+            for (nlri, attrs) in segment.routes.iter() {
+                self.routes.insert(*nlri, attrs.clone());
+            }
+        }
+        self.segment_routes = 0;
+    }
+}
+
+/// A queue of route changes for one client.
+#[derive(Debug)]
 pub struct OutQueue {
     pending: Mutex<Pending>,
     notify: Notify,
+    stall: Duration,
+}
+
+impl Default for OutQueue {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl OutQueue {
     pub fn new() -> Self {
-        Self::default()
+        OutQueue {
+            pending: Mutex::new(Pending {
+                segments: VecDeque::new(),
+                segment_routes: 0,
+                routes: Map::default(),
+                end_of_rib: Vec::new(),
+                blocked_since: None,
+            }),
+            notify: Notify::new(),
+            stall: STALL,
+        }
     }
 
-    /// Queue changes; a later change for the same route replaces an earlier one.
-    pub fn push(&self, changes: impl IntoIterator<Item = (Nlri, Option<Attrs>)>) {
+    /// Queue changes, sent in this order after everything queued before.
+    pub fn push(&self, changes: impl IntoIterator<Item = Route>) {
         {
             let mut pending = self.lock();
-            for (nlri, attrs) in changes {
-                pending.routes.insert(nlri, attrs);
+            if !pending.routes.is_empty() || pending.stalled(self.stall) {
+                pending.coalesce();
+                for (nlri, attrs) in changes {
+                    pending.routes.insert(nlri, attrs);
+                }
+            } else {
+                let mut cache = SEGMENTS.lock().unwrap_or_else(|e| e.into_inner());
+                let pending = &mut *pending;
+                pending.segment_routes += cache.share(changes, &mut pending.segments);
             }
         }
         self.notify.notify_one();
@@ -60,21 +273,40 @@ impl OutQueue {
     /// Forget everything (the session went down: the next session starts from a full table).
     pub fn clear(&self) {
         let mut pending = self.lock();
-        pending.routes.clear();
+        pending.segments.clear();
+        pending.segment_routes = 0;
+        pending.routes = Map::default();
         pending.end_of_rib.clear();
+        pending.blocked_since = None;
     }
 
-    /// Routes waiting to be sent.
+    /// The writer found no room in the client's socket (the first call
+    /// after progress starts the clock of [`STALL`]).
+    pub fn writer_blocked(&self) {
+        let mut pending = self.lock();
+        if pending.blocked_since.is_none() {
+            pending.blocked_since = Some(Instant::now());
+        }
+    }
+
+    /// The writer wrote something: the client is reading.
+    pub fn writer_progress(&self) {
+        self.lock().blocked_since = None;
+    }
+
+    /// Route changes waiting to be sent (once coalesced, at most one per route).
     pub fn len(&self) -> usize {
-        self.lock().routes.len()
+        let pending = self.lock();
+        pending.segment_routes + pending.routes.len()
     }
 
     pub fn is_empty(&self) -> bool {
         let pending = self.lock();
-        pending.routes.is_empty() && pending.end_of_rib.is_empty()
+        pending.segment_routes == 0 && pending.routes.is_empty() && pending.end_of_rib.is_empty()
     }
 
-    /// Take everything queued, waiting until there is something.
+    /// Take what is queued (up to [`TAKE_MAX`] routes of shared segments),
+    /// waiting until there is something.
     pub async fn next_batch(&self) -> Batch {
         loop {
             let notified = self.notify.notified();
@@ -87,19 +319,98 @@ impl OutQueue {
 
     fn try_take(&self) -> Option<Batch> {
         let mut pending = self.lock();
-        if pending.routes.is_empty() && pending.end_of_rib.is_empty() {
+        if pending.segment_routes == 0 && pending.routes.is_empty() && pending.end_of_rib.is_empty() {
             return None;
         }
+        let mut segments = Vec::new();
+        let mut taken = 0;
+        while taken < TAKE_MAX
+            && let Some(segment) = pending.segments.pop_front()
+        {
+            taken += segment.routes.len();
+            segments.push(segment);
+        }
+        pending.segment_routes -= taken;
+        // A map taken whole rather than drained: a drained map keeps its
+        // capacity (a whole table) for as long as the session lives.
+        let routes = std::mem::take(&mut pending.routes);
+        // End-of-RIB follows everything queued before it.
+        let end_of_rib = if pending.segments.is_empty() {
+            std::mem::take(&mut pending.end_of_rib)
+        } else {
+            Vec::new()
+        };
         Some(Batch {
-            routes: pending.routes.drain().collect(),
-            end_of_rib: std::mem::take(&mut pending.end_of_rib),
+            segments,
+            routes,
+            end_of_rib,
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        // A panic while holding this lock cannot leave the map inconsistent
-        // (every operation is a single insert/drain), so poisoning is ignored.
+        // A panic while holding this lock cannot leave the queue inconsistent
+        // in a way that matters (at worst a count is off until the next clear),
+        // so poisoning is ignored.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Encode route changes (each NLRI at most once) as UPDATEs: withdrawals per
+/// family, announcements grouped by shared attribute set (one attribute
+/// encoding for many prefixes), then End-of-RIB per family in `end_of_rib`.
+pub fn encode_routes<'a>(
+    routes: impl Iterator<Item = (Nlri, Option<&'a Attrs>)>,
+    end_of_rib: &[AfiSafi],
+    ctx: &CodecContext,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    let mut withdrawn: Vec<(AfiSafi, Vec<Nlri>)> = Vec::new();
+    let mut announced: Vec<(&Attrs, AfiSafi, Vec<Nlri>)> = Vec::new();
+    // Attribute sets are interned: one pointer per distinct set. Consecutive
+    // routes mostly share a set, so the last group is tried first; the index
+    // serves large batches.
+    let mut index: Map<(*const kumo_rib::RouteAttrs, AfiSafi), usize> = Map::default();
+    for (nlri, attrs) in routes {
+        let family = family_of(&nlri);
+        match attrs {
+            None => match withdrawn.iter_mut().find(|(f, _)| *f == family) {
+                Some((_, list)) => list.push(nlri),
+                None => withdrawn.push((family, vec![nlri])),
+            },
+            Some(attrs) => {
+                let key = (Arc::as_ptr(attrs), family);
+                let last = announced
+                    .len()
+                    .checked_sub(1)
+                    .filter(|&i| (Arc::as_ptr(announced[i].0), announced[i].1) == key);
+                let i = match last {
+                    Some(i) => i,
+                    None => *index.entry(key).or_insert_with(|| {
+                        announced.push((attrs, family, Vec::new()));
+                        announced.len() - 1
+                    }),
+                };
+                announced[i].2.push(nlri);
+            }
+        }
+    }
+    let packer = UpdatePacker::new(ctx);
+    for (family, nlri) in &withdrawn {
+        packer.withdraw(*family, nlri, out)?;
+    }
+    for (attrs, family, nlri) in &announced {
+        packer.announce(&attrs.attrs, *family, attrs.mp_next_hop, nlri, out)?;
+    }
+    for family in end_of_rib {
+        packer.end_of_rib(*family, out);
+    }
+    Ok(())
+}
+
+pub fn family_of(nlri: &Nlri) -> AfiSafi {
+    match nlri.prefix {
+        ipnet::IpNet::V4(_) => AfiSafi::IPV4_UNICAST,
+        ipnet::IpNet::V6(_) => AfiSafi::IPV6_UNICAST,
     }
 }
 
@@ -108,7 +419,7 @@ impl OutQueue {
 mod tests {
     use super::*;
     use kumo_rib::RouteAttrs;
-    use std::sync::Arc;
+    use kumo_wire::{Message, decode_message, frame};
 
     fn nlri(s: &str) -> Nlri {
         Nlri {
@@ -117,24 +428,160 @@ mod tests {
         }
     }
 
+    fn attrs(med: u32) -> Attrs {
+        let mut a = RouteAttrs::default();
+        a.attrs.med = Some(med);
+        a.attrs.next_hop = Some([192, 0, 2, 1].into());
+        a.attrs.as_path = Some(kumo_wire::AsPath {
+            segments: vec![kumo_wire::AsPathSegment::Sequence(vec![64500])],
+        });
+        Arc::new(a)
+    }
+
+    /// What a client holds after receiving `batch`'s bytes: prefix -> MED.
+    fn apply(batch: &Batch, held: &mut std::collections::BTreeMap<Nlri, Option<u32>>) -> Vec<AfiSafi> {
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..CodecContext::default()
+        };
+        let mut bytes = Vec::new();
+        for s in &batch.segments {
+            s.encode(&ctx, &mut bytes).unwrap();
+        }
+        encode_routes(
+            batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
+            &batch.end_of_rib,
+            &ctx,
+            &mut bytes,
+        )
+        .unwrap();
+        let mut eor = Vec::new();
+        let mut rest = &bytes[..];
+        while let Some(f) = frame(rest, 4096).unwrap() {
+            let len = f.message.len();
+            let Message::Update(u) = decode_message(f.message, &ctx).unwrap().message else {
+                panic!("not an UPDATE")
+            };
+            if let Some(family) = u.end_of_rib() {
+                eor.push(family);
+            }
+            for n in u
+                .withdrawn
+                .iter()
+                .chain(u.mp_unreach.iter().flat_map(|m| m.nlri.iter()))
+            {
+                held.remove(n);
+            }
+            for n in u.nlri.iter().chain(u.mp_reach.iter().flat_map(|m| m.nlri.iter())) {
+                held.insert(*n, u.attributes.med);
+            }
+            rest = &rest[len..];
+        }
+        assert!(rest.is_empty());
+        eor
+    }
+
     #[tokio::test]
-    async fn coalesces_to_latest_state_per_route() {
+    async fn latest_change_per_route_wins_in_order() {
         let q = OutQueue::new();
-        let a: Attrs = Arc::new(RouteAttrs::default());
+        let (a, b) = (attrs(1), attrs(2));
         q.push([
             (nlri("10.0.0.0/24"), Some(a.clone())),
             (nlri("10.0.1.0/24"), Some(a.clone())),
+            (nlri("10.0.0.0/24"), Some(b.clone())),
         ]);
-        q.push([(nlri("10.0.0.0/24"), None)]);
-        assert_eq!(q.len(), 2);
+        q.push([
+            (nlri("10.0.1.0/24"), None),
+            (nlri("10.0.2.0/24"), Some(b.clone())),
+        ]);
+        q.push([(nlri("10.0.1.0/24"), Some(b.clone()))]);
         q.push_end_of_rib(AfiSafi::IPV4_UNICAST);
-        let mut batch = q.next_batch().await;
-        batch.routes.sort_by_key(|(n, _)| *n);
-        assert_eq!(batch.routes.len(), 2);
-        assert_eq!(batch.routes[0].0, nlri("10.0.0.0/24"));
-        assert!(batch.routes[0].1.is_none(), "the withdraw replaced the announce");
-        assert!(batch.routes[1].1.is_some());
-        assert_eq!(batch.end_of_rib, vec![AfiSafi::IPV4_UNICAST]);
+        let batch = q.next_batch().await;
+        let mut held = Default::default();
+        let eor = apply(&batch, &mut held);
+        let expected: std::collections::BTreeMap<_, _> = [
+            (nlri("10.0.0.0/24"), Some(2)),
+            (nlri("10.0.1.0/24"), Some(2)),
+            (nlri("10.0.2.0/24"), Some(2)),
+        ]
+        .into();
+        assert_eq!(held, expected);
+        assert_eq!(eor, vec![AfiSafi::IPV4_UNICAST]);
         assert_eq!(q.len(), 0);
+    }
+
+    fn table(n: u32, a: &Attrs) -> Vec<Route> {
+        (0..n)
+            .map(|i| (nlri(&format!("10.{}.{}.0/24", i / 256, i % 256)), Some(a.clone())))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn clients_sent_the_same_changes_share_segments() {
+        let a = attrs(7);
+        let all = table(2000, &a);
+        // The second client is not sent three routes (its own).
+        let mut fewer = all.clone();
+        fewer.remove(1500);
+        fewer.remove(700);
+        fewer.remove(10);
+        let (q1, q2) = (OutQueue::new(), OutQueue::new());
+        q1.push(all.iter().cloned());
+        q2.push(fewer.iter().cloned());
+        let (b1, b2) = (q1.next_batch().await, q2.next_batch().await);
+        let s1: Vec<*const Segment> = b1.segments.iter().map(Arc::as_ptr).collect();
+        let shared = b2
+            .segments
+            .iter()
+            .filter(|s| s1.contains(&Arc::as_ptr(s)))
+            .count();
+        assert!(b1.segments.len() > 20, "{} segments", b1.segments.len());
+        // At most the segments holding a missing route (and the next, if a
+        // missing route was a boundary) differ.
+        assert!(
+            shared + 6 >= b2.segments.len(),
+            "{shared} of {} segments shared",
+            b2.segments.len()
+        );
+        let (mut h1, mut h2) = (Default::default(), Default::default());
+        apply(&b1, &mut h1);
+        apply(&b2, &mut h2);
+        assert_eq!(h1.len(), 2000);
+        assert_eq!(h2.len(), 1997);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_writer_gets_one_entry_per_route() {
+        let mut q = OutQueue::new();
+        q.stall = Duration::ZERO;
+        // The writer took once, then found the client's socket full.
+        q.push(table(10, &attrs(0)));
+        let _ = q.next_batch().await;
+        q.writer_blocked();
+        for wave in 1..=4 {
+            q.push(table(500, &attrs(wave)));
+        }
+        assert_eq!(q.len(), 500, "coalesced to the latest state per route");
+        let batch = q.next_batch().await;
+        let mut held = Default::default();
+        apply(&batch, &mut held);
+        assert_eq!(held.len(), 500);
+        assert!(held.values().all(|med| *med == Some(4)));
+        // Taken, and the client reads again: the queue shares segments again.
+        q.writer_progress();
+        q.push(table(10, &attrs(9)));
+        assert!(q.lock().routes.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_slow_writer_is_not_stalled() {
+        let mut q = OutQueue::new();
+        q.stall = Duration::ZERO;
+        // The writer has not come back (busy CPU), but its socket has room.
+        q.push(table(10, &attrs(0)));
+        q.push(table(100, &attrs(1)));
+        q.push(table(100, &attrs(2)));
+        assert!(q.lock().routes.is_empty());
+        assert_eq!(q.len(), 210);
     }
 }

@@ -5,6 +5,7 @@
 //! writing happens in a separate writer task so that a client that stops
 //! reading can never block this task (its hold timer still runs) or the core.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -16,7 +17,7 @@ use kumo_config::Client;
 use kumo_rib::PeerId;
 use kumo_session::{Action, DownReason, Event, Fsm, SessionConfig, State, Timer};
 use kumo_wire::{
-    AfiSafi, CodecContext, Message, Notification, UpdatePacker, decode_message, encode_message, frame,
+    AfiSafi, CodecContext, Message, Notification, decode_message, encode_message, frame,
     notification::{cease, code},
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -82,6 +83,12 @@ type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// UPDATEs decoded and waiting for room in the core's channel. When this many
+/// wait, the task stops reading the socket (TCP pushes back on the client) but
+/// keeps running its timers: a busy core never stops KEEPALIVEs going out,
+/// and never makes the client look silent (see the hold timer below).
+const MAX_TO_CORE: usize = 32;
+
 impl PeerTask {
     pub async fn run(mut self) {
         let mut fsm = Fsm::new(self.session.clone());
@@ -93,12 +100,21 @@ impl PeerTask {
         let mut admin_down = false;
         let mut rx_ctx = CodecContext::default();
         let mut pending = fsm.handle(Event::ManualStart);
+        let mut to_core: VecDeque<CoreEvent> = VecDeque::new();
 
         loop {
             // Carry out what the FSM decided.
             for action in pending.drain(..) {
-                self.act(action, &mut conn, &mut connecting, &mut timers, &mut rx_ctx, &fsm)
-                    .await;
+                self.act(
+                    action,
+                    &mut conn,
+                    &mut connecting,
+                    &mut timers,
+                    &mut rx_ctx,
+                    &fsm,
+                    &mut to_core,
+                )
+                .await;
             }
             if fsm.state() == State::Idle && conn.is_some() {
                 close(&mut conn).await;
@@ -124,34 +140,10 @@ impl PeerTask {
                         return;
                     }
                 },
-                result = read_some(&mut conn) => match result {
+                result = read_some(&mut conn), if to_core.len() < MAX_TO_CORE => match result {
                     Ok(()) => {
-                        // One message at a time: decoding depends on what the previous
-                        // message negotiated (an UPDATE may share a segment with the
-                        // KEEPALIVE that completed the OPEN exchange), and actions are
-                        // carried out in order so the core sees session-up before routes.
-                        while let Some(c) = conn.as_mut() {
-                            let Some((event, treat_as_withdraw, used)) = next_event(&c.buf[c.start..], &rx_ctx) else {
-                                c.buf.drain(..c.start);
-                                c.start = 0;
-                                break;
-                            };
-                            c.start += used;
-                            for action in fsm.handle(event) {
-                                if let Action::Deliver(Message::Update(update)) = action {
-                                    self.status.updates_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                    let update = Box::new(update);
-                                    let _ = self.core.send(CoreEvent::Update { peer: self.id, update, treat_as_withdraw }).await;
-                                } else {
-                                    self.act(action, &mut conn, &mut connecting, &mut timers, &mut rx_ctx, &fsm).await;
-                                }
-                            }
-                            self.status.set_state(fsm.state());
-                            if fsm.state() == State::Idle {
-                                close(&mut conn).await;
-                                break;
-                            }
-                        }
+                        self.decode_buffered(&mut conn, &mut connecting, &mut timers, &mut rx_ctx, &mut fsm, &mut to_core)
+                            .await;
                         continue;
                     }
                     Err(e) => {
@@ -159,6 +151,21 @@ impl PeerTask {
                         vec![Event::TcpConnectionFails]
                     }
                 },
+                permit = self.core.reserve(), if !to_core.is_empty() => {
+                    match permit {
+                        Ok(permit) => {
+                            if let Some(event) = to_core.pop_front() {
+                                permit.send(event);
+                            }
+                            send_ready(&self.core, &mut to_core);
+                        }
+                        Err(_) => to_core.clear(), // kumo is shutting down
+                    }
+                    // Room again: decode what is already buffered.
+                    self.decode_buffered(&mut conn, &mut connecting, &mut timers, &mut rx_ctx, &mut fsm, &mut to_core)
+                        .await;
+                    continue;
+                }
                 result = async { connecting.as_mut().expect("guarded").await }, if connecting.is_some() => {
                     connecting = None;
                     let event = match result {
@@ -177,6 +184,15 @@ impl PeerTask {
                     let now = Instant::now();
                     let Some(i) = timers.iter().position(|t| matches!(t, Some(d) if *d <= now)) else { continue };
                     timers[i] = None;
+                    // The client is not silent if what it sent is still waiting
+                    // here, behind a busy core: that is kumo's delay, not a dead
+                    // peer (RFC 4271 restarts the hold timer on every UPDATE or
+                    // KEEPALIVE received). Expire only once kumo has caught up.
+                    let backlog = !to_core.is_empty() || conn.as_ref().is_some_and(|c| c.start < c.buf.len());
+                    if i == 1 && backlog && let Some(hold) = fsm.negotiated().map(|n| n.hold_time).filter(|h| *h > 0) {
+                        timers[1] = Some(now + Duration::from_secs(u64::from(hold)));
+                        continue;
+                    }
                     vec![match i {
                         0 => Event::ConnectRetryTimerExpires,
                         1 => Event::HoldTimerExpires,
@@ -199,6 +215,8 @@ impl PeerTask {
         }
     }
 
+    // The session's state is run()'s locals, lent to each step.
+    #[allow(clippy::too_many_arguments)]
     async fn act(
         &self,
         action: Action,
@@ -207,6 +225,7 @@ impl PeerTask {
         timers: &mut [Option<Instant>; 3],
         rx_ctx: &mut CodecContext,
         fsm: &Fsm,
+        to_core: &mut VecDeque<CoreEvent>,
     ) {
         match action {
             Action::Connect => {
@@ -250,6 +269,7 @@ impl PeerTask {
                         .await;
                 }
                 self.status.established(capability_summary(&negotiated));
+                flush_to_core(&self.core, to_core).await;
                 let _ = self
                     .core
                     .send(CoreEvent::Established {
@@ -264,6 +284,7 @@ impl PeerTask {
                 // by resending the table (the core keeps no Adj-RIB-Out to diff against).
                 if let Message::RouteRefresh(rr) = message {
                     debug!(client = %self.client.name, ?rr, "ROUTE-REFRESH received");
+                    flush_to_core(&self.core, to_core).await;
                     let _ = self
                         .core
                         .send(CoreEvent::RouteRefresh {
@@ -282,6 +303,8 @@ impl PeerTask {
                     }
                     other => warn!(client = %self.client.name, reason = ?other, "session down"),
                 }
+                // The core sees the session's UPDATEs before its end.
+                flush_to_core(&self.core, to_core).await;
                 let _ = self
                     .core
                     .send(CoreEvent::Down {
@@ -289,6 +312,56 @@ impl PeerTask {
                         reason,
                     })
                     .await;
+            }
+        }
+    }
+
+    /// Decode the complete messages in the buffer and feed them to the FSM,
+    /// until the buffer holds no complete message or [`MAX_TO_CORE`] UPDATEs
+    /// wait for the core.
+    async fn decode_buffered(
+        &self,
+        conn: &mut Option<Connection>,
+        connecting: &mut Option<ConnectFuture>,
+        timers: &mut [Option<Instant>; 3],
+        rx_ctx: &mut CodecContext,
+        fsm: &mut Fsm,
+        to_core: &mut VecDeque<CoreEvent>,
+    ) {
+        // One message at a time: decoding depends on what the previous
+        // message negotiated (an UPDATE may share a segment with the
+        // KEEPALIVE that completed the OPEN exchange), and actions are
+        // carried out in order so the core sees session-up before routes.
+        while to_core.len() < MAX_TO_CORE
+            && let Some(c) = conn.as_mut()
+        {
+            let Some((event, treat_as_withdraw, used)) = next_event(&c.buf[c.start..], rx_ctx) else {
+                c.buf.drain(..c.start);
+                c.start = 0;
+                break;
+            };
+            c.start += used;
+            for action in fsm.handle(event) {
+                if let Action::Deliver(Message::Update(update)) = action {
+                    self.status
+                        .updates_in
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let update = Box::new(update);
+                    to_core.push_back(CoreEvent::Update {
+                        peer: self.id,
+                        update,
+                        treat_as_withdraw,
+                    });
+                } else {
+                    self.act(action, conn, connecting, timers, rx_ctx, fsm, to_core)
+                        .await;
+                }
+            }
+            send_ready(&self.core, to_core);
+            self.status.set_state(fsm.state());
+            if fsm.state() == State::Idle {
+                close(conn).await;
+                break;
             }
         }
     }
@@ -383,6 +456,34 @@ fn timer_index(timer: Timer) -> usize {
     }
 }
 
+/// Hand the core the UPDATEs it has room for now, in order.
+fn send_ready(core: &mpsc::Sender<CoreEvent>, to_core: &mut VecDeque<CoreEvent>) {
+    while let Some(event) = to_core.pop_front() {
+        match core.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                to_core.push_front(event);
+                return;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                to_core.clear(); // kumo is shutting down
+                return;
+            }
+        }
+    }
+}
+
+/// Hand the core every waiting UPDATE, waiting for room: before a session
+/// event, which the core must see after the session's UPDATEs.
+async fn flush_to_core(core: &mpsc::Sender<CoreEvent>, to_core: &mut VecDeque<CoreEvent>) {
+    while let Some(event) = to_core.pop_front() {
+        if core.send(event).await.is_err() {
+            to_core.clear();
+            return;
+        }
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -466,6 +567,11 @@ pub async fn refuse_connection(mut stream: TcpStream, notification: Notification
     let _ = stream.shutdown().await;
 }
 
+/// Bytes of encoded UPDATEs the writer collects before writing them out: the
+/// memory one client's writer holds, whatever the size of its backlog, and
+/// how often control messages (KEEPALIVE) get a turn during a long batch.
+const WRITE_CHUNK: usize = 256 * 1024;
+
 /// Writes control messages and, once Established, the client's routes.
 async fn writer_task(
     mut writer: OwnedWriteHalf,
@@ -478,10 +584,10 @@ async fn writer_task(
     let mut bytes = Vec::new();
     loop {
         bytes.clear();
-        tokio::select! {
+        let result = tokio::select! {
             biased;
             cmd = commands.recv() => match cmd {
-                Some(WriterCommand::Send(b)) => bytes = b,
+                Some(WriterCommand::Send(b)) => write_tracked(&mut writer, &b, &outq).await,
                 Some(WriterCommand::StartRoutes(ctx)) => { tx_ctx = Some(ctx); continue }
                 Some(WriterCommand::Close) | None => {
                     let _ = writer.shutdown().await;
@@ -489,15 +595,19 @@ async fn writer_task(
                 }
             },
             batch = outq.next_batch(), if tx_ctx.is_some() => {
-                let Some(ctx) = tx_ctx.as_ref() else { continue };
-                if let Err(e) = encode_batch(batch, ctx, &mut bytes) {
-                    warn!(client = %name, error = %e, "cannot encode UPDATE");
-                    continue;
+                let Some(ctx) = tx_ctx.clone() else { continue };
+                match write_batch(batch, &ctx, &mut bytes, &mut writer, &mut commands, &outq, &status).await {
+                    Ok(WriterFlow::Continue) => Ok(()),
+                    Ok(WriterFlow::Closed) => return,
+                    Err(WriteError::Encode(e)) => {
+                        warn!(client = %name, error = %e, "cannot encode UPDATE");
+                        continue;
+                    }
+                    Err(WriteError::Io(e)) => Err(e),
                 }
-                status.updates_out.fetch_add(count_messages(&bytes), std::sync::atomic::Ordering::Relaxed);
             }
-        }
-        if let Err(e) = writer.write_all(&bytes).await {
+        };
+        if let Err(e) = result {
             debug!(client = %name, error = %e, "write failed");
             // The reader sees the failure too and drives the FSM; drain commands until closed.
             while let Some(cmd) = commands.recv().await {
@@ -510,42 +620,95 @@ async fn writer_task(
     }
 }
 
-/// Encode a batch: withdrawals per family, announcements grouped by shared
-/// attribute set (one attribute encoding for many prefixes), then End-of-RIB.
-fn encode_batch(batch: Batch, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<(), kumo_wire::EncodeError> {
-    use std::collections::HashMap;
-    let packer = UpdatePacker::new(ctx);
-    let mut withdrawn: HashMap<AfiSafi, Vec<kumo_wire::Nlri>> = HashMap::new();
-    let mut groups: HashMap<
-        *const kumo_rib::RouteAttrs,
-        (kumo_rib::Attrs, HashMap<AfiSafi, Vec<kumo_wire::Nlri>>),
-    > = HashMap::new();
-    for (nlri, attrs) in batch.routes {
-        let family = family_of(&nlri);
-        match attrs {
-            None => withdrawn.entry(family).or_default().push(nlri),
-            Some(attrs) => {
-                let key = Arc::as_ptr(&attrs);
-                groups
-                    .entry(key)
-                    .or_insert_with(|| (attrs, HashMap::new()))
-                    .1
-                    .entry(family)
-                    .or_default()
-                    .push(nlri)
+enum WriterFlow {
+    Continue,
+    /// A Close command arrived in the middle of a batch: the connection is shut.
+    Closed,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error(transparent)]
+    Encode(#[from] kumo_wire::EncodeError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Encode and write a batch in chunks of about [`WRITE_CHUNK`] bytes,
+/// sending control messages that arrive meanwhile between chunks. Shared
+/// segments are encoded once for all the clients they are queued for.
+async fn write_batch(
+    batch: Batch,
+    ctx: &CodecContext,
+    bytes: &mut Vec<u8>,
+    writer: &mut OwnedWriteHalf,
+    commands: &mut mpsc::Receiver<WriterCommand>,
+    outq: &OutQueue,
+    status: &SessionStatus,
+) -> Result<WriterFlow, WriteError> {
+    for segment in &batch.segments {
+        segment.encode(ctx, bytes)?;
+        if bytes.len() >= WRITE_CHUNK
+            && let WriterFlow::Closed = flush(bytes, writer, commands, outq, status).await?
+        {
+            return Ok(WriterFlow::Closed);
+        }
+    }
+    drop(batch.segments);
+    crate::outqueue::encode_routes(
+        batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
+        &batch.end_of_rib,
+        ctx,
+        bytes,
+    )?;
+    flush(bytes, writer, commands, outq, status).await
+}
+
+/// Write the UPDATEs collected so far, then any control messages waiting.
+async fn flush(
+    bytes: &mut Vec<u8>,
+    writer: &mut OwnedWriteHalf,
+    commands: &mut mpsc::Receiver<WriterCommand>,
+    outq: &OutQueue,
+    status: &SessionStatus,
+) -> Result<WriterFlow, WriteError> {
+    if !bytes.is_empty() {
+        write_tracked(writer, bytes, outq).await?;
+        status
+            .updates_out
+            .fetch_add(count_messages(bytes), std::sync::atomic::Ordering::Relaxed);
+        bytes.clear();
+    }
+    loop {
+        match commands.try_recv() {
+            Ok(WriterCommand::Send(b)) => write_tracked(writer, &b, outq).await?,
+            // Only sent once, before any route; nothing to change mid-batch.
+            Ok(WriterCommand::StartRoutes(_)) => {}
+            Ok(WriterCommand::Close) | Err(mpsc::error::TryRecvError::Disconnected) => {
+                let _ = writer.shutdown().await;
+                return Ok(WriterFlow::Closed);
             }
+            Err(mpsc::error::TryRecvError::Empty) => return Ok(WriterFlow::Continue),
         }
     }
-    for (family, nlri) in &withdrawn {
-        packer.withdraw(*family, nlri, out)?;
-    }
-    for (attrs, families) in groups.values() {
-        for (family, nlri) in families {
-            packer.announce(&attrs.attrs, *family, attrs.mp_next_hop, nlri, out)?;
+}
+
+/// Write all of `buf`, telling `outq` whether the client's socket has room
+/// (a client that stops reading gets a coalesced queue).
+async fn write_tracked(writer: &mut OwnedWriteHalf, mut buf: &[u8], outq: &OutQueue) -> io::Result<()> {
+    while !buf.is_empty() {
+        match writer.try_write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                buf = &buf[n..];
+                outq.writer_progress();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                outq.writer_blocked();
+                writer.writable().await?;
+            }
+            Err(e) => return Err(e),
         }
-    }
-    for family in batch.end_of_rib {
-        packer.end_of_rib(family, out);
     }
     Ok(())
 }
@@ -562,8 +725,5 @@ fn count_messages(mut bytes: &[u8]) -> u64 {
 }
 
 pub fn family_of(nlri: &kumo_wire::Nlri) -> AfiSafi {
-    match nlri.prefix {
-        ipnet::IpNet::V4(_) => AfiSafi::IPV4_UNICAST,
-        ipnet::IpNet::V6(_) => AfiSafi::IPV6_UNICAST,
-    }
+    crate::outqueue::family_of(nlri)
 }

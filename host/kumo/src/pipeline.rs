@@ -23,8 +23,8 @@ use kumo_policy::{
     CallObserver, ClientCtx, ImportResult, PolicyEngine, PolicyModule, PolicyRegistry, PolicyWorker,
 };
 use kumo_rib::{
-    AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, ImportVerdict,
-    PeerId, PeerInfo, PeerSet, RejectReason, RouteAttrs,
+    AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, FastMap,
+    ImportVerdict, PeerId, PeerInfo, PeerSet, RejectReason, RouteAttrs,
 };
 use kumo_wire::{MpNextHop, Nlri};
 
@@ -58,7 +58,7 @@ pub struct Pipeline {
     /// ([`ExportPolicy`]); the core is single-threaded, so one borrow at a time.
     worker: RefCell<PolicyWorker>,
     /// For each source client: the clients that must not receive its paths.
-    deny_from: HashMap<PeerId, PeerSet>,
+    deny_from: FastMap<PeerId, PeerSet>,
     prefixes: Vec<IpNet>,
     /// The client table policies see (sources and targets).
     ctxs: Vec<ClientCtx>,
@@ -66,7 +66,7 @@ pub struct Pipeline {
     /// Shutting down with a drain: every exported route carries GRACEFUL_SHUTDOWN.
     draining: bool,
     /// Sources whose (held) routes go out with a community added (static-hold marking).
-    marks: HashMap<PeerId, u32>,
+    marks: FastMap<PeerId, u32>,
     /// A candidate module standing in for the registry's module of its name
     /// (dry runs).
     candidate: Option<Arc<PolicyModule>>,
@@ -115,7 +115,7 @@ impl Pipeline {
         observer: Option<CallObserver>,
     ) -> Self {
         let index: HashMap<&str, PeerId> = clients.iter().map(|(id, c)| (c.name.as_str(), *id)).collect();
-        let mut deny_from: HashMap<PeerId, PeerSet> = HashMap::new();
+        let mut deny_from: FastMap<PeerId, PeerSet> = FastMap::default();
         for (id, client) in clients {
             for source in &client.test_export_deny_from {
                 if let Some(source) = index.get(source.as_str()) {
@@ -152,7 +152,7 @@ impl Pipeline {
             ctxs,
             observer: observer.clone(),
             draining: false,
-            marks: HashMap::new(),
+            marks: FastMap::default(),
             candidate: None,
         };
         pipeline.refresh();
