@@ -418,6 +418,10 @@ impl ImportVerdicts {
     /// assert!(v.get(1).unwrap().modification().is_some());
     /// ```
     pub fn modify(&mut self, index: usize, modification: &Modification) {
+        // Nothing to change: keep the prefix on its shared outcome.
+        if modification.is_empty() {
+            return;
+        }
         let next = match self.get(index) {
             Some(Outcome::Accept) => Outcome::AcceptModified(modification.clone()),
             Some(Outcome::AcceptModified(m)) => {

@@ -106,6 +106,17 @@ pub struct IrrVerdict {
     pub prefix_match: RouteObjectMatch,
 }
 
+/// Result of [`IrrDb::check_many`]: [`IrrVerdict`] for a batch of prefixes with one origin.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IrrBatchVerdict {
+    /// The AS-SET (or a bgpq4 list of that name) exists in the snapshot.
+    pub as_set_found: bool,
+    /// The origin AS is a member of the expanded AS-SET.
+    pub origin_in_set: bool,
+    /// Per prefix, in order.
+    pub prefix_match: Vec<RouteObjectMatch>,
+}
+
 /// The expansion of one AS-SET: its member ASNs, with what could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AsSetExpansion {
@@ -355,6 +366,44 @@ impl IrrDb {
             PrefixScope::AsSet => self.as_set_covers(&key, prefix, policy.bounds),
         };
         IrrVerdict {
+            as_set_found: expansion.is_some() || self.prefix_lists.contains_key(&key),
+            origin_in_set: expansion.is_some_and(|e| e.contains(origin)),
+            prefix_match,
+        }
+    }
+
+    /// [`IrrDb::check`] of many prefixes with one origin: the AS-SET is resolved once, then one
+    /// trie look-up per prefix (what a policy's batch needs).
+    pub fn check_many(
+        &self,
+        as_set: &str,
+        origin: u32,
+        prefixes: &[IpNet],
+        policy: &IrrPolicy,
+    ) -> IrrBatchVerdict {
+        let key = canonical(as_set);
+        let expansion = self
+            .slots
+            .get(&key)
+            .and_then(|slot| slot.expansion.get_or_init(|| self.expand(&key)).as_ref());
+        let prefix_match = match policy.scope {
+            PrefixScope::Origin => prefixes
+                .iter()
+                .map(|p| self.origin_covers(origin, p, policy.bounds))
+                .collect(),
+            PrefixScope::AsSet => match self.as_set_prefixes(&key) {
+                Some(trie) => prefixes
+                    .iter()
+                    .map(|p| {
+                        best_match(trie.covering(p), p, policy.bounds, |ranges, _, len| {
+                            ranges.iter().any(|(ge, le)| (*ge..=*le).contains(&len))
+                        })
+                    })
+                    .collect(),
+                None => vec![RouteObjectMatch::NotFound; prefixes.len()],
+            },
+        };
+        IrrBatchVerdict {
             as_set_found: expansion.is_some() || self.prefix_lists.contains_key(&key),
             origin_in_set: expansion.is_some_and(|e| e.contains(origin)),
             prefix_match,

@@ -34,8 +34,8 @@ pub mod trie;
 
 pub use bgpq4::PrefixRange;
 pub use db::{
-    AsSetExpansion, BGPQ4_SOURCE, InvalidObjects, IrrDb, IrrDiff, IrrPolicy, IrrSources, IrrVerdict,
-    LengthBounds, PrefixList, PrefixScope, RouteObjectMatch,
+    AsSetExpansion, BGPQ4_SOURCE, InvalidObjects, IrrBatchVerdict, IrrDb, IrrDiff, IrrPolicy, IrrSources,
+    IrrVerdict, LengthBounds, PrefixList, PrefixScope, RouteObjectMatch,
 };
 pub use error::{IrrError, LoadWarning};
 pub use name::{SetMember, SetName};

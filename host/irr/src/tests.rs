@@ -231,6 +231,14 @@ fn check_table() {
             "{set} AS{asn} {prefix} {:?}",
             policy.scope
         );
+        // The batch form answers the same, per prefix, in order.
+        let batch = db.check_many(set, *asn, &[net("10.0.0.0/8"), net(prefix)], policy);
+        assert_eq!(
+            (batch.as_set_found, batch.origin_in_set, batch.prefix_match[1]),
+            (want.as_set_found, want.origin_in_set, want.prefix_match),
+            "check_many {set} AS{asn} {prefix}"
+        );
+        assert_eq!(batch.prefix_match[0], M::NotFound);
     }
 }
 

@@ -85,15 +85,14 @@ impl RouteData for RouteDataService {
             bounds: LengthBounds::up_to(max_len_v4, max_len_v6),
             scope: PrefixScope::AsSet,
         };
-        // Membership does not depend on the prefix: ask with any one.
-        let any = IpNet::V4(Default::default());
-        let membership = db.check(as_set, origin, prefixes.first().unwrap_or(&any), &policy);
+        let answer = db.check_many(as_set, origin, prefixes, &policy);
         IrrAnswer {
-            as_set_found: membership.as_set_found,
-            origin_in_set: membership.origin_in_set,
-            prefix_match: prefixes
-                .iter()
-                .map(|p| match db.check(as_set, origin, p, &policy).prefix_match {
+            as_set_found: answer.as_set_found,
+            origin_in_set: answer.origin_in_set,
+            prefix_match: answer
+                .prefix_match
+                .into_iter()
+                .map(|m| match m {
                     RouteObjectMatch::Exact => IrrMatch::Exact,
                     RouteObjectMatch::MoreSpecificWithinBounds => IrrMatch::MoreSpecific,
                     RouteObjectMatch::NotFound => IrrMatch::NotFound,
