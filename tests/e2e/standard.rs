@@ -137,6 +137,17 @@ fn standard_policy_filters_with_irr_and_rpki_and_follows_roa_changes() {
     })
     .unwrap();
 
+    // The data behind the verdicts is visible to the operator.
+    let status = api.get_json("/api/v1/status").unwrap();
+    assert_eq!(status["irr"]["route_objects"], 8, "{status}");
+    assert_eq!(status["irr"]["as_sets"], 2, "{status}");
+    assert_eq!(status["rpki"]["connected"], true, "{status}");
+    assert_eq!(status["rpki"]["data"], "synced", "{status}");
+    assert_eq!(status["rpki"]["vrps"], 2, "{status}");
+    let metrics = api.get("/metrics").unwrap().text();
+    assert!(metrics.contains("kumo_rpki_vrps 2"), "{metrics}");
+    assert!(metrics.contains("kumo_rpki_cache_up 1"), "{metrics}");
+
     let since =
         |name: &str| -> anyhow::Result<String> { Ok(api.client(name)?["state_changed_at"].to_string()) };
     let (a_since, b_since) = (

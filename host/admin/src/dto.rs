@@ -336,6 +336,39 @@ pub struct Status {
     pub config_loaded_at: Timestamp,
     /// The policy modules in use and their versions.
     pub policies: Vec<PolicyVersion>,
+    /// IRR data (`[irr]`); absent when not configured.
+    pub irr: Option<IrrStatus>,
+    /// The RPKI cache (`[rpki]`); absent when not configured.
+    pub rpki: Option<RpkiStatus>,
+}
+
+/// The IRR data policies check routes against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IrrStatus {
+    /// The files it was read from (at start and on every reload).
+    pub files: Vec<String>,
+    pub route_objects: u64,
+    pub as_sets: u64,
+    /// Objects skipped as invalid while loading.
+    pub warnings: u64,
+}
+
+/// The RTR session with the RPKI cache and the VRPs it gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RpkiStatus {
+    /// `host:port`.
+    pub cache: String,
+    /// An RTR session is up.
+    pub connected: bool,
+    /// `never-synced` (every route not-found until the cache answers), `synced` or
+    /// `dropped` (stale data discarded per `rpki.stale`).
+    pub data: String,
+    /// VRPs policies validate against now.
+    pub vrps: u64,
+    /// Complete cache responses applied.
+    pub updates: u64,
+    /// Why the last connection attempt or session ended.
+    pub last_error: Option<String>,
 }
 
 /// A policy module's identity.

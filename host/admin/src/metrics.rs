@@ -150,6 +150,9 @@ pub struct Metrics {
     policy_call_duration: HistogramFamily<PolicyLabel>,
     policy_traps: Family<TrapLabels, Counter>,
     admin_requests: Family<RequestLabels, Counter>,
+    rpki_cache_up: Gauge,
+    rpki_vrps: Gauge,
+    irr_route_objects: Gauge,
 }
 
 impl Default for Metrics {
@@ -181,6 +184,9 @@ impl Metrics {
             policy_call_duration: Family::new_with_constructor(policy_duration_histogram),
             policy_traps: Family::default(),
             admin_requests: Family::default(),
+            rpki_cache_up: Gauge::default(),
+            rpki_vrps: Gauge::default(),
+            irr_route_objects: Gauge::default(),
             registry,
         };
         let r = &mut m.registry;
@@ -226,11 +232,36 @@ impl Metrics {
             m.policy_traps.clone(),
         );
         r.register(
+            "rpki_cache_up",
+            "1 if an RTR session with the RPKI cache is up",
+            m.rpki_cache_up.clone(),
+        );
+        r.register(
+            "rpki_vrps",
+            "VRPs routes are validated against",
+            m.rpki_vrps.clone(),
+        );
+        r.register(
+            "irr_route_objects",
+            "IRR route objects loaded",
+            m.irr_route_objects.clone(),
+        );
+        r.register(
             "admin_requests",
             "Admin API requests by operation and HTTP status",
             m.admin_requests.clone(),
         );
         m
+    }
+
+    /// The route-data gauges, from the status the API shows.
+    pub fn set_route_data(&self, irr: Option<&crate::dto::IrrStatus>, rpki: Option<&crate::dto::RpkiStatus>) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.irr_route_objects
+            .set(irr.map_or(0, |i| gauge(i.route_objects)));
+        self.rpki_cache_up
+            .set(i64::from(rpki.is_some_and(|r| r.connected)));
+        self.rpki_vrps.set(rpki.map_or(0, |r| gauge(r.vrps)));
     }
 
     /// Handle for one client's series.

@@ -185,6 +185,8 @@ impl MockBackend {
                     sha256: p.current.sha256.clone(),
                 })
                 .collect(),
+            irr: None,
+            rpki: None,
         };
         let state = State {
             status,

@@ -295,6 +295,28 @@ impl AdminBackend for KumoBackend {
                     sha256: m.sha256().to_owned(),
                 })
                 .collect(),
+            irr: self.daemon.route_data().irr().map(|db| dto::IrrStatus {
+                files: db.files().iter().map(|f| f.display().to_string()).collect(),
+                route_objects: db.route_object_count() as u64,
+                as_sets: db.as_set_count() as u64,
+                warnings: db.warnings().len() as u64,
+            }),
+            rpki: self
+                .daemon
+                .rpki_status()
+                .map(|(cache, rtr, snapshot)| dto::RpkiStatus {
+                    cache,
+                    connected: rtr.connected,
+                    data: match snapshot.status() {
+                        kumo_rpki::CacheStatus::NeverSynced => "never-synced",
+                        kumo_rpki::CacheStatus::Synced => "synced",
+                        kumo_rpki::CacheStatus::Dropped => "dropped",
+                    }
+                    .to_owned(),
+                    vrps: snapshot.roas().len() as u64,
+                    updates: rtr.updates,
+                    last_error: rtr.last_error,
+                }),
         })
     }
 
@@ -707,6 +729,9 @@ impl AdminBackend for KumoBackend {
     }
 
     async fn refresh_metrics(&self, metrics: &Metrics) {
+        if let Ok(status) = self.status().await {
+            metrics.set_route_data(status.irr.as_ref(), status.rpki.as_ref());
+        }
         let Ok(clients) = self.clients().await else { return };
         let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
         for c in clients {

@@ -378,9 +378,13 @@ impl Daemon {
         &self.route_data
     }
 
-    /// The RTR session's state, when `[rpki]` is configured.
-    pub fn rpki_status(&self) -> Option<kumo_rpki::RtrStatus> {
-        self.state().rpki.as_ref().map(RpkiFeed::status)
+    /// The RPKI cache address, its RTR session's state and the VRPs it
+    /// gave, when `[rpki]` is configured.
+    pub fn rpki_status(&self) -> Option<(String, kumo_rpki::RtrStatus, Arc<kumo_rpki::RpkiSnapshot>)> {
+        self.state()
+            .rpki
+            .as_ref()
+            .map(|feed| (feed.config.cache.clone(), feed.status(), feed.snapshot()))
     }
 
     /// The metrics the admin API serves (policy calls are recorded as they happen).
