@@ -10,8 +10,8 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use ipnet::IpNet;
 use kumo_config::{Config, RpkiStale};
-use kumo_irr::{IrrDb, IrrPolicy, IrrSources, LengthBounds, PrefixScope, RouteObjectMatch};
-use kumo_policy::{IrrAnswer, IrrMatch, RouteData, Rov};
+use kumo_irr::{IrrDb, IrrPolicy, IrrSources, LengthBounds, PrefixScope};
+use kumo_policy::{IrrAnswer, RouteData, Rov};
 use kumo_rpki::{RoaTable, RovState, RpkiSnapshot, RtrClient, RtrConfig, RtrStatus, StaleData, VrpDelta};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
@@ -57,11 +57,7 @@ impl RouteData for RouteDataService {
     fn rpki_validate(&self, prefixes: &[IpNet], origin: u32, out: &mut Vec<Rov>) {
         let snapshot = self.rpki.load();
         match snapshot.as_deref() {
-            Some(snapshot) => out.extend(prefixes.iter().map(|p| match snapshot.validate(p, origin) {
-                RovState::Valid => Rov::Valid,
-                RovState::Invalid => Rov::Invalid,
-                RovState::NotFound => Rov::NotFound,
-            })),
+            Some(snapshot) => out.extend(prefixes.iter().map(|p| Rov::from(snapshot.validate(p, origin)))),
             None => out.extend(prefixes.iter().map(|_| Rov::NotFound)),
         }
     }
@@ -76,29 +72,13 @@ impl RouteData for RouteDataService {
     ) -> IrrAnswer {
         let db = self.irr.load();
         let Some(db) = db.as_deref() else {
-            return IrrAnswer {
-                prefix_match: vec![IrrMatch::NotFound; prefixes.len()],
-                ..IrrAnswer::default()
-            };
+            return IrrAnswer::not_found(prefixes.len());
         };
         let policy = IrrPolicy {
             bounds: LengthBounds::up_to(max_len_v4, max_len_v6),
             scope: PrefixScope::AsSet,
         };
-        let answer = db.check_many(as_set, origin, prefixes, &policy);
-        IrrAnswer {
-            as_set_found: answer.as_set_found,
-            origin_in_set: answer.origin_in_set,
-            prefix_match: answer
-                .prefix_match
-                .into_iter()
-                .map(|m| match m {
-                    RouteObjectMatch::Exact => IrrMatch::Exact,
-                    RouteObjectMatch::MoreSpecificWithinBounds => IrrMatch::MoreSpecific,
-                    RouteObjectMatch::NotFound => IrrMatch::NotFound,
-                })
-                .collect(),
-        }
+        db.check_many(as_set, origin, prefixes, &policy).into()
     }
 }
 
@@ -243,6 +223,7 @@ impl ChangedVrps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kumo_policy::IrrMatch;
     use kumo_rpki::Vrp;
 
     fn net(text: &str) -> IpNet {

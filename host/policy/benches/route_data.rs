@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ipnet::IpNet;
-use kumo_irr::{IrrDb, IrrPolicy, IrrSources, LengthBounds, PrefixScope, RouteObjectMatch};
+use kumo_irr::{IrrDb, IrrPolicy, IrrSources, LengthBounds, PrefixScope};
 use kumo_policy::*;
-use kumo_rpki::{RoaTable, RovState, Vrp};
+use kumo_rpki::{RoaTable, Vrp};
 use kumo_wire::{AsPath, AsPathSegment, PathAttributes};
 
 const BATCH: usize = 256;
@@ -42,11 +42,7 @@ struct Data {
 
 impl RouteData for Data {
     fn rpki_validate(&self, prefixes: &[IpNet], origin: u32, out: &mut Vec<Rov>) {
-        out.extend(prefixes.iter().map(|p| match self.roas.validate(p, origin) {
-            RovState::Valid => Rov::Valid,
-            RovState::Invalid => Rov::Invalid,
-            RovState::NotFound => Rov::NotFound,
-        }));
+        out.extend(prefixes.iter().map(|p| Rov::from(self.roas.validate(p, origin))));
     }
 
     fn irr_check(&self, as_set: &str, origin: u32, prefixes: &[IpNet], v4: u8, v6: u8) -> IrrAnswer {
@@ -54,20 +50,7 @@ impl RouteData for Data {
             bounds: LengthBounds::up_to(v4, v6),
             scope: PrefixScope::AsSet,
         };
-        let answer = self.irr.check_many(as_set, origin, prefixes, &policy);
-        IrrAnswer {
-            as_set_found: answer.as_set_found,
-            origin_in_set: answer.origin_in_set,
-            prefix_match: answer
-                .prefix_match
-                .into_iter()
-                .map(|m| match m {
-                    RouteObjectMatch::Exact => IrrMatch::Exact,
-                    RouteObjectMatch::MoreSpecificWithinBounds => IrrMatch::MoreSpecific,
-                    RouteObjectMatch::NotFound => IrrMatch::NotFound,
-                })
-                .collect(),
-        }
+        self.irr.check_many(as_set, origin, prefixes, &policy).into()
     }
 }
 

@@ -36,6 +36,36 @@ pub enum IrrMatch {
     Exact = 2,
 }
 
+impl From<kumo_rpki::RovState> for Rov {
+    fn from(state: kumo_rpki::RovState) -> Self {
+        match state {
+            kumo_rpki::RovState::Valid => Rov::Valid,
+            kumo_rpki::RovState::Invalid => Rov::Invalid,
+            kumo_rpki::RovState::NotFound => Rov::NotFound,
+        }
+    }
+}
+
+impl From<kumo_irr::RouteObjectMatch> for IrrMatch {
+    fn from(m: kumo_irr::RouteObjectMatch) -> Self {
+        match m {
+            kumo_irr::RouteObjectMatch::Exact => IrrMatch::Exact,
+            kumo_irr::RouteObjectMatch::MoreSpecificWithinBounds => IrrMatch::MoreSpecific,
+            kumo_irr::RouteObjectMatch::NotFound => IrrMatch::NotFound,
+        }
+    }
+}
+
+impl From<kumo_irr::IrrBatchVerdict> for IrrAnswer {
+    fn from(v: kumo_irr::IrrBatchVerdict) -> Self {
+        IrrAnswer {
+            as_set_found: v.as_set_found,
+            origin_in_set: v.origin_in_set,
+            prefix_match: v.prefix_match.into_iter().map(IrrMatch::from).collect(),
+        }
+    }
+}
+
 /// The answer to one IRR check of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IrrAnswer {
@@ -45,6 +75,17 @@ pub struct IrrAnswer {
     pub origin_in_set: bool,
     /// Per prefix of the batch, in order.
     pub prefix_match: Vec<IrrMatch>,
+}
+
+impl IrrAnswer {
+    /// No such AS-SET, nothing covered: the answer without IRR data.
+    pub fn not_found(prefixes: usize) -> Self {
+        IrrAnswer {
+            as_set_found: false,
+            origin_in_set: false,
+            prefix_match: vec![IrrMatch::NotFound; prefixes],
+        }
+    }
 }
 
 /// IRR and RPKI look-ups for policies. Called on the thread running the
@@ -77,11 +118,7 @@ impl RouteData for NoRouteData {
     }
 
     fn irr_check(&self, _: &str, _: u32, prefixes: &[IpNet], _: u8, _: u8) -> IrrAnswer {
-        IrrAnswer {
-            as_set_found: false,
-            origin_in_set: false,
-            prefix_match: vec![IrrMatch::NotFound; prefixes.len()],
-        }
+        IrrAnswer::not_found(prefixes.len())
     }
 }
 

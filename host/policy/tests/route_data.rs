@@ -44,10 +44,7 @@ impl RouteData for Double {
 
     fn irr_check(&self, as_set: &str, origin: u32, prefixes: &[IpNet], v4: u8, v6: u8) -> IrrAnswer {
         let Some((_, members, objects)) = self.as_sets.iter().find(|(n, _, _)| n == as_set) else {
-            return IrrAnswer {
-                prefix_match: vec![IrrMatch::NotFound; prefixes.len()],
-                ..IrrAnswer::default()
-            };
+            return IrrAnswer::not_found(prefixes.len());
         };
         let prefix_match = prefixes
             .iter()

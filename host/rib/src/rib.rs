@@ -713,6 +713,9 @@ impl Rib {
         export: &dyn ExportPolicy,
         out: &mut Vec<OutChange>,
     ) -> usize {
+        let Some(peer) = peer else {
+            return self.reevaluate_import_where(&|_| true, import, export, out);
+        };
         let Rib {
             peers,
             table,
@@ -721,33 +724,22 @@ impl Rib {
         } = self;
         let mut fresh = Vec::new();
         let mut changed = 0;
-        match peer {
-            Some(peer) => {
-                let Some(slot) = peers.get(peer) else { return 0 };
-                // The peer's index does not change (no path is added or removed).
-                let prefixes: Vec<IpNet> = slot.prefixes.iter().copied().collect();
-                for prefix in prefixes {
-                    if let Some(list) = table.get_mut(&prefix) {
-                        changed += reimport_list(
-                            peers,
-                            scratch,
-                            prefix,
-                            list,
-                            Some(peer),
-                            import,
-                            export,
-                            &mut fresh,
-                            out,
-                        );
-                    }
-                }
-            }
-            None => {
-                for (prefix, list) in table.iter_mut() {
-                    changed += reimport_list(
-                        peers, scratch, *prefix, list, None, import, export, &mut fresh, out,
-                    );
-                }
+        let Some(slot) = peers.get(peer) else { return 0 };
+        // The peer's index does not change (no path is added or removed).
+        let prefixes: Vec<IpNet> = slot.prefixes.iter().copied().collect();
+        for prefix in prefixes {
+            if let Some(list) = table.get_mut(&prefix) {
+                changed += reimport_list(
+                    peers,
+                    scratch,
+                    prefix,
+                    list,
+                    Some(peer),
+                    import,
+                    export,
+                    &mut fresh,
+                    out,
+                );
             }
         }
         changed
