@@ -356,19 +356,15 @@ impl IrrDb {
 
     /// IRR check of one route (origin AS and prefix) against a client's AS-SET.
     pub fn check(&self, as_set: &str, origin: u32, prefix: &IpNet, policy: &IrrPolicy) -> IrrVerdict {
-        let key = canonical(as_set);
-        let expansion = self
-            .slots
-            .get(&key)
-            .and_then(|slot| slot.expansion.get_or_init(|| self.expand(&key)).as_ref());
-        let prefix_match = match policy.scope {
-            PrefixScope::Origin => self.origin_covers(origin, prefix, policy.bounds),
-            PrefixScope::AsSet => self.as_set_covers(&key, prefix, policy.bounds),
-        };
+        let batch = self.check_many(as_set, origin, std::slice::from_ref(prefix), policy);
         IrrVerdict {
-            as_set_found: expansion.is_some() || self.prefix_lists.contains_key(&key),
-            origin_in_set: expansion.is_some_and(|e| e.contains(origin)),
-            prefix_match,
+            as_set_found: batch.as_set_found,
+            origin_in_set: batch.origin_in_set,
+            prefix_match: batch
+                .prefix_match
+                .first()
+                .copied()
+                .unwrap_or(RouteObjectMatch::NotFound),
         }
     }
 

@@ -10,7 +10,6 @@ use ipnet::IpNet;
 use kumo::daemon::Daemon;
 use kumo::speaker::{Speaker, SpeakerError};
 use kumo_wire::AfiSafi;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
 use common::{attrs, holds, speaker};
@@ -62,32 +61,13 @@ async fn http(
     token: Option<&str>,
     body: impl AsRef<[u8]>,
 ) -> (u16, String) {
-    let body = body.as_ref();
     // Policy uploads carry a component; everything else JSON.
     let content_type = if method == "PUT" || path.ends_with("/dry-run") {
         "application/wasm"
     } else {
         "application/json"
     };
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: kumo\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    common::http(addr, method, path, token, content_type, body.as_ref()).await
 }
 
 fn json(body: &str) -> serde_json::Value {

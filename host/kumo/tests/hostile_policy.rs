@@ -13,7 +13,7 @@ use kumo_policy::{POLICY_ERROR_CODE, POLICY_ERROR_TEXT};
 use kumo_rib::PeerId;
 
 mod common;
-use common::{attrs, holds, speaker};
+use common::{attrs, holds, http, speaker};
 
 const WAIT: Duration = Duration::from_secs(15);
 const NET: u8 = 223;
@@ -160,49 +160,6 @@ const TOKEN: &str = "hostile-token";
 /// (policies/testing/hostile-import), built with the others.
 fn hostile_import_wasm() -> PathBuf {
     hostile_wasm().with_file_name("kumo_policy_hostile_import.wasm")
-}
-
-/// One HTTP/1.1 request to the admin API; returns (status, body), the body
-/// de-chunked.
-async fn http(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    content_type: &str,
-    body: &[u8],
-) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: kumo\r\nConnection: close\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    if !chunked {
-        return (status, body.to_owned());
-    }
-    let mut rest = body;
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.push_str(&after[..size]);
-        rest = &after[size + 2..];
-    }
-    (status, out)
 }
 
 async fn get_json(api: std::net::SocketAddr, path: &str) -> serde_json::Value {
