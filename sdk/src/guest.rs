@@ -273,6 +273,17 @@ fn modification(m: Modification) -> t::Modification {
         remove_large_communities: m.remove_large_communities.into_iter().map(large).collect(),
         prepend: m.prepend,
         preference: m.preference,
+        next_hop: m.next_hop.map(ip_address),
+    }
+}
+
+fn ip_address(address: IpAddr) -> t::IpAddress {
+    match address {
+        IpAddr::V4(a) => t::IpAddress::V4(u32::from(a)),
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            t::IpAddress::V6(((bits >> 64) as u64, bits as u64))
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! nothing per prefix to hand back to kumo.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use crate::{Community, LargeCommunity};
 
@@ -63,6 +64,10 @@ pub struct Modification {
     pub prepend: u8,
     /// Preference among paths for the prefix (import only; higher wins).
     pub preference: Option<u32>,
+    /// Replace NEXT_HOP (import only): e.g. the IX's blackhole address for an
+    /// RFC 7999 blackhole route. kumo applies an address of the route's own
+    /// family and ignores the other.
+    pub next_hop: Option<IpAddr>,
 }
 
 impl Modification {
@@ -139,6 +144,17 @@ impl Modification {
         self
     }
 
+    /// Replace the route's NEXT_HOP (import only).
+    ///
+    /// ```
+    /// let m = kumo_sdk::Modification::new().next_hop([192, 0, 2, 66]);
+    /// assert_eq!(m.next_hop, Some("192.0.2.66".parse().unwrap()));
+    /// ```
+    pub fn next_hop(mut self, address: impl Into<IpAddr>) -> Self {
+        self.next_hop = Some(address.into());
+        self
+    }
+
     /// Nothing to change?
     ///
     /// ```
@@ -169,6 +185,9 @@ impl Modification {
         }
         if other.preference.is_some() {
             self.preference = other.preference;
+        }
+        if other.next_hop.is_some() {
+            self.next_hop = other.next_hop;
         }
     }
 }

@@ -297,11 +297,15 @@ impl Pipeline {
             .distinct()
             .iter()
             .map(|result| match result {
-                ImportResult::Accept { modified, preference } => ImportVerdict::Accept {
+                ImportResult::Accept {
+                    modified,
+                    preference,
+                    next_hop,
+                } => ImportVerdict::Accept {
                     attrs: match modified {
                         Some(attrs) => interner.intern(RouteAttrs {
                             attrs: (**attrs).clone(),
-                            mp_next_hop: received.mp_next_hop,
+                            mp_next_hop: rewritten_mp_next_hop(received.mp_next_hop, *next_hop),
                         }),
                         None => received.clone(),
                     },
@@ -420,5 +424,19 @@ impl ExportPolicy for Pipeline {
             targets: ExportTargets::AllExcept(denied),
             modified,
         }
+    }
+}
+
+/// MP_REACH_NLRI's next hop after a policy replaced NEXT_HOP (RFC 7999
+/// blackholing): an address of the route's own family replaces it, with no
+/// link-local address; one of the other family is ignored.
+fn rewritten_mp_next_hop(received: Option<MpNextHop>, policy: Option<IpAddr>) -> Option<MpNextHop> {
+    match (received, policy) {
+        (Some(MpNextHop::V6 { .. }), Some(IpAddr::V6(global))) => Some(MpNextHop::V6 {
+            global,
+            link_local: None,
+        }),
+        (Some(MpNextHop::V4(_)), Some(IpAddr::V4(address))) => Some(MpNextHop::V4(address)),
+        (received, _) => received,
     }
 }

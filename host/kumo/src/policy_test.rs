@@ -109,10 +109,17 @@ pub fn run(request: &Request, out: &mut impl std::io::Write) -> anyhow::Result<b
             bail!("route {i}: no verdict");
         };
         match verdict {
-            ImportResult::Accept { modified, preference } => {
+            ImportResult::Accept {
+                modified,
+                preference,
+                next_hop,
+            } => {
                 let mut line = format!("{}  accept", route.prefix);
                 if let Some(p) = preference {
                     line.push_str(&format!(" preference={p}"));
+                }
+                if let Some(address) = next_hop {
+                    line.push_str(&format!(" next_hop={address}"));
                 }
                 let after = modified.as_deref().unwrap_or(&attrs);
                 line.push_str(&describe_changes(&attrs, after));

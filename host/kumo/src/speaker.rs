@@ -63,6 +63,8 @@ pub struct Speaker {
     tx: CodecContext,
     /// Routes received and not withdrawn.
     pub rib: HashMap<Nlri, PathAttributes>,
+    /// The MP_REACH_NLRI next hop of each route of `rib` that came in one.
+    pub mp_next_hops: HashMap<Nlri, MpNextHop>,
     /// Families for which End-of-RIB was received.
     pub end_of_rib: Vec<AfiSafi>,
 }
@@ -115,6 +117,7 @@ impl Speaker {
             rx: CodecContext::default(),
             tx: CodecContext::default(),
             rib: HashMap::new(),
+            mp_next_hops: HashMap::new(),
             end_of_rib: Vec::new(),
         };
         speaker.send(&Message::Open(open)).await?;
@@ -203,6 +206,7 @@ impl Speaker {
                 .chain(update.mp_unreach.iter().flat_map(|u| u.nlri.iter()))
             {
                 self.rib.remove(n);
+                self.mp_next_hops.remove(n);
             }
             for n in &update.nlri {
                 self.rib.insert(*n, update.attributes.clone());
@@ -210,6 +214,7 @@ impl Speaker {
             if let Some(reach) = &update.mp_reach {
                 for n in &reach.nlri {
                     self.rib.insert(*n, update.attributes.clone());
+                    self.mp_next_hops.insert(*n, reach.next_hop);
                 }
             }
         }

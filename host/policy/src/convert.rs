@@ -18,6 +18,14 @@ pub(crate) fn ip(address: IpAddr) -> t::IpAddress {
     }
 }
 
+/// The address a guest named.
+pub(crate) fn address(address: t::IpAddress) -> IpAddr {
+    match address {
+        t::IpAddress::V4(a) => IpAddr::V4(a.into()),
+        t::IpAddress::V6((high, low)) => IpAddr::V6(((u128::from(high) << 64) | u128::from(low)).into()),
+    }
+}
+
 /// Append `p` to the columns of `batch`.
 pub(crate) fn push_prefix(batch: &mut t::PrefixBatch, p: &IpNet) {
     let (high, low, family) = match p.network() {
@@ -165,6 +173,7 @@ mod tests {
             remove_large_communities: vec![],
             prepend: 0,
             preference: None,
+            next_hop: None,
         }
     }
 

@@ -48,6 +48,10 @@ pub enum ImportResult {
     Accept {
         modified: Option<Arc<PathAttributes>>,
         preference: Option<u32>,
+        /// A policy replaced NEXT_HOP (import only: RFC 7999 blackholing).
+        /// An IPv4 route's NEXT_HOP is already in `modified`; the caller
+        /// applies this to MP_REACH_NLRI next hops.
+        next_hop: Option<IpAddr>,
     },
     /// Rejected by `policy` with a reason code and text (`Arc` so the prefixes
     /// of one call share them). A failing policy gives code
@@ -258,6 +262,8 @@ struct Group<'a> {
     attrs: std::borrow::Cow<'a, PathAttributes>,
     modified: bool,
     preference: Option<u32>,
+    /// NEXT_HOP as replaced by a module of the chain.
+    next_hop: Option<IpAddr>,
     members: Vec<u32>,
 }
 
@@ -395,6 +401,7 @@ impl PolicyWorker {
             attrs: std::borrow::Cow::Borrowed(attrs),
             modified: false,
             preference: None,
+            next_hop: None,
             members: all,
         }];
         for module in chain {
@@ -414,6 +421,7 @@ impl PolicyWorker {
                 ImportResult::Accept {
                     modified,
                     preference: group.preference,
+                    next_hop: group.next_hop,
                 },
             );
         }
@@ -482,7 +490,8 @@ impl PolicyWorker {
             convert::push_prefix(batch, p);
         }
         let outcome = if self.client_ids.contains_key(&client) {
-            let wit_attrs = convert::attributes(&group.attrs, next_hop);
+            // A module later in the chain sees the NEXT_HOP an earlier one set.
+            let wit_attrs = convert::attributes(&group.attrs, group.next_hop.or(next_hop));
             self.with_instance(module, |instance, module, prefixes| {
                 instance.call(module, |b, s| {
                     b.kumo_policy_policy()
@@ -506,9 +515,13 @@ impl PolicyWorker {
         };
         match verdicts {
             t::ImportVerdicts::AcceptAll => next.push(group),
-            t::ImportVerdicts::AcceptAllModified(m) => {
-                next.push(modified_group(group.attrs, group.preference, &m, group.members))
-            }
+            t::ImportVerdicts::AcceptAllModified(m) => next.push(modified_group(
+                group.attrs,
+                group.preference,
+                Some(group.next_hop),
+                &m,
+                group.members,
+            )),
             t::ImportVerdicts::RejectAll(r) => reject_members(results, &group.members, r.code, r.text.into()),
             t::ImportVerdicts::Mixed(mixed) => {
                 if mixed.verdicts.len() != group.members.len()
@@ -551,11 +564,16 @@ impl PolicyWorker {
                             attrs: group.attrs.clone(),
                             modified: group.modified,
                             preference: group.preference,
+                            next_hop: group.next_hop,
                             members,
                         }),
-                        t::Outcome::AcceptModified(m) => {
-                            next.push(modified_group(group.attrs.clone(), group.preference, m, members))
-                        }
+                        t::Outcome::AcceptModified(m) => next.push(modified_group(
+                            group.attrs.clone(),
+                            group.preference,
+                            Some(group.next_hop),
+                            m,
+                            members,
+                        )),
                         t::Outcome::Reject(r) => {
                             reject_members(results, &members, r.code, r.text.as_str().into())
                         }
@@ -586,6 +604,7 @@ impl PolicyWorker {
             attrs: std::borrow::Cow::Borrowed(attrs),
             modified: false,
             preference: None,
+            next_hop: None,
             members: all,
         }];
         let wit_prefix = convert::prefix(prefix);
@@ -642,7 +661,7 @@ impl PolicyWorker {
                     if !allowed {
                         result.receivers.remove(member as usize);
                     } else if let Some(m) = modified.remove(&(k as u32)) {
-                        split.push(modified_group(group.attrs.clone(), None, m, vec![member]));
+                        split.push(modified_group(group.attrs.clone(), None, None, m, vec![member]));
                     } else {
                         kept.push(member);
                     }
@@ -671,13 +690,29 @@ impl PolicyWorker {
 fn modified_group<'a>(
     attrs: std::borrow::Cow<'a, PathAttributes>,
     preference: Option<u32>,
+    // `Some` on import (the NEXT_HOP a previous module set, if any); `None`
+    // on export, where a NEXT_HOP change is ignored.
+    import_next_hop: Option<Option<IpAddr>>,
     m: &t::Modification,
     members: Vec<u32>,
 ) -> Group<'a> {
+    let group_next_hop = import_next_hop.flatten();
+    let next_hop = m
+        .next_hop
+        .filter(|_| import_next_hop.is_some())
+        .map(convert::address);
+    let mut attrs = convert::apply(&attrs, m);
+    if let Some(IpAddr::V4(v4)) = next_hop
+        && attrs.next_hop.is_some()
+    {
+        // IPv4 in the classic NEXT_HOP attribute; MP_REACH next hops are the caller's.
+        attrs.next_hop = Some(v4);
+    }
     Group {
-        attrs: std::borrow::Cow::Owned(convert::apply(&attrs, m)),
+        attrs: std::borrow::Cow::Owned(attrs),
         modified: true,
         preference: m.preference.or(preference),
+        next_hop: next_hop.or(group_next_hop),
         members,
     }
 }

@@ -29,7 +29,8 @@ fn accept_all_accepts_everything_and_exports_to_everyone() {
         vec![
             ImportResult::Accept {
                 modified: None,
-                preference: None
+                preference: None,
+                next_hop: None
             };
             3
         ]

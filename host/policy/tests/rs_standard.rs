@@ -222,3 +222,74 @@ fn refuses_a_configuration_without_rs_as() {
     );
     assert_eq!(builtin::get("rs-standard"), Some(builtin::RS_STANDARD));
 }
+
+/// `blackhole_filtering.policy = "rewrite-next-hop"`: the NEXT_HOP of an
+/// accepted blackhole route becomes the IX's blackhole address, in the
+/// attributes (IPv4) and in the result for MP_REACH next hops (IPv6).
+#[test]
+fn blackhole_next_hop_rewritten_through_wasmtime() {
+    let module = load(
+        "rs-standard",
+        builtin::RS_STANDARD,
+        serde_json::json!({"rs_as": RS_AS, "blackhole_filtering": {
+            "policy": "rewrite-next-hop",
+            "rewrite_next_hop_ipv4": "192.0.2.66",
+            "rewrite_next_hop_ipv6": "2001:db8::66"
+        }}),
+    );
+    let chain = std::slice::from_ref(&module);
+    let mut worker = engine().worker();
+    let mut clients = ix_clients();
+    clients[0].params = serde_json::json!({
+        "blackhole_filtering": {"allowed": true},
+        "filtering": {"next_hop": {"authorized_addresses_list": ["2001:db8::1"]}}
+    });
+    worker.set_clients(&clients);
+    let mut blackhole = attrs(&[3333, 15169], "192.0.2.1");
+    blackhole.communities.push(0xFFFF_029A);
+
+    let out = worker.import(chain, 1, &blackhole, None, &prefixes(&["8.8.8.8/32"]));
+    let ImportResult::Accept {
+        modified: Some(rewritten),
+        next_hop,
+        ..
+    } = &out[0]
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(rewritten.next_hop, Some("192.0.2.66".parse().unwrap()));
+    assert_eq!(*next_hop, Some(ip("192.0.2.66")));
+
+    // IPv6 (next hop from MP_REACH_NLRI): the host gets the address to apply.
+    let out = worker.import(
+        chain,
+        1,
+        &blackhole,
+        Some(ip("2001:db8::1")),
+        &prefixes(&["2a00:1450::1/128"]),
+    );
+    assert!(
+        matches!(&out[0], ImportResult::Accept { next_hop: Some(a), .. } if *a == ip("2001:db8::66")),
+        "{out:?}"
+    );
+
+    // Not a blackhole route: nothing rewritten.
+    let out = worker.import(
+        chain,
+        1,
+        &attrs(&[3333, 15169], "192.0.2.1"),
+        None,
+        &prefixes(&["8.8.8.0/24"]),
+    );
+    assert!(
+        matches!(
+            &out[0],
+            ImportResult::Accept {
+                modified: None,
+                next_hop: None,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+}

@@ -490,6 +490,44 @@ fn blackhole_modifications() {
 }
 
 #[test]
+fn blackhole_next_hop_rewritten_per_family() {
+    let module = json!({"rs_as": RS_AS, "blackhole_filtering": {
+        "policy": "rewrite-next-hop",
+        "rewrite_next_hop_ipv4": "192.0.2.66",
+        "rewrite_next_hop_ipv6": "2001:db8::66"
+    }});
+    let allowed = client(json!({"blackhole_filtering": {"allowed": true}}));
+    let p = policy_with(module.clone(), std::slice::from_ref(&allowed));
+    let blackholed = good().community(65535, 666);
+    let v = testing::import(
+        &p,
+        &allowed,
+        &blackholed,
+        &prefixes(&["8.8.8.8/32", "2a00:1450::1/128"]),
+    );
+    let next_hops: Vec<_> = (0..2)
+        .map(|i| v.get(i).unwrap().modification().unwrap().next_hop)
+        .collect();
+    assert_eq!(
+        next_hops,
+        [
+            Some("192.0.2.66".parse().unwrap()),
+            Some("2001:db8::66".parse().unwrap())
+        ]
+    );
+    // Without the community: the next hop stays.
+    let v = testing::import(&p, &allowed, &good(), &prefixes(&["8.8.8.0/24"]));
+    assert!(v.get(0).unwrap().modification().is_none());
+    // Only IPv4 configured: IPv6 blackhole routes keep theirs.
+    let v4_only = json!({"rs_as": RS_AS, "blackhole_filtering": {
+        "policy": "rewrite-next-hop", "rewrite_next_hop_ipv4": "192.0.2.66"
+    }});
+    let p = policy_with(v4_only, std::slice::from_ref(&allowed));
+    let v = testing::import(&p, &allowed, &blackholed, &prefixes(&["2a00:1450::1/128"]));
+    assert_eq!(v.get(0).unwrap().modification().unwrap().next_hop, None);
+}
+
+#[test]
 fn graceful_shutdown_lowers_preference() {
     let c = client(json!({}));
     let p = policy_with(base(), std::slice::from_ref(&c));
@@ -548,7 +586,11 @@ fn module_config_errors() {
         ),
         (
             json!({"rs_as": 1, "blackhole_filtering": {"policy": "rewrite-next-hop"}}),
-            "NEXT_HOP",
+            "rewrite_next_hop_ipv4",
+        ),
+        (
+            json!({"rs_as": 1, "blackhole_filtering": {"policy": "drop-it"}}),
+            "rewrite-next-hop",
         ),
         (
             json!({"rs_as": 1, "communities": {"announce_to_peer": {"std": "0:1"}}}),

@@ -469,8 +469,17 @@ pub struct BlackholeFiltering {
     pub strip_unauthorised: bool,
     /// Send blackhole routes to this client (export side).
     pub announce_to_client: bool,
-    /// `propagate-unchanged` only: kumo's WIT cannot rewrite NEXT_HOP yet.
+    /// `propagate-unchanged` (NEXT_HOP as the client sent it) or
+    /// `rewrite-next-hop` (NEXT_HOP replaced by `rewrite_next_hop_ipv4` /
+    /// `rewrite_next_hop_ipv6`, the IX's blackhole addresses, so that members
+    /// drop the traffic without a policy of their own).
     pub policy: String,
+    /// The IPv4 blackhole NEXT_HOP (`rewrite-next-hop`).
+    #[serde(default)]
+    pub rewrite_next_hop_ipv4: Option<std::net::Ipv4Addr>,
+    /// The IPv6 blackhole NEXT_HOP (`rewrite-next-hop`).
+    #[serde(default)]
+    pub rewrite_next_hop_ipv6: Option<std::net::Ipv6Addr>,
 }
 
 /// `graceful_shutdown`: RFC 8326 GRACEFUL_SHUTDOWN (65535:0).
@@ -661,14 +670,20 @@ fn check(s: &ClientSettings) -> Result<(), String> {
     if b.ipv4_max_len > 32 || b.ipv6_max_len > 128 {
         return Err("blackhole_filtering: ipv4_max_len <= 32, ipv6_max_len <= 128".to_owned());
     }
-    if b.policy != "propagate-unchanged" {
-        // arouteserver's `rewrite-next-hop` needs a NEXT_HOP field in the WIT
-        // `modification` record, which kumo:policy@0.1.0 does not have.
-        return Err(format!(
-            "blackhole_filtering.policy {:?}: only \"propagate-unchanged\" is supported \
-             (kumo:policy@0.1.0 cannot rewrite NEXT_HOP)",
-            b.policy
-        ));
+    match b.policy.as_str() {
+        "propagate-unchanged" => {}
+        "rewrite-next-hop" => {
+            if b.rewrite_next_hop_ipv4.is_none() && b.rewrite_next_hop_ipv6.is_none() {
+                return Err("blackhole_filtering.policy \"rewrite-next-hop\" needs \
+                     rewrite_next_hop_ipv4 and/or rewrite_next_hop_ipv6"
+                    .to_owned());
+            }
+        }
+        other => {
+            return Err(format!(
+                "blackhole_filtering.policy {other:?}: \"propagate-unchanged\" or \"rewrite-next-hop\""
+            ));
+        }
     }
     Ok(())
 }

@@ -17,8 +17,8 @@
 //!   without AS-SETs the white list alone) and RPKI origin validation (14),
 //!   each rejecting or only tagging as configured;
 //! - BLACKHOLE (65535:666) from allowed clients: accepted and tagged with
-//!   NO_EXPORT (NEXT_HOP rewrite is not expressible in kumo:policy@0.1.0);
-//!   from others the community is removed;
+//!   NO_EXPORT, NEXT_HOP replaced by the IX's blackhole address with
+//!   `policy = "rewrite-next-hop"`; from others the community is removed;
 //! - GRACEFUL_SHUTDOWN (65535:0): accepted with preference `local_pref`.
 //!
 //! Export: the Euro-IX / arouteserver action communities, standard and large
@@ -46,8 +46,10 @@ pub struct ClientPolicy {
     pub settings: ClientSettings,
     /// Addresses the client's NEXT_HOP may be (empty with policy `off`).
     next_hops: Vec<IpAddr>,
-    /// Added to accepted blackhole routes.
-    blackhole_tag: Modification,
+    /// Added to accepted blackhole routes (NO_EXPORT), plus the IPv4 / IPv6 blackhole NEXT_HOP
+    /// (`rewrite-next-hop`), when configured for that family.
+    blackhole_tag_v4: Modification,
+    blackhole_tag_v6: Modification,
     /// Applied to routes of clients not allowed to blackhole.
     blackhole_strip: Modification,
     /// The bogon lists are the SDK's defaults: use its faster matcher.
@@ -94,13 +96,30 @@ impl ClientPolicy {
             bogons.ipv4.entries() == family(true).as_slice(),
             bogons.ipv6.entries() == family(false).as_slice(),
         );
+        let blackhole_tag_v4 = blackhole_rewrite(&blackhole_tag, &settings.blackhole_filtering, true);
+        let blackhole_tag_v6 = blackhole_rewrite(&blackhole_tag, &settings.blackhole_filtering, false);
         ClientPolicy {
             settings,
             next_hops,
-            blackhole_tag,
+            blackhole_tag_v4,
+            blackhole_tag_v6,
             blackhole_strip,
             default_bogons,
         }
+    }
+}
+
+/// The modification of an accepted blackhole route of one family: the tag,
+/// plus the IX's blackhole NEXT_HOP with `rewrite-next-hop`.
+fn blackhole_rewrite(tag: &Modification, b: &config::BlackholeFiltering, v4: bool) -> Modification {
+    let next_hop: Option<IpAddr> = match (b.policy.as_str(), v4) {
+        ("rewrite-next-hop", true) => b.rewrite_next_hop_ipv4.map(IpAddr::V4),
+        ("rewrite-next-hop", false) => b.rewrite_next_hop_ipv6.map(IpAddr::V6),
+        _ => None,
+    };
+    match next_hop {
+        Some(address) => tag.clone().next_hop(address),
+        None => tag.clone(),
     }
 }
 
@@ -548,7 +567,13 @@ impl Policy for RsStandard {
             verdicts.modify_all(&tags.scrub);
         }
         if blackhole {
-            verdicts.modify_all(&cp.blackhole_tag);
+            for (i, p) in prefixes.iter().enumerate() {
+                let tag = match p {
+                    IpNet::V4(_) => &cp.blackhole_tag_v4,
+                    IpNet::V6(_) => &cp.blackhole_tag_v6,
+                };
+                verdicts.modify(i, tag);
+            }
         } else if tagged_blackhole && bh.strip_unauthorised {
             verdicts.modify_all(&cp.blackhole_strip);
         }
