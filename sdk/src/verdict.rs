@@ -680,6 +680,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_modification_keeps_the_shared_outcome() {
+        let mut v = ImportVerdicts::new(3);
+        v.modify(1, &Modification::new());
+        assert_eq!(v.get(1), Some(&Outcome::Accept));
+        // Still one distinct outcome: nothing was split off per prefix.
+        let (indices, outcomes) = v.into_parts();
+        assert!(indices.is_empty(), "{indices:?}");
+        assert_eq!(outcomes, vec![Outcome::Accept]);
+    }
+
+    #[test]
     fn out_of_range_is_ignored() {
         let mut v = ImportVerdicts::new(1);
         v.reject(5, 1, "x");

@@ -17,7 +17,7 @@ use kumo_policy::{
     SessionLoss, StaticHoldModule,
 };
 use kumo_rib::{
-    Attrs, ExportPolicy, ImportVerdict, OutChange, PeerId, PeerInfo, RejectReason, Rib, RouteAttrs,
+    Attrs, ExportPolicy, ImportVerdict, OutChange, PathView, PeerId, PeerInfo, RejectReason, Rib, RouteAttrs,
     VerdictView,
 };
 use kumo_session::{DownReason, Negotiated};
@@ -251,6 +251,34 @@ fn loss_reason(reason: &DownReason, admin_down: bool) -> LossReason {
         },
         DownReason::ConnectionLost => LossReason::ConnectionLost,
     }
+}
+
+/// Paths to run import chains over, by (source, attribute set): each group
+/// is one policy call.
+type ImportGroups = HashMap<(PeerId, *const RouteAttrs), (Attrs, Vec<Nlri>)>;
+
+/// Import verdicts by (source, NLRI).
+type Verdicts = HashMap<(PeerId, Nlri), ImportVerdict>;
+
+/// Group `paths` for [`Core::import_groups`].
+fn group_by_attrs<'a>(paths: impl Iterator<Item = PathView<'a>>) -> ImportGroups {
+    let mut groups = ImportGroups::new();
+    for path in paths {
+        groups
+            .entry((path.source, Arc::as_ptr(path.received)))
+            .or_insert_with(|| (path.received.clone(), Vec::new()))
+            .1
+            .push(path.nlri());
+    }
+    groups
+}
+
+/// The verdict computed for a path being re-evaluated; a path with none
+/// (unreachable: every retained path was grouped) fails closed.
+fn take_verdict(verdicts: &mut Verdicts, info: &PeerInfo, nlri: &Nlri) -> ImportVerdict {
+    verdicts
+        .remove(&(info.id, *nlri))
+        .unwrap_or_else(|| ImportVerdict::Reject(RejectReason::new(POLICY_ERROR_CODE, POLICY_ERROR_TEXT)))
 }
 
 /// The interner is never swept below this many attribute sets.
@@ -735,24 +763,23 @@ impl Core {
 
     /// Import verdicts for every path `peer` holds in its Adj-RIB-In, under
     /// the pipeline's current chains, one policy call per attribute set.
-    fn import_all(&mut self, peer: PeerId) -> HashMap<Nlri, ImportVerdict> {
-        let Some(info) = self.rib.peer_info(peer).cloned() else {
-            return HashMap::new();
-        };
-        let mut groups: HashMap<*const RouteAttrs, (Attrs, Vec<Nlri>)> = HashMap::new();
-        for path in self.rib.adj_rib_in(peer) {
-            groups
-                .entry(Arc::as_ptr(path.received))
-                .or_insert_with(|| (path.received.clone(), Vec::new()))
-                .1
-                .push(path.nlri());
-        }
+    fn import_all(&mut self, peer: PeerId) -> Verdicts {
+        let groups = group_by_attrs(self.rib.adj_rib_in(peer));
+        self.import_groups(groups)
+    }
+
+    /// Import verdicts for paths grouped by [`group_by_attrs`], one policy
+    /// call per (source, attribute set).
+    fn import_groups(&mut self, groups: ImportGroups) -> Verdicts {
         let mut verdicts = HashMap::new();
         let mut batch = Vec::new();
-        for (_, (received, nlri)) in groups {
+        for ((source, _), (received, nlri)) in groups {
+            let Some(info) = self.rib.peer_info(source).cloned() else {
+                continue;
+            };
             self.pipeline
                 .import(&info, &received, &nlri, self.rib.interner(), &mut batch);
-            verdicts.extend(nlri.into_iter().zip(batch.drain(..)));
+            verdicts.extend(nlri.into_iter().map(|n| (source, n)).zip(batch.drain(..)));
         }
         verdicts
     }
@@ -781,11 +808,8 @@ impl Core {
         for peer in importers {
             let mut verdicts = self.import_all(peer);
             change.routes_reevaluated += verdicts.len() as u64;
-            let mut lookup = |_: &PeerInfo, nlri: &Nlri, _: &Attrs| {
-                verdicts.remove(nlri).unwrap_or_else(|| {
-                    ImportVerdict::Reject(RejectReason::new(POLICY_ERROR_CODE, POLICY_ERROR_TEXT))
-                })
-            };
+            let mut lookup =
+                |info: &PeerInfo, nlri: &Nlri, _: &Attrs| take_verdict(&mut verdicts, info, nlri);
             change.changed +=
                 self.rib
                     .reevaluate_import(Some(peer), &mut lookup, &self.pipeline, &mut self.out)
@@ -804,33 +828,13 @@ impl Core {
     /// VRP covers), from every client, one policy call per (client,
     /// attribute set), and send the clients only the difference.
     pub fn revalidate(&mut self, affected: &dyn Fn(&IpNet) -> bool) -> PolicyChange {
-        let mut groups: HashMap<(PeerId, *const RouteAttrs), (Attrs, Vec<Nlri>)> = HashMap::new();
-        for path in self.rib.paths_where(affected) {
-            groups
-                .entry((path.source, Arc::as_ptr(path.received)))
-                .or_insert_with(|| (path.received.clone(), Vec::new()))
-                .1
-                .push(path.nlri());
-        }
-        let mut verdicts: HashMap<(PeerId, Nlri), ImportVerdict> = HashMap::new();
-        let mut batch = Vec::new();
-        for ((source, _), (received, nlri)) in groups {
-            let Some(info) = self.rib.peer_info(source).cloned() else {
-                continue;
-            };
-            self.pipeline
-                .import(&info, &received, &nlri, self.rib.interner(), &mut batch);
-            verdicts.extend(nlri.into_iter().map(|n| (source, n)).zip(batch.drain(..)));
-        }
+        let groups = group_by_attrs(self.rib.paths_where(affected));
+        let mut verdicts = self.import_groups(groups);
         let mut change = PolicyChange {
             routes_reevaluated: verdicts.len() as u64,
             ..PolicyChange::default()
         };
-        let mut lookup = |info: &PeerInfo, nlri: &Nlri, _: &Attrs| {
-            verdicts.remove(&(info.id, *nlri)).unwrap_or_else(|| {
-                ImportVerdict::Reject(RejectReason::new(POLICY_ERROR_CODE, POLICY_ERROR_TEXT))
-            })
-        };
+        let mut lookup = |info: &PeerInfo, nlri: &Nlri, _: &Attrs| take_verdict(&mut verdicts, info, nlri);
         change.changed =
             self.rib
                 .reevaluate_import_where(affected, &mut lookup, &self.pipeline, &mut self.out)
@@ -992,7 +996,7 @@ impl Core {
             change.routes_reevaluated += verdicts.len() as u64;
             let mut flips = Vec::new();
             for path in self.rib.adj_rib_in(peer) {
-                let Some(new) = verdicts.get(&path.nlri()) else {
+                let Some(new) = verdicts.get(&(peer, path.nlri())) else {
                     continue;
                 };
                 let (was_accepted, same) = match (path.verdict, new) {

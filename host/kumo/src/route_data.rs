@@ -11,7 +11,7 @@ use arc_swap::ArcSwapOption;
 use ipnet::IpNet;
 use kumo_config::{Config, RpkiStale};
 use kumo_irr::{IrrDb, IrrPolicy, IrrSources, LengthBounds, PrefixScope};
-use kumo_policy::{IrrAnswer, RouteData, Rov};
+use kumo_policy::{IrrAnswer, NoRouteData, RouteData, Rov};
 use kumo_rpki::{RoaTable, RovState, RpkiSnapshot, RtrClient, RtrConfig, RtrStatus, StaleData, VrpDelta};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
@@ -46,11 +46,6 @@ impl RouteDataService {
     pub fn set_rpki(&self, snapshot: Option<Arc<RpkiSnapshot>>) {
         self.rpki.store(snapshot);
     }
-
-    /// The VRPs policies see now.
-    pub fn rpki(&self) -> Option<Arc<RpkiSnapshot>> {
-        self.rpki.load_full()
-    }
 }
 
 impl RouteData for RouteDataService {
@@ -58,7 +53,7 @@ impl RouteData for RouteDataService {
         let snapshot = self.rpki.load();
         match snapshot.as_deref() {
             Some(snapshot) => out.extend(prefixes.iter().map(|p| Rov::from(snapshot.validate(p, origin)))),
-            None => out.extend(prefixes.iter().map(|_| Rov::NotFound)),
+            None => NoRouteData.rpki_validate(prefixes, origin, out),
         }
     }
 
@@ -72,7 +67,7 @@ impl RouteData for RouteDataService {
     ) -> IrrAnswer {
         let db = self.irr.load();
         let Some(db) = db.as_deref() else {
-            return IrrAnswer::not_found(prefixes.len());
+            return NoRouteData.irr_check(as_set, origin, prefixes, max_len_v4, max_len_v6);
         };
         let policy = IrrPolicy {
             bounds: LengthBounds::up_to(max_len_v4, max_len_v6),
