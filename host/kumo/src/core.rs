@@ -1068,19 +1068,68 @@ impl Core {
     }
 
     /// Hand the accumulated changes to the clients' output queues.
+    ///
+    /// Update groups, formed on the fly: the RIB emits a prefix's changes for
+    /// all receivers together, so consecutive changes of one route with one
+    /// attribute set are one change for a set of receivers. Consecutive
+    /// such changes with the same receiver set (at an IXP: everyone but the
+    /// announcing client) form a run, cut into segments once and pushed to
+    /// every receiver's queue as shared pointers. Each client still gets
+    /// exactly its changes, in the order the RIB emitted them.
     pub fn distribute(&mut self) {
         if self.out.is_empty() {
             return;
         }
-        self.out.sort_by_key(|c| c.client.0);
-        for group in self.out.chunk_by(|a, b| a.client == b.client) {
-            if let Some(slot) = self.clients.get(group[0].client.0 as usize)
+        let out = std::mem::take(&mut self.out);
+        let mut run = Run::default();
+        let mut receivers: Vec<PeerId> = Vec::new();
+        let mut start = 0;
+        while start < out.len() {
+            let first = &out[start];
+            let same_route = |c: &OutChange| c.nlri == first.nlri && same_attrs(&c.attrs, &first.attrs);
+            let end = start + out[start..].iter().take_while(|c| same_route(c)).count();
+            receivers.clear();
+            receivers.extend(out[start..end].iter().map(|c| c.client));
+            if receivers != run.receivers {
+                self.push_run(&mut run);
+                std::mem::swap(&mut run.receivers, &mut receivers);
+            }
+            run.routes.push((first.nlri, first.attrs.clone()));
+            start = end;
+        }
+        self.push_run(&mut run);
+        // Keep the buffer's capacity for the next batch.
+        self.out = out;
+        self.out.clear();
+    }
+
+    fn push_run(&self, run: &mut Run) {
+        if run.routes.is_empty() {
+            return;
+        }
+        let shared = crate::outqueue::segments(run.routes.drain(..));
+        for client in &run.receivers {
+            if let Some(slot) = self.clients.get(client.0 as usize)
                 && slot.info.is_some()
                 && !slot.deferred
             {
-                slot.outq.push(group.iter().map(|c| (c.nlri, c.attrs.clone())));
+                slot.outq.push_shared(&shared);
             }
         }
-        self.out.clear();
+    }
+}
+
+/// Changes for one set of receivers, in order (see [`Core::distribute`]).
+#[derive(Debug, Default)]
+struct Run {
+    receivers: Vec<PeerId>,
+    routes: Vec<crate::outqueue::Route>,
+}
+
+fn same_attrs(a: &Option<Attrs>, b: &Option<Attrs>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }

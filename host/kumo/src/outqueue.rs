@@ -175,6 +175,36 @@ impl SegmentCache {
     }
 }
 
+/// Cut `changes` into segments for several clients at once (the core's
+/// fan-out: one run of changes for a set of receivers). Nothing is looked up
+/// in the process-wide cache: the caller shares the result itself. A segment
+/// ends at [`SEGMENT_MAX`] routes or before an NLRI it already holds.
+pub fn segments(changes: impl IntoIterator<Item = Route>) -> Vec<Arc<Segment>> {
+    let mut out = Vec::new();
+    let mut scratch: Vec<Route> = Vec::new();
+    let mut seen: u64 = 0;
+    let mut flush = |scratch: &mut Vec<Route>| {
+        out.push(Arc::new(Segment {
+            routes: std::mem::take(scratch).into_boxed_slice(),
+            encoded: OnceLock::new(),
+        }))
+    };
+    for (nlri, attrs) in changes {
+        let bit = 1u64 << (HASH.hash_one(nlri) & 63);
+        let repeated = seen & bit != 0 && scratch.iter().any(|(n, _)| *n == nlri);
+        if repeated || scratch.len() >= SEGMENT_MAX {
+            flush(&mut scratch);
+            seen = 0;
+        }
+        seen |= bit;
+        scratch.push((nlri, attrs));
+    }
+    if !scratch.is_empty() {
+        flush(&mut scratch);
+    }
+    out
+}
+
 /// What the writer takes from the queue in one go: `segments` in order, then
 /// `routes`, then `end_of_rib`.
 #[derive(Debug, Default)]
@@ -259,6 +289,26 @@ impl OutQueue {
                 let mut cache = SEGMENTS.lock().unwrap_or_else(|e| e.into_inner());
                 let pending = &mut *pending;
                 pending.segment_routes += cache.share(changes, &mut pending.segments);
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    /// Queue segments already cut (by [`segments`]) and shared with other
+    /// clients, sent in this order after everything queued before.
+    pub fn push_shared(&self, shared: &[Arc<Segment>]) {
+        {
+            let mut pending = self.lock();
+            if !pending.routes.is_empty() || pending.stalled(self.stall) {
+                pending.coalesce();
+                for (nlri, attrs) in shared.iter().flat_map(|s| s.routes.iter()) {
+                    pending.routes.insert(*nlri, attrs.clone());
+                }
+            } else {
+                for segment in shared {
+                    pending.segment_routes += segment.routes.len();
+                    pending.segments.push_back(segment.clone());
+                }
             }
         }
         self.notify.notify_one();
@@ -479,6 +529,38 @@ mod tests {
         }
         assert!(rest.is_empty());
         eor
+    }
+
+    #[tokio::test]
+    async fn shared_segments_reach_each_queue_in_order() {
+        let (a, b) = (attrs(1), attrs(2));
+        // 300 routes, then a second change of the first: three segments of
+        // at most SEGMENT_MAX, and the repeated NLRI in a later one.
+        let mut changes: Vec<Route> = (0..300)
+            .map(|i| (nlri(&format!("10.{}.{}.0/24", i / 256, i % 256)), Some(a.clone())))
+            .collect();
+        changes.push((nlri("10.0.0.0/24"), Some(b.clone())));
+        let shared = segments(changes.clone());
+        assert_eq!(
+            shared.iter().map(|s| s.routes().len()).collect::<Vec<_>>(),
+            vec![SEGMENT_MAX, SEGMENT_MAX, 300 - 2 * SEGMENT_MAX + 1]
+        );
+        assert!(shared.iter().flat_map(|s| s.routes()).eq(changes.iter()));
+        let (q1, q2) = (OutQueue::new(), OutQueue::new());
+        q1.push([(nlri("192.0.2.0/24"), Some(b.clone()))]);
+        for q in [&q1, &q2] {
+            q.push_shared(&shared);
+        }
+        let (mut held1, mut held2) = (Default::default(), Default::default());
+        let (batch1, batch2) = (q1.next_batch().await, q2.next_batch().await);
+        apply(&batch1, &mut held1);
+        apply(&batch2, &mut held2);
+        assert_eq!(held1.len(), 301);
+        assert_eq!(held1.get(&nlri("10.0.0.0/24")), Some(&Some(2)));
+        held1.remove(&nlri("192.0.2.0/24"));
+        assert_eq!(held1, held2);
+        // The same segments, not copies.
+        assert!(Arc::ptr_eq(&batch1.segments[1], &batch2.segments[0]));
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ use kumo_rib::{
     AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, FastMap,
     ImportVerdict, PeerId, PeerInfo, PeerSet, RejectReason, RouteAttrs,
 };
-use kumo_wire::{MpNextHop, Nlri};
+use kumo_wire::{MpNextHop, Nlri, PathAttributes};
 
 use crate::policies::LoadedPolicies;
 
@@ -399,16 +399,23 @@ impl ExportPolicy for Pipeline {
                     denied.insert(PeerId(id));
                 }
             }
+            // One stored attribute set per distinct modification, shared by
+            // its targets (so their output segments are shared as well).
+            let mut built: Vec<(Arc<PathAttributes>, Attrs)> = Vec::new();
             for (i, changed) in result.modified {
-                if let Some(&id) = targets.get(i) {
-                    modified.push((
-                        PeerId(id),
-                        Arc::new(RouteAttrs {
+                let Some(&id) = targets.get(i) else { continue };
+                let shared = match built.iter().find(|(seen, _)| Arc::ptr_eq(seen, &changed)) {
+                    Some((_, shared)) => shared.clone(),
+                    None => {
+                        let shared = Arc::new(RouteAttrs {
                             attrs: (*changed).clone(),
                             mp_next_hop: attrs.mp_next_hop,
-                        }),
-                    ));
-                }
+                        });
+                        built.push((changed, shared.clone()));
+                        shared
+                    }
+                };
+                modified.push((PeerId(id), shared));
             }
         }
         modified.sort_by_key(|(peer, _)| *peer);

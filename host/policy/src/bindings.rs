@@ -6,6 +6,8 @@
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "policy-module",
+    // Equal modifications for several export targets are applied once.
+    additional_derives: [PartialEq],
 });
 
 /// Host bindings of world `static-hold-module` (`wit/static-hold.wit`). The

@@ -649,7 +649,10 @@ impl PolicyWorker {
                     .map(|tm| (tm.target, &tm.modification))
                     .collect();
                 let mut kept = Vec::with_capacity(group.members.len());
-                let mut split = Vec::new();
+                // Targets given equal modifications (the common case: the same
+                // action communities stripped for every target) share one
+                // modified attribute set, built once.
+                let mut split: Vec<(&t::Modification, Vec<u32>)> = Vec::new();
                 for (k, &member) in group.members.iter().enumerate() {
                     let allowed = match &verdict.receivers {
                         t::Receivers::All => true,
@@ -661,11 +664,18 @@ impl PolicyWorker {
                     if !allowed {
                         result.receivers.remove(member as usize);
                     } else if let Some(m) = modified.remove(&(k as u32)) {
-                        split.push(modified_group(group.attrs.clone(), None, None, m, vec![member]));
+                        match split.iter_mut().find(|(seen, _)| *seen == m) {
+                            Some((_, members)) => members.push(member),
+                            None => split.push((m, vec![member])),
+                        }
                     } else {
                         kept.push(member);
                     }
                 }
+                let split: Vec<Group<'_>> = split
+                    .into_iter()
+                    .map(|(m, members)| modified_group(group.attrs.clone(), None, None, m, members))
+                    .collect();
                 next.push(Group {
                     members: kept,
                     ..group
