@@ -20,6 +20,7 @@ const MODULES: &[(&str, &str)] = &[
     ("origin_tagger", "origin_tagger.wasm"),
     ("kumo_policy_static_hold", "static_hold.wasm"),
     ("kumo_policy_hostile_hold", "hostile_hold.wasm"),
+    ("kumo_policy_by_length", "by_length.wasm"),
 ];
 
 /// Cargo workspaces to build, relative to the repository root: the shipped

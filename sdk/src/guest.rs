@@ -79,27 +79,7 @@ pub fn import_routes<P: Policy>(
         return t::ImportVerdicts::RejectAll(policy_error("unknown client"));
     };
     let attrs = attributes(attrs);
-    // Columns of unequal length make the missing entries invalid (rejected
-    // below), never a panic.
-    let count = batch.lengths.len();
-    let mut invalid: Vec<usize> = Vec::new();
-    let mut prefixes: Vec<IpNet> = Vec::with_capacity(count);
-    let columns = batch
-        .high
-        .iter()
-        .zip(&batch.low)
-        .zip(&batch.lengths)
-        .zip(&batch.families);
-    for (i, (((&high, &low), &length), &family)) in columns.enumerate() {
-        prefixes.push(batched_prefix(high, low, length, family).unwrap_or_else(|| {
-            invalid.push(i);
-            IpNet::V4(Default::default())
-        }));
-    }
-    for i in prefixes.len()..count {
-        invalid.push(i);
-        prefixes.push(IpNet::V4(Default::default()));
-    }
+    let (prefixes, invalid) = decode_batch(&batch);
     let mut verdicts = crate::ImportVerdicts::new(prefixes.len());
     policy.import(client, &attrs, &prefixes, &mut verdicts);
     for i in invalid {
@@ -131,47 +111,123 @@ pub fn import_routes<P: Policy>(
     })
 }
 
-pub fn export_route<P: Policy>(
+/// The prefixes of a batch, and the positions of invalid entries (an unknown
+/// family, a length out of range, or columns of unequal length: the missing
+/// entries are invalid, never a panic), which hold a placeholder.
+fn decode_batch(batch: &t::PrefixBatch) -> (Vec<IpNet>, Vec<usize>) {
+    let count = batch.lengths.len();
+    let mut invalid: Vec<usize> = Vec::new();
+    let mut prefixes: Vec<IpNet> = Vec::with_capacity(count);
+    let columns = batch
+        .high
+        .iter()
+        .zip(&batch.low)
+        .zip(&batch.lengths)
+        .zip(&batch.families);
+    for (i, (((&high, &low), &length), &family)) in columns.enumerate() {
+        prefixes.push(batched_prefix(high, low, length, family).unwrap_or_else(|| {
+            invalid.push(i);
+            IpNet::V4(Default::default())
+        }));
+    }
+    for i in prefixes.len()..count {
+        invalid.push(i);
+        prefixes.push(IpNet::V4(Default::default()));
+    }
+    (prefixes, invalid)
+}
+
+pub fn export_routes<P: Policy>(
     state: &State<P>,
     source_id: u32,
     attrs: t::Attributes,
-    wit_prefix: t::Prefix,
+    batch: t::PrefixBatch,
     target_ids: Vec<u32>,
-) -> t::ExportVerdict {
-    let none = || t::ExportVerdict {
-        receivers: t::Receivers::None,
-        modified: Vec::new(),
+) -> t::ExportVerdicts {
+    let none = || {
+        t::ExportVerdicts::Uniform(t::ExportVerdict {
+            receivers: t::Receivers::None,
+            modifications: Vec::new(),
+            modified: Vec::new(),
+        })
     };
-    let (Some(policy), Some(source), Some(prefix)) =
-        (&state.policy, state.clients.get(source_id), prefix(&wit_prefix))
-    else {
+    let (Some(policy), Some(source)) = (&state.policy, state.clients.get(source_id)) else {
         return none();
     };
+    let (prefixes, invalid) = decode_batch(&batch);
+    // Verdict indices are u16: kumo never sends a batch that large.
+    if prefixes.len() > usize::from(u16::MAX) {
+        return none();
+    }
     let attrs = attributes(attrs);
     let targets = Targets::new(&target_ids, &state.clients);
-    let mut verdicts = crate::ExportVerdicts::new(targets.len());
-    policy.export(source, &attrs, &prefix, &targets, &mut verdicts);
-    // Fail closed towards targets this instance does not know.
-    for i in targets.unknown() {
-        verdicts.deny(i);
+    let unknown: Vec<usize> = targets.unknown().collect();
+    let mut distinct: Vec<crate::ExportVerdicts> = Vec::new();
+    let mut indices: Vec<u16> = Vec::with_capacity(prefixes.len());
+    for (i, prefix) in prefixes.iter().enumerate() {
+        let mut verdicts = crate::ExportVerdicts::new(targets.len());
+        if invalid.contains(&i) {
+            (0..targets.len()).for_each(|k| verdicts.deny(k));
+        } else {
+            policy.export(source, &attrs, prefix, &targets, &mut verdicts);
+            // Fail closed towards targets this instance does not know.
+            unknown.iter().for_each(|&k| verdicts.deny(k));
+        }
+        let k = match distinct.iter().position(|d| *d == verdicts) {
+            Some(k) => k,
+            None => {
+                distinct.push(verdicts);
+                distinct.len() - 1
+            }
+        };
+        indices.push(k as u16);
     }
+    let mut distinct: Vec<t::ExportVerdict> = distinct
+        .into_iter()
+        .map(|v| export_verdict(v, target_ids.len()))
+        .collect();
+    match distinct.len() {
+        0 => none(),
+        1 => t::ExportVerdicts::Uniform(distinct.remove(0)),
+        _ => t::ExportVerdicts::Mixed(t::MixedExportVerdicts {
+            verdicts: indices,
+            distinct,
+        }),
+    }
+}
+
+fn export_verdict(verdicts: crate::ExportVerdicts, targets: usize) -> t::ExportVerdict {
     let allowed = verdicts.allowed();
     let (bitmap, modified) = verdicts.into_parts();
     let receivers = match bitmap {
         _ if allowed == 0 => t::Receivers::None,
         None => t::Receivers::All,
-        Some(_) if allowed == target_ids.len() => t::Receivers::All,
+        Some(_) if allowed == targets => t::Receivers::All,
         Some(words) => t::Receivers::Bitmap(words),
     };
+    // Equal modifications (the same communities stripped for every target)
+    // cross the boundary once.
+    let mut modifications: Vec<crate::Modification> = Vec::new();
+    let modified = modified
+        .into_iter()
+        .map(|(target, m)| {
+            let k = match modifications.iter().position(|seen| *seen == m) {
+                Some(k) => k,
+                None => {
+                    modifications.push(m);
+                    modifications.len() - 1
+                }
+            };
+            t::TargetModification {
+                target,
+                modification: k as u16,
+            }
+        })
+        .collect();
     t::ExportVerdict {
         receivers,
-        modified: modified
-            .into_iter()
-            .map(|(target, m)| t::TargetModification {
-                target,
-                modification: modification(m),
-            })
-            .collect(),
+        modifications: modifications.into_iter().map(modification).collect(),
+        modified,
     }
 }
 
@@ -187,10 +243,6 @@ fn ip(address: &t::IpAddress) -> IpAddr {
         t::IpAddress::V4(a) => IpAddr::V4(Ipv4Addr::from(a)),
         t::IpAddress::V6((hi, lo)) => IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo))),
     }
-}
-
-fn prefix(p: &t::Prefix) -> Option<IpNet> {
-    IpNet::new(ip(&p.address), p.length).ok()
 }
 
 /// One prefix of a batch; `None` for an unknown family or a length out of

@@ -216,13 +216,13 @@ macro_rules! export_policy {
                 fn import_routes(client: u32, attrs: t::Attributes, prefixes: t::PrefixBatch) -> t::ImportVerdicts {
                     STATE.with(|s| $crate::guest::import_routes(&s.borrow(), client, attrs, prefixes))
                 }
-                fn export_route(
+                fn export_routes(
                     source: u32,
                     attrs: t::Attributes,
-                    prefix: t::Prefix,
+                    prefixes: t::PrefixBatch,
                     targets: Vec<u32>,
-                ) -> t::ExportVerdict {
-                    STATE.with(|s| $crate::guest::export_route(&s.borrow(), source, attrs, prefix, targets))
+                ) -> t::ExportVerdicts {
+                    STATE.with(|s| $crate::guest::export_routes(&s.borrow(), source, attrs, prefixes, targets))
                 }
                 fn self_test() -> Result<(), String> {
                     STATE.with(|s| $crate::guest::self_test(&s.borrow()))

@@ -41,13 +41,6 @@ pub(crate) fn push_prefix(batch: &mut t::PrefixBatch, p: &IpNet) {
     batch.families.push(family);
 }
 
-pub(crate) fn prefix(p: &IpNet) -> t::Prefix {
-    t::Prefix {
-        address: ip(p.network()),
-        length: p.prefix_len(),
-    }
-}
-
 /// The WIT attribute record for `attrs`; `next_hop` (from MP_REACH_NLRI)
 /// takes precedence over the NEXT_HOP attribute.
 pub(crate) fn attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>) -> t::Attributes {

@@ -224,6 +224,44 @@ pub struct ExportResult {
     pub failure: Option<PolicyFailure>,
 }
 
+/// Most prefixes in one export call (verdict indices are `u16`).
+pub const EXPORT_BATCH_MAX: usize = 4096;
+
+/// The verdicts of one batched export: the distinct results and one index
+/// per prefix, like [`ImportVerdicts`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportResults {
+    index: Vec<u32>,
+    results: Vec<ExportResult>,
+}
+
+impl ExportResults {
+    /// Number of prefixes.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// No prefixes?
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The result for prefix `i`.
+    pub fn get(&self, i: usize) -> Option<&ExportResult> {
+        self.index.get(i).and_then(|&k| self.results.get(k as usize))
+    }
+
+    /// Index into [`ExportResults::distinct`] of prefix `i`'s result.
+    pub fn result_index(&self, i: usize) -> Option<usize> {
+        self.index.get(i).map(|&k| k as usize)
+    }
+
+    /// The distinct results of the call (in no particular order).
+    pub fn distinct(&self) -> &[ExportResult] {
+        &self.results
+    }
+}
+
 struct Slot {
     module: Arc<PolicyModule>,
     instance: Option<Instance>,
@@ -258,6 +296,7 @@ impl std::fmt::Debug for PolicyWorker {
 
 /// A group of prefixes (import) or targets (export) that share attributes
 /// while going down a chain.
+#[derive(Clone)]
 struct Group<'a> {
     attrs: std::borrow::Cow<'a, PathAttributes>,
     modified: bool,
@@ -594,106 +633,176 @@ impl PolicyWorker {
         prefix: &IpNet,
         targets: &[u32],
     ) -> ExportResult {
-        let mut result = ExportResult {
-            receivers: TargetSet::full(targets.len()),
-            modified: Vec::new(),
-            failure: None,
+        let mut results = self.export_many(chain, source, attrs, std::slice::from_ref(prefix), targets);
+        results.results.swap_remove(0)
+    }
+
+    /// Export of many prefixes from client `source` sharing the attribute set
+    /// `attrs`: one call per module (and per group of targets the chain has
+    /// split off) for the whole batch, towards every candidate target at
+    /// once. Prefixes whose verdicts differ part ways down the chain. At
+    /// most [`EXPORT_BATCH_MAX`] prefixes per call (verdict indices are
+    /// `u16` in the WIT); larger batches are evaluated in slices.
+    pub fn export_many(
+        &mut self,
+        chain: &[Arc<PolicyModule>],
+        source: u32,
+        attrs: &PathAttributes,
+        prefixes: &[IpNet],
+        targets: &[u32],
+    ) -> ExportResults {
+        let mut out = ExportResults {
+            index: Vec::with_capacity(prefixes.len()),
+            results: Vec::new(),
         };
-        let all: Vec<u32> = (0..targets.len() as u32).collect();
-        let mut groups = vec![Group {
-            attrs: std::borrow::Cow::Borrowed(attrs),
-            modified: false,
-            preference: None,
-            next_hop: None,
-            members: all,
+        if prefixes.is_empty() {
+            out.results.push(ExportResult {
+                receivers: TargetSet::full(targets.len()),
+                modified: Vec::new(),
+                failure: None,
+            });
+            return out;
+        }
+        for (n, slice) in prefixes.chunks(EXPORT_BATCH_MAX).enumerate() {
+            let first = n * EXPORT_BATCH_MAX;
+            let classes = self.export_classes(chain, source, attrs, prefixes, first, slice.len(), targets);
+            out.index.resize(first + slice.len(), 0);
+            for class in classes {
+                let slot = out.results.len() as u32;
+                for &i in &class.prefixes {
+                    if let Some(entry) = out.index.get_mut(i as usize) {
+                        *entry = slot;
+                    }
+                }
+                out.results.push(class.into_result());
+            }
+        }
+        out
+    }
+
+    /// The chain over `prefixes[first..first + len]`: the classes of prefixes
+    /// that share a verdict.
+    #[allow(clippy::too_many_arguments)]
+    fn export_classes<'a>(
+        &mut self,
+        chain: &[Arc<PolicyModule>],
+        source: u32,
+        attrs: &'a PathAttributes,
+        prefixes: &[IpNet],
+        first: usize,
+        len: usize,
+        targets: &[u32],
+    ) -> Vec<ExportClass<'a>> {
+        let mut classes = vec![ExportClass {
+            prefixes: (first as u32..(first + len) as u32).collect(),
+            receivers: TargetSet::full(targets.len()),
+            failure: None,
+            pending: vec![Group {
+                attrs: std::borrow::Cow::Borrowed(attrs),
+                modified: false,
+                preference: None,
+                next_hop: None,
+                members: (0..targets.len() as u32).collect(),
+            }],
+            done: Vec::new(),
         }];
-        let wit_prefix = convert::prefix(prefix);
         for module in chain {
-            let mut next = Vec::with_capacity(groups.len());
-            for group in groups {
+            let mut finished = Vec::with_capacity(classes.len());
+            while let Some(mut class) = classes.pop() {
+                let Some(group) = class.pending.pop() else {
+                    class.pending = std::mem::take(&mut class.done);
+                    finished.push(class);
+                    continue;
+                };
                 if group.members.is_empty() {
+                    classes.push(class);
                     continue;
                 }
-                module.stats().routes.fetch_add(1, Ordering::Relaxed);
-                let ids: Vec<u32> = group
-                    .members
-                    .iter()
-                    .filter_map(|&i| targets.get(i as usize).copied())
-                    .collect();
-                let verdict = if self.client_ids.contains_key(&source) {
-                    let wit_attrs = convert::attributes(&group.attrs, None);
-                    self.with_instance(module, |instance, module, _| {
-                        instance.call(module, |b, s| {
-                            b.kumo_policy_policy()
-                                .call_export_route(s, source, &wit_attrs, wit_prefix, &ids)
-                        })
-                    })
-                    .and_then(|v| check_export(module, v, ids.len()))
-                } else {
-                    module.stats().count_failure(FailureKind::InvalidResult);
-                    Err(Self::unknown_client(module, source))
-                };
-                let verdict = match verdict {
+                let verdicts = self.export_call(module, source, &group, &class.prefixes, prefixes, targets);
+                let (indices, distinct) = match verdicts {
                     Ok(v) => v,
                     Err(failure) => {
                         for &i in &group.members {
-                            result.receivers.remove(i as usize);
+                            class.receivers.remove(i as usize);
                         }
-                        result.failure.get_or_insert(failure);
+                        class.failure.get_or_insert(failure);
+                        classes.push(class);
                         continue;
                     }
                 };
-                let mut modified: HashMap<u32, &t::Modification> = verdict
-                    .modified
-                    .iter()
-                    .map(|tm| (tm.target, &tm.modification))
-                    .collect();
-                let mut kept = Vec::with_capacity(group.members.len());
-                // Targets given equal modifications (the common case: the same
-                // action communities stripped for every target) share one
-                // modified attribute set, built once.
-                let mut split: Vec<(&t::Modification, Vec<u32>)> = Vec::new();
-                for (k, &member) in group.members.iter().enumerate() {
-                    let allowed = match &verdict.receivers {
-                        t::Receivers::All => true,
-                        t::Receivers::None => false,
-                        t::Receivers::Bitmap(words) => {
-                            words.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0)
+                // Split the class by verdict; the last part keeps the class itself.
+                let mut parts: Vec<Vec<u32>> = vec![Vec::new(); distinct.len()];
+                match indices {
+                    None => parts[0] = std::mem::take(&mut class.prefixes),
+                    Some(indices) => {
+                        for (&p, &k) in class.prefixes.iter().zip(&indices) {
+                            parts[usize::from(k)].push(p);
                         }
-                    };
-                    if !allowed {
-                        result.receivers.remove(member as usize);
-                    } else if let Some(m) = modified.remove(&(k as u32)) {
-                        match split.iter_mut().find(|(seen, _)| *seen == m) {
-                            Some((_, members)) => members.push(member),
-                            None => split.push((m, vec![member])),
-                        }
-                    } else {
-                        kept.push(member);
                     }
                 }
-                let split: Vec<Group<'_>> = split
+                let parts: Vec<(Vec<u32>, &t::ExportVerdict)> = parts
                     .into_iter()
-                    .map(|(m, members)| modified_group(group.attrs.clone(), None, None, m, members))
+                    .zip(&distinct)
+                    .filter(|(p, _)| !p.is_empty())
                     .collect();
-                next.push(Group {
-                    members: kept,
-                    ..group
-                });
-                next.extend(split);
+                let count = parts.len();
+                for (n, (part, verdict)) in parts.into_iter().enumerate() {
+                    let mut sub = if n + 1 == count {
+                        std::mem::replace(&mut class, ExportClass::empty())
+                    } else {
+                        class.clone()
+                    };
+                    sub.prefixes = part;
+                    sub.apply(&group, verdict);
+                    classes.push(sub);
+                }
             }
-            groups = next;
+            classes = finished;
         }
-        for group in groups {
-            if group.modified {
-                let attrs = Arc::new(group.attrs.into_owned());
-                result
-                    .modified
-                    .extend(group.members.iter().map(|&i| (i as usize, attrs.clone())));
-            }
+        classes
+    }
+
+    /// One call of `module` for `group`'s targets and the prefixes at
+    /// `positions`: per-prefix verdict indices (`None`: the same for all)
+    /// and the distinct verdicts, checked.
+    fn export_call(
+        &mut self,
+        module: &Arc<PolicyModule>,
+        source: u32,
+        group: &Group<'_>,
+        positions: &[u32],
+        prefixes: &[IpNet],
+        targets: &[u32],
+    ) -> Result<(Option<Vec<u16>>, Vec<t::ExportVerdict>), PolicyFailure> {
+        module
+            .stats()
+            .routes
+            .fetch_add(positions.len() as u64, Ordering::Relaxed);
+        if !self.client_ids.contains_key(&source) {
+            module.stats().count_failure(FailureKind::InvalidResult);
+            return Err(Self::unknown_client(module, source));
         }
-        result.modified.sort_by_key(|(i, _)| *i);
-        result
+        let ids: Vec<u32> = group
+            .members
+            .iter()
+            .filter_map(|&i| targets.get(i as usize).copied())
+            .collect();
+        let batch = &mut self.batch;
+        batch.high.clear();
+        batch.low.clear();
+        batch.lengths.clear();
+        batch.families.clear();
+        for p in positions.iter().filter_map(|&i| prefixes.get(i as usize)) {
+            convert::push_prefix(batch, p);
+        }
+        let wit_attrs = convert::attributes(&group.attrs, None);
+        let verdicts = self.with_instance(module, |instance, module, batch| {
+            instance.call(module, |b, s| {
+                b.kumo_policy_policy()
+                    .call_export_routes(s, source, &wit_attrs, batch, &ids)
+            })
+        })?;
+        check_export(module, verdicts, positions.len(), ids.len())
     }
 }
 
@@ -727,25 +836,55 @@ fn modified_group<'a>(
     }
 }
 
+/// The verdicts of one export call, checked: one index per prefix within
+/// range, bitmaps of the right size, modifications naming a target and a
+/// modification that exist. Anything else is a policy error.
+#[allow(clippy::type_complexity)]
 fn check_export(
     module: &PolicyModule,
-    verdict: t::ExportVerdict,
+    verdicts: t::ExportVerdicts,
+    prefixes: usize,
     targets: usize,
-) -> Result<t::ExportVerdict, PolicyFailure> {
-    let problem = match &verdict.receivers {
-        t::Receivers::Bitmap(words) if words.len() != targets.div_ceil(64) => Some(format!(
-            "export bitmap has {} words for {} targets",
-            words.len(),
-            targets
+) -> Result<(Option<Vec<u16>>, Vec<t::ExportVerdict>), PolicyFailure> {
+    let (indices, distinct) = match verdicts {
+        t::ExportVerdicts::Uniform(v) => (None, vec![v]),
+        t::ExportVerdicts::Mixed(m) => (Some(m.verdicts), m.distinct),
+    };
+    let problem = match &indices {
+        Some(indices) if indices.len() != prefixes => Some(format!(
+            "export verdicts: {} entries for {} prefixes",
+            indices.len(),
+            prefixes
         )),
-        _ => verdict
-            .modified
-            .iter()
-            .find(|m| m.target as usize >= targets)
-            .map(|m| format!("export modification for target {} of {}", m.target, targets)),
+        Some(indices) if indices.iter().any(|&k| usize::from(k) >= distinct.len()) => Some(format!(
+            "export verdicts: an index past the {} distinct verdicts",
+            distinct.len()
+        )),
+        _ => distinct.iter().find_map(|verdict| match &verdict.receivers {
+            t::Receivers::Bitmap(words) if words.len() != targets.div_ceil(64) => Some(format!(
+                "export bitmap has {} words for {} targets",
+                words.len(),
+                targets
+            )),
+            _ => verdict
+                .modified
+                .iter()
+                .find(|m| {
+                    m.target as usize >= targets || usize::from(m.modification) >= verdict.modifications.len()
+                })
+                .map(|m| {
+                    format!(
+                        "export modification {} of {} for target {} of {}",
+                        m.modification,
+                        verdict.modifications.len(),
+                        m.target,
+                        targets
+                    )
+                }),
+        }),
     };
     match problem {
-        None => Ok(verdict),
+        None => Ok((indices, distinct)),
         Some(message) => {
             module.stats().count_failure(FailureKind::InvalidResult);
             tracing::warn!(policy = %module.name(), error = %message, "policy answered a malformed verdict; the route is sent to no one");
@@ -754,6 +893,88 @@ fn check_export(
                 kind: FailureKind::InvalidResult,
                 message,
             })
+        }
+    }
+}
+
+/// Prefixes that share a verdict so far down an export chain, with the
+/// groups of targets still to evaluate by the current module (`pending`)
+/// and those that passed it (`done`).
+#[derive(Clone)]
+struct ExportClass<'a> {
+    prefixes: Vec<u32>,
+    receivers: TargetSet,
+    failure: Option<PolicyFailure>,
+    pending: Vec<Group<'a>>,
+    done: Vec<Group<'a>>,
+}
+
+impl<'a> ExportClass<'a> {
+    fn empty() -> Self {
+        ExportClass {
+            prefixes: Vec::new(),
+            receivers: TargetSet::full(0),
+            failure: None,
+            pending: Vec::new(),
+            done: Vec::new(),
+        }
+    }
+
+    /// `verdict` for `group`: targets it denies leave the receivers; the
+    /// others pass on, those given equal modifications in one group each.
+    fn apply(&mut self, group: &Group<'a>, verdict: &t::ExportVerdict) {
+        let mut modified: HashMap<u32, u16> = verdict
+            .modified
+            .iter()
+            .map(|tm| (tm.target, tm.modification))
+            .collect();
+        let mut kept = Vec::with_capacity(group.members.len());
+        let mut split: Vec<(u16, Vec<u32>)> = Vec::new();
+        for (k, &member) in group.members.iter().enumerate() {
+            let allowed = match &verdict.receivers {
+                t::Receivers::All => true,
+                t::Receivers::None => false,
+                t::Receivers::Bitmap(words) => words.get(k / 64).is_some_and(|w| w & (1 << (k % 64)) != 0),
+            };
+            if !allowed {
+                self.receivers.remove(member as usize);
+            } else if let Some(m) = modified.remove(&(k as u32)) {
+                match split.iter_mut().find(|(seen, _)| *seen == m) {
+                    Some((_, members)) => members.push(member),
+                    None => split.push((m, vec![member])),
+                }
+            } else {
+                kept.push(member);
+            }
+        }
+        for (m, members) in split {
+            if let Some(m) = verdict.modifications.get(usize::from(m)) {
+                self.done
+                    .push(modified_group(group.attrs.clone(), None, None, m, members));
+            }
+        }
+        self.done.push(Group {
+            attrs: group.attrs.clone(),
+            modified: group.modified,
+            preference: group.preference,
+            next_hop: group.next_hop,
+            members: kept,
+        });
+    }
+
+    fn into_result(self) -> ExportResult {
+        let mut modified = Vec::new();
+        for group in self.pending {
+            if group.modified {
+                let attrs = Arc::new(group.attrs.into_owned());
+                modified.extend(group.members.iter().map(|&i| (i as usize, attrs.clone())));
+            }
+        }
+        modified.sort_by_key(|(i, _)| *i);
+        ExportResult {
+            receivers: self.receivers,
+            modified,
+            failure: self.failure,
         }
     }
 }

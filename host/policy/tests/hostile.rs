@@ -154,6 +154,7 @@ fn export_failures_send_to_no_one() {
         ("loop", FailureKind::Deadline),
         ("panic", FailureKind::Trap),
         ("bad-bitmap", FailureKind::InvalidResult),
+        ("bad-index", FailureKind::InvalidResult),
     ] {
         let bad = hostile(
             mode,

@@ -38,16 +38,17 @@ mod guest {
             t::ImportVerdicts::AcceptAll
         }
 
-        fn export_route(
+        fn export_routes(
             _source: u32,
             _attrs: t::Attributes,
-            _prefix: t::Prefix,
+            _prefixes: t::PrefixBatch,
             _targets: Vec<u32>,
-        ) -> t::ExportVerdict {
-            t::ExportVerdict {
+        ) -> t::ExportVerdicts {
+            t::ExportVerdicts::Uniform(t::ExportVerdict {
                 receivers: t::Receivers::All,
+                modifications: Vec::new(),
                 modified: Vec::new(),
-            }
+            })
         }
 
         fn self_test() -> Result<(), String> {

@@ -5,7 +5,7 @@
 //! - `memory`: allocates until it is stopped (the host's memory cap);
 //! - `panic`: panics (a trap);
 //! - `wrong-length`: returns one verdict index too few;
-//! - `bad-index`: returns a verdict index past the outcome table;
+//! - `bad-index`: returns a verdict index past the outcome table (import and export);
 //! - `bad-bitmap`: returns an export bitmap of the wrong size;
 //! - `init-error`: refuses its configuration; `self-test-error`: fails its self-test;
 //! - `init-loop`: never returns from `init`;
@@ -135,23 +135,34 @@ mod guest {
             }
         }
 
-        fn export_route(
+        fn export_routes(
             source: u32,
             _attrs: t::Attributes,
-            _prefix: t::Prefix,
+            prefixes: t::PrefixBatch,
             targets: Vec<u32>,
-        ) -> t::ExportVerdict {
+        ) -> t::ExportVerdicts {
             let receivers = match misbehave_for(source).as_deref() {
                 Some("loop") => spin(),
                 Some("memory") => eat_memory(),
                 Some("panic") => panic!("hostile: panicking on purpose"),
                 Some("bad-bitmap") => t::Receivers::Bitmap(vec![u64::MAX; targets.len() / 64 + 3]),
+                Some("bad-index") => {
+                    return t::ExportVerdicts::Mixed(t::MixedExportVerdicts {
+                        verdicts: vec![7; prefixes.lengths.len()],
+                        distinct: vec![t::ExportVerdict {
+                            receivers: t::Receivers::All,
+                            modifications: Vec::new(),
+                            modified: Vec::new(),
+                        }],
+                    });
+                }
                 _ => t::Receivers::All,
             };
-            t::ExportVerdict {
+            t::ExportVerdicts::Uniform(t::ExportVerdict {
                 receivers,
+                modifications: Vec::new(),
                 modified: Vec::new(),
-            }
+            })
         }
 
         fn self_test() -> Result<(), String> {

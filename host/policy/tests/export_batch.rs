@@ -1,0 +1,155 @@
+//! Batched export (`export-routes`): one call for the prefixes of an
+//! attribute set, per-prefix verdicts through the SDK's glue, classes of
+//! prefixes parting ways down a chain, and the same answers as one call per
+//! prefix.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use kumo_policy::*;
+
+/// policies/testing/by-length: export by prefix length (see its docs).
+const BY_LENGTH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/by_length.wasm"));
+
+fn by_length() -> Arc<PolicyModule> {
+    load("by-length", BY_LENGTH, serde_json::json!({}))
+}
+
+/// Targets: client 2 (AS6939, odd: prepended on /24 and /48) and client 4 (AS174, even).
+const TARGETS: [u32; 2] = [2, 4];
+
+fn worker() -> PolicyWorker {
+    let mut worker = engine().worker();
+    let mut all = clients();
+    all.push(client(4, 174, "192.0.2.4"));
+    worker.set_clients(&all);
+    worker
+}
+
+fn path_len(result: &ExportResult, target: usize) -> Option<usize> {
+    result
+        .modified
+        .iter()
+        .find(|(t, _)| *t == target)
+        .and_then(|(_, a)| a.as_path.as_ref())
+        .map(|p| p.segments.iter().map(|s| s.asns().len()).sum())
+}
+
+#[test]
+fn one_call_answers_each_prefix_by_its_own_verdict() {
+    let chain = [by_length()];
+    let mut worker = worker();
+    let p = prefixes(&[
+        "11.0.0.0/24",
+        "11.0.1.0/25",
+        "11.0.0.0/16",
+        "11.0.2.0/24",
+        "2001:db8::/48",
+        "2001:db8::/64",
+    ]);
+    let attrs = attrs(&[3333, 1299], "192.0.2.1");
+    let calls_before = chain[0].stats().snapshot().calls;
+    let out = worker.export_many(&chain, 1, &attrs, &p, &TARGETS);
+    assert_eq!(
+        chain[0].stats().snapshot().calls - calls_before,
+        1,
+        "one call for the batch"
+    );
+    assert_eq!(out.len(), 6);
+    let r = |i: usize| out.get(i).unwrap();
+    // Longer than /24 or /48: no one.
+    assert_eq!(r(1).receivers.count(), 0);
+    assert_eq!(r(5).receivers.count(), 0);
+    // Shorter: everyone, unchanged.
+    assert_eq!(r(2).receivers.count(), 2);
+    assert!(r(2).modified.is_empty());
+    // Exactly /24 or /48: everyone, the odd-ASN target with two more ASNs.
+    for i in [0, 3, 4] {
+        assert_eq!(r(i).receivers.count(), 2, "prefix {i}");
+        assert_eq!(path_len(r(i), 0), Some(4), "prefix {i}");
+        assert_eq!(path_len(r(i), 1), None, "prefix {i}");
+    }
+    // Equal verdicts share one result.
+    assert_eq!(out.result_index(0), out.result_index(3));
+    assert_eq!(out.result_index(1), out.result_index(5));
+    assert!(out.distinct().len() <= 4);
+    // The same answers as one call per prefix.
+    for (i, prefix) in p.iter().enumerate() {
+        let single = worker.export(&chain, 1, &attrs, prefix, &TARGETS);
+        assert_eq!(single.receivers, r(i).receivers, "prefix {prefix}");
+        assert_eq!(single.modified.len(), r(i).modified.len(), "prefix {prefix}");
+        for ((t1, a1), (t2, a2)) in single.modified.iter().zip(&r(i).modified) {
+            assert_eq!((t1, &**a1), (t2, &**a2), "prefix {prefix}");
+        }
+    }
+}
+
+#[test]
+fn classes_part_ways_down_a_chain() {
+    // The second module sees what the first did: for the odd-ASN target the
+    // path is prepended twice more on /24s; the /25 never reaches it.
+    let chain = [by_length(), accept_all(), by_length()];
+    let mut worker = worker();
+    let p = prefixes(&["11.0.0.0/24", "11.0.1.0/25", "11.0.0.0/16"]);
+    let out = worker.export_many(&chain, 1, &attrs(&[3333], "192.0.2.1"), &p, &TARGETS);
+    let r = |i: usize| out.get(i).unwrap();
+    assert_eq!(path_len(r(0), 0), Some(5));
+    assert_eq!(path_len(r(0), 1), None);
+    assert_eq!(r(0).receivers.count(), 2);
+    assert_eq!(r(1).receivers.count(), 0);
+    assert_eq!((r(2).receivers.count(), r(2).modified.len()), (2, 0));
+    assert!(r(0).failure.is_none() && r(1).failure.is_none());
+}
+
+#[test]
+fn batches_beyond_the_call_limit_are_sliced() {
+    let chain = [by_length()];
+    let mut worker = worker();
+    let n = EXPORT_BATCH_MAX + 904;
+    let p: Vec<ipnet::IpNet> = (0..n as u32)
+        .map(|i| {
+            let len = if i % 2 == 0 { 24 } else { 25 };
+            ipnet::IpNet::new(std::net::Ipv4Addr::from(0x0b00_0000 + (i << 8)).into(), len).unwrap()
+        })
+        .collect();
+    let out = worker.export_many(&chain, 1, &attrs(&[3333], "192.0.2.1"), &p, &TARGETS);
+    assert_eq!(out.len(), n);
+    for i in 0..n {
+        let expected = if i % 2 == 0 { 2 } else { 0 };
+        assert_eq!(out.get(i).unwrap().receivers.count(), expected, "prefix {i}");
+    }
+}
+
+#[test]
+fn a_malformed_batch_answer_sends_to_no_one() {
+    // `bad-index` answers a verdict index past its table for source 1.
+    let bad = Arc::new(
+        PolicyModule::load(
+            engine(),
+            "hostile-bad-index",
+            HOSTILE,
+            relaxed(),
+            serde_json::json!({"mode": "bad-index", "victims": [1]}),
+        )
+        .unwrap(),
+    );
+    let chain = [bad];
+    let mut worker = worker();
+    let p = prefixes(&["11.0.0.0/24", "11.0.1.0/24"]);
+    let out = worker.export_many(&chain, 1, &attrs(&[3333], "192.0.2.1"), &p, &TARGETS);
+    for i in 0..2 {
+        let r = out.get(i).unwrap();
+        assert_eq!(r.receivers.count(), 0);
+        assert_eq!(
+            r.failure.as_ref().map(|f| f.kind),
+            Some(FailureKind::InvalidResult)
+        );
+    }
+    // Another source is served by the same module.
+    let out = worker.export_many(&chain, 2, &attrs(&[6939], "192.0.2.2"), &p, &[1, 4]);
+    assert!((0..2).all(|i| out.get(i).unwrap().receivers.count() == 2));
+}
