@@ -148,7 +148,8 @@ pub fn export_routes<P: Policy>(
         t::ExportVerdicts::Uniform(t::ExportVerdict {
             receivers: t::Receivers::None,
             modifications: Vec::new(),
-            modified: Vec::new(),
+            modified_targets: Vec::new(),
+            modified_by: Vec::new(),
         })
     };
     let (Some(policy), Some(source)) = (&state.policy, state.clients.get(source_id)) else {
@@ -198,36 +199,19 @@ pub fn export_routes<P: Policy>(
 
 fn export_verdict(verdicts: crate::ExportVerdicts, targets: usize) -> t::ExportVerdict {
     let allowed = verdicts.allowed();
-    let (bitmap, modified) = verdicts.into_parts();
+    let (bitmap, modified, modifications) = verdicts.into_parts();
     let receivers = match bitmap {
         _ if allowed == 0 => t::Receivers::None,
         None => t::Receivers::All,
         Some(_) if allowed == targets => t::Receivers::All,
         Some(words) => t::Receivers::Bitmap(words),
     };
-    // Equal modifications (the same communities stripped for every target)
-    // cross the boundary once.
-    let mut modifications: Vec<crate::Modification> = Vec::new();
-    let modified = modified
-        .into_iter()
-        .map(|(target, m)| {
-            let k = match modifications.iter().position(|seen| *seen == m) {
-                Some(k) => k,
-                None => {
-                    modifications.push(m);
-                    modifications.len() - 1
-                }
-            };
-            t::TargetModification {
-                target,
-                modification: k as u16,
-            }
-        })
-        .collect();
+    let (modified_targets, modified_by) = modified.into_iter().unzip();
     t::ExportVerdict {
         receivers,
         modifications: modifications.into_iter().map(modification).collect(),
-        modified,
+        modified_targets,
+        modified_by,
     }
 }
 

@@ -470,7 +470,7 @@ impl ImportVerdicts {
 /// use kumo_sdk::{ExportVerdicts, Modification};
 /// let mut v = ExportVerdicts::new(3);
 /// v.deny(0);
-/// v.modify(2, Modification::new().prepend(2));
+/// v.modify(2, &Modification::new().prepend(2));
 /// assert_eq!(v.allowed(), 2);
 /// assert!(!v.is_allowed(0) && v.is_allowed(2));
 /// ```
@@ -479,7 +479,12 @@ pub struct ExportVerdicts {
     len: usize,
     /// `None` = every target; else one bit per target.
     bitmap: Option<Vec<u64>>,
-    modified: Vec<(u32, Modification)>,
+    /// Per target, 1 + its index in `modifications` (0: unmodified); empty
+    /// until the first modification. The same modification for many targets
+    /// (the usual case: the same action communities stripped for all) is
+    /// stored once, and a target's is found without a search.
+    modified: Vec<u16>,
+    modifications: Vec<Modification>,
 }
 
 impl ExportVerdicts {
@@ -493,6 +498,7 @@ impl ExportVerdicts {
             len,
             bitmap: None,
             modified: Vec::new(),
+            modifications: Vec::new(),
         }
     }
 
@@ -601,23 +607,60 @@ impl ExportVerdicts {
     }
 
     /// Modify the route for target `index` (e.g. prepend on request).
-    /// Merged with earlier modifications for the same target.
+    /// Merged with earlier modifications for the same target. Out-of-range
+    /// indices are ignored. The modification is copied only if no target has
+    /// an equal one yet, so passing the same one for every target is cheap.
     ///
     /// ```
     /// use kumo_sdk::{ExportVerdicts, Modification};
-    /// let mut v = ExportVerdicts::new(1);
-    /// v.modify(0, Modification::new().prepend(1));
-    /// assert_eq!(v.modification(0).unwrap().prepend, 1);
+    /// let mut v = ExportVerdicts::new(2);
+    /// let strip = Modification::new().prepend(1);
+    /// v.modify(0, &strip);
+    /// v.modify(1, &strip);
+    /// assert_eq!(v.modification(1).unwrap().prepend, 1);
     /// ```
-    pub fn modify(&mut self, index: usize, modification: Modification) {
-        let Ok(target) = u32::try_from(index) else { return };
+    pub fn modify(&mut self, index: usize, modification: &Modification) {
         if index >= self.len {
             return;
         }
-        match self.modified.iter_mut().find(|(t, _)| *t == target) {
-            Some((_, m)) => m.merge(&modification),
-            None => self.modified.push((target, modification)),
+        if self.modified.is_empty() {
+            self.modified.resize(self.len, 0);
         }
+        let Some(&current) = self.modified.get(index) else {
+            return;
+        };
+        let slot = match current
+            .checked_sub(1)
+            .and_then(|k| self.modifications.get(usize::from(k)))
+        {
+            Some(earlier) => {
+                let mut merged = earlier.clone();
+                merged.merge(modification);
+                self.intern(merged)
+            }
+            None => match self.modifications.iter().position(|m| m == modification) {
+                Some(k) => Some(k),
+                None => self.intern(modification.clone()),
+            },
+        };
+        if let (Some(k), Some(entry)) = (slot, self.modified.get_mut(index)) {
+            // `intern` keeps k below u16::MAX.
+            *entry = k as u16 + 1;
+        }
+    }
+
+    /// The index of `m` among the distinct modifications, added if new
+    /// (`None` past 65,534 distinct ones: one per target is the most a call
+    /// can need, and kumo never sends that many targets).
+    fn intern(&mut self, m: Modification) -> Option<usize> {
+        if let Some(k) = self.modifications.iter().position(|seen| *seen == m) {
+            return Some(k);
+        }
+        if self.modifications.len() >= usize::from(u16::MAX - 1) {
+            return None;
+        }
+        self.modifications.push(m);
+        Some(self.modifications.len() - 1)
     }
 
     /// The modification for target `index`, if any.
@@ -626,28 +669,44 @@ impl ExportVerdicts {
     /// assert!(kumo_sdk::ExportVerdicts::new(1).modification(0).is_none());
     /// ```
     pub fn modification(&self, index: usize) -> Option<&Modification> {
-        self.modified
-            .iter()
-            .find(|(t, _)| *t as usize == index)
-            .map(|(_, m)| m)
+        let k = self.modified.get(index)?.checked_sub(1)?;
+        self.modifications.get(usize::from(k))
     }
 
-    /// The raw form: `None` = all allowed, else the bitmap; modifications of
-    /// allowed targets. Used by the component glue.
+    /// The raw form: `None` = all allowed, else the bitmap; (target, index)
+    /// for the modified targets that are allowed, and the distinct
+    /// modifications they index (only those in use). Used by the component
+    /// glue.
     #[doc(hidden)]
-    pub fn into_parts(self) -> (Option<Vec<u64>>, Vec<(u32, Modification)>) {
-        let bitmap = self.bitmap;
-        let modified = self
-            .modified
+    #[allow(clippy::type_complexity)]
+    pub fn into_parts(self) -> (Option<Vec<u64>>, Vec<(u32, u16)>, Vec<Modification>) {
+        let allowed = |t: usize| match &self.bitmap {
+            None => true,
+            Some(words) => words.get(t / 64).is_some_and(|w| w & (1 << (t % 64)) != 0),
+        };
+        // Old index -> new index (after dropping unused ones), 0 = not yet seen.
+        let mut renumber: Vec<u16> = vec![0; self.modifications.len()];
+        let mut used: Vec<usize> = Vec::new();
+        let mut modified = Vec::new();
+        for (t, &entry) in self.modified.iter().enumerate() {
+            let Some(k) = entry.checked_sub(1).map(usize::from) else {
+                continue;
+            };
+            if !allowed(t) || k >= renumber.len() {
+                continue;
+            }
+            if renumber[k] == 0 {
+                used.push(k);
+                renumber[k] = used.len() as u16;
+            }
+            modified.push((t as u32, renumber[k] - 1));
+        }
+        let mut modifications: Vec<Option<Modification>> = self.modifications.into_iter().map(Some).collect();
+        let modifications = used
             .into_iter()
-            .filter(|(t, _)| match &bitmap {
-                None => true,
-                Some(words) => words
-                    .get(*t as usize / 64)
-                    .is_some_and(|w| w & (1 << (*t % 64)) != 0),
-            })
+            .filter_map(|k| modifications.get_mut(k).and_then(Option::take))
             .collect();
-        (bitmap, modified)
+        (self.bitmap, modified, modifications)
     }
 }
 
@@ -697,7 +756,7 @@ mod tests {
         assert_eq!(v.accepted(), 1);
         let mut e = ExportVerdicts::new(1);
         e.deny(1);
-        e.modify(9, Modification::new().prepend(1));
+        e.modify(9, &Modification::new().prepend(1));
         assert_eq!(e.allowed(), 1);
         assert!(e.into_parts().1.is_empty());
     }
@@ -708,7 +767,7 @@ mod tests {
             let mut v = ExportVerdicts::new(len);
             v.deny(len - 1);
             assert_eq!(v.allowed(), len - 1, "len {len}");
-            let (bitmap, _) = v.into_parts();
+            let (bitmap, _, _) = v.into_parts();
             assert_eq!(bitmap.unwrap().len(), len.div_ceil(64));
         }
     }
@@ -716,11 +775,27 @@ mod tests {
     #[test]
     fn modifications_of_denied_targets_are_dropped() {
         let mut v = ExportVerdicts::new(2);
-        v.modify(0, Modification::new().prepend(1));
-        v.modify(1, Modification::new().prepend(2));
+        v.modify(0, &Modification::new().prepend(1));
+        v.modify(1, &Modification::new().prepend(2));
         v.deny(0);
-        let (_, modified) = v.into_parts();
-        assert_eq!(modified.len(), 1);
-        assert_eq!(modified[0].0, 1);
+        let (_, modified, modifications) = v.into_parts();
+        assert_eq!(modified, vec![(1, 0)]);
+        assert_eq!(modifications, vec![Modification::new().prepend(2)]);
+    }
+
+    #[test]
+    fn equal_modifications_are_stored_once_and_merged_per_target() {
+        let mut v = ExportVerdicts::new(4);
+        let strip = Modification::new().remove_community(Community::new(0, 6939));
+        for t in 0..4 {
+            v.modify(t, &strip);
+        }
+        v.modify(2, &Modification::new().prepend(2));
+        let (_, modified, modifications) = v.clone().into_parts();
+        assert_eq!(modifications.len(), 2);
+        assert_eq!(modified, vec![(0, 0), (1, 0), (2, 1), (3, 0)]);
+        let merged = v.modification(2).unwrap();
+        assert_eq!((merged.prepend, merged.remove_communities.len()), (2, 1));
+        assert_eq!(v.modification(3), Some(&strip));
     }
 }

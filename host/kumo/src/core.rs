@@ -17,8 +17,8 @@ use kumo_policy::{
     SessionLoss, StaticHoldModule,
 };
 use kumo_rib::{
-    Attrs, ExportPolicy, ImportVerdict, OutChange, PathView, PeerId, PeerInfo, RejectReason, Rib, RouteAttrs,
-    VerdictView,
+    Attrs, ExportDecision, ExportPolicy, FastMap, ImportVerdict, OutChange, PathView, PeerId, PeerInfo,
+    RejectReason, Rib, RouteAttrs, VerdictView,
 };
 use kumo_session::{DownReason, Negotiated};
 use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Update};
@@ -583,16 +583,14 @@ impl Core {
         let mut verdicts = std::mem::take(&mut self.verdicts);
         self.pipeline
             .import(info, &received, nlri, self.rib.interner(), &mut verdicts);
+        // Export decisions for the accepted prefixes, one batched question
+        // per accepted attribute set (usually one per UPDATE).
+        let decided = Decided::ask(&self.pipeline, info, nlri, &verdicts);
         for (n, verdict) in nlri.iter().zip(verdicts.drain(..)) {
             // Only fails for a peer that is not up, which `update` ruled out.
-            let _ = self.rib.announce(
-                info.id,
-                *n,
-                received.clone(),
-                verdict,
-                &self.pipeline,
-                &mut self.out,
-            );
+            let _ = self
+                .rib
+                .announce(info.id, *n, received.clone(), verdict, &decided, &mut self.out);
         }
         self.verdicts = verdicts;
     }
@@ -1131,5 +1129,47 @@ fn same_attrs(a: &Option<Attrs>, b: &Option<Attrs>) -> bool {
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         (None, None) => true,
         _ => false,
+    }
+}
+
+/// Export decisions asked in advance for the accepted prefixes of one
+/// UPDATE, handed to the RIB as its export policy; anything not asked for
+/// goes to the pipeline.
+struct Decided<'a> {
+    decisions: FastMap<(IpNet, usize), ExportDecision>,
+    pipeline: &'a Pipeline,
+}
+
+impl<'a> Decided<'a> {
+    fn ask(pipeline: &'a Pipeline, source: &PeerInfo, nlri: &[Nlri], verdicts: &[ImportVerdict]) -> Self {
+        let mut decisions = FastMap::default();
+        let mut sets: Vec<(&Attrs, Vec<IpNet>)> = Vec::new();
+        for (n, verdict) in nlri.iter().zip(verdicts) {
+            if let ImportVerdict::Accept { attrs, .. } = verdict {
+                match sets.iter_mut().find(|(a, _)| Arc::ptr_eq(a, attrs)) {
+                    Some((_, prefixes)) => prefixes.push(n.prefix),
+                    None => sets.push((attrs, vec![n.prefix])),
+                }
+            }
+        }
+        let mut answers = Vec::new();
+        for (attrs, prefixes) in sets {
+            answers.clear();
+            pipeline.targets_many(source, &prefixes, attrs, &mut answers);
+            let key = Arc::as_ptr(attrs) as usize;
+            for (prefix, decision) in prefixes.into_iter().zip(answers.drain(..)) {
+                decisions.insert((prefix, key), decision);
+            }
+        }
+        Decided { decisions, pipeline }
+    }
+}
+
+impl ExportPolicy for Decided<'_> {
+    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
+        match self.decisions.get(&(*prefix, Arc::as_ptr(attrs) as usize)) {
+            Some(decision) => decision.clone(),
+            None => self.pipeline.targets(source, prefix, attrs),
+        }
     }
 }

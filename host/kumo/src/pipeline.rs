@@ -20,7 +20,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use kumo_config::{Client, Config};
 use kumo_policy::{
-    CallObserver, ClientCtx, ImportResult, PolicyEngine, PolicyModule, PolicyRegistry, PolicyWorker,
+    CallObserver, ClientCtx, ExportResults, ImportResult, PolicyEngine, PolicyModule, PolicyRegistry,
+    PolicyWorker,
 };
 use kumo_rib::{
     AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, FastMap,
@@ -377,9 +378,25 @@ impl Pipeline {
 
 impl ExportPolicy for Pipeline {
     fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
-        let mut denied = self.deny_from.get(&source.id).cloned().unwrap_or_default();
-        let mut modified = Vec::new();
+        let mut out = Vec::with_capacity(1);
+        self.targets_many(source, std::slice::from_ref(prefix), attrs, &mut out);
+        out.pop().unwrap_or_default()
+    }
+
+    /// One batched call per export group (clients sharing an export chain)
+    /// for all the prefixes; prefixes given the same results by every group
+    /// share one decision, built once.
+    fn targets_many(
+        &self,
+        source: &PeerInfo,
+        prefixes: &[IpNet],
+        attrs: &Attrs,
+        out: &mut Vec<ExportDecision>,
+    ) {
+        let base = self.deny_from.get(&source.id).cloned().unwrap_or_default();
         let mut worker = self.worker.borrow_mut();
+        // Per export group that ran: its targets and its results.
+        let mut answers: Vec<(Vec<u32>, ExportResults)> = Vec::new();
         for group in &self.export_groups {
             if group.chain.is_empty() {
                 continue;
@@ -388,48 +405,72 @@ impl ExportPolicy for Pipeline {
                 .members
                 .iter()
                 .copied()
-                .filter(|&id| id != source.id.0 && !denied.contains(PeerId(id)))
+                .filter(|&id| id != source.id.0 && !base.contains(PeerId(id)))
                 .collect();
             if targets.is_empty() {
                 continue;
             }
-            let result = worker.export(&group.chain, source.id.0, &attrs.attrs, prefix, &targets);
-            for (i, &id) in targets.iter().enumerate() {
-                if !result.receivers.contains(i) {
-                    denied.insert(PeerId(id));
-                }
-            }
-            // One stored attribute set per distinct modification, shared by
-            // its targets (so their output segments are shared as well).
-            let mut built: Vec<(Arc<PathAttributes>, Attrs)> = Vec::new();
-            for (i, changed) in result.modified {
-                let Some(&id) = targets.get(i) else { continue };
-                let shared = match built.iter().find(|(seen, _)| Arc::ptr_eq(seen, &changed)) {
-                    Some((_, shared)) => shared.clone(),
-                    None => {
-                        let shared = Arc::new(RouteAttrs {
-                            attrs: (*changed).clone(),
-                            mp_next_hop: attrs.mp_next_hop,
-                        });
-                        built.push((changed, shared.clone()));
-                        shared
-                    }
-                };
-                modified.push((PeerId(id), shared));
-            }
+            let results = worker.export_many(&group.chain, source.id.0, &attrs.attrs, prefixes, &targets);
+            answers.push((targets, results));
         }
-        modified.sort_by_key(|(peer, _)| *peer);
+        drop(worker);
         let mark = if self.draining {
             Some(GRACEFUL_SHUTDOWN)
         } else {
             self.marks.get(&source.id).copied()
         };
-        if let Some(community) = mark {
-            modified = self.marked(source.id, &denied, attrs, modified, community);
-        }
-        ExportDecision {
-            targets: ExportTargets::AllExcept(denied),
-            modified,
+        // Decisions by the tuple of result indices (one per group).
+        let mut built: Vec<(Vec<usize>, ExportDecision)> = Vec::new();
+        let mut shared: Vec<(*const PathAttributes, Attrs)> = Vec::new();
+        for i in 0..prefixes.len() {
+            let key: Vec<usize> = answers
+                .iter()
+                .map(|(_, results)| results.result_index(i).unwrap_or(usize::MAX))
+                .collect();
+            if let Some((_, decision)) = built.iter().find(|(k, _)| *k == key) {
+                out.push(decision.clone());
+                continue;
+            }
+            let mut denied = base.clone();
+            let mut modified = Vec::new();
+            for (targets, results) in &answers {
+                let Some(result) = results.get(i) else { continue };
+                for (k, &id) in targets.iter().enumerate() {
+                    if !result.receivers.contains(k) {
+                        denied.insert(PeerId(id));
+                    }
+                }
+                for (k, changed) in &result.modified {
+                    let Some(&id) = targets.get(*k) else { continue };
+                    // One stored attribute set per distinct modification,
+                    // shared by its targets (so their output segments are too).
+                    let attrs = match shared
+                        .iter()
+                        .find(|(seen, _)| std::ptr::eq(*seen, Arc::as_ptr(changed)))
+                    {
+                        Some((_, a)) => a.clone(),
+                        None => {
+                            let a = Arc::new(RouteAttrs {
+                                attrs: (**changed).clone(),
+                                mp_next_hop: attrs.mp_next_hop,
+                            });
+                            shared.push((Arc::as_ptr(changed), a.clone()));
+                            a
+                        }
+                    };
+                    modified.push((PeerId(id), attrs));
+                }
+            }
+            modified.sort_by_key(|(peer, _)| *peer);
+            if let Some(community) = mark {
+                modified = self.marked(source.id, &denied, attrs, modified, community);
+            }
+            let decision = ExportDecision {
+                targets: ExportTargets::AllExcept(denied),
+                modified,
+            };
+            built.push((key, decision.clone()));
+            out.push(decision);
         }
     }
 }

@@ -9,6 +9,8 @@
 //! - `wasm/action`: a route carrying `0:peer` for one target: one target
 //!   denied, the action community stripped for the 48 others (one equal
 //!   modification per target).
+//! - `wasm-batch-of-3/*`: one `export-routes` call for three prefixes of
+//!   the attribute set (P1's average), through `PolicyWorker::export_many`.
 //! - `native/*`: `RsStandard::export` on SDK values built beforehand.
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -132,6 +134,17 @@ fn bench(c: &mut Criterion) {
 
         group.bench_function(format!("wasm/{name}"), |b| {
             b.iter(|| black_box(worker.export(&chain, 0, black_box(&attrs), &prefix, black_box(&targets))))
+        });
+        // P1's shape: about three prefixes per attribute set.
+        let three = [
+            prefix,
+            "5.0.1.0/24".parse().unwrap(),
+            "5.0.2.0/24".parse().unwrap(),
+        ];
+        group.bench_function(format!("wasm-batch-of-3/{name}"), |b| {
+            b.iter(|| {
+                black_box(worker.export_many(&chain, 0, black_box(&attrs), &three, black_box(&targets)))
+            })
         });
         group.bench_function(format!("native/{name}"), |b| {
             b.iter(|| {

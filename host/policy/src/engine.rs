@@ -13,8 +13,9 @@ use crate::worker::PolicyWorker;
 /// Engine-wide settings.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Epoch tick: the granularity of call deadlines. A call is stopped
-    /// between its deadline and its deadline plus one tick.
+    /// Epoch tick: the granularity of call deadlines. A call's CPU time is
+    /// counted from its first tick, and it is stopped between its deadline
+    /// and its deadline plus one tick of CPU time after that.
     pub epoch_tick: Duration,
     /// Write `/tmp/perf-PID.map` so `perf` can name the compiled guest
     /// functions (for profiling policies; off in production).

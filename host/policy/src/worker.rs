@@ -866,18 +866,24 @@ fn check_export(
                 words.len(),
                 targets
             )),
+            _ if verdict.modified_targets.len() != verdict.modified_by.len() => Some(format!(
+                "export modifications: {} targets for {} indices",
+                verdict.modified_targets.len(),
+                verdict.modified_by.len()
+            )),
             _ => verdict
-                .modified
+                .modified_targets
                 .iter()
-                .find(|m| {
-                    m.target as usize >= targets || usize::from(m.modification) >= verdict.modifications.len()
+                .zip(&verdict.modified_by)
+                .find(|&(&target, &by)| {
+                    target as usize >= targets || usize::from(by) >= verdict.modifications.len()
                 })
-                .map(|m| {
+                .map(|(target, by)| {
                     format!(
                         "export modification {} of {} for target {} of {}",
-                        m.modification,
+                        by,
                         verdict.modifications.len(),
-                        m.target,
+                        target,
                         targets
                     )
                 }),
@@ -923,11 +929,17 @@ impl<'a> ExportClass<'a> {
     /// `verdict` for `group`: targets it denies leave the receivers; the
     /// others pass on, those given equal modifications in one group each.
     fn apply(&mut self, group: &Group<'a>, verdict: &t::ExportVerdict) {
-        let mut modified: HashMap<u32, u16> = verdict
-            .modified
-            .iter()
-            .map(|tm| (tm.target, tm.modification))
-            .collect();
+        // Modification index per target position (checked in range by
+        // `check_export`); none in the common case, and then no look-ups.
+        let mut modified: Vec<Option<u16>> = Vec::new();
+        if !verdict.modified_targets.is_empty() {
+            modified.resize(group.members.len(), None);
+            for (&target, &by) in verdict.modified_targets.iter().zip(&verdict.modified_by) {
+                if let Some(slot) = modified.get_mut(target as usize) {
+                    *slot = Some(by);
+                }
+            }
+        }
         let mut kept = Vec::with_capacity(group.members.len());
         let mut split: Vec<(u16, Vec<u32>)> = Vec::new();
         for (k, &member) in group.members.iter().enumerate() {
@@ -938,7 +950,7 @@ impl<'a> ExportClass<'a> {
             };
             if !allowed {
                 self.receivers.remove(member as usize);
-            } else if let Some(m) = modified.remove(&(k as u32)) {
+            } else if let Some(m) = modified.get(k).copied().flatten() {
                 match split.iter_mut().find(|(seen, _)| *seen == m) {
                     Some((_, members)) => members.push(member),
                     None => split.push((m, vec![member])),

@@ -122,6 +122,20 @@ pub trait ExportPolicy {
     /// Which clients may receive the accepted path `attrs` for `prefix` from
     /// `source`, and with which attributes.
     fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision;
+
+    /// [`ExportPolicy::targets`] for several prefixes from `source` that
+    /// share the attribute set `attrs`, appended to `out` in order. A
+    /// policy that can answer a batch at once (one WebAssembly call per
+    /// attribute set) overrides it; the default asks per prefix.
+    fn targets_many(
+        &self,
+        source: &PeerInfo,
+        prefixes: &[IpNet],
+        attrs: &Attrs,
+        out: &mut Vec<ExportDecision>,
+    ) {
+        out.extend(prefixes.iter().map(|p| self.targets(source, p, attrs)));
+    }
 }
 
 /// Export policy that sends every path to every client.

@@ -667,23 +667,84 @@ impl Rib {
             scratch,
             ..
         } = self;
+        // First every decision, one batched question per (source, attribute
+        // set): a policy answers the prefixes of a set in one call. `order`
+        // remembers, per accepted path in table order, its set and place, so
+        // that the second walk (same order: the table is not resized in
+        // between) finds its decision without hashing.
+        let mut sets: crate::FastMap<(PeerId, usize), usize> = crate::FastMap::default();
+        let mut batches: Vec<(PeerId, Attrs, Vec<IpNet>)> = Vec::new();
+        let mut order: Vec<(u32, u32)> = Vec::with_capacity(table.len());
+        for (prefix, list) in table.iter() {
+            for path in list.iter() {
+                if let PathState::Accepted { attrs, .. } = &path.state {
+                    let k = *sets
+                        .entry((path.source, Arc::as_ptr(attrs) as usize))
+                        .or_insert_with(|| {
+                            batches.push((path.source, attrs.clone(), Vec::new()));
+                            batches.len() - 1
+                        });
+                    let prefixes = &mut batches[k].2;
+                    order.push((k as u32, prefixes.len() as u32));
+                    prefixes.push(*prefix);
+                }
+            }
+        }
+        drop(sets);
+        let mut decided: Vec<Vec<Option<Arc<ExportDecision>>>> = Vec::with_capacity(batches.len());
+        let mut answers = Vec::new();
+        for (source, attrs, prefixes) in &batches {
+            let mut stored = Vec::with_capacity(prefixes.len());
+            if let Some(slot) = peers.get(*source) {
+                answers.clear();
+                export.targets_many(&slot.info, prefixes, attrs, &mut answers);
+                // Equal decisions of one set share one stored copy.
+                let mut last: Option<Arc<ExportDecision>> = None;
+                for decision in answers.drain(..) {
+                    let new = match &last {
+                        Some(seen) if **seen == decision => Some(seen.clone()),
+                        _ => cache_targets(decision),
+                    };
+                    if new.is_some() {
+                        last.clone_from(&new);
+                    }
+                    stored.push(new);
+                }
+            }
+            decided.push(stored);
+        }
+        let mut order = order.into_iter();
         let mut fresh: Vec<Option<Arc<ExportDecision>>> = Vec::new();
         let mut total = 0;
         for (prefix, list) in table.iter_mut() {
             fresh.clear();
             let mut changed = false;
             for path in list.iter() {
-                let targets = match (&path.state, peers.get(path.source)) {
-                    (PathState::Accepted { attrs, targets }, Some(source)) => {
-                        let new = cache_targets(export.targets(&source.info, prefix, attrs));
-                        if new != *targets {
-                            changed = true;
-                            total += 1;
+                let targets = match &path.state {
+                    PathState::Accepted { attrs, targets } => {
+                        let known = order.next().and_then(|(k, i)| {
+                            let (from, set, prefixes) = batches.get(k as usize)?;
+                            let same = *from == path.source
+                                && Arc::ptr_eq(set, attrs)
+                                && prefixes.get(i as usize) == Some(prefix);
+                            same.then(|| decided.get(k as usize)?.get(i as usize).cloned())?
+                        });
+                        match peers.get(path.source) {
+                            Some(source) => {
+                                // Only if the walks disagreed, which they cannot.
+                                let new = known.unwrap_or_else(|| {
+                                    cache_targets(export.targets(&source.info, prefix, attrs))
+                                });
+                                if new != *targets {
+                                    changed = true;
+                                    total += 1;
+                                }
+                                new
+                            }
+                            None => targets.clone(),
                         }
-                        new
                     }
-                    (PathState::Accepted { targets, .. }, None) => targets.clone(),
-                    (PathState::Rejected(_), _) => None,
+                    PathState::Rejected(_) => None,
                 };
                 fresh.push(targets);
             }

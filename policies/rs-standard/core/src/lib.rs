@@ -615,12 +615,16 @@ impl Policy for RsStandard {
                 .iter()
                 .find(|(peer, _)| *peer == target.asn)
                 .map_or(requests.prepend_any, |&(_, times)| times);
-            if requests.strip.is_empty() && prepend == 0 {
+            if prepend == 0 {
+                // The same modification for every target: stored once.
+                if !requests.strip.is_empty() {
+                    verdicts.modify(i, &requests.strip);
+                }
                 continue;
             }
             let mut m = requests.strip.clone();
             m.prepend = prepend;
-            verdicts.modify(i, m);
+            verdicts.modify(i, &m);
         }
     }
 

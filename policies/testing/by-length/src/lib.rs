@@ -34,7 +34,7 @@ impl Policy for ByLength {
             if prefix.prefix_len() > edge {
                 verdicts.deny(i);
             } else if prefix.prefix_len() == edge && target.asn % 2 == 1 {
-                verdicts.modify(i, Modification::new().prepend(2));
+                verdicts.modify(i, &Modification::new().prepend(2));
             }
         }
     }

@@ -47,7 +47,8 @@ mod guest {
             t::ExportVerdicts::Uniform(t::ExportVerdict {
                 receivers: t::Receivers::All,
                 modifications: Vec::new(),
-                modified: Vec::new(),
+                modified_targets: Vec::new(),
+                modified_by: Vec::new(),
             })
         }
 

@@ -152,7 +152,8 @@ mod guest {
                         distinct: vec![t::ExportVerdict {
                             receivers: t::Receivers::All,
                             modifications: Vec::new(),
-                            modified: Vec::new(),
+                            modified_targets: Vec::new(),
+                            modified_by: Vec::new(),
                         }],
                     });
                 }
@@ -161,7 +162,8 @@ mod guest {
             t::ExportVerdicts::Uniform(t::ExportVerdict {
                 receivers,
                 modifications: Vec::new(),
-                modified: Vec::new(),
+                modified_targets: Vec::new(),
+                modified_by: Vec::new(),
             })
         }
 
