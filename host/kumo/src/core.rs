@@ -207,6 +207,9 @@ pub struct Core {
     pipeline: Pipeline,
     events_tx: mpsc::Sender<CoreEvent>,
     out: Vec<OutChange>,
+    /// Per client, the shared segments of one `distribute` call, pushed to
+    /// its queue at once (one lock and one wake-up per client and batch).
+    fanout: Vec<Vec<Arc<crate::outqueue::Segment>>>,
     verdicts: Vec<ImportVerdict>,
     /// The source of routes kumo originates itself (admin API), once used:
     /// an id reserved like a removed client's, so no client ever gets it.
@@ -299,6 +302,7 @@ impl Core {
             pipeline,
             events_tx,
             out: Vec::new(),
+            fanout: Vec::new(),
             verdicts: Vec::new(),
             local: None,
             recovering: false,
@@ -1096,26 +1100,46 @@ impl Core {
             start = end;
         }
         self.push_run(&mut run);
-        // Keep the buffer's capacity for the next batch.
-        self.out = out;
-        self.out.clear();
+        for (i, segments) in self.fanout.iter_mut().enumerate() {
+            if segments.is_empty() {
+                continue;
+            }
+            if let Some(slot) = self.clients.get(i)
+                && slot.info.is_some()
+                && !slot.deferred
+            {
+                slot.outq.push_shared(segments);
+            }
+            segments.clear();
+        }
+        // Keep the buffer's capacity for the next batch, unless a rare big
+        // one (a policy change re-evaluating every path) grew it: measured,
+        // that capacity stayed allocated for the life of the process (5.6 MB
+        // after 100,000 paths, 40 MB after a P3 policy change).
+        if out.capacity() <= OUT_KEEP {
+            self.out = out;
+            self.out.clear();
+        }
     }
 
-    fn push_run(&self, run: &mut Run) {
+    fn push_run(&mut self, run: &mut Run) {
         if run.routes.is_empty() {
             return;
         }
         let shared = crate::outqueue::segments(run.routes.drain(..));
         for client in &run.receivers {
-            if let Some(slot) = self.clients.get(client.0 as usize)
-                && slot.info.is_some()
-                && !slot.deferred
-            {
-                slot.outq.push_shared(&shared);
+            let i = client.0 as usize;
+            if i >= self.fanout.len() {
+                self.fanout.resize_with(i + 1, Vec::new);
             }
+            self.fanout[i].extend(shared.iter().cloned());
         }
     }
 }
+
+/// Route changes whose buffer is kept between batches (about one UPDATE's
+/// prefixes for a few hundred clients).
+const OUT_KEEP: usize = 16 * 1024;
 
 /// Changes for one set of receivers, in order (see [`Core::distribute`]).
 #[derive(Debug, Default)]
