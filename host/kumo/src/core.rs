@@ -17,7 +17,7 @@ use kumo_policy::{
     SessionLoss, StaticHoldModule,
 };
 use kumo_rib::{
-    Attrs, ExportDecision, ExportPolicy, FastMap, ImportVerdict, OutChange, PathView, PeerId, PeerInfo,
+    Attrs, ExportDecision, ExportPolicy, FastMap, ImportVerdict, OutChanges, PathView, PeerId, PeerInfo,
     RejectReason, Rib, RouteAttrs, VerdictView,
 };
 use kumo_session::{DownReason, Negotiated};
@@ -206,7 +206,7 @@ pub struct Core {
     clients: Vec<ClientSlot>,
     pipeline: Pipeline,
     events_tx: mpsc::Sender<CoreEvent>,
-    out: Vec<OutChange>,
+    out: OutChanges,
     /// Per client, the shared segments of one `distribute` call, pushed to
     /// its queue at once (one lock and one wake-up per client and batch).
     fanout: Vec<Vec<Arc<crate::outqueue::Segment>>>,
@@ -301,7 +301,7 @@ impl Core {
             clients,
             pipeline,
             events_tx,
-            out: Vec::new(),
+            out: OutChanges::default(),
             fanout: Vec::new(),
             verdicts: Vec::new(),
             local: None,
@@ -1072,11 +1072,11 @@ impl Core {
     /// Hand the accumulated changes to the clients' output queues.
     ///
     /// Update groups, formed on the fly: the RIB emits a prefix's changes for
-    /// all receivers together, so consecutive changes of one route with one
-    /// attribute set are one change for a set of receivers. Consecutive
-    /// such changes with the same receiver set (at an IXP: everyone but the
-    /// announcing client) form a run, cut into segments once and pushed to
-    /// every receiver's queue as shared pointers. Each client still gets
+    /// all receivers together, stored as one change per route with its
+    /// receivers ([`OutChanges`]). Consecutive changes with the same
+    /// receivers (at an IXP: everyone but the announcing client) form a run,
+    /// cut into segments once and handed to every receiver's queue as shared
+    /// pointers, one push per client and batch. Each client still gets
     /// exactly its changes, in the order the RIB emitted them.
     pub fn distribute(&mut self) {
         if self.out.is_empty() {
@@ -1084,20 +1084,13 @@ impl Core {
         }
         let out = std::mem::take(&mut self.out);
         let mut run = Run::default();
-        let mut receivers: Vec<PeerId> = Vec::new();
-        let mut start = 0;
-        while start < out.len() {
-            let first = &out[start];
-            let same_route = |c: &OutChange| c.nlri == first.nlri && same_attrs(&c.attrs, &first.attrs);
-            let end = start + out[start..].iter().take_while(|c| same_route(c)).count();
-            receivers.clear();
-            receivers.extend(out[start..end].iter().map(|c| c.client));
-            if receivers != run.receivers {
+        for (nlri, attrs, receivers) in out.routes() {
+            if receivers != run.receivers.as_slice() {
                 self.push_run(&mut run);
-                std::mem::swap(&mut run.receivers, &mut receivers);
+                run.receivers.clear();
+                run.receivers.extend_from_slice(receivers);
             }
-            run.routes.push((first.nlri, first.attrs.clone()));
-            start = end;
+            run.routes.push((nlri, attrs.clone()));
         }
         self.push_run(&mut run);
         for (i, segments) in self.fanout.iter_mut().enumerate() {
@@ -1146,14 +1139,6 @@ const OUT_KEEP: usize = 16 * 1024;
 struct Run {
     receivers: Vec<PeerId>,
     routes: Vec<crate::outqueue::Route>,
-}
-
-fn same_attrs(a: &Option<Attrs>, b: &Option<Attrs>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-        (None, None) => true,
-        _ => false,
-    }
 }
 
 /// Export decisions asked in advance for the accepted prefixes of one

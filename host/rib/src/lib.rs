@@ -13,9 +13,12 @@
 //! - [`rib`]: [`Rib`] itself: Adj-RIB-In per client (pre- and post-policy),
 //!   per-client selection with path hiding and ADD-PATH, and the diffs
 //!   ([`OutChange`]) that replace a per-client Adj-RIB-Out.
+//! - [`out`]: where the diffs go ([`OutSink`]): a `Vec<OutChange>`, or
+//!   [`OutChanges`], which stores one route's change for many clients once.
 
 pub mod attrs;
 pub mod decision;
+pub mod out;
 pub mod peer;
 pub mod policy;
 pub mod rib;
@@ -34,4 +37,5 @@ pub type FastHash = ahash::RandomState;
 /// A `HashSet` with the hasher of [`FastMap`].
 pub type FastSet<K> = std::collections::HashSet<K, FastHash>;
 
-pub use rib::{FamilyCounts, OutChange, PathView, PeerCounts, Rib, RibError, VerdictView};
+pub use out::{OutChange, OutChanges, OutSink};
+pub use rib::{FamilyCounts, PathView, PeerCounts, Rib, RibError, VerdictView};

@@ -7,7 +7,7 @@
 //! eligible path for an ADD-PATH client. A change to a prefix therefore keeps
 //! a copy of the candidate list before the change, applies it, and for every
 //! client that is up compares its selection before and after, emitting only
-//! the difference ([`OutChange`]). The copy is a few `Arc` clones; memory
+//! the difference ([`OutChange`](crate::OutChange)). The copy is a few `Arc` clones; memory
 //! stays per path, not per path and client.
 
 use std::collections::{HashMap, HashSet};
@@ -19,6 +19,7 @@ use kumo_wire::{AfiSafi, Nlri};
 
 use crate::attrs::{AttrInterner, Attrs};
 use crate::decision::{self, RankKey, Ranking, SourceIdent};
+use crate::out::OutSink;
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ImportVerdict, RejectReason};
 
@@ -31,16 +32,6 @@ pub enum RibError {
     /// Routes can only come from a client whose session is up ([`Rib::peer_up`]).
     #[error("{0} is not up: routes from it are not accepted")]
     PeerNotUp(PeerId),
-}
-
-/// One change to send to one client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutChange {
-    pub client: PeerId,
-    /// `path_id` is kumo's local path id for ADD-PATH clients, `None` otherwise.
-    pub nlri: Nlri,
-    /// `None` withdraws the NLRI; `Some` announces or replaces it.
-    pub attrs: Option<Attrs>,
 }
 
 /// Per-family route counts of one client's Adj-RIB-In.
@@ -466,7 +457,7 @@ impl Rib {
     /// A peer coming back while its paths are held stale keeps them. If its
     /// BGP Identifier or address changed, those paths rank differently, and
     /// the resulting changes for other clients go to `out`.
-    pub fn peer_up(&mut self, info: PeerInfo, out: &mut Vec<OutChange>) {
+    pub fn peer_up(&mut self, info: PeerInfo, out: &mut impl OutSink) {
         let id = info.id;
         let index = id.0 as usize;
         if self.peers.slots.len() <= index {
@@ -513,7 +504,7 @@ impl Rib {
 
     /// The session of `peer` went down: all its paths are withdrawn from
     /// everyone and it receives nothing more.
-    pub fn peer_down(&mut self, peer: PeerId, out: &mut Vec<OutChange>) {
+    pub fn peer_down(&mut self, peer: PeerId, out: &mut impl OutSink) {
         self.stop_receiving(peer);
         self.for_each_path_of(peer, |_, _| PathAction::Remove, out);
     }
@@ -523,7 +514,7 @@ impl Rib {
     /// (less preferred than any fresh path), and the others are withdrawn as
     /// by [`peer_down`](Self::peer_down). It receives nothing more until its
     /// next [`peer_up`](Self::peer_up). Returns the number of paths held.
-    pub fn mark_stale(&mut self, peer: PeerId, families: &[AfiSafi], out: &mut Vec<OutChange>) -> usize {
+    pub fn mark_stale(&mut self, peer: PeerId, families: &[AfiSafi], out: &mut impl OutSink) -> usize {
         self.stop_receiving(peer);
         let held: Vec<usize> = families.iter().filter_map(|f| family_of_afi(*f)).collect();
         self.for_each_path_of(
@@ -543,7 +534,7 @@ impl Rib {
     /// Withdraws `peer`'s paths still stale (not re-announced since
     /// [`mark_stale`](Self::mark_stale)), in `family` or in all families: at
     /// its End-of-RIB, or when the hold time expires. Returns how many.
-    pub fn purge_stale(&mut self, peer: PeerId, family: Option<AfiSafi>, out: &mut Vec<OutChange>) -> usize {
+    pub fn purge_stale(&mut self, peer: PeerId, family: Option<AfiSafi>, out: &mut impl OutSink) -> usize {
         let family = match family {
             Some(f) => match family_of_afi(f) {
                 Some(f) => Some(f),
@@ -575,7 +566,7 @@ impl Rib {
         received: Attrs,
         verdict: ImportVerdict,
         export: &dyn ExportPolicy,
-        out: &mut Vec<OutChange>,
+        out: &mut impl OutSink,
     ) -> Result<(), RibError> {
         let Rib {
             peers,
@@ -627,7 +618,7 @@ impl Rib {
     }
 
     /// `peer` withdrew `nlri`. Withdrawing an unknown NLRI does nothing.
-    pub fn withdraw(&mut self, peer: PeerId, nlri: Nlri, out: &mut Vec<OutChange>) -> Result<(), RibError> {
+    pub fn withdraw(&mut self, peer: PeerId, nlri: Nlri, out: &mut impl OutSink) -> Result<(), RibError> {
         let Rib {
             peers,
             table,
@@ -660,7 +651,7 @@ impl Rib {
     /// After an export policy change: asks `export` again for every accepted
     /// path and emits what changes for each client. Returns the number of
     /// paths whose export decision changed.
-    pub fn reevaluate_export(&mut self, export: &dyn ExportPolicy, out: &mut Vec<OutChange>) -> usize {
+    pub fn reevaluate_export(&mut self, export: &dyn ExportPolicy, out: &mut impl OutSink) -> usize {
         let Rib {
             peers,
             table,
@@ -772,7 +763,7 @@ impl Rib {
         peer: Option<PeerId>,
         import: &mut dyn FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerdict,
         export: &dyn ExportPolicy,
-        out: &mut Vec<OutChange>,
+        out: &mut impl OutSink,
     ) -> usize {
         let Some(peer) = peer else {
             return self.reevaluate_import_where(&|_| true, import, export, out);
@@ -814,7 +805,7 @@ impl Rib {
         affected: &dyn Fn(&IpNet) -> bool,
         import: &mut dyn FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerdict,
         export: &dyn ExportPolicy,
-        out: &mut Vec<OutChange>,
+        out: &mut impl OutSink,
     ) -> usize {
         let Rib {
             peers,
@@ -949,7 +940,7 @@ impl Rib {
         &mut self,
         peer: PeerId,
         action: impl Fn(&IpNet, &Path) -> PathAction,
-        out: &mut Vec<OutChange>,
+        out: &mut impl OutSink,
     ) -> (usize, usize) {
         let Rib {
             peers,
@@ -1023,7 +1014,7 @@ fn edit_list(
     scratch: &mut Scratch,
     prefix: IpNet,
     list: &mut Vec<Path>,
-    out: &mut Vec<OutChange>,
+    out: &mut impl OutSink,
     edit: impl FnOnce(&mut Vec<Path>, &mut Peers),
 ) {
     let diffing = peers.receiving[family_of(&prefix)] > 0;
@@ -1058,7 +1049,7 @@ fn emit_diff(
     peers: &Peers,
     before_ident: Option<(PeerId, SourceIdent)>,
     scratch: &mut Scratch,
-    out: &mut Vec<OutChange>,
+    out: &mut impl OutSink,
 ) {
     let family = family_of(&prefix);
     let (before_ranking, after_ranking) = (&mut scratch.before_ranking, &mut scratch.after_ranking);
@@ -1081,14 +1072,14 @@ fn emit_diff(
                     .best_for(|i| after[i].offer(client).is_some())
                     .and_then(|i| after[i].offer(client));
                 if !same_attrs(old, new) {
-                    out.push(OutChange {
+                    out.push_change(
                         client,
-                        nlri: Nlri {
+                        Nlri {
                             prefix,
                             path_id: None,
                         },
-                        attrs: new.cloned(),
-                    });
+                        new,
+                    );
                 }
             }
             SendMode::AddPath => {
@@ -1112,14 +1103,14 @@ fn emit_diff(
                         (_, None) => break,
                     };
                     if !same_attrs(old, new) {
-                        out.push(OutChange {
+                        out.push_change(
                             client,
-                            nlri: Nlri {
+                            Nlri {
                                 prefix,
                                 path_id: Some(id),
                             },
-                            attrs: new.cloned(),
-                        });
+                            new,
+                        );
                     }
                 }
             }
@@ -1193,7 +1184,7 @@ fn reimport_list(
     import: &mut dyn FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerdict,
     export: &dyn ExportPolicy,
     fresh: &mut Vec<Option<(PathState, u32)>>,
-    out: &mut Vec<OutChange>,
+    out: &mut impl OutSink,
 ) -> usize {
     fresh.clear();
     let mut changed = 0;

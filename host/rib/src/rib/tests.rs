@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::policy::{ExportAll, ExportTargets};
-use crate::{PeerSet, RouteAttrs};
+use crate::{OutChange, PeerSet, RouteAttrs};
 
 const V4U: AfiSafi = AfiSafi::IPV4_UNICAST;
 const V6U: AfiSafi = AfiSafi::IPV6_UNICAST;
