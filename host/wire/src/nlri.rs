@@ -78,9 +78,21 @@ fn parse_v4(mut data: &[u8], add_path: bool, out: &mut Vec<Nlri>) -> Result<(), 
             return Err(NlriError::PrefixLength(len));
         }
         let octets = usize::from(len).div_ceil(8);
-        let (bytes, rest) = rest.split_at_checked(octets).ok_or(NlriError::Truncated)?;
-        let mut addr = [0u8; 4];
-        addr[..octets].copy_from_slice(bytes);
+        let (bytes, after) = rest.split_at_checked(octets).ok_or(NlriError::Truncated)?;
+        // Read a whole address at once when 4 octets follow the length (all but
+        // the field's last prefixes): the octets past the prefix belong to the
+        // next one and the mask clears them. Copying a variable number of
+        // octets into a buffer instead costs a memcpy call and a stalled load
+        // per prefix (most of the parse time in the `parse` benchmark).
+        let addr = match rest.first_chunk::<4>() {
+            Some(word) => *word,
+            None => {
+                let mut addr = [0u8; 4];
+                addr[..octets].copy_from_slice(bytes);
+                addr
+            }
+        };
+        let rest = after;
         let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
         let addr = Ipv4Addr::from(u32::from_be_bytes(addr) & mask);
         let net = Ipv4Net::new(addr, len).map_err(|_| NlriError::PrefixLength(len))?;
@@ -101,9 +113,17 @@ fn parse_v6(mut data: &[u8], add_path: bool, out: &mut Vec<Nlri>) -> Result<(), 
             return Err(NlriError::PrefixLength(len));
         }
         let octets = usize::from(len).div_ceil(8);
-        let (bytes, rest) = rest.split_at_checked(octets).ok_or(NlriError::Truncated)?;
-        let mut addr = [0u8; 16];
-        addr[..octets].copy_from_slice(bytes);
+        let (bytes, after) = rest.split_at_checked(octets).ok_or(NlriError::Truncated)?;
+        // As for IPv4: one 16-octet read when that many follow, masked.
+        let addr = match rest.first_chunk::<16>() {
+            Some(word) => *word,
+            None => {
+                let mut addr = [0u8; 16];
+                addr[..octets].copy_from_slice(bytes);
+                addr
+            }
+        };
+        let rest = after;
         let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
         let addr = Ipv6Addr::from(u128::from_be_bytes(addr) & mask);
         let net = Ipv6Net::new(addr, len).map_err(|_| NlriError::PrefixLength(len))?;
@@ -207,6 +227,66 @@ mod tests {
         );
         assert_eq!(round(&[24, 10, 0], Family::V4, false), Err(NlriError::Truncated));
         assert_eq!(round(&[0, 0, 1], Family::V4, true), Err(NlriError::Truncated));
+    }
+
+    /// The prefix `len` bytes describe, computed bit by bit (no shortcut shared with `parse`).
+    fn reference(len: u8, bytes: &[u8], width: usize) -> Vec<u8> {
+        let mut addr = vec![0u8; width];
+        for bit in 0..usize::from(len) {
+            if bytes[bit / 8] & (0x80 >> (bit % 8)) != 0 {
+                addr[bit / 8] |= 0x80 >> (bit % 8);
+            }
+        }
+        addr
+    }
+
+    fn octets(prefix: &IpNet) -> Vec<u8> {
+        match prefix {
+            IpNet::V4(n) => n.addr().octets().to_vec(),
+            IpNet::V6(n) => n.addr().octets().to_vec(),
+        }
+    }
+
+    proptest::proptest! {
+        /// A prefix followed by a whole address's worth of octets (read at
+        /// once, the fast path) and the same prefix last in the field (copied
+        /// octet by octet) decode alike: the next prefix's octets and the host
+        /// bits never leak into the address.
+        #[test]
+        fn whole_word_read_matches_tail_copy(
+            v6 in proptest::bool::ANY,
+            len_seed in 0u8..=128,
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 16),
+            next_raw in proptest::collection::vec(proptest::num::u8::ANY, 16),
+            add_path in proptest::bool::ANY,
+        ) {
+            let (family, width, max) = if v6 { (Family::V6, 16, 128) } else { (Family::V4, 4, 32) };
+            let len = len_seed % (max + 1);
+            let n = usize::from(len).div_ceil(8);
+            let encode = |buf: &mut Vec<u8>, len: u8, bytes: &[u8], id: u32| {
+                if add_path {
+                    buf.extend_from_slice(&id.to_be_bytes());
+                }
+                buf.push(len);
+                buf.extend_from_slice(&bytes[..usize::from(len).div_ceil(8)]);
+            };
+            // [ours, a full-length next prefix, ours again last].
+            let mut field = Vec::new();
+            encode(&mut field, len, &raw, 1);
+            encode(&mut field, max, &next_raw, 2);
+            encode(&mut field, len, &raw, 3);
+            let got = round(&field, family, add_path).unwrap();
+            proptest::prop_assert_eq!(got.len(), 3);
+            let want = reference(len, &raw[..n], width);
+            proptest::prop_assert_eq!(octets(&got[0].prefix), want.clone());
+            proptest::prop_assert_eq!(octets(&got[2].prefix), want);
+            proptest::prop_assert_eq!(got[0].prefix, got[2].prefix);
+            proptest::prop_assert_eq!(got[0].prefix.prefix_len(), len);
+            proptest::prop_assert_eq!(octets(&got[1].prefix), next_raw[..width].to_vec());
+            let ids: Vec<_> = got.iter().map(|n| n.path_id).collect();
+            let want_ids = if add_path { vec![Some(1), Some(2), Some(3)] } else { vec![None; 3] };
+            proptest::prop_assert_eq!(ids, want_ids);
+        }
     }
 
     #[test]
