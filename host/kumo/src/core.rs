@@ -400,6 +400,34 @@ impl Core {
                 }
             }
             self.distribute();
+            self.wait_for_clients().await;
+        }
+    }
+
+    /// Backpressure: while the clients' queues hold more than
+    /// [`BACKLOG_HIGH`] segments in all, stop taking events (sessions then
+    /// stop reading their sockets, and TCP pushes back on the senders) until
+    /// the writers bring it under [`BACKLOG_LOW`]. Producing faster than the
+    /// clients read only grows memory: measured with 1,000 clients read by
+    /// one starved harness, 12.7 GB of queued segments. A client behind
+    /// everyone else by more than [`BEHIND`] segments (or stalled with a
+    /// backlog longer than the table) is coalesced instead of waited for, so
+    /// one slow reader cannot hold the others back for long.
+    async fn wait_for_clients(&mut self) {
+        let mut limit = BACKLOG_HIGH;
+        loop {
+            let table = self.rib.paths_held();
+            let total: usize = self
+                .clients
+                .iter()
+                .filter(|s| s.info.is_some())
+                .map(|s| s.outq.backlog(table, BEHIND))
+                .sum();
+            if total <= limit {
+                return;
+            }
+            limit = BACKLOG_LOW;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 
@@ -1129,6 +1157,16 @@ impl Core {
         }
     }
 }
+
+/// Backpressure bounds, in queued segment pointers summed over all clients
+/// (8 octets each; a segment holds up to 128 routes, usually an UPDATE's
+/// worth): stop taking events above the high mark, resume under the low.
+const BACKLOG_HIGH: usize = 4 << 20;
+const BACKLOG_LOW: usize = 2 << 20;
+/// Segments a client behind everyone else may wait for before it is
+/// coalesced rather than waited for (below the low mark, so that one client
+/// alone cannot keep the core waiting).
+const BEHIND: usize = BACKLOG_LOW / 2;
 
 /// Route changes whose buffer is kept between batches (about one UPDATE's
 /// prefixes for a few hundred clients).

@@ -227,19 +227,24 @@ struct Pending {
     /// Since when the writer has been waiting for room in the client's socket
     /// without writing a byte.
     blocked_since: Option<Instant>,
+    /// A stalled queue is coalesced only with more routes waiting than this
+    /// (the paths in the RIB, as the core last said): a backlog no longer
+    /// than the table costs less as shared segments than as a map.
+    coalesce_above: usize,
 }
 
 impl Pending {
     /// The client stopped reading: its socket has had no room for `stall`,
-    /// and it is behind everyone else: the oldest change it waits for is
-    /// held for it alone. (Measured on the socket rather than on the
+    /// it is behind everyone else (the oldest change it waits for is held
+    /// for it alone), and it waits for more changes than the table has
+    /// paths. (Measured on the socket rather than on the
     /// writer's pace: a writer that waits for the CPU on a busy machine is
     /// slow, not stuck. And while other clients still wait for the same
     /// segments, keeping them costs nothing more, whereas a per-route map
     /// per client costs a table each: measured in P6, 300 clients read by
     /// one starved harness, coalescing them all took 3.4 GB.)
     fn stalled(&self, stall: Duration) -> bool {
-        self.segment_routes > 0
+        self.segment_routes > self.coalesce_above
             && self.blocked_since.is_some_and(|t| t.elapsed() >= stall)
             && self.segments.front().is_some_and(|s| Arc::strong_count(s) == 1)
     }
@@ -277,6 +282,7 @@ impl OutQueue {
                 routes: Map::default(),
                 end_of_rib: Vec::new(),
                 blocked_since: None,
+                coalesce_above: 0,
             }),
             notify: Notify::new(),
             stall: STALL,
@@ -351,6 +357,26 @@ impl OutQueue {
         self.lock().blocked_since = None;
     }
 
+    /// For the core's backpressure: the segments this queue waits for (one
+    /// pointer each; the segments themselves are shared). `table` is the
+    /// number of paths in the RIB: a stalled queue with a longer backlog, or
+    /// one behind everyone else (its oldest segment is held for it alone)
+    /// with more than `behind` segments waiting, is turned into a per-route
+    /// map first and counts 0: one slow reader must not hold the others
+    /// back, and its map has at most one entry per route.
+    pub fn backlog(&self, table: usize, behind: usize) -> usize {
+        let mut pending = self.lock();
+        pending.coalesce_above = table;
+        let alone = pending
+            .segments
+            .front()
+            .is_some_and(|s| Arc::strong_count(s) == 1);
+        if pending.stalled(self.stall) || (alone && pending.segments.len() > behind) {
+            pending.coalesce();
+        }
+        pending.segments.len()
+    }
+
     /// Route changes waiting to be sent (once coalesced, at most one per route).
     pub fn len(&self) -> usize {
         let pending = self.lock();
@@ -388,6 +414,10 @@ impl OutQueue {
             segments.push(segment);
         }
         pending.segment_routes -= taken;
+        if pending.segments.is_empty() && pending.segments.capacity() > 1024 {
+            // A backlog's worth of pointers, kept for nothing once drained.
+            pending.segments = VecDeque::new();
+        }
         // A map taken whole rather than drained: a drained map keeps its
         // capacity (a whole table) for as long as the session lives.
         let routes = std::mem::take(&mut pending.routes);

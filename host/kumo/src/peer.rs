@@ -596,7 +596,14 @@ async fn writer_task(
             },
             batch = outq.next_batch(), if tx_ctx.is_some() => {
                 let Some(ctx) = tx_ctx.clone() else { continue };
-                match write_batch(batch, &ctx, &mut bytes, &mut writer, &mut commands, &outq, &status).await {
+                let flow = write_batch(batch, &ctx, &mut bytes, &mut writer, &mut commands, &outq, &status).await;
+                if outq.is_empty() {
+                    // Idle: give the encoding buffer back (up to a chunk and a
+                    // segment per client; measured with 1,000 idle clients,
+                    // hundreds of MB kept for nothing).
+                    bytes = Vec::new();
+                }
+                match flow {
                     Ok(WriterFlow::Continue) => Ok(()),
                     Ok(WriterFlow::Closed) => return,
                     Err(WriteError::Encode(e)) => {

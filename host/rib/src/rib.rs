@@ -927,6 +927,17 @@ impl Rib {
         self.table.values().map(Vec::len).sum()
     }
 
+    /// The number of paths held, from the per-peer counters: what
+    /// [`Rib::path_count`] counts, without walking the table.
+    pub fn paths_held(&self) -> usize {
+        self.peers
+            .slots
+            .iter()
+            .flatten()
+            .map(|s| s.counts.ipv4.received + s.counts.ipv6.received)
+            .sum()
+    }
+
     fn stop_receiving(&mut self, peer: PeerId) {
         if let Some(slot) = self.peers.get_mut(peer) {
             slot.up = false;

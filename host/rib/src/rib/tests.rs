@@ -709,6 +709,8 @@ fn check(rib: &Rib, held: &BTreeMap<PeerId, Held>) -> Result<(), TestCaseError> 
             prop_assert_eq!(ids.len(), n);
         }
     }
+    // The counters' total is the table's.
+    prop_assert_eq!(rib.paths_held(), rib.path_count());
     Ok(())
 }
 
