@@ -427,7 +427,7 @@ impl Core {
                 return;
             }
             limit = BACKLOG_LOW;
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
@@ -1161,8 +1161,8 @@ impl Core {
 /// Backpressure bounds, in queued segment pointers summed over all clients
 /// (8 octets each; a segment holds up to 128 routes, usually an UPDATE's
 /// worth): stop taking events above the high mark, resume under the low.
-const BACKLOG_HIGH: usize = 4 << 20;
-const BACKLOG_LOW: usize = 2 << 20;
+const BACKLOG_HIGH: usize = 16 << 20;
+const BACKLOG_LOW: usize = 8 << 20;
 /// Segments a client behind everyone else may wait for before it is
 /// coalesced rather than waited for (below the low mark, so that one client
 /// alone cannot keep the core waiting).
