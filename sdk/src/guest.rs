@@ -168,7 +168,7 @@ pub fn export_routes<P: Policy>(
     for (i, prefix) in prefixes.iter().enumerate() {
         let mut verdicts = crate::ExportVerdicts::new(targets.len());
         if invalid.contains(&i) {
-            (0..targets.len()).for_each(|k| verdicts.deny(k));
+            verdicts.deny_all();
         } else {
             policy.export(source, &attrs, prefix, &targets, &mut verdicts);
             // Fail closed towards targets this instance does not know.

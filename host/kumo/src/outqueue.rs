@@ -105,20 +105,19 @@ fn attrs_key(attrs: &Option<Attrs>) -> u64 {
 }
 
 impl SegmentCache {
-    /// Cut `changes` into shared segments, appended to `out`.
-    fn share(&mut self, changes: impl IntoIterator<Item = Route>, out: &mut VecDeque<Arc<Segment>>) -> usize {
-        let mut count = 0;
+    /// Cut `changes` into shared segments, in order.
+    fn share(&mut self, changes: impl IntoIterator<Item = Route>) -> Vec<Arc<Segment>> {
+        let mut out = Vec::new();
         let mut content: u64 = 0;
         // One bit per NLRI hash: a cheap first test for a repeated NLRI.
         let mut seen: u64 = 0;
         for (nlri, attrs) in changes {
-            count += 1;
             let h = HASH.hash_one(nlri);
             let bit = 1u64 << (h & 63);
             if seen & bit != 0 && self.scratch.iter().any(|(n, _)| *n == nlri) {
                 // A later change to the same route: it goes into the next
                 // segment, which is sent after this one.
-                out.push_back(self.flush(content));
+                out.push(self.flush(content));
                 content = 0;
                 seen = 0;
             }
@@ -132,22 +131,22 @@ impl SegmentCache {
                 .last()
                 .is_some_and(|(_, a)| attrs_key(a) != attrs_key(&attrs))
             {
-                out.push_back(self.flush(content));
+                out.push(self.flush(content));
                 content = 0;
                 seen = 0;
             }
             content = (content.rotate_left(7) ^ h ^ attrs_key(&attrs)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             self.scratch.push((nlri, attrs));
             if (h >> 32) & BOUNDARY_MASK == 0 || self.scratch.len() >= SEGMENT_MAX {
-                out.push_back(self.flush(content));
+                out.push(self.flush(content));
                 content = 0;
                 seen = 0;
             }
         }
         if !self.scratch.is_empty() {
-            out.push_back(self.flush(content));
+            out.push(self.flush(content));
         }
-        count
+        out
     }
 
     fn flush(&mut self, content: u64) -> Arc<Segment> {
@@ -246,7 +245,13 @@ impl Pending {
     fn stalled(&self, stall: Duration) -> bool {
         self.segment_routes > self.coalesce_above
             && self.blocked_since.is_some_and(|t| t.elapsed() >= stall)
-            && self.segments.front().is_some_and(|s| Arc::strong_count(s) == 1)
+            && self.behind_everyone()
+    }
+
+    /// The oldest segment this queue waits for is held for it alone: every
+    /// other client has been sent it.
+    fn behind_everyone(&self) -> bool {
+        self.segments.front().is_some_and(|s| Arc::strong_count(s) == 1)
     }
 
     fn coalesce(&mut self) {
@@ -290,21 +295,11 @@ impl OutQueue {
     }
 
     /// Queue changes, sent in this order after everything queued before.
+    /// Equal runs pushed to several queues separately (each client's initial
+    /// table) are found in the process-wide cache and stored once.
     pub fn push(&self, changes: impl IntoIterator<Item = Route>) {
-        {
-            let mut pending = self.lock();
-            if !pending.routes.is_empty() || pending.stalled(self.stall) {
-                pending.coalesce();
-                for (nlri, attrs) in changes {
-                    pending.routes.insert(nlri, attrs);
-                }
-            } else {
-                let mut cache = SEGMENTS.lock().unwrap_or_else(|e| e.into_inner());
-                let pending = &mut *pending;
-                pending.segment_routes += cache.share(changes, &mut pending.segments);
-            }
-        }
-        self.notify.notify_one();
+        let shared = SEGMENTS.lock().unwrap_or_else(|e| e.into_inner()).share(changes);
+        self.push_shared(&shared);
     }
 
     /// Queue segments already cut (by [`segments`]) and shared with other
@@ -367,11 +362,7 @@ impl OutQueue {
     pub fn backlog(&self, table: usize, behind: usize) -> usize {
         let mut pending = self.lock();
         pending.coalesce_above = table;
-        let alone = pending
-            .segments
-            .front()
-            .is_some_and(|s| Arc::strong_count(s) == 1);
-        if pending.stalled(self.stall) || (alone && pending.segments.len() > behind) {
+        if pending.stalled(self.stall) || (pending.behind_everyone() && pending.segments.len() > behind) {
             pending.coalesce();
         }
         pending.segments.len()
@@ -715,6 +706,37 @@ mod tests {
         let mut held = Default::default();
         apply(&stuck.next_batch().await, &mut held);
         assert!(held.values().all(|med| *med == Some(5)));
+    }
+
+    #[tokio::test]
+    async fn backlog_counts_shared_segments_and_coalesces_who_is_left_behind() {
+        let mut slow = OutQueue::new();
+        slow.stall = Duration::ZERO;
+        let other = OutQueue::new();
+        for wave in 1..=4 {
+            let shared = segments(table(500, &attrs(wave)));
+            slow.push_shared(&shared);
+            other.push_shared(&shared);
+        }
+        let waiting = slow.backlog(usize::MAX, usize::MAX);
+        assert!(waiting >= 16, "{waiting} segments");
+        // Others wait for the same segments: counted, never coalesced.
+        assert_eq!(slow.backlog(0, 0), waiting);
+        drop(other.next_batch().await);
+        // Behind everyone, but within `behind`: still counted.
+        assert_eq!(slow.backlog(usize::MAX, waiting), waiting);
+        // Stalled, but its backlog (2,000 routes) is no longer than the table.
+        slow.writer_blocked();
+        assert_eq!(slow.backlog(2000, waiting), waiting);
+        assert!(slow.lock().routes.is_empty());
+        // Longer than the table: coalesced, and it no longer counts.
+        assert_eq!(slow.backlog(1999, waiting), 0);
+        assert_eq!(slow.len(), 500);
+        // Not stalled, but more than `behind` segments behind everyone.
+        let late = OutQueue::new();
+        late.push_shared(&segments(table(500, &attrs(9))));
+        assert_eq!(late.backlog(usize::MAX, 1), 0);
+        assert_eq!(late.len(), 500);
     }
 
     #[tokio::test]

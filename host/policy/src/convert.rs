@@ -26,6 +26,24 @@ pub(crate) fn address(address: t::IpAddress) -> IpAddr {
     }
 }
 
+/// Refill `batch`'s columns with the prefixes at `positions` of `prefixes`
+/// (the members of one group going down a chain). The columns are reused
+/// between calls.
+pub(crate) fn fill_batch(batch: &mut t::PrefixBatch, prefixes: &[IpNet], positions: &[u32]) {
+    batch.high.clear();
+    batch.low.clear();
+    batch.lengths.clear();
+    batch.families.clear();
+    let n = positions.len();
+    batch.high.reserve(n);
+    batch.low.reserve(n);
+    batch.lengths.reserve(n);
+    batch.families.reserve(n);
+    for p in positions.iter().filter_map(|&i| prefixes.get(i as usize)) {
+        push_prefix(batch, p);
+    }
+}
+
 /// Append `p` to the columns of `batch`.
 pub(crate) fn push_prefix(batch: &mut t::PrefixBatch, p: &IpNet) {
     let (high, low, family) = match p.network() {

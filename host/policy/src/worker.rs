@@ -515,19 +515,7 @@ impl PolicyWorker {
             .routes
             .fetch_add(group.members.len() as u64, Ordering::Relaxed);
 
-        let batch = &mut self.batch;
-        batch.high.clear();
-        batch.low.clear();
-        batch.lengths.clear();
-        batch.families.clear();
-        let n = group.members.len();
-        batch.high.reserve(n);
-        batch.low.reserve(n);
-        batch.lengths.reserve(n);
-        batch.families.reserve(n);
-        for p in group.members.iter().filter_map(|&i| prefixes.get(i as usize)) {
-            convert::push_prefix(batch, p);
-        }
+        convert::fill_batch(&mut self.batch, prefixes, &group.members);
         let outcome = if self.client_ids.contains_key(&client) {
             // A module later in the chain sees the NEXT_HOP an earlier one set.
             let wit_attrs = convert::attributes(&group.attrs, group.next_hop.or(next_hop));
@@ -787,14 +775,7 @@ impl PolicyWorker {
             .iter()
             .filter_map(|&i| targets.get(i as usize).copied())
             .collect();
-        let batch = &mut self.batch;
-        batch.high.clear();
-        batch.low.clear();
-        batch.lengths.clear();
-        batch.families.clear();
-        for p in positions.iter().filter_map(|&i| prefixes.get(i as usize)) {
-            convert::push_prefix(batch, p);
-        }
+        convert::fill_batch(&mut self.batch, prefixes, positions);
         let wit_attrs = convert::attributes(&group.attrs, None);
         let verdicts = self.with_instance(module, |instance, module, batch| {
             instance.call(module, |b, s| {
