@@ -10,7 +10,7 @@
 //! the difference ([`OutChange`](crate::OutChange)). The copy is a few `Arc` clones; memory
 //! stays per path, not per path and client.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::mem;
 use std::sync::Arc;
 
@@ -23,7 +23,9 @@ use crate::out::OutSink;
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ImportVerdict, RejectReason};
 
-type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+mod table;
+use table::{PathList, PrefixId, Table};
+
 type Set<K> = HashSet<K, ahash::RandomState>;
 
 /// Errors from feeding the RIB.
@@ -161,13 +163,11 @@ const HAS_REMOTE_PATH_ID: u8 = 2;
 
 /// One candidate path of a prefix: an entry of its source's Adj-RIB-In.
 ///
-/// Memory (64-bit): `Path` is 48 bytes (a test keeps it so). Around it: the
-/// prefix table entry (`IpNet` key + `Vec` header, 48 bytes plus hash-table
-/// slack, shared by the prefix's paths), the list's heap block, and the
-/// source's prefix index (19 bytes plus slack). Measured by the `load_figures`
-/// test (250k prefixes with two paths each, one attribute set per client):
-/// ~139 bytes of resident memory per path, attribute sets excluded; that load
-/// sits at the worst point of the tables' power-of-two growth.
+/// Memory (64-bit): `Path` is 48 bytes (a test keeps it so), and a prefix's
+/// only path is stored inline in the prefix's table entry (see [`table`]):
+/// with the entry's prefix, the hash index (prefix → 4-octet id) and the
+/// source's index (4-octet ids), a single-path prefix costs ~110 bytes
+/// before attribute sets.
 #[derive(Debug, Clone)]
 struct Path {
     received: Attrs,
@@ -339,7 +339,7 @@ struct PeerSlot {
     up: bool,
     /// Prefixes where this peer has at least one path: peer-wide operations
     /// cost O(its routes), not O(table).
-    prefixes: Set<IpNet>,
+    prefixes: Set<PrefixId>,
     counts: PeerCounts,
 }
 
@@ -433,7 +433,7 @@ enum PathAction {
 pub struct Rib {
     peers: Peers,
     /// Candidate paths per prefix, sorted by local path id.
-    table: Map<IpNet, Vec<Path>>,
+    table: Table,
     interner: AttrInterner,
     scratch: Scratch,
 }
@@ -492,9 +492,9 @@ impl Rib {
                 ..
             } = self;
             if let Some(slot) = peers.get(id) {
-                for prefix in &slot.prefixes {
-                    if let Some(list) = table.get(prefix) {
-                        emit_diff(*prefix, list, list, peers, Some((id, before)), scratch, out);
+                for prefix_id in &slot.prefixes {
+                    if let Some((prefix, list)) = table.at(*prefix_id) {
+                        emit_diff(prefix, list, list, peers, Some((id, before)), scratch, out);
                     }
                 }
             }
@@ -581,7 +581,7 @@ impl Rib {
         let prefix = nlri.prefix;
         let family = family_of(&prefix);
         let (state, local_pref) = import_state(&slot.info, &prefix, verdict, export);
-        let list = table.entry(prefix).or_default();
+        let (prefix_id, list) = table.entry(prefix);
         edit_list(peers, scratch, prefix, list, out, |list, peers| {
             let Some(slot) = peers.get_mut(peer) else { return };
             if let Some(path) = list.iter_mut().find(|p| p.is(peer, nlri.path_id)) {
@@ -608,10 +608,8 @@ impl Rib {
                 };
                 slot.counts.track(family, &path, true);
                 let at = list.partition_point(|p| p.local_path_id < local_path_id);
-                // Most prefixes have one or two paths: do not let `Vec` round up to four.
-                list.reserve_exact(1);
                 list.insert(at, path);
-                slot.prefixes.insert(prefix);
+                slot.prefixes.insert(prefix_id);
             }
         });
         Ok(())
@@ -628,23 +626,25 @@ impl Rib {
         if !peers.get(peer).is_some_and(|s| s.up) {
             return Err(RibError::PeerNotUp(peer));
         }
-        let prefix = nlri.prefix;
-        let Some(list) = table.get_mut(&prefix) else {
+        let Some(prefix_id) = table.id(&nlri.prefix) else {
+            return Ok(());
+        };
+        let Some((prefix, list)) = table.at_mut(prefix_id) else {
             return Ok(());
         };
         let Some(pos) = list.iter().position(|p| p.is(peer, nlri.path_id)) else {
             return Ok(());
         };
         edit_list(peers, scratch, prefix, list, out, |list, peers| {
-            let path = list.remove(pos);
+            let Some(path) = list.remove(pos) else { return };
             if let Some(slot) = peers.get_mut(peer) {
                 slot.counts.track(family_of(&prefix), &path, false);
                 if !list.iter().any(|p| p.source == peer) {
-                    slot.prefixes.remove(&prefix);
+                    slot.prefixes.remove(&prefix_id);
                 }
             }
         });
-        tidy(table, prefix);
+        table.tidy(prefix_id);
         Ok(())
     }
 
@@ -677,7 +677,7 @@ impl Rib {
                         });
                     let prefixes = &mut batches[k].2;
                     order.push((k as u32, prefixes.len() as u32));
-                    prefixes.push(*prefix);
+                    prefixes.push(prefix);
                 }
             }
         }
@@ -717,14 +717,14 @@ impl Rib {
                             let (from, set, prefixes) = batches.get(k as usize)?;
                             let same = *from == path.source
                                 && Arc::ptr_eq(set, attrs)
-                                && prefixes.get(i as usize) == Some(prefix);
+                                && prefixes.get(i as usize) == Some(&prefix);
                             same.then(|| decided.get(k as usize)?.get(i as usize).cloned())?
                         });
                         match peers.get(path.source) {
                             Some(source) => {
                                 // Only if the walks disagreed, which they cannot.
                                 let new = known.unwrap_or_else(|| {
-                                    cache_targets(export.targets(&source.info, prefix, attrs))
+                                    cache_targets(export.targets(&source.info, &prefix, attrs))
                                 });
                                 if new != *targets {
                                     changed = true;
@@ -742,7 +742,7 @@ impl Rib {
             if !changed {
                 continue;
             }
-            edit_list(peers, scratch, *prefix, list, out, |list, _| {
+            edit_list(peers, scratch, prefix, list, out, |list, _| {
                 for (path, new) in list.iter_mut().zip(fresh.drain(..)) {
                     if let PathState::Accepted { targets, .. } = &mut path.state {
                         *targets = new;
@@ -778,9 +778,9 @@ impl Rib {
         let mut changed = 0;
         let Some(slot) = peers.get(peer) else { return 0 };
         // The peer's index does not change (no path is added or removed).
-        let prefixes: Vec<IpNet> = slot.prefixes.iter().copied().collect();
-        for prefix in prefixes {
-            if let Some(list) = table.get_mut(&prefix) {
+        let prefixes: Vec<PrefixId> = slot.prefixes.iter().copied().collect();
+        for prefix_id in prefixes {
+            if let Some((prefix, list)) = table.at_mut(prefix_id) {
                 changed += reimport_list(
                     peers,
                     scratch,
@@ -816,9 +816,9 @@ impl Rib {
         let mut fresh = Vec::new();
         let mut changed = 0;
         for (prefix, list) in table.iter_mut() {
-            if affected(prefix) {
+            if affected(&prefix) {
                 changed += reimport_list(
-                    peers, scratch, *prefix, list, None, import, export, &mut fresh, out,
+                    peers, scratch, prefix, list, None, import, export, &mut fresh, out,
                 );
             }
         }
@@ -833,8 +833,8 @@ impl Rib {
             return selected;
         };
         let mut scratch = Default::default();
-        for (prefix, list) in &self.table {
-            select(*prefix, list, receiver, &self.peers, &mut scratch, &mut selected);
+        for (prefix, list) in self.table.iter() {
+            select(prefix, list, receiver, &self.peers, &mut scratch, &mut selected);
         }
         selected
     }
@@ -862,13 +862,11 @@ impl Rib {
             .get(peer)
             .into_iter()
             .flat_map(|slot| slot.prefixes.iter())
-            .flat_map(move |prefix| {
-                self.table
-                    .get(prefix)
-                    .into_iter()
-                    .flatten()
+            .filter_map(|id| self.table.at(*id))
+            .flat_map(move |(prefix, list)| {
+                list.iter()
                     .filter(move |p| p.source == peer)
-                    .map(move |p| p.view(*prefix))
+                    .map(move |p| p.view(prefix))
             })
     }
 
@@ -880,7 +878,7 @@ impl Rib {
         self.table
             .iter()
             .filter(move |(prefix, _)| affected(prefix))
-            .flat_map(|(prefix, list)| list.iter().map(move |p| p.view(*prefix)))
+            .flat_map(|(prefix, list)| list.iter().map(move |p| p.view(prefix)))
     }
 
     /// Every candidate path for `prefix`, from all peers.
@@ -888,7 +886,7 @@ impl Rib {
         self.table
             .get(prefix)
             .into_iter()
-            .flatten()
+            .flat_map(|list| list.iter())
             .map(|p| p.view(*prefix))
             .collect()
     }
@@ -924,7 +922,7 @@ impl Rib {
 
     /// Number of paths held, accepted or not.
     pub fn path_count(&self) -> usize {
-        self.table.values().map(Vec::len).sum()
+        self.table.iter().map(|(_, list)| list.len()).sum()
     }
 
     /// The number of paths held, from the per-peer counters: what
@@ -964,10 +962,11 @@ impl Rib {
         };
         let mut index = mem::take(&mut slot.prefixes);
         let (mut removed, mut marked) = (0, 0);
-        index.retain(|prefix| {
-            let Some(list) = table.get_mut(prefix) else {
+        index.retain(|prefix_id| {
+            let Some((prefix, list)) = table.at_mut(*prefix_id) else {
                 return false;
             };
+            let prefix = &prefix;
             let acts = |p: &Path| p.source == peer && action(prefix, p) != PathAction::Keep;
             if !list.iter().any(acts) {
                 return true;
@@ -997,7 +996,7 @@ impl Rib {
                 });
             });
             let still_has_paths = list.iter().any(|p| p.source == peer);
-            tidy(table, *prefix);
+            table.tidy(*prefix_id);
             still_has_paths
         });
         if let Some(slot) = peers.get_mut(peer) {
@@ -1007,31 +1006,20 @@ impl Rib {
     }
 }
 
-/// Drops an emptied prefix, and memory an emptied-out list no longer needs.
-fn tidy(table: &mut Map<IpNet, Vec<Path>>, prefix: IpNet) {
-    if let Some(list) = table.get_mut(&prefix) {
-        if list.is_empty() {
-            table.remove(&prefix);
-        } else if list.capacity() > 2 * list.len() {
-            list.shrink_to_fit();
-        }
-    }
-}
-
 /// Runs `edit` on the candidate list of `prefix` and emits what changes for
 /// every client. Nothing is copied when no client receives this family.
 fn edit_list(
     peers: &mut Peers,
     scratch: &mut Scratch,
     prefix: IpNet,
-    list: &mut Vec<Path>,
+    list: &mut PathList,
     out: &mut impl OutSink,
-    edit: impl FnOnce(&mut Vec<Path>, &mut Peers),
+    edit: impl FnOnce(&mut PathList, &mut Peers),
 ) {
     let diffing = peers.receiving[family_of(&prefix)] > 0;
     let mut before = mem::take(&mut scratch.before);
     if diffing {
-        before.clone_from(list);
+        before.extend_from_slice(list);
     }
     edit(list, peers);
     if diffing {
@@ -1190,7 +1178,7 @@ fn reimport_list(
     peers: &mut Peers,
     scratch: &mut Scratch,
     prefix: IpNet,
-    list: &mut Vec<Path>,
+    list: &mut PathList,
     scope: Option<PeerId>,
     import: &mut dyn FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerdict,
     export: &dyn ExportPolicy,

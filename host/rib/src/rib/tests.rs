@@ -135,6 +135,8 @@ fn path_entry_stays_small() {
         "Path is {} bytes",
         mem::size_of::<Path>()
     );
+    // A single path is stored inline in its prefix's entry, at no extra cost.
+    assert_eq!(mem::size_of::<table::PathList>(), mem::size_of::<Path>());
 }
 
 #[test]

@@ -1,0 +1,330 @@
+//! The prefix table: every prefix's candidate paths, laid out for memory.
+//!
+//! At an IX most prefixes have one path (one member announces them), so a
+//! prefix's entry is what a path costs. A `HashMap<IpNet, Vec<Path>>` paid for
+//! that entry three times: the map's slot (key and `Vec` header, times the
+//! power-of-two slack of the table), the `Vec`'s own heap block, and a copy of
+//! the prefix in its source's index. Here the entries live in fixed-size
+//! chunks (no doubling slack, stable ids), a single path is stored inline
+//! ([`PathList::One`]), the hash index holds only 4-octet [`PrefixId`]s
+//! (hashed by the prefix in their entry, as `indexmap` does), and per-peer
+//! indexes hold the same ids instead of prefixes.
+
+use std::ops::{Deref, DerefMut};
+
+use hashbrown::HashTable;
+use ipnet::IpNet;
+
+use super::Path;
+
+/// A prefix's place in the [`Table`]; stable while the prefix has paths, then reused.
+pub(super) type PrefixId = u32;
+
+/// Entries per chunk: large enough that the chunk list is short, small
+/// enough that a small RIB does not reserve much.
+const CHUNK: usize = 1024;
+
+/// The candidate paths of one prefix, sorted by local path id.
+#[derive(Debug, Clone)]
+pub(super) enum PathList {
+    /// The common case, without a heap block of its own.
+    One(Path),
+    /// None, or two and more.
+    Many(Vec<Path>),
+}
+
+impl Default for PathList {
+    fn default() -> Self {
+        PathList::Many(Vec::new())
+    }
+}
+
+impl Deref for PathList {
+    type Target = [Path];
+
+    fn deref(&self) -> &[Path] {
+        match self {
+            PathList::One(path) => std::slice::from_ref(path),
+            PathList::Many(paths) => paths,
+        }
+    }
+}
+
+impl DerefMut for PathList {
+    fn deref_mut(&mut self) -> &mut [Path] {
+        match self {
+            PathList::One(path) => std::slice::from_mut(path),
+            PathList::Many(paths) => paths,
+        }
+    }
+}
+
+impl PathList {
+    /// Inserts `path` at position `at`.
+    pub(super) fn insert(&mut self, at: usize, path: Path) {
+        match std::mem::take(self) {
+            PathList::Many(paths) if paths.is_empty() => *self = PathList::One(path),
+            PathList::One(only) => {
+                // Most prefixes have one or two paths: do not let `Vec` round up to four.
+                let mut paths = Vec::with_capacity(2);
+                paths.push(only);
+                paths.insert(at.min(1), path);
+                *self = PathList::Many(paths);
+            }
+            PathList::Many(mut paths) => {
+                paths.reserve_exact(1);
+                paths.insert(at.min(paths.len()), path);
+                *self = PathList::Many(paths);
+            }
+        }
+    }
+
+    /// Removes and returns the path at `at`, if there is one.
+    pub(super) fn remove(&mut self, at: usize) -> Option<Path> {
+        let removed = match self {
+            PathList::One(_) if at == 0 => match std::mem::take(self) {
+                PathList::One(path) => Some(path),
+                PathList::Many(_) => None,
+            },
+            PathList::Many(paths) if at < paths.len() => Some(paths.remove(at)),
+            _ => None,
+        };
+        self.compact();
+        removed
+    }
+
+    /// Keeps the paths for which `keep` returns true.
+    pub(super) fn retain_mut(&mut self, mut keep: impl FnMut(&mut Path) -> bool) {
+        match self {
+            PathList::One(path) => {
+                if !keep(path) {
+                    *self = PathList::default();
+                }
+            }
+            PathList::Many(paths) => paths.retain_mut(keep),
+        }
+        self.compact();
+    }
+
+    /// Back to the inline form for one path; gives back memory a shrunk list no longer needs.
+    fn compact(&mut self) {
+        if let PathList::Many(paths) = self {
+            if paths.len() == 1 {
+                if let Some(only) = paths.pop() {
+                    *self = PathList::One(only);
+                }
+            } else if paths.capacity() > 2 * paths.len() {
+                paths.shrink_to_fit();
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Meaningless while `paths` is empty (the entry is free).
+    prefix: Option<IpNet>,
+    paths: PathList,
+}
+
+/// Prefix → candidate paths. See the module documentation.
+#[derive(Debug, Default)]
+pub(super) struct Table {
+    /// Ids of the entries in use, hashed by their prefix.
+    index: HashTable<PrefixId>,
+    hasher: ahash::RandomState,
+    chunks: Vec<Vec<Entry>>,
+    /// Entries whose prefix lost its last path, to be reused.
+    free: Vec<PrefixId>,
+}
+
+fn place(id: PrefixId) -> (usize, usize) {
+    (id as usize / CHUNK, id as usize % CHUNK)
+}
+
+/// The prefix of entry `id` (`None` if free); for the index's hashing and comparisons.
+fn prefix_at(chunks: &[Vec<Entry>], id: PrefixId) -> Option<&IpNet> {
+    let (chunk, i) = place(id);
+    chunks.get(chunk)?.get(i)?.prefix.as_ref()
+}
+
+impl Table {
+    /// Number of prefixes with at least one path.
+    pub(super) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The id of `prefix`, if it has paths.
+    pub(super) fn id(&self, prefix: &IpNet) -> Option<PrefixId> {
+        let chunks = &self.chunks;
+        self.index
+            .find(self.hasher.hash_one(prefix), |id| {
+                prefix_at(chunks, *id) == Some(prefix)
+            })
+            .copied()
+    }
+
+    pub(super) fn get(&self, prefix: &IpNet) -> Option<&PathList> {
+        self.at(self.id(prefix)?).map(|(_, paths)| paths)
+    }
+
+    /// The prefix and paths of entry `id`, if it is in use.
+    pub(super) fn at(&self, id: PrefixId) -> Option<(IpNet, &PathList)> {
+        let (chunk, i) = place(id);
+        let entry = self.chunks.get(chunk)?.get(i)?;
+        Some((entry.prefix?, &entry.paths))
+    }
+
+    pub(super) fn at_mut(&mut self, id: PrefixId) -> Option<(IpNet, &mut PathList)> {
+        let (chunk, i) = place(id);
+        let entry = self.chunks.get_mut(chunk)?.get_mut(i)?;
+        Some((entry.prefix?, &mut entry.paths))
+    }
+
+    /// The entry of `prefix`, created empty if it has none. An entry left
+    /// empty must be given back with [`Table::tidy`].
+    pub(super) fn entry(&mut self, prefix: IpNet) -> (PrefixId, &mut PathList) {
+        let id = match self.id(&prefix) {
+            Some(id) => id,
+            None => {
+                let id = self.free.pop().unwrap_or_else(|| self.grow());
+                let (chunk, i) = place(id);
+                self.chunks[chunk][i].prefix = Some(prefix);
+                let Table {
+                    index,
+                    hasher,
+                    chunks,
+                    ..
+                } = self;
+                // Entries in the index are in use: their prefix is set.
+                let rehash = |id: &PrefixId| prefix_at(chunks, *id).map_or(0, |p| hasher.hash_one(p));
+                index.insert_unique(hasher.hash_one(prefix), id, rehash);
+                id
+            }
+        };
+        let (chunk, i) = place(id);
+        (id, &mut self.chunks[chunk][i].paths)
+    }
+
+    /// A new entry at the end, in a new chunk when the last one is full.
+    fn grow(&mut self) -> PrefixId {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        let n = self.chunks.len() - 1;
+        let last = &mut self.chunks[n];
+        last.push(Entry::default());
+        (n * CHUNK + last.len() - 1) as PrefixId
+    }
+
+    /// Frees entry `id` if its prefix has no path left.
+    pub(super) fn tidy(&mut self, id: PrefixId) {
+        let (chunk, i) = place(id);
+        let Some(entry) = self.chunks.get(chunk).and_then(|c| c.get(i)) else {
+            return;
+        };
+        let Some(prefix) = entry.prefix.filter(|_| entry.paths.is_empty()) else {
+            return;
+        };
+        let chunks = &self.chunks;
+        if let Ok(found) = self.index.find_entry(self.hasher.hash_one(prefix), |other| {
+            prefix_at(chunks, *other) == Some(&prefix)
+        }) {
+            found.remove();
+        }
+        self.chunks[chunk][i].prefix = None;
+        self.free.push(id);
+    }
+
+    /// Every prefix with paths, in entry order (stable while no prefix is added or removed).
+    pub(super) fn iter(&self) -> impl Iterator<Item = (IpNet, &PathList)> {
+        self.chunks
+            .iter()
+            .flatten()
+            .filter_map(|e| Some((e.prefix?, &e.paths)).filter(|(_, p)| !p.is_empty()))
+    }
+
+    /// [`Table::iter`], mutably (same order).
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut PathList)> {
+        self.chunks
+            .iter_mut()
+            .flatten()
+            .filter_map(|e| Some((e.prefix?, &mut e.paths)).filter(|(_, p)| !p.is_empty()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{Path, PathState};
+    use super::*;
+    use crate::PeerId;
+
+    fn path(local_path_id: u32) -> Path {
+        let attrs = Arc::new(crate::RouteAttrs::default());
+        Path {
+            received: attrs.clone(),
+            state: PathState::Accepted { attrs, targets: None },
+            source: PeerId(local_path_id),
+            remote_path_id: 0,
+            local_path_id,
+            local_pref: 100,
+            flags: 0,
+        }
+    }
+
+    fn ids(list: &PathList) -> Vec<u32> {
+        list.iter().map(|p| p.local_path_id).collect()
+    }
+
+    #[test]
+    fn one_path_is_inline_and_lists_keep_their_order() {
+        let mut list = PathList::default();
+        list.insert(0, path(2));
+        assert!(matches!(list, PathList::One(_)));
+        list.insert(0, path(1));
+        list.insert(2, path(3));
+        assert_eq!(ids(&list), [1, 2, 3]);
+        assert_eq!(list.remove(1).map(|p| p.local_path_id), Some(2));
+        assert!(list.remove(5).is_none());
+        list.retain_mut(|p| p.local_path_id != 1);
+        assert!(matches!(list, PathList::One(_)), "back inline: {list:?}");
+        assert_eq!(ids(&list), [3]);
+        assert_eq!(list.remove(0).map(|p| p.local_path_id), Some(3));
+        assert!(list.is_empty());
+    }
+
+    #[test]
+    fn entries_are_reused_and_iteration_skips_free_ones() {
+        let mut table = Table::default();
+        let nets: Vec<IpNet> = (0..(CHUNK as u32 + 5))
+            .map(|i| IpNet::V4(ipnet::Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).unwrap()))
+            .collect();
+        for (i, net) in nets.iter().enumerate() {
+            let (id, list) = table.entry(*net);
+            assert_eq!(id as usize, i);
+            list.insert(0, path(1));
+        }
+        assert_eq!(table.len(), nets.len());
+        assert_eq!(table.chunks.len(), 2);
+        // Emptying a prefix frees its entry; the next new prefix takes it.
+        let id = table.id(&nets[3]).unwrap();
+        table.at_mut(id).unwrap().1.remove(0);
+        table.tidy(id);
+        assert_eq!(table.id(&nets[3]), None);
+        assert!(table.at(id).is_none());
+        assert_eq!(table.iter().count(), nets.len() - 1);
+        let fresh: IpNet = "2001:db8::/32".parse().unwrap();
+        let (reused, list) = table.entry(fresh);
+        assert_eq!(reused, id);
+        list.insert(0, path(1));
+        assert_eq!(table.get(&fresh).map(|l| l.len()), Some(1));
+        assert_eq!(table.at(id).map(|(p, _)| p), Some(fresh));
+        // A prefix with paths left is not freed.
+        table.tidy(id);
+        assert_eq!(table.id(&fresh), Some(id));
+        assert_eq!(table.iter().count(), nets.len());
+    }
+}
