@@ -1,8 +1,9 @@
 //! The wasmtime engine shared by every module and worker, and the epoch
 //! ticker thread that enforces per-call deadlines.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -52,7 +53,15 @@ pub(crate) struct EngineShared {
     pub(crate) route_data: Arc<dyn RouteData>,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
+    /// Recently compiled components, by the SHA-256 of their bytes, newest
+    /// last: loading bytes seen before (a rollback, one component under two
+    /// names or with another configuration) skips Cranelift, which takes
+    /// ~0.5 s for the standard policy.
+    compiled: Mutex<VecDeque<(String, wasmtime::component::Component)>>,
 }
+
+/// Compiled components kept for reuse (each holds its machine code).
+const COMPILED_KEEP: usize = 8;
 
 impl std::fmt::Debug for EngineShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,6 +82,40 @@ impl Drop for EngineShared {
 }
 
 impl EngineShared {
+    /// `wasm` (whose SHA-256 is `sha256`) compiled, from the cache when these
+    /// bytes were compiled recently.
+    pub(crate) fn compile(
+        &self,
+        sha256: &str,
+        wasm: &[u8],
+    ) -> wasmtime::Result<wasmtime::component::Component> {
+        let cached = {
+            let mut compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
+            let hit = compiled.iter().position(|(sha, _)| sha == sha256);
+            hit.and_then(|i| compiled.remove(i))
+                .inspect(|entry| compiled.push_back(entry.clone()))
+        };
+        if let Some((_, component)) = cached {
+            return Ok(component);
+        }
+        // Compiled outside the lock: another load may compile meanwhile.
+        let component = wasmtime::component::Component::new(&self.engine, wasm)?;
+        let mut compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
+        if !compiled.iter().any(|(sha, _)| sha == sha256) {
+            compiled.push_back((sha256.to_owned(), component.clone()));
+            while compiled.len() > COMPILED_KEEP {
+                compiled.pop_front();
+            }
+        }
+        Ok(component)
+    }
+
+    /// How many compiled components are kept for reuse.
+    #[cfg(test)]
+    pub(crate) fn compiled_kept(&self) -> usize {
+        self.compiled.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
     /// Epoch ticks to allow for a call of at most `deadline`.
     pub(crate) fn deadline_ticks(&self, deadline: Duration) -> u64 {
         let tick = self.tick.as_nanos().max(1);
@@ -120,6 +163,7 @@ impl PolicyEngine {
                 route_data: options.route_data,
                 stop,
                 ticker: Some(ticker),
+                compiled: Mutex::default(),
             }),
         })
     }
@@ -141,6 +185,47 @@ mod tests {
         assert_eq!(engine.shared.deadline_ticks(Duration::from_millis(5)), 6);
         assert_eq!(engine.shared.deadline_ticks(Duration::from_micros(1500)), 3);
         assert_eq!(engine.shared.deadline_ticks(Duration::ZERO), 2);
+    }
+
+    #[test]
+    fn the_same_bytes_are_compiled_once_and_the_cache_is_bounded() {
+        use crate::{Limits, PolicyModule, StaticHoldModule, builtin};
+        let engine = PolicyEngine::new(EngineOptions::default()).unwrap();
+        let load = |name: &str, wasm: &[u8]| {
+            PolicyModule::load(&engine, name, wasm, Limits::default(), serde_json::json!({})).unwrap()
+        };
+        let a = load("a", builtin::ACCEPT_ALL);
+        let b = load("b", builtin::ACCEPT_ALL);
+        assert_eq!(a.sha256(), b.sha256());
+        assert_eq!(engine.shared.compiled_kept(), 1, "one compilation for both names");
+        // A cached component serves a kind of module with another world too:
+        // linking, not compiling, checks the world.
+        StaticHoldModule::load(
+            &engine,
+            "hold",
+            builtin::STATIC_HOLD,
+            Limits::default(),
+            serde_json::json!({}),
+        )
+        .unwrap();
+        assert_eq!(engine.shared.compiled_kept(), 2);
+        let err = PolicyModule::load(
+            &engine,
+            "c",
+            builtin::STATIC_HOLD,
+            Limits::default(),
+            serde_json::json!({}),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PolicyError::WrongWorld { .. }), "{err}");
+        // Bounded: modified bytes (a custom section appended) are new components.
+        for i in 0..COMPILED_KEEP + 2 {
+            let mut wasm = builtin::ACCEPT_ALL.to_vec();
+            // A component-level custom section: id 0, size, name "x", payload byte i.
+            wasm.extend_from_slice(&[0, 3, 1, b'x', i as u8]);
+            load(&format!("m{i}"), &wasm);
+        }
+        assert_eq!(engine.shared.compiled_kept(), COMPILED_KEEP);
     }
 
     #[test]

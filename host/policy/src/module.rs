@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
+use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::{Store, StoreContextMut};
 
 use crate::bindings;
@@ -131,7 +131,8 @@ impl PolicyModule {
         config: serde_json::Value,
     ) -> Result<Self, PolicyError> {
         let shared = engine.shared.clone();
-        let instance_pre = link(&shared, name, wasm, POLICY_WORLD, |linker| {
+        let sha256 = hex(&Sha256::digest(wasm));
+        let instance_pre = link(&shared, name, &sha256, wasm, POLICY_WORLD, |linker| {
             bindings::PolicyModule::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |state| state)
         })?;
         let pre = bindings::PolicyModulePre::new(instance_pre).map_err(wrong_world(name, POLICY_WORLD))?;
@@ -139,7 +140,7 @@ impl PolicyModule {
         let module = PolicyModule {
             id: NEXT_MODULE_ID.fetch_add(1, Ordering::Relaxed),
             name: name.into(),
-            sha256: hex(&Sha256::digest(wasm)),
+            sha256,
             loaded_at: SystemTime::now(),
             limits,
             config_json: config.to_string(),
@@ -252,17 +253,18 @@ pub(crate) fn wrong_world(module: &str, world: &'static str) -> impl Fn(wasmtime
     }
 }
 
-/// Compile `wasm` as module `name`, refuse imports kumo does not provide,
-/// link the host side of `world` (`add_world`) and pre-instantiate it.
-/// Shared by every kind of module (policy, static-hold).
+/// Compile `wasm` (SHA-256 `sha256`) as module `name`, refuse imports kumo
+/// does not provide, link the host side of `world` (`add_world`) and
+/// pre-instantiate it. Shared by every kind of module (policy, static-hold).
 pub(crate) fn link(
     shared: &EngineShared,
     name: &str,
+    sha256: &str,
     wasm: &[u8],
     world: &'static str,
     add_world: impl FnOnce(&mut Linker<StoreState>) -> wasmtime::Result<()>,
 ) -> Result<InstancePre<StoreState>, PolicyError> {
-    let component = Component::new(&shared.engine, wasm).map_err(|e| PolicyError::Compile {
+    let component = shared.compile(sha256, wasm).map_err(|e| PolicyError::Compile {
         module: name.to_owned(),
         message: format!("{e:#}"),
     })?;

@@ -161,13 +161,14 @@ impl StaticHoldModule {
         config: serde_json::Value,
     ) -> Result<Self, PolicyError> {
         let shared = engine.shared.clone();
-        let instance_pre = link(&shared, name, wasm, STATIC_HOLD_WORLD, |linker| {
+        let sha256 = crate::module::hex(&Sha256::digest(wasm));
+        let instance_pre = link(&shared, name, &sha256, wasm, STATIC_HOLD_WORLD, |linker| {
             b::StaticHoldModule::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |state| state)
         })?;
         let pre = b::StaticHoldModulePre::new(instance_pre).map_err(wrong_world(name, STATIC_HOLD_WORLD))?;
         let module = StaticHoldModule {
             name: name.into(),
-            sha256: crate::module::hex(&Sha256::digest(wasm)),
+            sha256,
             loaded_at: SystemTime::now(),
             limits,
             config_json: config.to_string(),
