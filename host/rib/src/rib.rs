@@ -158,12 +158,16 @@ fn family_of_afi(afi_safi: AfiSafi) -> Option<usize> {
     }
 }
 
-const STALE: u8 = 1;
-const HAS_REMOTE_PATH_ID: u8 = 2;
+/// `Path::local_id` holds the local path id in its low 30 bits and two flags
+/// above: 4 octets instead of a 1-octet field padded to 8. A prefix cannot
+/// hold 2^30 paths (that would be 40 GiB of paths alone).
+const LOCAL_ID_MASK: u32 = (1 << 30) - 1;
+const STALE: u32 = 1 << 31;
+const HAS_REMOTE_PATH_ID: u32 = 1 << 30;
 
 /// One candidate path of a prefix: an entry of its source's Adj-RIB-In.
 ///
-/// Memory (64-bit): `Path` is 48 bytes (a test keeps it so), and a prefix's
+/// Memory (64-bit): `Path` is 40 bytes (a test keeps it so), and a prefix's
 /// only path is stored inline in the prefix's table entry (see [`table`]):
 /// with the entry's prefix, the hash index (prefix → 4-octet id) and the
 /// source's index (4-octet ids), a single-path prefix costs ~110 bytes
@@ -173,11 +177,11 @@ struct Path {
     received: Attrs,
     state: PathState,
     source: PeerId,
-    /// Valid when `flags & HAS_REMOTE_PATH_ID` (saves the `Option` padding).
+    /// Valid when `local_id & HAS_REMOTE_PATH_ID` (saves the `Option` padding).
     remote_path_id: u32,
-    local_path_id: u32,
+    /// Local path id and flags (see [`LOCAL_ID_MASK`]).
+    local_id: u32,
     local_pref: u32,
-    flags: u8,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -197,11 +201,16 @@ static EXPORT_ALL: ExportDecision = ExportDecision {
 
 impl Path {
     fn remote_path_id(&self) -> Option<u32> {
-        (self.flags & HAS_REMOTE_PATH_ID != 0).then_some(self.remote_path_id)
+        (self.local_id & HAS_REMOTE_PATH_ID != 0).then_some(self.remote_path_id)
     }
 
     fn stale(&self) -> bool {
-        self.flags & STALE != 0
+        self.local_id & STALE != 0
+    }
+
+    /// The path id kumo uses towards ADD-PATH clients.
+    fn local_path_id(&self) -> u32 {
+        self.local_id & LOCAL_ID_MASK
     }
 
     fn is(&self, source: PeerId, remote_path_id: Option<u32>) -> bool {
@@ -254,7 +263,7 @@ impl Path {
             prefix,
             source: self.source,
             remote_path_id: self.remote_path_id(),
-            local_path_id: self.local_path_id,
+            local_path_id: self.local_path_id(),
             received: &self.received,
             verdict,
             stale: self.stale(),
@@ -293,7 +302,7 @@ fn same_attrs(a: Option<&Attrs>, b: Option<&Attrs>) -> bool {
 fn free_local_path_id(list: &[Path]) -> u32 {
     let mut id = 1;
     for p in list {
-        if p.local_path_id != id {
+        if p.local_path_id() != id {
             break;
         }
         id += 1;
@@ -589,7 +598,7 @@ impl Rib {
                 path.received = received;
                 path.state = state;
                 path.local_pref = local_pref;
-                path.flags &= !STALE;
+                path.local_id &= !STALE;
                 slot.counts.track(family, path, true);
             } else {
                 let local_path_id = free_local_path_id(list);
@@ -598,16 +607,16 @@ impl Rib {
                     state,
                     source: peer,
                     remote_path_id: nlri.path_id.unwrap_or(0),
-                    local_path_id,
+                    local_id: (local_path_id & LOCAL_ID_MASK)
+                        | if nlri.path_id.is_some() {
+                            HAS_REMOTE_PATH_ID
+                        } else {
+                            0
+                        },
                     local_pref,
-                    flags: if nlri.path_id.is_some() {
-                        HAS_REMOTE_PATH_ID
-                    } else {
-                        0
-                    },
                 };
                 slot.counts.track(family, &path, true);
-                let at = list.partition_point(|p| p.local_path_id < local_path_id);
+                let at = list.partition_point(|p| p.local_path_id() < local_path_id);
                 list.insert(at, path);
                 slot.prefixes.insert(prefix_id);
             }
@@ -987,7 +996,7 @@ impl Rib {
                         }
                         PathAction::MarkStale => {
                             slot.counts.track(family, p, false);
-                            p.flags |= STALE;
+                            p.local_id |= STALE;
                             slot.counts.track(family, p, true);
                             marked += 1;
                             true
@@ -1086,18 +1095,18 @@ fn emit_diff(
                 let (mut i, mut j) = (0, 0);
                 while i < before.len() || j < after.len() {
                     let (id, old, new) = match (before.get(i), after.get(j)) {
-                        (Some(b), Some(a)) if b.local_path_id == a.local_path_id => {
+                        (Some(b), Some(a)) if b.local_path_id() == a.local_path_id() => {
                             i += 1;
                             j += 1;
-                            (a.local_path_id, b.offer(client), a.offer(client))
+                            (a.local_path_id(), b.offer(client), a.offer(client))
                         }
-                        (Some(b), a) if a.is_none_or(|a| b.local_path_id < a.local_path_id) => {
+                        (Some(b), a) if a.is_none_or(|a| b.local_path_id() < a.local_path_id()) => {
                             i += 1;
-                            (b.local_path_id, b.offer(client), None)
+                            (b.local_path_id(), b.offer(client), None)
                         }
                         (_, Some(a)) => {
                             j += 1;
-                            (a.local_path_id, None, a.offer(client))
+                            (a.local_path_id(), None, a.offer(client))
                         }
                         (_, None) => break,
                     };
@@ -1161,7 +1170,7 @@ fn select(
                     selected.push((
                         Nlri {
                             prefix,
-                            path_id: Some(p.local_path_id),
+                            path_id: Some(p.local_path_id()),
                         },
                         Arc::clone(attrs),
                     ));

@@ -269,14 +269,23 @@ mod tests {
             state: PathState::Accepted { attrs, targets: None },
             source: PeerId(local_path_id),
             remote_path_id: 0,
-            local_path_id,
+            local_id: local_path_id,
             local_pref: 100,
-            flags: 0,
         }
     }
 
     fn ids(list: &PathList) -> Vec<u32> {
-        list.iter().map(|p| p.local_path_id).collect()
+        list.iter().map(|p| p.local_path_id()).collect()
+    }
+
+    #[test]
+    fn an_entry_with_one_path_is_64_octets() {
+        // The per-path memory figure in `Path`'s doc comment depends on this.
+        assert!(
+            std::mem::size_of::<Entry>() <= 64,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 
     #[test]
@@ -287,12 +296,12 @@ mod tests {
         list.insert(0, path(1));
         list.insert(2, path(3));
         assert_eq!(ids(&list), [1, 2, 3]);
-        assert_eq!(list.remove(1).map(|p| p.local_path_id), Some(2));
+        assert_eq!(list.remove(1).map(|p| p.local_path_id()), Some(2));
         assert!(list.remove(5).is_none());
-        list.retain_mut(|p| p.local_path_id != 1);
+        list.retain_mut(|p| p.local_path_id() != 1);
         assert!(matches!(list, PathList::One(_)), "back inline: {list:?}");
         assert_eq!(ids(&list), [3]);
-        assert_eq!(list.remove(0).map(|p| p.local_path_id), Some(3));
+        assert_eq!(list.remove(0).map(|p| p.local_path_id()), Some(3));
         assert!(list.is_empty());
     }
 

@@ -131,7 +131,7 @@ fn sorted(mut v: Vec<OutChange>) -> Vec<OutChange> {
 fn path_entry_stays_small() {
     // The per-path memory budget in `Path`'s doc comment depends on this.
     assert!(
-        mem::size_of::<Path>() <= 48,
+        mem::size_of::<Path>() <= 40,
         "Path is {} bytes",
         mem::size_of::<Path>()
     );
