@@ -414,21 +414,16 @@ impl Core {
     /// backlog longer than the table) is coalesced instead of waited for, so
     /// one slow reader cannot hold the others back for long.
     async fn wait_for_clients(&mut self) {
-        let mut limit = BACKLOG_HIGH;
-        loop {
-            let table = self.rib.paths_held();
-            let total: usize = self
-                .clients
+        let (rib, clients) = (&self.rib, &self.clients);
+        let backlog = || {
+            let table = rib.paths_held();
+            clients
                 .iter()
                 .filter(|s| s.info.is_some())
                 .map(|s| s.outq.backlog(table, BEHIND))
-                .sum();
-            if total <= limit {
-                return;
-            }
-            limit = BACKLOG_LOW;
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+                .sum()
+        };
+        wait_below(backlog, BACKLOG_HIGH, BACKLOG_LOW, Duration::from_millis(1)).await;
     }
 
     pub fn handle(&mut self, event: CoreEvent) {
@@ -1158,6 +1153,17 @@ impl Core {
     }
 }
 
+/// Returns at once if `backlog()` is at most `high`; otherwise polls every
+/// `poll` until it is at most `low`. The gap between the marks keeps the core
+/// from flapping between waiting and producing one batch at a time.
+async fn wait_below(mut backlog: impl FnMut() -> usize, high: usize, low: usize, poll: Duration) {
+    let mut limit = high;
+    while backlog() > limit {
+        limit = low;
+        tokio::time::sleep(poll).await;
+    }
+}
+
 /// Backpressure bounds, in queued segment pointers summed over all clients
 /// (8 octets each; a segment holds up to 128 routes, usually an UPDATE's
 /// worth): stop taking events above the high mark, resume under the low.
@@ -1218,5 +1224,35 @@ impl ExportPolicy for Decided<'_> {
             Some(decision) => decision.clone(),
             None => self.pipeline.targets(source, prefix, attrs),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls `wait_below` over a backlog that the "writers" drain by one step
+    /// per poll; returns the backlog values it read.
+    async fn reads(start: usize, step: usize) -> Vec<usize> {
+        let mut seen = Vec::new();
+        let mut now = start;
+        let backlog = || {
+            seen.push(now);
+            let read = now;
+            now = now.saturating_sub(step);
+            read
+        };
+        wait_below(backlog, 10, 4, Duration::from_micros(100)).await;
+        seen
+    }
+
+    #[tokio::test]
+    async fn backpressure_waits_from_the_high_mark_down_to_the_low_one() {
+        // At or under the high mark: no wait at all.
+        assert_eq!(reads(10, 1).await, [10]);
+        assert_eq!(reads(0, 1).await, [0]);
+        // Over it: waits until the low mark, not merely back under the high one.
+        assert_eq!(reads(12, 2).await, [12, 10, 8, 6, 4]);
+        assert_eq!(reads(11, 5).await, [11, 6, 1]);
     }
 }
