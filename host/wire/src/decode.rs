@@ -723,9 +723,22 @@ fn decode_aggregator(asn: u32, ip: &[u8]) -> Option<Aggregator> {
     })
 }
 
+/// The number of segment headers in an AS_PATH (stopping at an overrun,
+/// which the decoder then reports).
+fn count_segments(mut data: &[u8], asn_len: usize) -> usize {
+    let mut n = 0;
+    while let [_, count, rest @ ..] = data {
+        n += 1;
+        data = rest.get(usize::from(*count) * asn_len..).unwrap_or_default();
+    }
+    n
+}
+
 /// Decode AS_PATH or AS4_PATH with `asn_len`-octet ASNs (RFC 4271 §4.3, RFC 7606 §7.2).
 fn decode_as_path(mut data: &[u8], asn_len: usize) -> Result<AsPath, &'static str> {
-    let mut segments = Vec::new();
+    // Sized exactly: a route server keeps every distinct AS_PATH, and a `Vec`
+    // grown by `push` reserves four 32-octet segments for the usual one.
+    let mut segments = Vec::with_capacity(count_segments(data, asn_len));
     while let [seg_type, count, rest @ ..] = data {
         if *count == 0 {
             return Err("zero-length AS_PATH segment");
@@ -799,6 +812,20 @@ mod tests {
 
     fn seq(asns: &[u32]) -> AsPathSegment {
         AsPathSegment::Sequence(asns.to_vec())
+    }
+
+    #[test]
+    fn decoded_as_paths_hold_no_spare_capacity() {
+        // One SEQUENCE of 2 four-octet ASNs; then a SET of 1 after it.
+        let one = [2, 2, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xea];
+        let path = decode_as_path(&one, 4).unwrap();
+        assert_eq!((path.segments.len(), path.segments.capacity()), (1, 1));
+        let two = [&one[..], &[1, 1, 0, 0, 0, 7]].concat();
+        let path = decode_as_path(&two, 4).unwrap();
+        assert_eq!((path.segments.len(), path.segments.capacity()), (2, 2));
+        assert_eq!(path.segments[1], AsPathSegment::Set(vec![7]));
+        // An overrun is still an error, not a short count.
+        assert!(decode_as_path(&two[..two.len() - 1], 4).is_err());
     }
 
     #[test]
