@@ -281,7 +281,7 @@ fn group_by_attrs<'a>(paths: impl Iterator<Item = PathView<'a>>) -> ImportGroups
 fn take_verdict(verdicts: &mut Verdicts, info: &PeerInfo, nlri: &Nlri) -> ImportVerdict {
     verdicts
         .remove(&(info.id, *nlri))
-        .unwrap_or_else(|| ImportVerdict::Reject(RejectReason::new(POLICY_ERROR_CODE, POLICY_ERROR_TEXT)))
+        .unwrap_or_else(|| ImportVerdict::reject(RejectReason::new(POLICY_ERROR_CODE, POLICY_ERROR_TEXT)))
 }
 
 /// The interner is never swept below this many attribute sets.

@@ -312,7 +312,7 @@ impl Pipeline {
                     },
                     local_pref: preference.unwrap_or(DEFAULT_LOCAL_PREF),
                 },
-                ImportResult::Reject { code, text, policy } => ImportVerdict::Reject(RejectReason {
+                ImportResult::Reject { code, text, policy } => ImportVerdict::reject(RejectReason {
                     code: *code,
                     text: text.clone(),
                     policy: Some(policy.clone()),
@@ -324,7 +324,7 @@ impl Pipeline {
                 Some(verdict) => verdict.clone(),
                 // The worker assigns every prefix; this is unreachable, and
                 // failing closed is the safe answer if it ever is not.
-                None => ImportVerdict::Reject(RejectReason::new(
+                None => ImportVerdict::reject(RejectReason::new(
                     kumo_policy::POLICY_ERROR_CODE,
                     kumo_policy::POLICY_ERROR_TEXT,
                 )),

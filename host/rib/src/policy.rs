@@ -41,8 +41,9 @@ impl RejectReason {
 pub enum ImportVerdict {
     /// Accept with these post-policy attributes (may be the received `Arc` itself).
     Accept { attrs: Attrs, local_pref: u32 },
-    /// Keep in Adj-RIB-In, never select.
-    Reject(RejectReason),
+    /// Keep in Adj-RIB-In, never select. Shared: the paths one policy call
+    /// rejects for the same reason hold one copy of it.
+    Reject(Arc<RejectReason>),
 }
 
 impl ImportVerdict {
@@ -52,6 +53,11 @@ impl ImportVerdict {
             attrs,
             local_pref: DEFAULT_LOCAL_PREF,
         }
+    }
+
+    /// Reject for `reason` (clone the verdict to share the reason).
+    pub fn reject(reason: RejectReason) -> Self {
+        ImportVerdict::Reject(Arc::new(reason))
     }
 }
 

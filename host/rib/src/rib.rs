@@ -284,7 +284,7 @@ fn import_state(
             let targets = cache_targets(export.targets(source, prefix, &attrs));
             (PathState::Accepted { attrs, targets }, local_pref)
         }
-        ImportVerdict::Reject(reason) => (PathState::Rejected(Arc::new(reason)), DEFAULT_LOCAL_PREF),
+        ImportVerdict::Reject(reason) => (PathState::Rejected(reason), DEFAULT_LOCAL_PREF),
     }
 }
 

@@ -453,12 +453,23 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
     let mut rs = Rs::new([info(1), info(2)]);
     let a = attrs(1, &[], None);
     let p = nlri("192.0.2.0/24");
-    let out = rs.announce_with(1, p, &a, ImportVerdict::Reject(reason(1101, "bogon")), &ExportAll);
+    let bogon = ImportVerdict::reject(reason(1101, "bogon"));
+    let out = rs.announce_with(1, p, &a, bogon.clone(), &ExportAll);
     assert!(out.is_empty());
     assert!(rs.holds(2, "192.0.2.0/24").is_empty());
     let held: Vec<_> = rs.rib.adj_rib_in(PeerId(1)).collect();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].reject_reason(), Some(&reason(1101, "bogon")));
+    // Paths rejected by one verdict share its reason (memory per filtered path).
+    rs.announce_with(1, nlri("198.51.100.0/24"), &a, bogon, &ExportAll);
+    let reasons: Vec<_> = rs
+        .rib
+        .adj_rib_in(PeerId(1))
+        .filter_map(|p| p.reject_reason())
+        .collect();
+    assert!(reasons.len() == 2 && std::ptr::eq(reasons[0], reasons[1]));
+    rs.withdraw(1, nlri("198.51.100.0/24"));
+    let held: Vec<_> = rs.rib.adj_rib_in(PeerId(1)).collect();
     assert!(Arc::ptr_eq(held[0].received, &a));
     assert_eq!(
         rs.rib.counts(PeerId(1)).ipv4,
@@ -616,7 +627,7 @@ fn seeded_import(seed: u8) -> impl FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerd
     move |src, _, received| {
         let med = received.attrs.med.unwrap_or(0);
         match (u32::from(seed) + src.id.0 + med) % 4 {
-            0 => ImportVerdict::Reject(reason(1, "seeded")),
+            0 => ImportVerdict::reject(reason(1, "seeded")),
             1 => {
                 // A rewrite: the post-policy set differs from the received one.
                 let mut a = RouteAttrs::clone(received);
@@ -760,7 +771,7 @@ proptest! {
                 Op::Announce { peer, prefix, path_id, shape, reject, low_pref } => {
                     let a = shaped_attrs(peer, shape);
                     let verdict = if reject {
-                        ImportVerdict::Reject(reason(2, "test"))
+                        ImportVerdict::reject(reason(2, "test"))
                     } else {
                         ImportVerdict::Accept { attrs: a.clone(), local_pref: if low_pref { 0 } else { 100 } }
                     };
@@ -876,7 +887,7 @@ fn reevaluation_where_touches_only_the_selected_prefixes() {
     let mut asked = Vec::new();
     let mut import = |_: &PeerInfo, n: &Nlri, _: &Attrs| {
         asked.push(n.prefix);
-        ImportVerdict::Reject(reason(14, "RPKI invalid"))
+        ImportVerdict::reject(reason(14, "RPKI invalid"))
     };
     let changed = rs
         .rib
