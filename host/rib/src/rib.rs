@@ -170,9 +170,9 @@ const HAS_REMOTE_PATH_ID: u32 = 1 << 30;
 /// Memory (64-bit): `Path` is 40 bytes (a test keeps it so), and a prefix's
 /// only path is stored inline in the prefix's table entry (see [`table`]):
 /// with the entry's prefix, the hash index (prefix → 4-octet id) and the
-/// source's index (4-octet ids), a single-path prefix costs ~85 bytes before
-/// attribute sets. The `load_figures` test (250k prefixes with two paths
-/// each) measures 94 bytes of resident memory per path (139 with a
+/// source's index (4-octet ids), a single-path IPv4 prefix costs ~70 bytes
+/// before attribute sets (IPv6 ~85). The `load_figures` test (250k prefixes with two paths
+/// each) measures 86 bytes of resident memory per path (139 with a
 /// `HashMap<IpNet, Vec<Path>>` and 48-byte paths).
 #[derive(Debug, Clone)]
 struct Path {

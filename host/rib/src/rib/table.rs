@@ -5,15 +5,16 @@
 //! that entry three times: the map's slot (key and `Vec` header, times the
 //! power-of-two slack of the table), the `Vec`'s own heap block, and a copy of
 //! the prefix in its source's index. Here the entries live in fixed-size
-//! chunks (no doubling slack, stable ids), a single path is stored inline
-//! ([`PathList::One`]), the hash index holds only 4-octet [`PrefixId`]s
+//! chunks per family (no doubling slack, stable ids; an IPv4 entry keeps a
+//! 5-octet prefix, so with its one path it is 48 octets), a single path is
+//! stored inline ([`PathList::One`]), the hash index holds only 4-octet [`PrefixId`]s
 //! (hashed by the prefix in their entry, as `indexmap` does), and per-peer
 //! indexes hold the same ids instead of prefixes.
 
 use std::ops::{Deref, DerefMut};
 
 use hashbrown::HashTable;
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::Path;
 
@@ -120,11 +121,80 @@ impl PathList {
     }
 }
 
-#[derive(Debug, Default)]
-struct Entry {
-    /// Meaningless while `paths` is empty (the entry is free).
-    prefix: Option<IpNet>,
+/// An entry: a prefix of one family (`K`: `Ipv4Net`, 5 octets, or
+/// `Ipv6Net`, 17) and its paths. IPv4 entries are 48 octets, IPv6 ones 64:
+/// an `IpNet` (18 octets) would make every entry 64.
+#[derive(Debug)]
+struct Entry<K> {
+    /// `None` while the entry is free.
+    prefix: Option<K>,
     paths: PathList,
+}
+
+/// The entries of one family, in fixed-size chunks.
+#[derive(Debug)]
+struct Entries<K> {
+    chunks: Vec<Vec<Entry<K>>>,
+    /// Entries whose prefix lost its last path, to be reused.
+    free: Vec<u32>,
+}
+
+impl<K> Default for Entries<K> {
+    fn default() -> Self {
+        Entries {
+            chunks: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<K: Copy> Entries<K> {
+    fn get(&self, i: u32) -> Option<&Entry<K>> {
+        self.chunks.get(i as usize / CHUNK)?.get(i as usize % CHUNK)
+    }
+
+    fn get_mut(&mut self, i: u32) -> Option<&mut Entry<K>> {
+        self.chunks
+            .get_mut(i as usize / CHUNK)?
+            .get_mut(i as usize % CHUNK)
+    }
+
+    /// A free entry for `prefix`: a reused one, or a new one at the end.
+    fn take(&mut self, prefix: K) -> u32 {
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+                    self.chunks.push(Vec::with_capacity(CHUNK));
+                }
+                let n = self.chunks.len() - 1;
+                let last = &mut self.chunks[n];
+                last.push(Entry {
+                    prefix: None,
+                    paths: PathList::default(),
+                });
+                (n * CHUNK + last.len() - 1) as u32
+            }
+        };
+        if let Some(entry) = self.get_mut(i) {
+            entry.prefix = Some(prefix);
+        }
+        i
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (K, &PathList)> {
+        self.chunks
+            .iter()
+            .flatten()
+            .filter_map(|e| Some((e.prefix?, &e.paths)).filter(|(_, p)| !p.is_empty()))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (K, &mut PathList)> {
+        self.chunks
+            .iter_mut()
+            .flatten()
+            .filter_map(|e| Some((e.prefix?, &mut e.paths)).filter(|(_, p)| !p.is_empty()))
+    }
 }
 
 /// Prefix → candidate paths. See the module documentation.
@@ -133,19 +203,20 @@ pub(super) struct Table {
     /// Ids of the entries in use, hashed by their prefix.
     index: HashTable<PrefixId>,
     hasher: ahash::RandomState,
-    chunks: Vec<Vec<Entry>>,
-    /// Entries whose prefix lost its last path, to be reused.
-    free: Vec<PrefixId>,
+    v4: Entries<Ipv4Net>,
+    v6: Entries<Ipv6Net>,
 }
 
-fn place(id: PrefixId) -> (usize, usize) {
-    (id as usize / CHUNK, id as usize % CHUNK)
-}
+/// Set in the ids of IPv6 entries; the other bits are the entry's place.
+const V6_ID: PrefixId = 1 << 31;
 
 /// The prefix of entry `id` (`None` if free); for the index's hashing and comparisons.
-fn prefix_at(chunks: &[Vec<Entry>], id: PrefixId) -> Option<&IpNet> {
-    let (chunk, i) = place(id);
-    chunks.get(chunk)?.get(i)?.prefix.as_ref()
+fn prefix_at(v4: &Entries<Ipv4Net>, v6: &Entries<Ipv6Net>, id: PrefixId) -> Option<IpNet> {
+    if id & V6_ID == 0 {
+        v4.get(id)?.prefix.map(IpNet::V4)
+    } else {
+        v6.get(id & !V6_ID)?.prefix.map(IpNet::V6)
+    }
 }
 
 impl Table {
@@ -156,10 +227,10 @@ impl Table {
 
     /// The id of `prefix`, if it has paths.
     pub(super) fn id(&self, prefix: &IpNet) -> Option<PrefixId> {
-        let chunks = &self.chunks;
+        let (v4, v6) = (&self.v4, &self.v6);
         self.index
             .find(self.hasher.hash_one(prefix), |id| {
-                prefix_at(chunks, *id) == Some(prefix)
+                prefix_at(v4, v6, *id).as_ref() == Some(prefix)
             })
             .copied()
     }
@@ -170,15 +241,23 @@ impl Table {
 
     /// The prefix and paths of entry `id`, if it is in use.
     pub(super) fn at(&self, id: PrefixId) -> Option<(IpNet, &PathList)> {
-        let (chunk, i) = place(id);
-        let entry = self.chunks.get(chunk)?.get(i)?;
-        Some((entry.prefix?, &entry.paths))
+        if id & V6_ID == 0 {
+            let entry = self.v4.get(id)?;
+            Some((IpNet::V4(entry.prefix?), &entry.paths))
+        } else {
+            let entry = self.v6.get(id & !V6_ID)?;
+            Some((IpNet::V6(entry.prefix?), &entry.paths))
+        }
     }
 
     pub(super) fn at_mut(&mut self, id: PrefixId) -> Option<(IpNet, &mut PathList)> {
-        let (chunk, i) = place(id);
-        let entry = self.chunks.get_mut(chunk)?.get_mut(i)?;
-        Some((entry.prefix?, &mut entry.paths))
+        if id & V6_ID == 0 {
+            let entry = self.v4.get_mut(id)?;
+            Some((IpNet::V4(entry.prefix?), &mut entry.paths))
+        } else {
+            let entry = self.v6.get_mut(id & !V6_ID)?;
+            Some((IpNet::V6(entry.prefix?), &mut entry.paths))
+        }
     }
 
     /// The entry of `prefix`, created empty if it has none. An entry left
@@ -187,69 +266,68 @@ impl Table {
         let id = match self.id(&prefix) {
             Some(id) => id,
             None => {
-                let id = self.free.pop().unwrap_or_else(|| self.grow());
-                let (chunk, i) = place(id);
-                self.chunks[chunk][i].prefix = Some(prefix);
+                let id = match prefix {
+                    IpNet::V4(net) => self.v4.take(net),
+                    IpNet::V6(net) => self.v6.take(net) | V6_ID,
+                };
                 let Table {
                     index,
                     hasher,
-                    chunks,
-                    ..
+                    v4,
+                    v6,
                 } = self;
                 // Entries in the index are in use: their prefix is set.
-                let rehash = |id: &PrefixId| prefix_at(chunks, *id).map_or(0, |p| hasher.hash_one(p));
+                let rehash = |id: &PrefixId| prefix_at(v4, v6, *id).map_or(0, |p| hasher.hash_one(p));
                 index.insert_unique(hasher.hash_one(prefix), id, rehash);
                 id
             }
         };
-        let (chunk, i) = place(id);
-        (id, &mut self.chunks[chunk][i].paths)
-    }
-
-    /// A new entry at the end, in a new chunk when the last one is full.
-    fn grow(&mut self) -> PrefixId {
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
-        }
-        let n = self.chunks.len() - 1;
-        let last = &mut self.chunks[n];
-        last.push(Entry::default());
-        (n * CHUNK + last.len() - 1) as PrefixId
+        // Indexing: `id` names an entry that exists (found or just taken).
+        let i = (id & !V6_ID) as usize;
+        let paths = if id & V6_ID == 0 {
+            &mut self.v4.chunks[i / CHUNK][i % CHUNK].paths
+        } else {
+            &mut self.v6.chunks[i / CHUNK][i % CHUNK].paths
+        };
+        (id, paths)
     }
 
     /// Frees entry `id` if its prefix has no path left.
     pub(super) fn tidy(&mut self, id: PrefixId) {
-        let (chunk, i) = place(id);
-        let Some(entry) = self.chunks.get(chunk).and_then(|c| c.get(i)) else {
+        let Some((prefix, paths)) = self.at(id) else {
             return;
         };
-        let Some(prefix) = entry.prefix.filter(|_| entry.paths.is_empty()) else {
+        if !paths.is_empty() {
             return;
-        };
-        let chunks = &self.chunks;
+        }
+        let (v4, v6) = (&self.v4, &self.v6);
         if let Ok(found) = self.index.find_entry(self.hasher.hash_one(prefix), |other| {
-            prefix_at(chunks, *other) == Some(&prefix)
+            prefix_at(v4, v6, *other) == Some(prefix)
         }) {
             found.remove();
         }
-        self.chunks[chunk][i].prefix = None;
-        self.free.push(id);
+        if id & V6_ID == 0 {
+            if let Some(entry) = self.v4.get_mut(id) {
+                entry.prefix = None;
+                self.v4.free.push(id);
+            }
+        } else if let Some(entry) = self.v6.get_mut(id & !V6_ID) {
+            entry.prefix = None;
+            self.v6.free.push(id & !V6_ID);
+        }
     }
 
-    /// Every prefix with paths, in entry order (stable while no prefix is added or removed).
+    /// Every prefix with paths, IPv4 then IPv6, in entry order (stable while
+    /// no prefix is added or removed).
     pub(super) fn iter(&self) -> impl Iterator<Item = (IpNet, &PathList)> {
-        self.chunks
-            .iter()
-            .flatten()
-            .filter_map(|e| Some((e.prefix?, &e.paths)).filter(|(_, p)| !p.is_empty()))
+        let v4 = self.v4.iter().map(|(net, paths)| (IpNet::V4(net), paths));
+        v4.chain(self.v6.iter().map(|(net, paths)| (IpNet::V6(net), paths)))
     }
 
     /// [`Table::iter`], mutably (same order).
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut PathList)> {
-        self.chunks
-            .iter_mut()
-            .flatten()
-            .filter_map(|e| Some((e.prefix?, &mut e.paths)).filter(|(_, p)| !p.is_empty()))
+        let v4 = self.v4.iter_mut().map(|(net, paths)| (IpNet::V4(net), paths));
+        v4.chain(self.v6.iter_mut().map(|(net, paths)| (IpNet::V6(net), paths)))
     }
 }
 
@@ -279,13 +357,13 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_with_one_path_is_64_octets() {
+    fn an_entry_with_one_path_is_48_octets_for_ipv4_and_64_for_ipv6() {
         // The per-path memory figure in `Path`'s doc comment depends on this.
-        assert!(
-            std::mem::size_of::<Entry>() <= 64,
-            "{}",
-            std::mem::size_of::<Entry>()
+        let sizes = (
+            std::mem::size_of::<Entry<Ipv4Net>>(),
+            std::mem::size_of::<Entry<Ipv6Net>>(),
         );
+        assert!(sizes.0 <= 48 && sizes.1 <= 64, "{sizes:?}");
     }
 
     #[test]
@@ -309,7 +387,7 @@ mod tests {
     fn entries_are_reused_and_iteration_skips_free_ones() {
         let mut table = Table::default();
         let nets: Vec<IpNet> = (0..(CHUNK as u32 + 5))
-            .map(|i| IpNet::V4(ipnet::Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).unwrap()))
+            .map(|i| IpNet::V4(Ipv4Net::new((0x0a00_0000 + (i << 8)).into(), 24).unwrap()))
             .collect();
         for (i, net) in nets.iter().enumerate() {
             let (id, list) = table.entry(*net);
@@ -317,15 +395,21 @@ mod tests {
             list.insert(0, path(1));
         }
         assert_eq!(table.len(), nets.len());
-        assert_eq!(table.chunks.len(), 2);
-        // Emptying a prefix frees its entry; the next new prefix takes it.
+        assert_eq!(table.v4.chunks.len(), 2);
+        // An IPv6 prefix has an entry of its own kind.
+        let v6: IpNet = "2001:db8::/32".parse().unwrap();
+        let (v6_id, list) = table.entry(v6);
+        list.insert(0, path(1));
+        assert_eq!(table.at(v6_id).map(|(p, l)| (p, l.len())), Some((v6, 1)));
+        assert_eq!(table.iter().last().map(|(p, _)| p), Some(v6));
+        // Emptying a prefix frees its entry; the next new prefix of the family takes it.
         let id = table.id(&nets[3]).unwrap();
         table.at_mut(id).unwrap().1.remove(0);
         table.tidy(id);
         assert_eq!(table.id(&nets[3]), None);
         assert!(table.at(id).is_none());
-        assert_eq!(table.iter().count(), nets.len() - 1);
-        let fresh: IpNet = "2001:db8::/32".parse().unwrap();
+        assert_eq!(table.iter().count(), nets.len());
+        let fresh: IpNet = "192.0.2.0/24".parse().unwrap();
         let (reused, list) = table.entry(fresh);
         assert_eq!(reused, id);
         list.insert(0, path(1));
@@ -334,6 +418,13 @@ mod tests {
         // A prefix with paths left is not freed.
         table.tidy(id);
         assert_eq!(table.id(&fresh), Some(id));
-        assert_eq!(table.iter().count(), nets.len());
+        assert_eq!(table.iter().count(), nets.len() + 1);
+        // Every prefix is found again after the index grew.
+        for net in nets.iter().filter(|n| **n != nets[3]).chain([&v6, &fresh]) {
+            assert_eq!(
+                table.id(net).and_then(|id| table.at(id)).map(|(p, _)| p),
+                Some(*net)
+            );
+        }
     }
 }
