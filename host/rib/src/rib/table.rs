@@ -427,4 +427,53 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        /// The table against a map model: random adds and removals over a
+        /// few hundred prefixes of both families (enough to grow the index
+        /// several times and reuse freed entries).
+        #[test]
+        fn behaves_like_a_map_of_prefixes_to_paths(
+            ops in proptest::collection::vec((0u32..300, proptest::bool::ANY, proptest::bool::ANY), 1..2000)
+        ) {
+            use std::collections::BTreeMap;
+            let mut table = Table::default();
+            let mut model: BTreeMap<IpNet, usize> = BTreeMap::new();
+            let net = |n: u32, v6: bool| -> IpNet {
+                if v6 {
+                    IpNet::V6(Ipv6Net::new((0x2001_0db8u128 << 96 | u128::from(n) << 64).into(), 64).unwrap())
+                } else {
+                    IpNet::V4(Ipv4Net::new((0x0a00_0000 + (n << 8)).into(), 24).unwrap())
+                }
+            };
+            for (n, v6, add) in ops {
+                let prefix = net(n, v6);
+                if add {
+                    let (id, list) = table.entry(prefix);
+                    let at = list.len();
+                    list.insert(at, path(at as u32 + 1));
+                    proptest::prop_assert_eq!(table.at(id).map(|(p, _)| p), Some(prefix));
+                    *model.entry(prefix).or_default() += 1;
+                } else if let Some(id) = table.id(&prefix) {
+                    let removed = table.at_mut(id).and_then(|(_, list)| list.remove(0));
+                    proptest::prop_assert!(removed.is_some());
+                    table.tidy(id);
+                    let left = model.get_mut(&prefix).map(|c| { *c -= 1; *c });
+                    if left == Some(0) {
+                        model.remove(&prefix);
+                    }
+                } else {
+                    proptest::prop_assert!(!model.contains_key(&prefix));
+                }
+            }
+            proptest::prop_assert_eq!(table.len(), model.len());
+            let mut seen: BTreeMap<IpNet, usize> = BTreeMap::new();
+            for (prefix, list) in table.iter() {
+                proptest::prop_assert!(seen.insert(prefix, list.len()).is_none(), "{} twice", prefix);
+                let id = table.id(&prefix);
+                proptest::prop_assert_eq!(id.and_then(|id| table.at(id)).map(|(p, l)| (p, l.len())), Some((prefix, list.len())));
+            }
+            proptest::prop_assert_eq!(seen, model);
+        }
+    }
 }
