@@ -249,7 +249,7 @@ mod tests {
                 segments: vec![AsPathSegment::Sequence(vec![10001, 200_000])],
             }),
             next_hop: Some(Ipv4Addr::new(127, 1, 0, 10)),
-            communities: vec![10001 << 16 | 5],
+            communities: kumo_wire::thin_vec![10001 << 16 | 5],
             ..Default::default()
         };
         let v4: Vec<Nlri> = ["11.0.0.0/24", "11.0.4.0/22", "12.0.0.0/8", "11.1.128.0/17"]

@@ -228,7 +228,7 @@ fn member_attrs(m: &Member) -> PathAttributes {
         }),
         // Its own address: rs-standard checks that NEXT_HOP is the member's.
         next_hop: Some(Ipv4Addr::new(127, 0, 0, m.host)),
-        large_communities: vec![LargeCommunity {
+        large_communities: kumo_wire::thin_vec![LargeCommunity {
             global_admin: m.asn,
             local_data1: 0,
             local_data2: 1,

@@ -252,11 +252,11 @@ fn attributes(route: &TestRoute, source: &ClientCtx) -> anyhow::Result<PathAttri
         Some(IpAddr::V4(v4)) => Some(v4),
         Some(IpAddr::V6(_)) | None => None,
     };
-    let mut communities = Vec::new();
+    let mut communities = kumo_wire::ThinVec::new();
     for c in &route.communities {
         communities.push(community(c).with_context(|| format!("community {c:?}: use ASN:VALUE"))?);
     }
-    let mut large_communities = Vec::new();
+    let mut large_communities = kumo_wire::ThinVec::new();
     for c in &route.large_communities {
         large_communities.push(large(c).with_context(|| format!("large community {c:?}: use A:B:C"))?);
     }

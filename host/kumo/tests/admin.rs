@@ -457,7 +457,7 @@ async fn export_dry_run_lists_the_receivers_that_would_lose_paths() {
     let mut member = Speaker::connect(&speaker(226, 3, 65003), bgp).await.unwrap();
     // Euro-IX "do not announce to AS65003", which accept-all ignores and rs-standard honours.
     let mut tagged = attrs(65002);
-    tagged.communities = vec![65003];
+    tagged.communities = kumo_wire::thin_vec![65003];
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
     watcher.announce(&tagged, None, &[p]).await.unwrap();
     assert!(member.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());

@@ -71,9 +71,9 @@ fn attrs(path: &[u32], next_hop: [u8; 4]) -> PathAttributes {
         }),
         next_hop: Some(Ipv4Addr::from(next_hop)),
         med: Some(42),
-        communities: vec![(65002 << 16) | 100, 0xFFFF_0000],
-        extended_communities: vec![[0x00, 0x02, 0xfd, 0xea, 0, 0, 0, 7]],
-        large_communities: vec![LargeCommunity {
+        communities: kumo_wire::thin_vec![(65002 << 16) | 100, 0xFFFF_0000],
+        extended_communities: kumo_wire::thin_vec![[0x00, 0x02, 0xfd, 0xea, 0, 0, 0, 7]],
+        large_communities: kumo_wire::thin_vec![LargeCommunity {
             global_admin: 65002,
             local_data1: 1,
             local_data2: 2,
@@ -444,7 +444,7 @@ async fn unknown_transitive_attributes_pass_through_with_partial_set() {
         .unwrap();
     let mut sent = attrs(&[65002], [192, 0, 2, 2]);
     let opaque = vec![0xde, 0xad, 0xbe, 0xef, 0x01];
-    sent.unknown = vec![
+    sent.unknown = kumo_wire::thin_vec![
         // optional transitive, unknown to kumo: forwarded with Partial set (RFC 4271 §5)
         kumo_wire::RawAttribute {
             flags: 0xc0,

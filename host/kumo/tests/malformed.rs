@@ -684,7 +684,7 @@ fn attrs(asn: u32, med: u32) -> PathAttributes {
         }),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
         med: Some(med),
-        communities: vec![(asn << 16) | 1],
+        communities: kumo_wire::thin_vec![(asn << 16) | 1],
         ..Default::default()
     }
 }

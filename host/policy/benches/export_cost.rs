@@ -51,7 +51,7 @@ fn wire_attrs(action: bool) -> PathAttributes {
         }),
         next_hop: Some(address(0)),
         med: Some(10),
-        communities,
+        communities: communities.into(),
         ..Default::default()
     }
 }

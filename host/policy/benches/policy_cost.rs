@@ -45,7 +45,7 @@ fn wire_attrs() -> PathAttributes {
         }),
         next_hop: Some("192.0.2.1".parse().unwrap()),
         med: Some(10),
-        communities: vec![(3333 << 16) | 100, (1299 << 16) | 2000],
+        communities: kumo_wire::thin_vec![(3333 << 16) | 100, (1299 << 16) | 2000],
         ..Default::default()
     }
 }

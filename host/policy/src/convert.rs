@@ -94,7 +94,7 @@ pub(crate) fn attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>) -> t:
             asn: a.asn,
             address: u32::from(a.address),
         }),
-        communities: attrs.communities.clone(),
+        communities: attrs.communities.to_vec(),
         extended_communities: attrs
             .extended_communities
             .iter()
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn apply_removes_adds_and_skips_duplicates() {
         let attrs = PathAttributes {
-            communities: vec![1, 2, 3],
+            communities: kumo_wire::thin_vec![1, 2, 3],
             ..Default::default()
         };
         let m = t::Modification {

@@ -52,8 +52,8 @@ fn route_attrs(from: u32, variant: u32) -> RouteAttrs {
             }),
             next_hop: Some(Ipv4Addr::new(192, 0, 2, from as u8)),
             med: Some(variant),
-            communities: vec![(asn << 16) | 100, (3333 << 16) | 2000],
-            large_communities: vec![LargeCommunity {
+            communities: kumo_wire::thin_vec![(asn << 16) | 100, (3333 << 16) | 2000],
+            large_communities: kumo_wire::thin_vec![LargeCommunity {
                 global_admin: asn,
                 local_data1: 0,
                 local_data2: 1,

@@ -50,8 +50,8 @@ fn typical_attrs(as_path: Vec<u32>, communities: Vec<u32>, large: Vec<LargeCommu
         }),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
         med: Some(10),
-        communities,
-        large_communities: large,
+        communities: communities.into(),
+        large_communities: large.into(),
         ..Default::default()
     }
 }

@@ -476,7 +476,7 @@ impl AttrDecoder<'_> {
                 attr_type::EXTENDED_COMMUNITIES => {
                     if category == OPTIONAL_TRANSITIVE && !value.is_empty() && value.len() % 8 == 0 {
                         let (chunks, _) = value.as_chunks::<8>();
-                        self.update.attributes.extended_communities = chunks.to_vec();
+                        self.update.attributes.extended_communities = crate::ThinVec::from(chunks);
                     } else {
                         self.withdraw(type_code, "malformed EXTENDED_COMMUNITIES");
                     }

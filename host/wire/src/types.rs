@@ -7,6 +7,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
+pub use thin_vec::{ThinVec, thin_vec};
 
 /// Address Family Identifier (RFC 4760).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -396,16 +397,16 @@ pub struct PathAttributes {
     pub atomic_aggregate: bool,
     pub aggregator: Option<Aggregator>,
     /// RFC 1997 communities, as received (order kept).
-    pub communities: Vec<u32>,
+    pub communities: ThinVec<u32>,
     /// RFC 4360 extended communities, 8 octets each.
-    pub extended_communities: Vec<[u8; 8]>,
+    pub extended_communities: ThinVec<[u8; 8]>,
     /// RFC 8092 large communities.
-    pub large_communities: Vec<LargeCommunity>,
+    pub large_communities: ThinVec<LargeCommunity>,
     /// RFC 9234 Only To Customer.
     pub otc: Option<u32>,
     /// Unrecognised optional transitive attributes (and recognised ones kumo does
     /// not interpret), in received order.
-    pub unknown: Vec<RawAttribute>,
+    pub unknown: ThinVec<RawAttribute>,
 }
 
 /// BGP UPDATE (RFC 4271 §4.3), decoded.

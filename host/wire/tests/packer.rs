@@ -18,12 +18,12 @@ fn attrs() -> PathAttributes {
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
         med: Some(10),
         communities: (0..20).collect(),
-        large_communities: vec![LargeCommunity {
+        large_communities: kumo_wire::thin_vec![LargeCommunity {
             global_admin: 65001,
             local_data1: 1,
             local_data2: 2,
         }],
-        unknown: vec![RawAttribute {
+        unknown: kumo_wire::thin_vec![RawAttribute {
             flags: 0xe0,
             type_code: 99,
             value: vec![7; 300],
@@ -371,7 +371,7 @@ fn caller_errors_are_reported_and_leave_out_untouched() {
     ));
     // Attributes too large for any prefix to fit.
     let mut huge = attrs();
-    huge.unknown = vec![RawAttribute {
+    huge.unknown = kumo_wire::thin_vec![RawAttribute {
         flags: 0xc0,
         type_code: 99,
         value: vec![0; 4080],

@@ -146,11 +146,11 @@ fn path_attributes(four_octet: bool) -> impl Strategy<Value = PathAttributes> {
                 local_pref,
                 atomic_aggregate,
                 aggregator,
-                communities,
-                extended_communities,
-                large_communities,
+                communities: communities.into(),
+                extended_communities: extended_communities.into(),
+                large_communities: large_communities.into(),
                 otc,
-                unknown,
+                unknown: unknown.into(),
             },
         )
 }

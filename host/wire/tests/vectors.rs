@@ -262,9 +262,9 @@ fn vectors() -> Vec<Vector> {
                     }),
                     next_hop: Some(Ipv4Addr::new(192, 0, 2, 2)),
                     med: Some(50),
-                    communities: vec![(65002 << 16) | 100],
-                    extended_communities: vec![[0x00, 0x02, 0xfd, 0xea, 0, 0, 0, 7]],
-                    large_communities: vec![LargeCommunity {
+                    communities: kumo_wire::thin_vec![(65002 << 16) | 100],
+                    extended_communities: kumo_wire::thin_vec![[0x00, 0x02, 0xfd, 0xea, 0, 0, 0, 7]],
+                    large_communities: kumo_wire::thin_vec![LargeCommunity {
                         global_admin: 65002,
                         local_data1: 1,
                         local_data2: 2,
@@ -380,12 +380,12 @@ fn vectors() -> Vec<Vector> {
                         asn: 65000,
                         address: Ipv4Addr::new(192, 0, 2, 1),
                     }),
-                    communities: vec![0xfde8_0001, 0xffff_ff01],
-                    extended_communities: vec![
+                    communities: kumo_wire::thin_vec![0xfde8_0001, 0xffff_ff01],
+                    extended_communities: kumo_wire::thin_vec![
                         [0, 2, 0xfd, 0xe8, 0, 0, 0, 0x64],
                         [0x43, 0, 0, 0, 0, 0, 0, 0],
                     ],
-                    large_communities: vec![
+                    large_communities: kumo_wire::thin_vec![
                         LargeCommunity {
                             global_admin: 65000,
                             local_data1: 1,
@@ -398,7 +398,7 @@ fn vectors() -> Vec<Vector> {
                         },
                     ],
                     otc: Some(65000),
-                    unknown: vec![RawAttribute {
+                    unknown: kumo_wire::thin_vec![RawAttribute {
                         flags: 0xe0,
                         type_code: 99,
                         value: vec![1, 2, 3],
