@@ -86,6 +86,17 @@ mod tests {
     }
 
     #[test]
+    fn an_attribute_set_is_144_octets() {
+        // Every interned set is one of these behind an `Arc` (BENCHMARKS.md's
+        // bytes per path depend on it): the list fields are 8-octet ThinVecs.
+        assert!(
+            std::mem::size_of::<RouteAttrs>() <= 144,
+            "{}",
+            std::mem::size_of::<RouteAttrs>()
+        );
+    }
+
+    #[test]
     fn equal_sets_share_one_allocation_and_sweep_drops_unused() {
         let mut i = AttrInterner::new();
         let a = i.intern(with_med(1));
