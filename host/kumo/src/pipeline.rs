@@ -419,15 +419,23 @@ impl ExportPolicy for Pipeline {
         } else {
             self.marks.get(&source.id).copied()
         };
-        // Decisions by the tuple of result indices (one per group).
-        let mut built: Vec<(Vec<usize>, ExportDecision)> = Vec::new();
+        // Decisions by the tuple of result indices (one per group), the
+        // tuples stored flat (`answers.len()` each): no allocation per prefix.
+        let width = answers.len();
+        let mut built_keys: Vec<usize> = Vec::new();
+        let mut built: Vec<ExportDecision> = Vec::new();
+        let mut key: Vec<usize> = Vec::with_capacity(width);
         let mut shared: Vec<(*const PathAttributes, Attrs)> = Vec::new();
         for i in 0..prefixes.len() {
-            let key: Vec<usize> = answers
-                .iter()
-                .map(|(_, results)| results.result_index(i).unwrap_or(usize::MAX))
-                .collect();
-            if let Some((_, decision)) = built.iter().find(|(k, _)| *k == key) {
+            key.clear();
+            key.extend(
+                answers
+                    .iter()
+                    .map(|(_, results)| results.result_index(i).unwrap_or(usize::MAX)),
+            );
+            let seen =
+                (0..built.len()).find(|&b| built_keys.get(b * width..(b + 1) * width) == Some(&key[..]));
+            if let Some(decision) = seen.and_then(|b| built.get(b)) {
                 out.push(decision.clone());
                 continue;
             }
@@ -469,7 +477,8 @@ impl ExportPolicy for Pipeline {
                 targets: ExportTargets::AllExcept(denied),
                 modified,
             };
-            built.push((key, decision.clone()));
+            built_keys.extend_from_slice(&key);
+            built.push(decision.clone());
             out.push(decision);
         }
     }
