@@ -387,6 +387,10 @@ pub struct MpUnreach {
 /// AS4_PATH and AS4_AGGREGATOR never appear here: the decoder reconciles them
 /// into `as_path` and `aggregator` (RFC 6793 §4.2.3), and the encoder produces
 /// them again for 2-octet peers.
+///
+/// The list fields are [`ThinVec`]s (8 octets, 0 when empty, instead of a
+/// `Vec`'s 24): a route server keeps one of these per distinct attribute
+/// set, and most of its lists are empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PathAttributes {
     pub origin: Option<Origin>,
