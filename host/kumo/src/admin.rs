@@ -166,7 +166,7 @@ fn route_dto(
         })
         .copied()
         .collect();
-    let next_hop = match (a.next_hop, attrs.mp_next_hop) {
+    let next_hop = match (a.next_hop, attrs.mp_next_hop()) {
         (Some(v4), _) => IpAddr::V4(v4),
         (None, Some(kumo_wire::MpNextHop::V4(v4))) => IpAddr::V4(v4),
         (None, Some(kumo_wire::MpNextHop::V6 { global, .. })) => IpAddr::V6(global),
@@ -690,7 +690,7 @@ impl AdminBackend for KumoBackend {
         let config = self.daemon.config();
         let (asn, router_id) = (config.server.asn, config.server.router_id);
         let clients = self
-            .core(move |core| core.originate(asn, router_id, prefix, RouteAttrs { attrs, mp_next_hop }))
+            .core(move |core| core.originate(asn, router_id, prefix, RouteAttrs::new(attrs, mp_next_hop)))
             .await?;
         tracing::info!(%prefix, clients, "route originated by the operator");
         Ok(dto::OriginateResult {

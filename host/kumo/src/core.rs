@@ -606,7 +606,7 @@ impl Core {
     ) {
         // LOCAL_PREF is never part of what a route server passes on (all eBGP).
         attrs.local_pref = None;
-        let received: Attrs = self.rib.interner().intern(RouteAttrs { attrs, mp_next_hop });
+        let received: Attrs = self.rib.interner().intern(RouteAttrs::new(attrs, mp_next_hop));
         let mut verdicts = std::mem::take(&mut self.verdicts);
         self.pipeline
             .import(info, &received, nlri, self.rib.interner(), &mut verdicts);

@@ -477,7 +477,7 @@ pub fn encode_routes<'a>(
         packer.withdraw(*family, nlri, out)?;
     }
     for (attrs, family, nlri) in &announced {
-        packer.announce(&attrs.attrs, *family, attrs.mp_next_hop, nlri, out)?;
+        packer.announce(&attrs.attrs, *family, attrs.mp_next_hop(), nlri, out)?;
     }
     for family in end_of_rib {
         packer.end_of_rib(*family, out);

@@ -283,9 +283,9 @@ impl Pipeline {
         };
         self.prefixes.clear();
         self.prefixes.extend(prefixes.iter().map(|n| n.prefix));
-        let next_hop = match &received.mp_next_hop {
-            Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(*global)),
-            Some(MpNextHop::V4(v4)) => Some(IpAddr::V4(*v4)),
+        let next_hop = match received.mp_next_hop() {
+            Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(global)),
+            Some(MpNextHop::V4(v4)) => Some(IpAddr::V4(v4)),
             None => received.attrs.next_hop.map(IpAddr::V4),
         };
         let results =
@@ -306,7 +306,8 @@ impl Pipeline {
                     attrs: match modified {
                         Some(attrs) => interner.intern(RouteAttrs {
                             attrs: (**attrs).clone(),
-                            mp_next_hop: rewritten_mp_next_hop(received.mp_next_hop, *next_hop),
+                            mp_next_hop: rewritten_mp_next_hop(received.mp_next_hop(), *next_hop)
+                                .map(Box::new),
                         }),
                         None => received.clone(),
                     },
@@ -460,7 +461,7 @@ impl ExportPolicy for Pipeline {
                         None => {
                             let a = Arc::new(RouteAttrs {
                                 attrs: (**changed).clone(),
-                                mp_next_hop: attrs.mp_next_hop,
+                                mp_next_hop: attrs.mp_next_hop.clone(),
                             });
                             shared.push((Arc::as_ptr(changed), a.clone()));
                             a
