@@ -12,7 +12,9 @@
 //!   that makes per-client best paths cheap.
 //! - [`rib`]: [`Rib`] itself: Adj-RIB-In per client (pre- and post-policy),
 //!   per-client selection with path hiding and ADD-PATH, and the diffs
-//!   ([`OutChange`]) that replace a per-client Adj-RIB-Out.
+//!   ([`OutChange`]) that replace a per-client Adj-RIB-Out. Its prefix table
+//!   (entries per family in chunks, a hash index of 4-octet ids) is in
+//!   `rib/table.rs`.
 //! - [`out`]: where the diffs go ([`OutSink`]): a `Vec<OutChange>`, or
 //!   [`OutChanges`], which stores one route's change for many clients once.
 
