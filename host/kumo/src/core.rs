@@ -841,7 +841,9 @@ impl Core {
                     as u64;
         }
         if export {
-            change.routes_reevaluated += self.rib.path_count() as u64;
+            // From the per-peer counters: walking the table only to count it
+            // cost a pass over every path before the export walks.
+            change.routes_reevaluated += self.rib.paths_held() as u64;
             change.changed += self.rib.reevaluate_export(&self.pipeline, &mut self.out) as u64;
         }
         self.distribute();

@@ -304,11 +304,10 @@ impl Pipeline {
                     next_hop,
                 } => ImportVerdict::Accept {
                     attrs: match modified {
-                        Some(attrs) => interner.intern(RouteAttrs {
-                            attrs: (**attrs).clone(),
-                            mp_next_hop: rewritten_mp_next_hop(received.mp_next_hop(), *next_hop)
-                                .map(Box::new),
-                        }),
+                        Some(attrs) => interner.intern(RouteAttrs::new(
+                            (**attrs).clone(),
+                            rewritten_mp_next_hop(received.mp_next_hop(), *next_hop),
+                        )),
                         None => received.clone(),
                     },
                     local_pref: preference.unwrap_or(DEFAULT_LOCAL_PREF),
@@ -420,12 +419,10 @@ impl ExportPolicy for Pipeline {
         } else {
             self.marks.get(&source.id).copied()
         };
-        // Decisions by the tuple of result indices (one per group), the
-        // tuples stored flat (`answers.len()` each): no allocation per prefix.
-        let width = answers.len();
-        let mut built_keys: Vec<usize> = Vec::new();
-        let mut built: Vec<ExportDecision> = Vec::new();
-        let mut key: Vec<usize> = Vec::with_capacity(width);
+        // Decisions by the tuple of result indices (one per group); the
+        // tuple is built in one reused buffer, copied only for a new decision.
+        let mut built: Vec<(Vec<usize>, ExportDecision)> = Vec::new();
+        let mut key: Vec<usize> = Vec::with_capacity(answers.len());
         let mut shared: Vec<(*const PathAttributes, Attrs)> = Vec::new();
         for i in 0..prefixes.len() {
             key.clear();
@@ -434,9 +431,7 @@ impl ExportPolicy for Pipeline {
                     .iter()
                     .map(|(_, results)| results.result_index(i).unwrap_or(usize::MAX)),
             );
-            let seen =
-                (0..built.len()).find(|&b| built_keys.get(b * width..(b + 1) * width) == Some(&key[..]));
-            if let Some(decision) = seen.and_then(|b| built.get(b)) {
+            if let Some((_, decision)) = built.iter().find(|(k, _)| *k == key) {
                 out.push(decision.clone());
                 continue;
             }
@@ -459,10 +454,7 @@ impl ExportPolicy for Pipeline {
                     {
                         Some((_, a)) => a.clone(),
                         None => {
-                            let a = Arc::new(RouteAttrs {
-                                attrs: (**changed).clone(),
-                                mp_next_hop: attrs.mp_next_hop.clone(),
-                            });
+                            let a = Arc::new(RouteAttrs::new((**changed).clone(), attrs.mp_next_hop()));
                             shared.push((Arc::as_ptr(changed), a.clone()));
                             a
                         }
@@ -478,8 +470,7 @@ impl ExportPolicy for Pipeline {
                 targets: ExportTargets::AllExcept(denied),
                 modified,
             };
-            built_keys.extend_from_slice(&key);
-            built.push(decision.clone());
+            built.push((key.clone(), decision.clone()));
             out.push(decision);
         }
     }

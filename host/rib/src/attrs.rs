@@ -114,7 +114,7 @@ mod tests {
     }
 
     #[test]
-    fn equal_sets_share_one_allocation_and_sweep_drops_unused() {
+    fn the_boxed_mp_next_hop_reads_back() {
         let v6 = MpNextHop::V6 {
             global: std::net::Ipv6Addr::LOCALHOST,
             link_local: None,
@@ -123,6 +123,14 @@ mod tests {
             RouteAttrs::new(PathAttributes::default(), Some(v6)).mp_next_hop(),
             Some(v6)
         );
+        assert_eq!(
+            RouteAttrs::new(PathAttributes::default(), None).mp_next_hop(),
+            None
+        );
+    }
+
+    #[test]
+    fn equal_sets_share_one_allocation_and_sweep_drops_unused() {
         let mut i = AttrInterner::new();
         let a = i.intern(with_med(1));
         let b = i.intern(with_med(1));

@@ -185,6 +185,15 @@ impl<K: Copy> Entries<K> {
         i
     }
 
+    /// Entry `i` is free again (see [`Entries::take`]).
+    fn release(&mut self, i: u32) {
+        if let Some(entry) = self.get_mut(i)
+            && entry.prefix.take().is_some()
+        {
+            self.free.push(i);
+        }
+    }
+
     fn iter(&self) -> impl Iterator<Item = (K, &PathList)> {
         self.chunks
             .iter()
@@ -303,20 +312,16 @@ impl Table {
         if !paths.is_empty() {
             return;
         }
-        let (v4, v6) = (&self.v4, &self.v6);
-        if let Ok(found) = self.index.find_entry(self.hasher.hash_one(prefix), |other| {
-            prefix_at(v4, v6, *other) == Some(prefix)
-        }) {
+        if let Ok(found) = self
+            .index
+            .find_entry(self.hasher.hash_one(prefix), |other| *other == id)
+        {
             found.remove();
         }
         if id & V6_ID == 0 {
-            if let Some(entry) = self.v4.get_mut(id) {
-                entry.prefix = None;
-                self.v4.free.push(id);
-            }
-        } else if let Some(entry) = self.v6.get_mut(id & !V6_ID) {
-            entry.prefix = None;
-            self.v6.free.push(id & !V6_ID);
+            self.v4.release(id);
+        } else {
+            self.v6.release(id & !V6_ID);
         }
     }
 
