@@ -115,15 +115,24 @@ pub fn import_routes<P: Policy>(
 /// family, a length out of range, or columns of unequal length: the missing
 /// entries are invalid, never a panic), which hold a placeholder.
 fn decode_batch(batch: &t::PrefixBatch) -> (Vec<IpNet>, Vec<usize>) {
-    let count = batch.lengths.len();
+    decode_prefixes(batch, 0..batch.lengths.len())
+}
+
+/// [`decode_batch`] for the entries `range` of the columns.
+fn decode_prefixes(batch: &t::PrefixBatch, range: std::ops::Range<usize>) -> (Vec<IpNet>, Vec<usize>) {
+    let count = range.len();
     let mut invalid: Vec<usize> = Vec::new();
     let mut prefixes: Vec<IpNet> = Vec::with_capacity(count);
-    let columns = batch
-        .high
+    // A column shorter than the range yields fewer entries: the rest are invalid.
+    fn column<T>(c: &[T], range: std::ops::Range<usize>) -> &[T] {
+        c.get(range.start.min(c.len())..range.end.min(c.len()))
+            .unwrap_or_default()
+    }
+    let columns = column(&batch.high, range.clone())
         .iter()
-        .zip(&batch.low)
-        .zip(&batch.lengths)
-        .zip(&batch.families);
+        .zip(column(&batch.low, range.clone()))
+        .zip(column(&batch.lengths, range.clone()))
+        .zip(column(&batch.families, range.clone()));
     for (i, (((&high, &low), &length), &family)) in columns.enumerate() {
         prefixes.push(batched_prefix(high, low, length, family).unwrap_or_else(|| {
             invalid.push(i);
@@ -137,31 +146,72 @@ fn decode_batch(batch: &t::PrefixBatch) -> (Vec<IpNet>, Vec<usize>) {
     (prefixes, invalid)
 }
 
-pub fn export_routes<P: Policy>(
+/// The answer to a question the policy cannot read: no target receives it.
+fn export_none() -> t::ExportVerdicts {
+    t::ExportVerdicts::Uniform(t::ExportVerdict {
+        receivers: t::Receivers::None,
+        modifications: Vec::new(),
+        modified_targets: Vec::new(),
+        modified_by: Vec::new(),
+    })
+}
+
+/// One `export-verdicts` per question of `batch`, in order.
+pub fn export_routes<P: Policy>(state: &State<P>, batch: t::ExportBatch) -> Vec<t::ExportVerdicts> {
+    // Question i's range in a column of ends: `ends[i-1]..ends[i]`, or
+    // `None` when the ends are out of order or past the column.
+    fn range(ends: &[u32], i: usize, len: usize) -> Option<std::ops::Range<usize>> {
+        let start = match i {
+            0 => 0,
+            _ => *ends.get(i - 1)? as usize,
+        };
+        let end = *ends.get(i)? as usize;
+        (start <= end && end <= len).then_some(start..end)
+    }
+    let prefix_count = batch.prefixes.lengths.len();
+    batch
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, &source)| {
+            let question = (|| {
+                let attrs = batch.attrs.get(range(&batch.attr_ends, i, batch.attrs.len())?)?;
+                let attrs = crate::encoding::decode_attributes(attrs)?;
+                let prefixes = range(&batch.prefix_ends, i, prefix_count)?;
+                let targets = batch
+                    .targets
+                    .get(range(&batch.target_ends, i, batch.targets.len())?)?;
+                Some((attrs, prefixes, targets))
+            })();
+            match question {
+                Some((attrs, prefixes, targets)) => export_question(
+                    state,
+                    source,
+                    &attrs,
+                    decode_prefixes(&batch.prefixes, prefixes),
+                    targets,
+                ),
+                None => export_none(),
+            }
+        })
+        .collect()
+}
+
+fn export_question<P: Policy>(
     state: &State<P>,
     source_id: u32,
-    attrs: t::Attributes,
-    batch: t::PrefixBatch,
-    target_ids: Vec<u32>,
+    attrs: &Attributes,
+    (prefixes, invalid): (Vec<IpNet>, Vec<usize>),
+    target_ids: &[u32],
 ) -> t::ExportVerdicts {
-    let none = || {
-        t::ExportVerdicts::Uniform(t::ExportVerdict {
-            receivers: t::Receivers::None,
-            modifications: Vec::new(),
-            modified_targets: Vec::new(),
-            modified_by: Vec::new(),
-        })
-    };
     let (Some(policy), Some(source)) = (&state.policy, state.clients.get(source_id)) else {
-        return none();
+        return export_none();
     };
-    let (prefixes, invalid) = decode_batch(&batch);
     // Verdict indices are u16: kumo never sends a batch that large.
     if prefixes.len() > usize::from(u16::MAX) {
-        return none();
+        return export_none();
     }
-    let attrs = attributes(attrs);
-    let targets = Targets::new(&target_ids, &state.clients);
+    let targets = Targets::new(target_ids, &state.clients);
     let unknown: Vec<usize> = targets.unknown().collect();
     let mut distinct: Vec<crate::ExportVerdicts> = Vec::new();
     let mut indices: Vec<u16> = Vec::with_capacity(prefixes.len());
@@ -170,7 +220,7 @@ pub fn export_routes<P: Policy>(
         if invalid.contains(&i) {
             verdicts.deny_all();
         } else {
-            policy.export(source, &attrs, prefix, &targets, &mut verdicts);
+            policy.export(source, attrs, prefix, &targets, &mut verdicts);
             // Fail closed towards targets this instance does not know.
             unknown.iter().for_each(|&k| verdicts.deny(k));
         }
@@ -188,7 +238,7 @@ pub fn export_routes<P: Policy>(
         .map(|v| export_verdict(v, target_ids.len()))
         .collect();
     match distinct.len() {
-        0 => none(),
+        0 => export_none(),
         1 => t::ExportVerdicts::Uniform(distinct.remove(0)),
         _ => t::ExportVerdicts::Mixed(t::MixedExportVerdicts {
             verdicts: indices,

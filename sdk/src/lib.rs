@@ -20,6 +20,7 @@
 //!   ([`data::rpki_validate`], [`data::irr_check`]), with native test doubles.
 //! - [`static_hold`]: static-hold policies (what happens to a lost session's
 //!   routes): [`static_hold::StaticHold`], [`export_static_hold!`].
+//! - `encoding` (hidden): the attribute-set encoding of batched export calls.
 //! - `guest` (wasm32 only, hidden): the wit-bindgen glue behind [`export_policy!`].
 //!
 //! ```
@@ -47,6 +48,8 @@
 pub mod asn;
 pub mod communities;
 pub mod data;
+#[doc(hidden)]
+pub mod encoding;
 pub mod log;
 pub mod prefix;
 pub mod reject;
@@ -216,13 +219,8 @@ macro_rules! export_policy {
                 fn import_routes(client: u32, attrs: t::Attributes, prefixes: t::PrefixBatch) -> t::ImportVerdicts {
                     STATE.with(|s| $crate::guest::import_routes(&s.borrow(), client, attrs, prefixes))
                 }
-                fn export_routes(
-                    source: u32,
-                    attrs: t::Attributes,
-                    prefixes: t::PrefixBatch,
-                    targets: Vec<u32>,
-                ) -> t::ExportVerdicts {
-                    STATE.with(|s| $crate::guest::export_routes(&s.borrow(), source, attrs, prefixes, targets))
+                fn export_routes(batch: t::ExportBatch) -> Vec<t::ExportVerdicts> {
+                    STATE.with(|s| $crate::guest::export_routes(&s.borrow(), batch))
                 }
                 fn self_test() -> Result<(), String> {
                     STATE.with(|s| $crate::guest::self_test(&s.borrow()))

@@ -17,8 +17,8 @@ use kumo_policy::{
     SessionLoss, StaticHoldModule,
 };
 use kumo_rib::{
-    Attrs, ExportDecision, ExportPolicy, FastMap, ImportVerdict, OutChanges, PathView, PeerId, PeerInfo,
-    RejectReason, Rib, RouteAttrs, VerdictView,
+    Attrs, ExportDecision, ExportPolicy, ExportSet, FastMap, ImportVerdict, OutChanges, PathView, PeerId,
+    PeerInfo, RejectReason, Rib, RouteAttrs, VerdictView,
 };
 use kumo_session::{DownReason, Negotiated};
 use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Update};
@@ -1207,13 +1207,21 @@ impl<'a> Decided<'a> {
                 }
             }
         }
+        let questions: Vec<ExportSet<'_>> = sets
+            .iter()
+            .map(|(attrs, prefixes)| ExportSet {
+                source,
+                attrs,
+                prefixes,
+            })
+            .collect();
         let mut answers = Vec::new();
-        for (attrs, prefixes) in sets {
-            answers.clear();
-            pipeline.targets_many(source, &prefixes, attrs, &mut answers);
+        pipeline.targets_sets(&questions, &mut answers);
+        let mut answers = answers.into_iter();
+        for (attrs, prefixes) in &sets {
             let key = Arc::as_ptr(attrs) as usize;
-            for (prefix, decision) in prefixes.into_iter().zip(answers.drain(..)) {
-                decisions.insert((prefix, key), decision);
+            for (prefix, decision) in prefixes.iter().zip(answers.by_ref()) {
+                decisions.insert((*prefix, key), decision);
             }
         }
         Decided { decisions, pipeline }

@@ -20,11 +20,11 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use kumo_config::{Client, Config};
 use kumo_policy::{
-    CallObserver, ClientCtx, ExportResults, ImportResult, PolicyEngine, PolicyModule, PolicyRegistry,
-    PolicyWorker,
+    CallObserver, ClientCtx, ExportQuestion, ExportResults, ImportResult, PolicyEngine, PolicyModule,
+    PolicyRegistry, PolicyWorker,
 };
 use kumo_rib::{
-    AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportTargets, FastMap,
+    AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportSet, ExportTargets, FastMap,
     ImportVerdict, PeerId, PeerInfo, PeerSet, RejectReason, RouteAttrs,
 };
 use kumo_wire::{MpNextHop, Nlri, PathAttributes};
@@ -383,9 +383,6 @@ impl ExportPolicy for Pipeline {
         out.pop().unwrap_or_default()
     }
 
-    /// One batched call per export group (clients sharing an export chain)
-    /// for all the prefixes; prefixes given the same results by every group
-    /// share one decision, built once.
     fn targets_many(
         &self,
         source: &PeerInfo,
@@ -393,27 +390,94 @@ impl ExportPolicy for Pipeline {
         attrs: &Attrs,
         out: &mut Vec<ExportDecision>,
     ) {
-        let base = self.deny_from.get(&source.id).cloned().unwrap_or_default();
+        self.targets_sets(
+            &[ExportSet {
+                source,
+                attrs,
+                prefixes,
+            }],
+            out,
+        );
+    }
+
+    /// One batched call per export group (clients sharing an export chain)
+    /// for all the sets and their prefixes; the prefixes of a set given the
+    /// same results by every group share one decision, built once.
+    fn targets_sets(&self, sets: &[ExportSet<'_>], out: &mut Vec<ExportDecision>) {
+        let no_one = PeerSet::default();
+        let base = |source: PeerId| self.deny_from.get(&source).unwrap_or(&no_one);
         let mut worker = self.worker.borrow_mut();
-        // Per export group that ran: its targets and its results.
-        let mut answers: Vec<(Vec<u32>, ExportResults)> = Vec::new();
+        // Per export group that ran: its targets per source, and per set its results.
+        let mut answers: Vec<GroupAnswers> = Vec::new();
         for group in &self.export_groups {
             if group.chain.is_empty() {
                 continue;
             }
-            let targets: Vec<u32> = group
-                .members
-                .iter()
-                .copied()
-                .filter(|&id| id != source.id.0 && !base.contains(PeerId(id)))
-                .collect();
-            if targets.is_empty() {
-                continue;
+            // The group's targets per source (sets from one source share them).
+            let mut targets: FastMap<PeerId, Vec<u32>> = FastMap::default();
+            for set in sets {
+                let source = set.source.id;
+                targets.entry(source).or_insert_with(|| {
+                    let denied = base(source);
+                    group
+                        .members
+                        .iter()
+                        .copied()
+                        .filter(|&id| id != source.0 && !denied.contains(PeerId(id)))
+                        .collect()
+                });
             }
-            let results = worker.export_many(&group.chain, source.id.0, &attrs.attrs, prefixes, &targets);
-            answers.push((targets, results));
+            let asked: Vec<usize> = (0..sets.len())
+                .filter(|&n| targets.get(&sets[n].source.id).is_some_and(|t| !t.is_empty()))
+                .collect();
+            let questions: Vec<ExportQuestion<'_>> = asked
+                .iter()
+                .map(|&n| ExportQuestion {
+                    source: sets[n].source.id.0,
+                    attrs: &sets[n].attrs.attrs,
+                    prefixes: sets[n].prefixes,
+                    targets: targets.get(&sets[n].source.id).map_or(&[][..], |t| &t[..]),
+                })
+                .collect();
+            let results = worker.export_batch(&group.chain, &questions);
+            drop(questions);
+            let mut per_set: Vec<Option<ExportResults>> = (0..sets.len()).map(|_| None).collect();
+            for (&n, results) in asked.iter().zip(results) {
+                if let Some(slot) = per_set.get_mut(n) {
+                    *slot = Some(results);
+                }
+            }
+            answers.push((targets, per_set));
         }
         drop(worker);
+        let mut set_answers: Vec<(&[u32], &ExportResults)> = Vec::with_capacity(answers.len());
+        for (n, set) in sets.iter().enumerate() {
+            set_answers.clear();
+            for (targets, per_set) in &answers {
+                if let (Some(Some(results)), Some(targets)) = (per_set.get(n), targets.get(&set.source.id)) {
+                    set_answers.push((targets, results));
+                }
+            }
+            self.decide(set, base(set.source.id), &set_answers, out);
+        }
+    }
+}
+
+impl Pipeline {
+    /// The decisions for `set`'s prefixes from the export groups' answers
+    /// (`(targets, results)` per group that ran), appended to `out`.
+    fn decide(
+        &self,
+        set: &ExportSet<'_>,
+        base: &PeerSet,
+        answers: &[(&[u32], &ExportResults)],
+        out: &mut Vec<ExportDecision>,
+    ) {
+        let ExportSet {
+            source,
+            attrs,
+            prefixes,
+        } = *set;
         let mark = if self.draining {
             Some(GRACEFUL_SHUTDOWN)
         } else {
@@ -437,7 +501,7 @@ impl ExportPolicy for Pipeline {
             }
             let mut denied = base.clone();
             let mut modified = Vec::new();
-            for (targets, results) in &answers {
+            for (targets, results) in answers {
                 let Some(result) = results.get(i) else { continue };
                 for (k, &id) in targets.iter().enumerate() {
                     if !result.receivers.contains(k) {
@@ -475,6 +539,10 @@ impl ExportPolicy for Pipeline {
         }
     }
 }
+
+/// One export group's answers to a [`ExportPolicy::targets_sets`] question:
+/// its targets per source, and per set its results (`None`: not asked).
+type GroupAnswers = (FastMap<PeerId, Vec<u32>>, Vec<Option<ExportResults>>);
 
 /// MP_REACH_NLRI's next hop after a policy replaced NEXT_HOP (RFC 7999
 /// blackholing): an address of the route's own family replaces it, with no

@@ -11,6 +11,9 @@
 //!   modification per target).
 //! - `wasm-batch-of-3/*`: one `export-routes` call for three prefixes of
 //!   the attribute set (P1's average), through `PolicyWorker::export_many`.
+//! - `wasm-128-sets-of-3/*`: one `export-routes` call for 128 attribute
+//!   sets of three prefixes each (`PolicyWorker::export_batch`, as after a
+//!   policy change); divide by 128 for the cost per set.
 //! - `native/*`: `RsStandard::export` on SDK values built beforehand.
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -145,6 +148,28 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 black_box(worker.export_many(&chain, 0, black_box(&attrs), &three, black_box(&targets)))
             })
+        });
+        // P3's shape after a policy change: many attribute sets per call,
+        // here 128 (EXPORT_QUESTIONS_MAX) of three prefixes; the time is for
+        // all 128.
+        let sets: Vec<PathAttributes> = (0..EXPORT_QUESTIONS_MAX as u32)
+            .map(|i| {
+                let mut a = attrs.clone();
+                a.med = Some(i);
+                a
+            })
+            .collect();
+        let questions: Vec<ExportQuestion<'_>> = sets
+            .iter()
+            .map(|a| ExportQuestion {
+                source: 0,
+                attrs: a,
+                prefixes: &three,
+                targets: &targets,
+            })
+            .collect();
+        group.bench_function(format!("wasm-128-sets-of-3/{name}"), |b| {
+            b.iter(|| black_box(worker.export_batch(&chain, black_box(&questions))))
         });
         group.bench_function(format!("native/{name}"), |b| {
             b.iter(|| {

@@ -59,6 +59,61 @@ pub(crate) fn push_prefix(batch: &mut t::PrefixBatch, p: &IpNet) {
     batch.families.push(family);
 }
 
+/// An export batch with no questions.
+pub(crate) fn empty_export_batch() -> t::ExportBatch {
+    t::ExportBatch {
+        sources: Vec::new(),
+        attr_ends: Vec::new(),
+        attrs: Vec::new(),
+        prefix_ends: Vec::new(),
+        prefixes: t::PrefixBatch {
+            high: Vec::new(),
+            low: Vec::new(),
+            lengths: Vec::new(),
+            families: Vec::new(),
+        },
+        target_ends: Vec::new(),
+        targets: Vec::new(),
+    }
+}
+
+/// Empty `batch`, keeping its buffers.
+pub(crate) fn clear_export_batch(batch: &mut t::ExportBatch) {
+    batch.sources.clear();
+    batch.attr_ends.clear();
+    batch.attrs.clear();
+    batch.prefix_ends.clear();
+    batch.prefixes.high.clear();
+    batch.prefixes.low.clear();
+    batch.prefixes.lengths.clear();
+    batch.prefixes.families.clear();
+    batch.target_ends.clear();
+    batch.targets.clear();
+}
+
+/// Append one question to `batch`: the prefixes at `positions` of
+/// `prefixes` from `source` with `attrs`, for `targets`.
+pub(crate) fn push_question(
+    batch: &mut t::ExportBatch,
+    source: u32,
+    attrs: &PathAttributes,
+    prefixes: &[IpNet],
+    positions: &[u32],
+    targets: &[u32],
+) {
+    // Offsets are u32: a batch is far smaller than 4 GiB.
+    let end = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+    batch.sources.push(source);
+    encode_attributes(attrs, None, &mut batch.attrs);
+    batch.attr_ends.push(end(batch.attrs.len()));
+    for p in positions.iter().filter_map(|&i| prefixes.get(i as usize)) {
+        push_prefix(&mut batch.prefixes, p);
+    }
+    batch.prefix_ends.push(end(batch.prefixes.lengths.len()));
+    batch.targets.extend_from_slice(targets);
+    batch.target_ends.push(end(batch.targets.len()));
+}
+
 /// The WIT attribute record for `attrs`; `next_hop` (from MP_REACH_NLRI)
 /// takes precedence over the NEXT_HOP attribute.
 pub(crate) fn attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>) -> t::Attributes {
@@ -110,6 +165,90 @@ pub(crate) fn attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>) -> t:
             })
             .collect(),
         otc: attrs.otc,
+    }
+}
+
+/// Append `attrs` to `out` in the attribute-set encoding of `export-batch`
+/// (`wit/policy.wit`; decoded by `kumo_sdk::encoding`). `next_hop` (from
+/// MP_REACH_NLRI) takes precedence over NEXT_HOP, as in [`attributes`].
+/// Written by hand because it is the one place the format is produced and
+/// it runs once per attribute set on the export path.
+pub(crate) fn encode_attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>, out: &mut Vec<u8>) {
+    use kumo_sdk::encoding::present;
+    let next_hop = next_hop.or(attrs.next_hop.map(IpAddr::V4));
+    let bits = [
+        (attrs.origin.is_some(), present::ORIGIN),
+        (next_hop.is_some(), present::NEXT_HOP),
+        (attrs.med.is_some(), present::MED),
+        (attrs.local_pref.is_some(), present::LOCAL_PREF),
+        (attrs.atomic_aggregate, present::ATOMIC_AGGREGATE),
+        (attrs.aggregator.is_some(), present::AGGREGATOR),
+        (attrs.otc.is_some(), present::OTC),
+    ]
+    .iter()
+    .filter(|(set, _)| *set)
+    .fold(0, |bits, (_, bit)| bits | bit);
+    out.push(bits);
+    if let Some(origin) = attrs.origin {
+        out.push(match origin {
+            Origin::Igp => 0,
+            Origin::Egp => 1,
+            Origin::Incomplete => 2,
+        });
+    }
+    match next_hop {
+        Some(IpAddr::V4(a)) => {
+            out.push(4);
+            out.extend_from_slice(&a.octets());
+        }
+        Some(IpAddr::V6(a)) => {
+            out.push(6);
+            out.extend_from_slice(&a.octets());
+        }
+        None => {}
+    }
+    for value in [attrs.med, attrs.local_pref].into_iter().flatten() {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    if let Some(a) = attrs.aggregator {
+        out.extend_from_slice(&a.asn.to_le_bytes());
+        out.extend_from_slice(&a.address.octets());
+    }
+    if let Some(otc) = attrs.otc {
+        out.extend_from_slice(&otc.to_le_bytes());
+    }
+    // Counts are u16: an UPDATE (at most 65535 octets) cannot hold more.
+    fn count<T>(items: &[T], out: &mut Vec<u8>) -> usize {
+        let n = u16::try_from(items.len()).unwrap_or(u16::MAX);
+        out.extend_from_slice(&n.to_le_bytes());
+        usize::from(n)
+    }
+    let segments = attrs.as_path.as_ref().map_or(&[][..], |p| &p.segments[..]);
+    for s in &segments[..count(segments, out)] {
+        out.push(match s {
+            AsPathSegment::Sequence(_) => 0,
+            AsPathSegment::Set(_) => 1,
+            AsPathSegment::ConfedSequence(_) => 2,
+            AsPathSegment::ConfedSet(_) => 3,
+        });
+        let asns = s.asns();
+        for asn in &asns[..count(asns, out)] {
+            out.extend_from_slice(&asn.to_le_bytes());
+        }
+    }
+    for c in &attrs.communities[..count(&attrs.communities, out)] {
+        out.extend_from_slice(&c.to_le_bytes());
+    }
+    let extended = &attrs.extended_communities;
+    for c in &extended[..count(extended, out)] {
+        // Stored as the wire's 8 octets; the encoding holds their big-endian value.
+        out.extend_from_slice(&u64::from_be_bytes(*c).to_le_bytes());
+    }
+    let large = &attrs.large_communities;
+    for c in &large[..count(large, out)] {
+        for part in [c.global_admin, c.local_data1, c.local_data2] {
+            out.extend_from_slice(&part.to_le_bytes());
+        }
     }
 }
 
@@ -253,6 +392,123 @@ mod tests {
         let segments = out.as_path.unwrap().segments;
         assert_eq!(segments.len(), 2);
         assert_eq!(segments[0], AsPathSegment::Sequence(vec![7; 3]));
+    }
+
+    fn full_example() -> PathAttributes {
+        PathAttributes {
+            origin: Some(Origin::Incomplete),
+            as_path: Some(AsPath {
+                segments: vec![
+                    AsPathSegment::Sequence(vec![64501, 64502]),
+                    AsPathSegment::Set(vec![3341]),
+                ],
+            }),
+            med: Some(10),
+            local_pref: Some(200),
+            atomic_aggregate: true,
+            aggregator: Some(kumo_wire::Aggregator {
+                asn: 64501,
+                address: "192.0.2.1".parse().unwrap(),
+            }),
+            communities: kumo_wire::thin_vec![(64501 << 16) | 256],
+            extended_communities: kumo_wire::thin_vec![[8, 7, 6, 5, 4, 3, 2, 1]],
+            large_communities: kumo_wire::thin_vec![LargeCommunity {
+                global_admin: 64500,
+                local_data1: 1101,
+                local_data2: 13,
+            }],
+            otc: Some(7),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_encoding_matches_the_sdks_vector_octet_for_octet() {
+        let mut out = Vec::new();
+        encode_attributes(&full_example(), Some("2001:db8::1".parse().unwrap()), &mut out);
+        assert_eq!(out, kumo_sdk::encoding::FULL_EXAMPLE);
+    }
+
+    use proptest::prelude::*;
+
+    fn any_attributes() -> impl Strategy<Value = PathAttributes> {
+        let segment =
+            (0u8..4, prop::collection::vec(any::<u32>(), 0..8)).prop_map(|(kind, asns)| match kind {
+                0 => AsPathSegment::Sequence(asns),
+                1 => AsPathSegment::Set(asns),
+                2 => AsPathSegment::ConfedSequence(asns),
+                _ => AsPathSegment::ConfedSet(asns),
+            });
+        (
+            (
+                prop::option::of(0u8..3),
+                prop::option::of(prop::collection::vec(segment, 0..4)),
+                prop::option::of(any::<u32>()),
+                prop::option::of(any::<u32>()),
+                prop::option::of(any::<u32>()),
+                any::<bool>(),
+            ),
+            (
+                prop::option::of((any::<u32>(), any::<u32>())),
+                prop::collection::vec(any::<u32>(), 0..6),
+                prop::collection::vec(any::<[u8; 8]>(), 0..3),
+                prop::collection::vec(any::<(u32, u32, u32)>(), 0..4),
+                prop::option::of(any::<u32>()),
+            ),
+        )
+            .prop_map(
+                |((origin, path, next_hop, med, local_pref, atomic), (aggregator, c, x, l, otc))| {
+                    PathAttributes {
+                        origin: origin
+                            .map(|o| [Origin::Igp, Origin::Egp, Origin::Incomplete][usize::from(o)]),
+                        as_path: path.map(|segments| AsPath { segments }),
+                        next_hop: next_hop.map(Into::into),
+                        med,
+                        local_pref,
+                        atomic_aggregate: atomic,
+                        aggregator: aggregator.map(|(asn, a)| kumo_wire::Aggregator {
+                            asn,
+                            address: a.into(),
+                        }),
+                        communities: c.into(),
+                        extended_communities: x.into(),
+                        large_communities: l
+                            .into_iter()
+                            .map(|(g, d1, d2)| LargeCommunity {
+                                global_admin: g,
+                                local_data1: d1,
+                                local_data2: d2,
+                            })
+                            .collect(),
+                        otc,
+                        ..Default::default()
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        /// What the guest decodes is what the WIT record would have carried.
+        #[test]
+        fn the_sdk_decodes_what_the_host_encodes(a in any_attributes(), v6 in prop::option::of(any::<u128>())) {
+            let next_hop = v6.map(|bits| IpAddr::V6(bits.into()));
+            let mut out = Vec::new();
+            encode_attributes(&a, next_hop, &mut out);
+            let d = kumo_sdk::encoding::decode_attributes(&out).expect("decodes");
+            let w = attributes(&a, next_hop);
+            prop_assert_eq!(d.origin.map(|o| o as u8), w.origin.map(|o| o as u8));
+            let segments: Vec<(u8, Vec<u32>)> = w.as_path.into_iter().map(|s| (s.kind as u8, s.asns)).collect();
+            prop_assert_eq!(d.as_path.segments.into_iter().map(|s| (s.kind as u8, s.asns)).collect::<Vec<_>>(), segments);
+            prop_assert_eq!(d.next_hop, w.next_hop.map(address));
+            prop_assert_eq!((d.med, d.local_pref, d.atomic_aggregate, d.otc), (w.med, w.local_pref, w.atomic_aggregate, w.otc));
+            prop_assert_eq!(d.aggregator.map(|(asn, a)| (asn, u32::from(a))), w.aggregator.map(|g| (g.asn, g.address)));
+            prop_assert_eq!(d.communities.into_iter().map(|c| c.0).collect::<Vec<_>>(), w.communities);
+            prop_assert_eq!(d.extended_communities, w.extended_communities);
+            prop_assert_eq!(
+                d.large_communities.into_iter().map(|c| (c.global, c.data1, c.data2)).collect::<Vec<_>>(),
+                w.large_communities.into_iter().map(|c| (c.global_admin, c.local_data1, c.local_data2)).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

@@ -514,7 +514,7 @@ impl CallCtx<'_> {
         self.call_within(self.limits.deadline.max(SETUP_DEADLINE), store, bindings, f)
     }
 
-    fn call_within<B, R>(
+    pub(crate) fn call_within<B, R>(
         &self,
         deadline: std::time::Duration,
         store: &mut Store<StoreState>,
@@ -594,6 +594,19 @@ impl Instance {
         f: impl FnOnce(&bindings::PolicyModule, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
         module.ctx().call(&mut self.store, &self.bindings, f)
+    }
+
+    /// [`Instance::call`] for a call that answers `questions` questions at
+    /// once: the deadline is the module's per-call deadline times that.
+    pub(crate) fn call_scaled<R>(
+        &mut self,
+        module: &PolicyModule,
+        questions: u32,
+        f: impl FnOnce(&bindings::PolicyModule, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        let ctx = module.ctx();
+        let deadline = ctx.limits.deadline.saturating_mul(questions.max(1));
+        ctx.call_within(deadline, &mut self.store, &self.bindings, f)
     }
 
     /// [`Instance::call`] for a set-up call (see [`SETUP_DEADLINE`]).

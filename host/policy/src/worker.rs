@@ -235,7 +235,26 @@ pub struct ExportResults {
     results: Vec<ExportResult>,
 }
 
+impl ExportResult {
+    /// Every target receives the route unmodified.
+    fn everyone(targets: usize) -> Self {
+        ExportResult {
+            receivers: TargetSet::full(targets),
+            modified: Vec::new(),
+            failure: None,
+        }
+    }
+}
+
 impl ExportResults {
+    /// No prefixes; the one result lets every target receive.
+    fn everyone(targets: usize) -> Self {
+        ExportResults {
+            index: Vec::new(),
+            results: vec![ExportResult::everyone(targets)],
+        }
+    }
+
     /// Number of prefixes.
     pub fn len(&self) -> usize {
         self.index.len()
@@ -282,6 +301,8 @@ pub struct PolicyWorker {
     clients_generation: u64,
     /// Reused between calls: the columns of the prefixes being lowered.
     batch: t::PrefixBatch,
+    /// Reused between export calls (taken out while a call runs).
+    export_batch: Option<t::ExportBatch>,
     observer: Option<CallObserver>,
 }
 
@@ -320,6 +341,7 @@ impl PolicyWorker {
                 lengths: Vec::new(),
                 families: Vec::new(),
             },
+            export_batch: None,
             observer: None,
         }
     }
@@ -626,11 +648,8 @@ impl PolicyWorker {
     }
 
     /// Export of many prefixes from client `source` sharing the attribute set
-    /// `attrs`: one call per module (and per group of targets the chain has
-    /// split off) for the whole batch, towards every candidate target at
-    /// once. Prefixes whose verdicts differ part ways down the chain. At
-    /// most [`EXPORT_BATCH_MAX`] prefixes per call (verdict indices are
-    /// `u16` in the WIT); larger batches are evaluated in slices.
+    /// `attrs`, towards every candidate target at once: one question of
+    /// [`PolicyWorker::export_batch`].
     pub fn export_many(
         &mut self,
         chain: &[Arc<PolicyModule>],
@@ -639,153 +658,248 @@ impl PolicyWorker {
         prefixes: &[IpNet],
         targets: &[u32],
     ) -> ExportResults {
-        let mut out = ExportResults {
-            index: Vec::with_capacity(prefixes.len()),
-            results: Vec::new(),
+        let question = ExportQuestion {
+            source,
+            attrs,
+            prefixes,
+            targets,
         };
-        if prefixes.is_empty() {
-            out.results.push(ExportResult {
-                receivers: TargetSet::full(targets.len()),
-                modified: Vec::new(),
-                failure: None,
-            });
-            return out;
+        let mut results = self.export_batch(chain, std::slice::from_ref(&question));
+        results
+            .pop()
+            .unwrap_or_else(|| ExportResults::everyone(targets.len()))
+    }
+
+    /// Export of many questions (each: the prefixes of one attribute set
+    /// from one source, towards its candidate targets) through `chain`: per
+    /// module, one WebAssembly call for up to [`EXPORT_QUESTIONS_MAX`]
+    /// questions, so the cost of entering the guest is paid once for many
+    /// attribute sets. Targets a module accepts go on to the next one;
+    /// prefixes whose verdicts differ part ways. A question's prefixes go
+    /// in slices of at most [`EXPORT_BATCH_MAX`] (verdict indices are `u16`
+    /// in the WIT). One result per question, in order.
+    ///
+    /// Failure isolation: if a call for several questions fails (a trap,
+    /// the deadline, an answer of the wrong length), each of its questions
+    /// is asked again in a call of its own, so that one question's failure
+    /// costs only its own routes.
+    pub fn export_batch(
+        &mut self,
+        chain: &[Arc<PolicyModule>],
+        questions: &[ExportQuestion<'_>],
+    ) -> Vec<ExportResults> {
+        // A unit: one slice of one question's prefixes, with its classes.
+        let mut units: Vec<(usize, Vec<ExportClass<'_>>)> = Vec::new();
+        for (q, question) in questions.iter().enumerate() {
+            let count = question.prefixes.len();
+            for first in (0..count).step_by(EXPORT_BATCH_MAX) {
+                let end = count.min(first + EXPORT_BATCH_MAX);
+                units.push((q, vec![ExportClass::start(first..end, question)]));
+            }
         }
-        for (n, slice) in prefixes.chunks(EXPORT_BATCH_MAX).enumerate() {
-            let first = n * EXPORT_BATCH_MAX;
-            let classes = self.export_classes(chain, source, attrs, prefixes, first, slice.len(), targets);
-            out.index.resize(first + slice.len(), 0);
+        for module in chain {
+            // Every group still to evaluate by `module`, in unit, class, group order.
+            let mut asks = Vec::new();
+            for (q, classes) in &units {
+                let question = &questions[*q];
+                for class in classes {
+                    for group in class.pending.iter().filter(|g| !g.members.is_empty()) {
+                        asks.push(Ask {
+                            source: question.source,
+                            attrs: &group.attrs,
+                            positions: &class.prefixes,
+                            prefixes: question.prefixes,
+                            targets: group
+                                .members
+                                .iter()
+                                .filter_map(|&i| question.targets.get(i as usize).copied())
+                                .collect(),
+                        });
+                    }
+                }
+            }
+            let answers = self.export_calls(module, &asks);
+            drop(asks);
+            let mut answers = answers.into_iter();
+            for (_, classes) in &mut units {
+                let mut next = Vec::with_capacity(classes.len());
+                for mut class in classes.drain(..) {
+                    let groups = std::mem::take(&mut class.pending);
+                    let mut evaluated = Vec::with_capacity(groups.len());
+                    for group in groups.into_iter().filter(|g| !g.members.is_empty()) {
+                        let answer = answers.next().unwrap_or_else(|| Err(Self::lost_answer(module)));
+                        evaluated.push((group, answer));
+                    }
+                    class.split(evaluated, &mut next);
+                }
+                *classes = next;
+            }
+        }
+        let mut out: Vec<ExportResults> = questions
+            .iter()
+            .map(|q| ExportResults {
+                index: vec![0; q.prefixes.len()],
+                results: Vec::new(),
+            })
+            .collect();
+        for (q, classes) in units {
+            let Some(results) = out.get_mut(q) else { continue };
             for class in classes {
-                let slot = out.results.len() as u32;
+                let slot = results.results.len() as u32;
                 for &i in &class.prefixes {
-                    if let Some(entry) = out.index.get_mut(i as usize) {
+                    if let Some(entry) = results.index.get_mut(i as usize) {
                         *entry = slot;
                     }
                 }
-                out.results.push(class.into_result());
+                results.results.push(class.into_result());
+            }
+        }
+        for (results, question) in out.iter_mut().zip(questions) {
+            if results.results.is_empty() {
+                // No prefixes: the answer for the attribute set alone.
+                results
+                    .results
+                    .push(ExportResult::everyone(question.targets.len()));
             }
         }
         out
     }
 
-    /// The chain over `prefixes[first..first + len]`: the classes of prefixes
-    /// that share a verdict.
-    #[allow(clippy::too_many_arguments)]
-    fn export_classes<'a>(
-        &mut self,
-        chain: &[Arc<PolicyModule>],
-        source: u32,
-        attrs: &'a PathAttributes,
-        prefixes: &[IpNet],
-        first: usize,
-        len: usize,
-        targets: &[u32],
-    ) -> Vec<ExportClass<'a>> {
-        let mut classes = vec![ExportClass {
-            prefixes: (first as u32..(first + len) as u32).collect(),
-            receivers: TargetSet::full(targets.len()),
-            failure: None,
-            pending: vec![Group {
-                attrs: std::borrow::Cow::Borrowed(attrs),
-                modified: false,
-                preference: None,
-                next_hop: None,
-                members: (0..targets.len() as u32).collect(),
-            }],
-            done: Vec::new(),
-        }];
-        for module in chain {
-            let mut finished = Vec::with_capacity(classes.len());
-            while let Some(mut class) = classes.pop() {
-                let Some(group) = class.pending.pop() else {
-                    class.pending = std::mem::take(&mut class.done);
-                    finished.push(class);
-                    continue;
-                };
-                if group.members.is_empty() {
-                    classes.push(class);
-                    continue;
-                }
-                let verdicts = self.export_call(module, source, &group, &class.prefixes, prefixes, targets);
-                let (indices, distinct) = match verdicts {
-                    Ok(v) => v,
-                    Err(failure) => {
-                        for &i in &group.members {
-                            class.receivers.remove(i as usize);
-                        }
-                        class.failure.get_or_insert(failure);
-                        classes.push(class);
-                        continue;
+    /// `module`'s answers to `asks`, one per ask, in calls of up to
+    /// [`EXPORT_QUESTIONS_MAX`] asks; a failed call of several asks is
+    /// retried one ask per call.
+    fn export_calls(&mut self, module: &Arc<PolicyModule>, asks: &[Ask<'_>]) -> Vec<ExportAnswer> {
+        let mut out = Vec::with_capacity(asks.len());
+        for chunk in asks.chunks(EXPORT_QUESTIONS_MAX) {
+            match self.export_call(module, chunk) {
+                Ok(answers) => out.extend(answers),
+                Err(failure) if chunk.len() == 1 => out.push(Err(failure)),
+                Err(_) => {
+                    for ask in chunk {
+                        let answer = self
+                            .export_call(module, std::slice::from_ref(ask))
+                            .and_then(|mut one| one.pop().unwrap_or_else(|| Err(Self::lost_answer(module))));
+                        out.push(answer);
                     }
-                };
-                // Split the class by verdict; the last part keeps the class itself.
-                let mut parts: Vec<Vec<u32>> = vec![Vec::new(); distinct.len()];
-                match indices {
-                    None => parts[0] = std::mem::take(&mut class.prefixes),
-                    Some(indices) => {
-                        for (&p, &k) in class.prefixes.iter().zip(&indices) {
-                            parts[usize::from(k)].push(p);
-                        }
-                    }
-                }
-                let parts: Vec<(Vec<u32>, &t::ExportVerdict)> = parts
-                    .into_iter()
-                    .zip(&distinct)
-                    .filter(|(p, _)| !p.is_empty())
-                    .collect();
-                let count = parts.len();
-                for (n, (part, verdict)) in parts.into_iter().enumerate() {
-                    let mut sub = if n + 1 == count {
-                        std::mem::replace(&mut class, ExportClass::empty())
-                    } else {
-                        class.clone()
-                    };
-                    sub.prefixes = part;
-                    sub.apply(&group, verdict);
-                    classes.push(sub);
                 }
             }
-            classes = finished;
         }
-        classes
+        out
     }
 
-    /// One call of `module` for `group`'s targets and the prefixes at
-    /// `positions`: per-prefix verdict indices (`None`: the same for all)
-    /// and the distinct verdicts, checked.
+    /// One call of `module` for `asks`: per ask its checked answer (an
+    /// unknown source or a malformed verdict fails that ask only), or the
+    /// failure of the whole call. The deadline is the module's per-call
+    /// deadline times the number of asks.
     fn export_call(
         &mut self,
         module: &Arc<PolicyModule>,
-        source: u32,
-        group: &Group<'_>,
-        positions: &[u32],
-        prefixes: &[IpNet],
-        targets: &[u32],
-    ) -> Result<(Option<Vec<u16>>, Vec<t::ExportVerdict>), PolicyFailure> {
-        module
-            .stats()
-            .routes
-            .fetch_add(positions.len() as u64, Ordering::Relaxed);
-        if !self.client_ids.contains_key(&source) {
-            module.stats().count_failure(FailureKind::InvalidResult);
-            return Err(Self::unknown_client(module, source));
+        asks: &[Ask<'_>],
+    ) -> Result<Vec<ExportAnswer>, PolicyFailure> {
+        let mut batch = self
+            .export_batch
+            .take()
+            .unwrap_or_else(convert::empty_export_batch);
+        convert::clear_export_batch(&mut batch);
+        let mut asked = Vec::with_capacity(asks.len());
+        for (n, ask) in asks.iter().enumerate() {
+            module
+                .stats()
+                .routes
+                .fetch_add(ask.positions.len() as u64, Ordering::Relaxed);
+            if !self.client_ids.contains_key(&ask.source) {
+                module.stats().count_failure(FailureKind::InvalidResult);
+                continue;
+            }
+            convert::push_question(
+                &mut batch,
+                ask.source,
+                ask.attrs,
+                ask.prefixes,
+                ask.positions,
+                &ask.targets,
+            );
+            asked.push(n);
         }
-        let ids: Vec<u32> = group
-            .members
-            .iter()
-            .filter_map(|&i| targets.get(i as usize).copied())
-            .collect();
-        convert::fill_batch(&mut self.batch, prefixes, positions);
-        let wit_attrs = convert::attributes(&group.attrs, None);
-        let verdicts = self.with_instance(module, |instance, module, batch| {
-            instance.call(module, |b, s| {
-                b.kumo_policy_policy()
-                    .call_export_routes(s, source, &wit_attrs, batch, &ids)
+        let answers = if asked.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let scale = u32::try_from(asked.len()).unwrap_or(u32::MAX);
+            self.with_instance(module, |instance, module, _| {
+                instance.call_scaled(module, scale, |b, s| {
+                    b.kumo_policy_policy().call_export_routes(s, &batch)
+                })
             })
-        })?;
-        check_export(module, verdicts, positions.len(), ids.len())
+        };
+        self.export_batch = Some(batch);
+        let answers = answers?;
+        if answers.len() != asked.len() {
+            let message = format!(
+                "export answer: {} verdicts for {} questions",
+                answers.len(),
+                asked.len()
+            );
+            module.stats().count_failure(FailureKind::InvalidResult);
+            tracing::warn!(policy = %module.name(), error = %message, "policy answered a malformed verdict");
+            return Err(PolicyFailure {
+                module: module.name().to_owned(),
+                kind: FailureKind::InvalidResult,
+                message,
+            });
+        }
+        let mut answers = asked.into_iter().zip(answers).peekable();
+        let mut out = Vec::with_capacity(asks.len());
+        for (n, ask) in asks.iter().enumerate() {
+            out.push(match answers.next_if(|(k, _)| *k == n) {
+                Some((_, verdicts)) => check_export(module, verdicts, ask.positions.len(), ask.targets.len()),
+                None => Err(Self::unknown_client(module, ask.source)),
+            });
+        }
+        Ok(out)
+    }
+
+    /// An answer the bookkeeping lost, which cannot happen; failing closed
+    /// is the safe answer if it ever does.
+    fn lost_answer(module: &PolicyModule) -> PolicyFailure {
+        PolicyFailure {
+            module: module.name().to_owned(),
+            kind: FailureKind::InvalidResult,
+            message: "export answer missing".to_owned(),
+        }
     }
 }
+
+/// Most questions in one export call: enough to make the cost of entering
+/// the guest small against the questions' own (measured: see
+/// BENCHMARKS.md), few enough that a failed call retried question by
+/// question stays cheap.
+pub const EXPORT_QUESTIONS_MAX: usize = 128;
+
+/// One export question: the routes for `prefixes` from client `source`, all
+/// with the attribute set `attrs`, towards the candidate `targets` (client
+/// ids).
+#[derive(Debug, Clone, Copy)]
+pub struct ExportQuestion<'a> {
+    pub source: u32,
+    pub attrs: &'a PathAttributes,
+    pub prefixes: &'a [IpNet],
+    pub targets: &'a [u32],
+}
+
+/// One group of one class, as a question for one module.
+struct Ask<'a> {
+    source: u32,
+    attrs: &'a PathAttributes,
+    /// The class's prefixes: positions in `prefixes`.
+    positions: &'a [u32],
+    prefixes: &'a [IpNet],
+    /// The group's targets, as client ids.
+    targets: Vec<u32>,
+}
+
+/// A module's checked answer to one ask: per-prefix verdict indices
+/// (`None`: the same for all) and the distinct verdicts.
+type ExportAnswer = Result<(Option<Vec<u16>>, Vec<t::ExportVerdict>), PolicyFailure>;
 
 fn modified_group<'a>(
     attrs: std::borrow::Cow<'a, PathAttributes>,
@@ -897,6 +1011,84 @@ struct ExportClass<'a> {
 }
 
 impl<'a> ExportClass<'a> {
+    /// The prefixes `range` of `question`, every target still to evaluate.
+    fn start(range: std::ops::Range<usize>, question: &ExportQuestion<'a>) -> Self {
+        ExportClass {
+            prefixes: (range.start as u32..range.end as u32).collect(),
+            receivers: TargetSet::full(question.targets.len()),
+            failure: None,
+            pending: vec![Group {
+                attrs: std::borrow::Cow::Borrowed(question.attrs),
+                modified: false,
+                preference: None,
+                next_hop: None,
+                members: (0..question.targets.len() as u32).collect(),
+            }],
+            done: Vec::new(),
+        }
+    }
+
+    /// One module's answers for this class's groups: a failed group's
+    /// targets receive nothing; the prefixes part ways by the combination
+    /// of their verdicts (one class each), and each part applies its
+    /// verdicts. The parts go to `out`, ready for the next module.
+    fn split(mut self, evaluated: Vec<(Group<'a>, ExportAnswer)>, out: &mut Vec<ExportClass<'a>>) {
+        let mut answered = Vec::with_capacity(evaluated.len());
+        for (group, answer) in evaluated {
+            match answer {
+                Ok((indices, distinct)) => answered.push((group, indices, distinct)),
+                Err(failure) => {
+                    for &i in &group.members {
+                        self.receivers.remove(i as usize);
+                    }
+                    self.failure.get_or_insert(failure);
+                }
+            }
+        }
+        // The prefixes of each distinct combination of verdict indices
+        // (none but the first when every answer is uniform, the usual case).
+        let mut parts: Vec<(Vec<u16>, Vec<u32>)> = Vec::new();
+        if answered.iter().all(|(_, indices, _)| indices.is_none()) {
+            parts.push((vec![0; answered.len()], std::mem::take(&mut self.prefixes)));
+        } else {
+            let mut key = Vec::with_capacity(answered.len());
+            for (n, &p) in self.prefixes.iter().enumerate() {
+                key.clear();
+                key.extend(
+                    answered
+                        .iter()
+                        .map(|(_, indices, _)| indices.as_ref().and_then(|v| v.get(n)).copied().unwrap_or(0)),
+                );
+                match parts.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, members)) => members.push(p),
+                    None => parts.push((key.clone(), vec![p])),
+                }
+            }
+        }
+        let count = parts.len();
+        for (n, (key, prefixes)) in parts.into_iter().enumerate() {
+            // The last part keeps the class itself.
+            let mut part = if n + 1 == count {
+                std::mem::replace(&mut self, ExportClass::empty())
+            } else {
+                self.clone()
+            };
+            part.prefixes = prefixes;
+            for ((group, _, distinct), &k) in answered.iter().zip(&key) {
+                if let Some(verdict) = distinct.get(usize::from(k)) {
+                    part.apply(group, verdict);
+                }
+            }
+            part.pending = std::mem::take(&mut part.done);
+            out.push(part);
+        }
+        if count == 0 {
+            // Every group failed or had no targets: nothing to split.
+            self.pending = std::mem::take(&mut self.done);
+            out.push(self);
+        }
+    }
+
     fn empty() -> Self {
         ExportClass {
             prefixes: Vec::new(),

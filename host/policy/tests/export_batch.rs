@@ -153,3 +153,72 @@ fn a_malformed_batch_answer_sends_to_no_one() {
     let out = worker.export_many(&chain, 2, &attrs(&[6939], "192.0.2.2"), &p, &[1, 4]);
     assert!((0..2).all(|i| out.get(i).unwrap().receivers.count() == 2));
 }
+
+/// Many questions (attribute sets, sources, prefixes) in one call per
+/// module: the same answers as one question per call.
+#[test]
+fn many_questions_in_one_call_answer_as_one_question_per_call() {
+    let chain = [by_length(), accept_all(), by_length()];
+    let mut worker = worker();
+    let sets = [
+        (1, attrs(&[3333], "192.0.2.1"), &TARGETS[..]),
+        (2, attrs(&[6939, 1299], "192.0.2.2"), &[1, 4][..]),
+        (1, attrs(&[3333, 3333], "192.0.2.1"), &TARGETS[..]),
+        (4, attrs(&[174], "192.0.2.4"), &[1, 2][..]),
+    ];
+    let lists = [
+        prefixes(&["11.0.0.0/24", "11.0.1.0/25", "11.0.0.0/16"]),
+        prefixes(&["2001:db8::/48", "2001:db8::/64"]),
+        prefixes(&["12.0.0.0/8"]),
+        prefixes(&["13.0.0.0/24", "13.0.0.0/24", "13.0.0.0/23", "2001:db8:1::/48"]),
+    ];
+    let questions: Vec<ExportQuestion<'_>> = sets
+        .iter()
+        .zip(&lists)
+        .map(|((source, attrs, targets), prefixes)| ExportQuestion {
+            source: *source,
+            attrs,
+            prefixes,
+            targets,
+        })
+        .collect();
+    let calls = |chain: &[Arc<PolicyModule>]| {
+        chain
+            .iter()
+            .map(|m| m.stats().snapshot().calls)
+            .collect::<Vec<_>>()
+    };
+    let before = calls(&chain);
+    let batched = worker.export_batch(&chain, &questions);
+    let after = calls(&chain);
+    for (m, (a, b)) in after.iter().zip(&before).enumerate() {
+        assert_eq!(a - b, 1, "one call for module {m} of the chain");
+    }
+    assert_eq!(batched.len(), questions.len());
+    for (q, results) in questions.iter().zip(&batched) {
+        let alone = worker.export_many(&chain, q.source, q.attrs, q.prefixes, q.targets);
+        assert_eq!(results.len(), q.prefixes.len());
+        for i in 0..q.prefixes.len() {
+            let (a, b) = (results.get(i).unwrap(), alone.get(i).unwrap());
+            assert_eq!(
+                a.receivers, b.receivers,
+                "source {} prefix {}",
+                q.source, q.prefixes[i]
+            );
+            assert_eq!(
+                a.modified, b.modified,
+                "source {} prefix {}",
+                q.source, q.prefixes[i]
+            );
+            assert!(a.failure.is_none());
+        }
+    }
+    // The /24 from an odd-ASN source's set: prepended twice per by-length towards AS6939.
+    assert_eq!(path_len(batched[0].get(0).unwrap(), 0), Some(5));
+    // Questions beyond the per-call limit take another call.
+    let many: Vec<ExportQuestion<'_>> = (0..EXPORT_QUESTIONS_MAX + 1).map(|_| questions[2]).collect();
+    let before = calls(&chain);
+    let out = worker.export_batch(&chain[..1], &many);
+    assert_eq!(calls(&chain)[0] - before[0], 2);
+    assert!(out.iter().all(|r| r.get(0).unwrap().receivers.count() == 2));
+}

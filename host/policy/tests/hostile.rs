@@ -384,3 +384,68 @@ fn state_growing_across_calls_is_contained_by_the_memory_cap() {
         failures.len()
     );
 }
+
+/// One call answers many questions; when it fails because of one question,
+/// each is asked again alone, so only that question's route goes to no one.
+#[test]
+fn a_failing_question_in_a_batch_costs_only_its_own_route() {
+    for (mode, kind) in [
+        ("loop", FailureKind::Deadline),
+        ("panic", FailureKind::Trap),
+        ("wrong-count", FailureKind::InvalidResult),
+        ("bad-index", FailureKind::InvalidResult),
+    ] {
+        let bad = hostile(
+            mode,
+            Limits {
+                deadline: Duration::from_millis(20),
+                ..Limits::default()
+            },
+        );
+        let mut worker = engine().worker();
+        worker.set_clients(&clients());
+        let p = prefixes(&["8.8.8.0/24", "9.9.9.0/24"]);
+        let (a2, a1, a3) = (
+            attrs(&[6939], "192.0.2.2"),
+            attrs(&[3333], "192.0.2.1"),
+            attrs(&[174], "192.0.2.3"),
+        );
+        let question = |source, attrs, targets| ExportQuestion {
+            source,
+            attrs,
+            prefixes: &p,
+            targets,
+        };
+        // Client 1 (the victim) in the middle of the batch.
+        let questions = [
+            question(2, &a2, &[1, 3]),
+            question(1, &a1, &[2, 3]),
+            question(3, &a3, &[1, 2]),
+        ];
+        let calls_before = bad.stats().snapshot().calls;
+        let out = worker.export_batch(std::slice::from_ref(&bad), &questions);
+        assert_eq!(out.len(), 3, "{mode}");
+        for (n, results) in out.iter().enumerate() {
+            for i in 0..p.len() {
+                let result = results.get(i).unwrap();
+                if n == 1 {
+                    assert_eq!(result.receivers.count(), 0, "{mode}: the victim's route");
+                    assert_eq!(result.failure.as_ref().map(|f| f.kind), Some(kind), "{mode}");
+                } else {
+                    assert_eq!(
+                        result.receivers.count(),
+                        2,
+                        "{mode}: question {n}: {:?}",
+                        result.failure
+                    );
+                    assert!(result.failure.is_none(), "{mode}");
+                }
+            }
+        }
+        let calls = bad.stats().snapshot().calls - calls_before;
+        // bad-index is a malformed verdict for one question: the batch's
+        // other answers stand, no retry. The others fail the whole call.
+        let expected = if mode == "bad-index" { 1 } else { 4 };
+        assert_eq!(calls, expected, "{mode}: calls");
+    }
+}

@@ -28,7 +28,8 @@ pub mod rib;
 pub use attrs::{AttrInterner, Attrs, RouteAttrs};
 pub use peer::{PeerId, PeerInfo, PeerSet};
 pub use policy::{
-    DEFAULT_LOCAL_PREF, ExportAll, ExportDecision, ExportPolicy, ExportTargets, ImportVerdict, RejectReason,
+    DEFAULT_LOCAL_PREF, ExportAll, ExportDecision, ExportPolicy, ExportSet, ExportTargets, ImportVerdict,
+    RejectReason,
 };
 /// A `HashMap` with a fast hasher (ahash), for the daemon's hot paths: std's
 /// SipHash cost ~20 % of a route server's CPU in a fan-out profile. ahash

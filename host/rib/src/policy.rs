@@ -142,6 +142,25 @@ pub trait ExportPolicy {
     ) {
         out.extend(prefixes.iter().map(|p| self.targets(source, p, attrs)));
     }
+
+    /// [`ExportPolicy::targets_many`] for several attribute sets at once,
+    /// the decisions of every set appended to `out` in order. A policy that
+    /// can answer many sets in one call (one WebAssembly call for many
+    /// sets) overrides it; the default asks set by set.
+    fn targets_sets(&self, sets: &[ExportSet<'_>], out: &mut Vec<ExportDecision>) {
+        for set in sets {
+            self.targets_many(set.source, set.prefixes, set.attrs, out);
+        }
+    }
+}
+
+/// The accepted prefixes of one attribute set from one source: one question
+/// of [`ExportPolicy::targets_sets`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExportSet<'a> {
+    pub source: &'a PeerInfo,
+    pub attrs: &'a Attrs,
+    pub prefixes: &'a [IpNet],
 }
 
 /// Export policy that sends every path to every client.

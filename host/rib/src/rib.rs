@@ -21,7 +21,9 @@ use crate::attrs::{AttrInterner, Attrs};
 use crate::decision::{self, RankKey, Ranking, SourceIdent};
 use crate::out::OutSink;
 use crate::peer::{PeerId, PeerInfo};
-use crate::policy::{DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ImportVerdict, RejectReason};
+use crate::policy::{
+    DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportSet, ImportVerdict, RejectReason,
+};
 
 mod table;
 use table::{PathList, PrefixId, Table};
@@ -139,6 +141,11 @@ impl<'a> PathView<'a> {
         }
     }
 }
+
+/// Attribute sets per [`ExportPolicy::targets_sets`] question after an
+/// export policy change: enough that a policy answering many sets per call
+/// pays its per-call cost rarely, few enough to keep the answers small.
+const EXPORT_SETS_PER_CALL: usize = 128;
 
 const V4: usize = 0;
 const V6: usize = 1;
@@ -695,25 +702,41 @@ impl Rib {
         drop(sets);
         let mut decided: Vec<Vec<Option<Arc<ExportDecision>>>> = Vec::with_capacity(batches.len());
         let mut answers = Vec::new();
-        for (source, attrs, prefixes) in &batches {
-            let mut stored = Vec::with_capacity(prefixes.len());
-            if let Some(slot) = peers.get(*source) {
-                answers.clear();
-                export.targets_many(&slot.info, prefixes, attrs, &mut answers);
-                // Equal decisions of one set share one stored copy.
-                let mut last: Option<Arc<ExportDecision>> = None;
-                for decision in answers.drain(..) {
-                    let new = match &last {
-                        Some(seen) if **seen == decision => Some(seen.clone()),
-                        _ => cache_targets(decision),
-                    };
-                    if new.is_some() {
-                        last.clone_from(&new);
+        // Many sets per question to the policy (one WebAssembly call for
+        // many sets); a set whose source is gone gets no decisions.
+        for chunk in batches.chunks(EXPORT_SETS_PER_CALL) {
+            let sets: Vec<ExportSet<'_>> = chunk
+                .iter()
+                .filter_map(|(source, attrs, prefixes)| {
+                    let slot = peers.get(*source)?;
+                    Some(ExportSet {
+                        source: &slot.info,
+                        attrs,
+                        prefixes,
+                    })
+                })
+                .collect();
+            answers.clear();
+            export.targets_sets(&sets, &mut answers);
+            let mut answers = answers.drain(..);
+            for (source, _, prefixes) in chunk {
+                let mut stored = Vec::with_capacity(prefixes.len());
+                if peers.get(*source).is_some() {
+                    // Equal decisions of one set share one stored copy.
+                    let mut last: Option<Arc<ExportDecision>> = None;
+                    for decision in answers.by_ref().take(prefixes.len()) {
+                        let new = match &last {
+                            Some(seen) if **seen == decision => Some(seen.clone()),
+                            _ => cache_targets(decision),
+                        };
+                        if new.is_some() {
+                            last.clone_from(&new);
+                        }
+                        stored.push(new);
                     }
-                    stored.push(new);
                 }
+                decided.push(stored);
             }
-            decided.push(stored);
         }
         let mut order = order.into_iter();
         let mut fresh: Vec<Option<Arc<ExportDecision>>> = Vec::new();

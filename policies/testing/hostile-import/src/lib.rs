@@ -38,18 +38,19 @@ mod guest {
             t::ImportVerdicts::AcceptAll
         }
 
-        fn export_routes(
-            _source: u32,
-            _attrs: t::Attributes,
-            _prefixes: t::PrefixBatch,
-            _targets: Vec<u32>,
-        ) -> t::ExportVerdicts {
-            t::ExportVerdicts::Uniform(t::ExportVerdict {
-                receivers: t::Receivers::All,
-                modifications: Vec::new(),
-                modified_targets: Vec::new(),
-                modified_by: Vec::new(),
-            })
+        fn export_routes(batch: t::ExportBatch) -> Vec<t::ExportVerdicts> {
+            batch
+                .sources
+                .iter()
+                .map(|_| {
+                    t::ExportVerdicts::Uniform(t::ExportVerdict {
+                        receivers: t::Receivers::All,
+                        modifications: Vec::new(),
+                        modified_targets: Vec::new(),
+                        modified_by: Vec::new(),
+                    })
+                })
+                .collect()
         }
 
         fn self_test() -> Result<(), String> {

@@ -7,6 +7,7 @@
 //! - `wrong-length`: returns one verdict index too few;
 //! - `bad-index`: returns a verdict index past the outcome table (import and export);
 //! - `bad-bitmap`: returns an export bitmap of the wrong size;
+//! - `wrong-count`: leaves its victims' questions out of an export answer;
 //! - `init-error`: refuses its configuration; `self-test-error`: fails its self-test;
 //! - `init-loop`: never returns from `init`;
 //! - `grow`: keeps state across calls, each call leaking `grow_kib` KiB
@@ -135,36 +136,46 @@ mod guest {
             }
         }
 
-        fn export_routes(
-            source: u32,
-            _attrs: t::Attributes,
-            prefixes: t::PrefixBatch,
-            targets: Vec<u32>,
-        ) -> t::ExportVerdicts {
-            let receivers = match misbehave_for(source).as_deref() {
-                Some("loop") => spin(),
-                Some("memory") => eat_memory(),
-                Some("panic") => panic!("hostile: panicking on purpose"),
-                Some("bad-bitmap") => t::Receivers::Bitmap(vec![u64::MAX; targets.len() / 64 + 3]),
-                Some("bad-index") => {
-                    return t::ExportVerdicts::Mixed(t::MixedExportVerdicts {
-                        verdicts: vec![7; prefixes.lengths.len()],
+        fn export_routes(batch: t::ExportBatch) -> Vec<t::ExportVerdicts> {
+            let all = |receivers| {
+                t::ExportVerdicts::Uniform(t::ExportVerdict {
+                    receivers,
+                    modifications: Vec::new(),
+                    modified_targets: Vec::new(),
+                    modified_by: Vec::new(),
+                })
+            };
+            let count = |ends: &[u32], i: usize| {
+                let start = if i == 0 { 0 } else { ends[i - 1] };
+                (ends[i] - start) as usize
+            };
+            let mut answers = Vec::with_capacity(batch.sources.len());
+            for (i, &source) in batch.sources.iter().enumerate() {
+                let answer = match misbehave_for(source).as_deref() {
+                    Some("loop") => spin(),
+                    Some("memory") => eat_memory(),
+                    Some("panic") => panic!("hostile: panicking on purpose"),
+                    Some("bad-bitmap") => all(t::Receivers::Bitmap(vec![
+                        u64::MAX;
+                        count(&batch.target_ends, i) / 64
+                            + 3
+                    ])),
+                    Some("bad-index") => t::ExportVerdicts::Mixed(t::MixedExportVerdicts {
+                        verdicts: vec![7; count(&batch.prefix_ends, i)],
                         distinct: vec![t::ExportVerdict {
                             receivers: t::Receivers::All,
                             modifications: Vec::new(),
                             modified_targets: Vec::new(),
                             modified_by: Vec::new(),
                         }],
-                    });
-                }
-                _ => t::Receivers::All,
-            };
-            t::ExportVerdicts::Uniform(t::ExportVerdict {
-                receivers,
-                modifications: Vec::new(),
-                modified_targets: Vec::new(),
-                modified_by: Vec::new(),
-            })
+                    }),
+                    // No answer at all for this question: the batch has one too few.
+                    Some("wrong-count") => continue,
+                    _ => all(t::Receivers::All),
+                };
+                answers.push(answer);
+            }
+            answers
         }
 
         fn self_test() -> Result<(), String> {
