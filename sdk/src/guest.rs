@@ -215,6 +215,15 @@ fn export_question<P: Policy>(
     let unknown: Vec<usize> = targets.unknown().collect();
     let mut distinct: Vec<crate::ExportVerdicts> = Vec::new();
     let mut indices: Vec<u16> = Vec::with_capacity(prefixes.len());
+    // One verdict for the whole set when the policy says the prefix does
+    // not matter (and every prefix is valid).
+    let per_set = !policy.export_uses_prefix() && invalid.is_empty();
+    if let (true, Some(prefix)) = (per_set, prefixes.first()) {
+        let mut verdicts = crate::ExportVerdicts::new(targets.len());
+        policy.export(source, attrs, prefix, &targets, &mut verdicts);
+        unknown.iter().for_each(|&k| verdicts.deny(k));
+        return t::ExportVerdicts::Uniform(export_verdict(verdicts, target_ids.len()));
+    }
     for (i, prefix) in prefixes.iter().enumerate() {
         let mut verdicts = crate::ExportVerdicts::new(targets.len());
         if invalid.contains(&i) {

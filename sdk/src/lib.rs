@@ -144,6 +144,29 @@ pub trait Policy: Sized + 'static {
         let _ = (source, attrs, prefix, targets, verdicts);
     }
 
+    /// Does [`Policy::export`]'s verdict depend on the prefix? Return
+    /// `false` when it depends only on the source, the attributes and the
+    /// targets (action communities, per-client flags): kumo then calls
+    /// `export` once per attribute set, with its first prefix, and gives
+    /// every prefix of the set that verdict, instead of one call per
+    /// prefix. The default, `true`, is always correct.
+    ///
+    /// ```
+    /// use kumo_sdk::prelude::*;
+    /// struct NoOne;
+    /// impl Policy for NoOne {
+    ///     fn new(_: &Config) -> Result<Self, String> { Ok(NoOne) }
+    ///     fn export(&self, _: &Client, _: &Attributes, _: &IpNet, _: &Targets<'_>, v: &mut ExportVerdicts) {
+    ///         v.deny_all();
+    ///     }
+    ///     fn export_uses_prefix(&self) -> bool { false }
+    /// }
+    /// assert!(!NoOne.export_uses_prefix());
+    /// ```
+    fn export_uses_prefix(&self) -> bool {
+        true
+    }
+
     /// The policy's own checks, run by kumo when it loads the module.
     fn self_test(&self) -> Result<(), String> {
         Ok(())

@@ -92,15 +92,16 @@ pub(crate) fn clear_export_batch(batch: &mut t::ExportBatch) {
 }
 
 /// Append one question to `batch`: the prefixes at `positions` of
-/// `prefixes` from `source` with `attrs`, for `targets`.
+/// `prefixes` from `source` with `attrs`, for `targets`. Returns the number
+/// of targets.
 pub(crate) fn push_question(
     batch: &mut t::ExportBatch,
     source: u32,
     attrs: &PathAttributes,
     prefixes: &[IpNet],
     positions: &[u32],
-    targets: &[u32],
-) {
+    targets: impl Iterator<Item = u32>,
+) -> usize {
     // Offsets are u32: a batch is far smaller than 4 GiB.
     let end = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
     batch.sources.push(source);
@@ -110,8 +111,10 @@ pub(crate) fn push_question(
         push_prefix(&mut batch.prefixes, p);
     }
     batch.prefix_ends.push(end(batch.prefixes.lengths.len()));
-    batch.targets.extend_from_slice(targets);
+    let before = batch.targets.len();
+    batch.targets.extend(targets);
     batch.target_ends.push(end(batch.targets.len()));
+    batch.targets.len() - before
 }
 
 /// The WIT attribute record for `attrs`; `next_hop` (from MP_REACH_NLRI)

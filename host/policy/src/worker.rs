@@ -709,11 +709,8 @@ impl PolicyWorker {
                             attrs: &group.attrs,
                             positions: &class.prefixes,
                             prefixes: question.prefixes,
-                            targets: group
-                                .members
-                                .iter()
-                                .filter_map(|&i| question.targets.get(i as usize).copied())
-                                .collect(),
+                            members: &group.members,
+                            targets: question.targets,
                         });
                     }
                 }
@@ -801,7 +798,8 @@ impl PolicyWorker {
             .take()
             .unwrap_or_else(convert::empty_export_batch);
         convert::clear_export_batch(&mut batch);
-        let mut asked = Vec::with_capacity(asks.len());
+        // (ask, number of targets sent) per ask in the call.
+        let mut asked: Vec<(usize, usize)> = Vec::with_capacity(asks.len());
         for (n, ask) in asks.iter().enumerate() {
             module
                 .stats()
@@ -811,15 +809,17 @@ impl PolicyWorker {
                 module.stats().count_failure(FailureKind::InvalidResult);
                 continue;
             }
-            convert::push_question(
+            let sent = convert::push_question(
                 &mut batch,
                 ask.source,
                 ask.attrs,
                 ask.prefixes,
                 ask.positions,
-                &ask.targets,
+                ask.members
+                    .iter()
+                    .filter_map(|&i| ask.targets.get(i as usize).copied()),
             );
-            asked.push(n);
+            asked.push((n, sent));
         }
         let answers = if asked.is_empty() {
             Ok(Vec::new())
@@ -850,8 +850,8 @@ impl PolicyWorker {
         let mut answers = asked.into_iter().zip(answers).peekable();
         let mut out = Vec::with_capacity(asks.len());
         for (n, ask) in asks.iter().enumerate() {
-            out.push(match answers.next_if(|(k, _)| *k == n) {
-                Some((_, verdicts)) => check_export(module, verdicts, ask.positions.len(), ask.targets.len()),
+            out.push(match answers.next_if(|((k, _), _)| *k == n) {
+                Some(((_, sent), verdicts)) => check_export(module, verdicts, ask.positions.len(), sent),
                 None => Err(Self::unknown_client(module, ask.source)),
             });
         }
@@ -893,8 +893,9 @@ struct Ask<'a> {
     /// The class's prefixes: positions in `prefixes`.
     positions: &'a [u32],
     prefixes: &'a [IpNet],
-    /// The group's targets, as client ids.
-    targets: Vec<u32>,
+    /// The group's targets: positions in `targets` (client ids).
+    members: &'a [u32],
+    targets: &'a [u32],
 }
 
 /// A module's checked answer to one ask: per-prefix verdict indices
@@ -1045,24 +1046,31 @@ impl<'a> ExportClass<'a> {
                 }
             }
         }
-        // The prefixes of each distinct combination of verdict indices
-        // (none but the first when every answer is uniform, the usual case).
-        let mut parts: Vec<(Vec<u16>, Vec<u32>)> = Vec::new();
         if answered.iter().all(|(_, indices, _)| indices.is_none()) {
-            parts.push((vec![0; answered.len()], std::mem::take(&mut self.prefixes)));
-        } else {
-            let mut key = Vec::with_capacity(answered.len());
-            for (n, &p) in self.prefixes.iter().enumerate() {
-                key.clear();
-                key.extend(
-                    answered
-                        .iter()
-                        .map(|(_, indices, _)| indices.as_ref().and_then(|v| v.get(n)).copied().unwrap_or(0)),
-                );
-                match parts.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, members)) => members.push(p),
-                    None => parts.push((key.clone(), vec![p])),
+            // Every answer is the same for all the prefixes (the usual case):
+            // the class stays whole.
+            for (group, _, distinct) in answered {
+                if let Some(verdict) = distinct.first() {
+                    self.apply(group, verdict);
                 }
+            }
+            self.pending = std::mem::take(&mut self.done);
+            out.push(self);
+            return;
+        }
+        // The prefixes of each distinct combination of verdict indices.
+        let mut parts: Vec<(Vec<u16>, Vec<u32>)> = Vec::new();
+        let mut key = Vec::with_capacity(answered.len());
+        for (n, &p) in self.prefixes.iter().enumerate() {
+            key.clear();
+            key.extend(
+                answered
+                    .iter()
+                    .map(|(_, indices, _)| indices.as_ref().and_then(|v| v.get(n)).copied().unwrap_or(0)),
+            );
+            match parts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(p),
+                None => parts.push((key.clone(), vec![p])),
             }
         }
         let count = parts.len();
@@ -1074,16 +1082,25 @@ impl<'a> ExportClass<'a> {
                 self.clone()
             };
             part.prefixes = prefixes;
-            for ((group, _, distinct), &k) in answered.iter().zip(&key) {
-                if let Some(verdict) = distinct.get(usize::from(k)) {
-                    part.apply(group, verdict);
+            if n + 1 == count {
+                // The last part takes the groups themselves.
+                for ((group, _, distinct), &k) in answered.drain(..).zip(&key) {
+                    if let Some(verdict) = distinct.get(usize::from(k)) {
+                        part.apply(group, verdict);
+                    }
+                }
+            } else {
+                for ((group, _, distinct), &k) in answered.iter().zip(&key) {
+                    if let Some(verdict) = distinct.get(usize::from(k)) {
+                        part.apply(group.clone(), verdict);
+                    }
                 }
             }
             part.pending = std::mem::take(&mut part.done);
             out.push(part);
         }
         if count == 0 {
-            // Every group failed or had no targets: nothing to split.
+            // No prefixes to part (a class always has some): kept as it is.
             self.pending = std::mem::take(&mut self.done);
             out.push(self);
         }
@@ -1101,7 +1118,12 @@ impl<'a> ExportClass<'a> {
 
     /// `verdict` for `group`: targets it denies leave the receivers; the
     /// others pass on, those given equal modifications in one group each.
-    fn apply(&mut self, group: &Group<'a>, verdict: &t::ExportVerdict) {
+    fn apply(&mut self, mut group: Group<'a>, verdict: &t::ExportVerdict) {
+        if matches!(verdict.receivers, t::Receivers::All) && verdict.modified_targets.is_empty() {
+            // The usual answer: every target passes on unchanged.
+            self.done.push(group);
+            return;
+        }
         // Modification index per target position (checked in range by
         // `check_export`); none in the common case, and then no look-ups.
         let mut modified: Vec<Option<u16>> = Vec::new();
@@ -1138,13 +1160,8 @@ impl<'a> ExportClass<'a> {
                     .push(modified_group(group.attrs.clone(), None, None, m, members));
             }
         }
-        self.done.push(Group {
-            attrs: group.attrs.clone(),
-            modified: group.modified,
-            preference: group.preference,
-            next_hop: group.next_hop,
-            members: kept,
-        });
+        group.members = kept;
+        self.done.push(group);
     }
 
     fn into_result(self) -> ExportResult {

@@ -293,3 +293,28 @@ fn blackhole_next_hop_rewritten_through_wasmtime() {
         "{out:?}"
     );
 }
+
+/// rs-standard's export does not depend on the prefix, so the SDK's glue
+/// evaluates it once per attribute set (`export_uses_prefix`; that it is
+/// once is measured in `export_cost`, not observable here): every prefix
+/// of a set gets the verdict it gets when asked alone.
+#[test]
+fn every_prefix_of_a_set_gets_the_verdict_it_gets_alone() {
+    let module = rs_standard();
+    let chain = std::slice::from_ref(&module);
+    let mut worker = engine().worker();
+    worker.set_clients(&ix_clients());
+    let p = prefixes(&["8.8.8.0/24", "9.9.9.0/24", "2a00:1450::/32"]);
+    let targets = [2u32, 3];
+    let mut attrs = attrs(&[3333, 15169], "192.0.2.1");
+    attrs.communities.extend_from_slice(&[6939, (3333 << 16) | 100]);
+    let out = worker.export_many(chain, 1, &attrs, &p, &targets);
+    assert_eq!(out.distinct().len(), 1, "{out:?}");
+    for (i, prefix) in p.iter().enumerate() {
+        let alone = worker.export(chain, 1, &attrs, prefix, &targets);
+        let batched = out.get(i).unwrap();
+        assert_eq!(batched.receivers, alone.receivers);
+        assert_eq!(batched.modified, alone.modified);
+        assert_eq!(batched.receivers.iter().collect::<Vec<_>>(), vec![1]);
+    }
+}

@@ -1222,3 +1222,35 @@ fn clients_cannot_forge_the_route_servers_tags() {
     assert!(m.remove_large_communities.contains(&tag(5)));
     assert!(m.remove_communities.contains(&Community::new(65000, 7)));
 }
+
+/// `export_uses_prefix` is `false`: the same attributes give the same
+/// verdict (receivers and modifications) whatever the prefix.
+#[test]
+fn export_ignores_the_prefix() {
+    assert!(!policy_with(base(), &others()).export_uses_prefix());
+    let sets = [
+        good(),
+        good().community(0, 6939),
+        good().community(RS_AS as u16, 13335).community(65511, 6939),
+        good().large_community(RS_AS, 0, BIG),
+        good().community(65535, 666),
+    ];
+    let mut all = others();
+    let source = client(json!({}));
+    all.push(source.clone());
+    let p = policy_with(base(), &all);
+    let targets = others();
+    for attrs in &sets {
+        let verdicts: Vec<ExportVerdicts> = prefixes(&[
+            "8.8.8.0/24",
+            "9.9.9.9/32",
+            "10.0.0.0/8",
+            "2a00:1450::/32",
+            "2001:db8::1/128",
+        ])
+        .iter()
+        .map(|prefix| testing::export(&p, &source, attrs, prefix, &targets))
+        .collect();
+        assert!(verdicts.windows(2).all(|w| w[0] == w[1]), "{attrs:?}");
+    }
+}

@@ -582,6 +582,12 @@ impl Policy for RsStandard {
         }
     }
 
+    /// Export follows the action communities and the targets' settings,
+    /// never the prefix (see `export_ignores_the_prefix` in the tests).
+    fn export_uses_prefix(&self) -> bool {
+        false
+    }
+
     fn export(
         &self,
         _source: &Client,
