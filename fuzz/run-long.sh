@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 runs="${KUMO_FUZZ_RUNS:-10000000}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(frame open update notification route_refresh roundtrip config)
+[ ${#targets[@]} -gt 0 ] || targets=(frame open update notification route_refresh roundtrip config export_attributes)
 
 cargo +nightly fuzz build --sanitizer none --debug-assertions
 mkdir -p target/long

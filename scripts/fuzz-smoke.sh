@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${KUMO_FUZZ_SECONDS:-5}"
-targets=(frame open update notification route_refresh roundtrip config)
+targets=(frame open update notification route_refresh roundtrip config export_attributes)
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
