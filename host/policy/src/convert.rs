@@ -92,15 +92,16 @@ pub(crate) fn clear_export_batch(batch: &mut t::ExportBatch) {
 }
 
 /// Append one question to `batch`: the prefixes at `positions` of
-/// `prefixes` from `source` with `attrs`, for `targets`. Returns the number
-/// of targets.
+/// `prefixes` from `source` with `attrs`, for the targets at `members` of
+/// `targets`. Returns the number of targets.
 pub(crate) fn push_question(
     batch: &mut t::ExportBatch,
     source: u32,
     attrs: &PathAttributes,
     prefixes: &[IpNet],
     positions: &[u32],
-    targets: impl Iterator<Item = u32>,
+    members: &[u32],
+    targets: &[u32],
 ) -> usize {
     // Offsets are u32: a batch is far smaller than 4 GiB.
     let end = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
@@ -112,7 +113,15 @@ pub(crate) fn push_question(
     }
     batch.prefix_ends.push(end(batch.prefixes.lengths.len()));
     let before = batch.targets.len();
-    batch.targets.extend(targets);
+    if members.len() == targets.len() {
+        // Members are distinct positions: as many as the targets is all of
+        // them, in order (the usual case), copied at once.
+        batch.targets.extend_from_slice(targets);
+    } else {
+        batch
+            .targets
+            .extend(members.iter().filter_map(|&i| targets.get(i as usize).copied()));
+    }
     batch.target_ends.push(end(batch.targets.len()));
     batch.targets.len() - before
 }

@@ -815,9 +815,8 @@ impl PolicyWorker {
                 ask.attrs,
                 ask.prefixes,
                 ask.positions,
-                ask.members
-                    .iter()
-                    .filter_map(|&i| ask.targets.get(i as usize).copied()),
+                ask.members,
+                ask.targets,
             );
             asked.push((n, sent));
         }
