@@ -1217,6 +1217,11 @@ impl<'a> Decided<'a> {
             .collect();
         let mut answers = Vec::new();
         pipeline.targets_sets(&questions, &mut answers);
+        // One decision per prefix, or none is used (each prefix then asks
+        // the pipeline alone): never a decision meant for another prefix.
+        if answers.len() != sets.iter().map(|(_, p)| p.len()).sum::<usize>() {
+            answers.clear();
+        }
         let mut answers = answers.into_iter();
         for (attrs, prefixes) in &sets {
             let key = Arc::as_ptr(attrs) as usize;

@@ -93,7 +93,8 @@ pub(crate) fn clear_export_batch(batch: &mut t::ExportBatch) {
 
 /// Append one question to `batch`: the prefixes at `positions` of
 /// `prefixes` from `source` with `attrs`, for the targets at `members` of
-/// `targets`. Returns the number of targets.
+/// `targets`. Returns the number of targets, or `None` (and appends
+/// nothing) when the attribute set cannot be encoded.
 pub(crate) fn push_question(
     batch: &mut t::ExportBatch,
     source: u32,
@@ -102,11 +103,15 @@ pub(crate) fn push_question(
     positions: &[u32],
     members: &[u32],
     targets: &[u32],
-) -> usize {
+) -> Option<usize> {
     // Offsets are u32: a batch is far smaller than 4 GiB.
     let end = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+    let start = batch.attrs.len();
+    if encode_attributes(attrs, None, &mut batch.attrs).is_none() {
+        batch.attrs.truncate(start);
+        return None;
+    }
     batch.sources.push(source);
-    encode_attributes(attrs, None, &mut batch.attrs);
     batch.attr_ends.push(end(batch.attrs.len()));
     for p in positions.iter().filter_map(|&i| prefixes.get(i as usize)) {
         push_prefix(&mut batch.prefixes, p);
@@ -123,7 +128,7 @@ pub(crate) fn push_question(
             .extend(members.iter().filter_map(|&i| targets.get(i as usize).copied()));
     }
     batch.target_ends.push(end(batch.targets.len()));
-    batch.targets.len() - before
+    Some(batch.targets.len() - before)
 }
 
 /// The WIT attribute record for `attrs`; `next_hop` (from MP_REACH_NLRI)
@@ -184,8 +189,15 @@ pub(crate) fn attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>) -> t:
 /// (`wit/policy.wit`; decoded by `kumo_sdk::encoding`). `next_hop` (from
 /// MP_REACH_NLRI) takes precedence over NEXT_HOP, as in [`attributes`].
 /// Written by hand because it is the one place the format is produced and
-/// it runs once per attribute set on the export path.
-pub(crate) fn encode_attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>, out: &mut Vec<u8>) {
+/// it runs once per attribute set on the export path. `None` (with part of
+/// the set appended) when a list is longer than the encoding's u16 counts
+/// allow, which no UPDATE can carry: the caller fails the set closed
+/// rather than hand a policy a shortened list.
+pub(crate) fn encode_attributes(
+    attrs: &PathAttributes,
+    next_hop: Option<IpAddr>,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     use kumo_sdk::encoding::present;
     let next_hop = next_hop.or(attrs.next_hop.map(IpAddr::V4));
     let bits = [
@@ -230,13 +242,14 @@ pub(crate) fn encode_attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>
         out.extend_from_slice(&otc.to_le_bytes());
     }
     // Counts are u16: an UPDATE (at most 65535 octets) cannot hold more.
-    fn count<T>(items: &[T], out: &mut Vec<u8>) -> usize {
-        let n = u16::try_from(items.len()).unwrap_or(u16::MAX);
+    fn count<T>(items: &[T], out: &mut Vec<u8>) -> Option<()> {
+        let n = u16::try_from(items.len()).ok()?;
         out.extend_from_slice(&n.to_le_bytes());
-        usize::from(n)
+        Some(())
     }
     let segments = attrs.as_path.as_ref().map_or(&[][..], |p| &p.segments[..]);
-    for s in &segments[..count(segments, out)] {
+    count(segments, out)?;
+    for s in segments {
         out.push(match s {
             AsPathSegment::Sequence(_) => 0,
             AsPathSegment::Set(_) => 1,
@@ -244,24 +257,29 @@ pub(crate) fn encode_attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>
             AsPathSegment::ConfedSet(_) => 3,
         });
         let asns = s.asns();
-        for asn in &asns[..count(asns, out)] {
+        count(asns, out)?;
+        for asn in asns {
             out.extend_from_slice(&asn.to_le_bytes());
         }
     }
-    for c in &attrs.communities[..count(&attrs.communities, out)] {
+    count(&attrs.communities, out)?;
+    for c in &attrs.communities {
         out.extend_from_slice(&c.to_le_bytes());
     }
     let extended = &attrs.extended_communities;
-    for c in &extended[..count(extended, out)] {
+    count(extended, out)?;
+    for c in extended {
         // Stored as the wire's 8 octets; the encoding holds their big-endian value.
         out.extend_from_slice(&u64::from_be_bytes(*c).to_le_bytes());
     }
     let large = &attrs.large_communities;
-    for c in &large[..count(large, out)] {
+    count(large, out)?;
+    for c in large {
         for part in [c.global_admin, c.local_data1, c.local_data2] {
             out.extend_from_slice(&part.to_le_bytes());
         }
     }
+    Some(())
 }
 
 fn large(c: &t::LargeCommunity) -> LargeCommunity {
@@ -437,8 +455,21 @@ mod tests {
     #[test]
     fn the_encoding_matches_the_sdks_vector_octet_for_octet() {
         let mut out = Vec::new();
-        encode_attributes(&full_example(), Some("2001:db8::1".parse().unwrap()), &mut out);
+        encode_attributes(&full_example(), Some("2001:db8::1".parse().unwrap()), &mut out).unwrap();
         assert_eq!(out, kumo_sdk::encoding::FULL_EXAMPLE);
+    }
+
+    #[test]
+    fn a_list_longer_than_the_encoding_counts_is_refused_not_shortened() {
+        let attrs = PathAttributes {
+            communities: vec![1; 65_536].into(),
+            ..Default::default()
+        };
+        assert!(encode_attributes(&attrs, None, &mut Vec::new()).is_none());
+        let mut batch = empty_export_batch();
+        let p: Vec<IpNet> = vec!["192.0.2.0/24".parse().unwrap()];
+        assert_eq!(push_question(&mut batch, 1, &attrs, &p, &[0], &[0], &[2]), None);
+        assert!(batch.sources.is_empty() && batch.attrs.is_empty() && batch.prefixes.lengths.is_empty());
     }
 
     use proptest::prelude::*;
@@ -505,7 +536,7 @@ mod tests {
         fn the_sdk_decodes_what_the_host_encodes(a in any_attributes(), v6 in prop::option::of(any::<u128>())) {
             let next_hop = v6.map(|bits| IpAddr::V6(bits.into()));
             let mut out = Vec::new();
-            encode_attributes(&a, next_hop, &mut out);
+            encode_attributes(&a, next_hop, &mut out).unwrap();
             let d = kumo_sdk::encoding::decode_attributes(&out).expect("decodes");
             let w = attributes(&a, next_hop);
             prop_assert_eq!(d.origin.map(|o| o as u8), w.origin.map(|o| o as u8));

@@ -514,7 +514,20 @@ impl CallCtx<'_> {
         self.call_within(self.limits.deadline.max(SETUP_DEADLINE), store, bindings, f)
     }
 
-    pub(crate) fn call_within<B, R>(
+    fn call_within<B, R>(
+        &self,
+        deadline: std::time::Duration,
+        store: &mut Store<StoreState>,
+        bindings: &B,
+        f: impl FnOnce(&B, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PolicyFailure> {
+        self.try_call_within(deadline, store, bindings, f)
+            .inspect_err(|failure| self.record(failure))
+    }
+
+    /// [`CallCtx::call_within`] without counting or logging a failure: for
+    /// a call whose questions are asked again one by one if it fails.
+    fn try_call_within<B, R>(
         &self,
         deadline: std::time::Duration,
         store: &mut Store<StoreState>,
@@ -531,11 +544,18 @@ impl CallCtx<'_> {
         store.set_epoch_deadline(1);
         match f(bindings, store.as_context_mut()) {
             Ok(r) => Ok(r),
-            Err(e) => Err(self.classify(store.data(), e)),
+            Err(e) => Err(self.failure(store.data(), e)),
         }
     }
 
+    /// The failure `error` is, counted and logged.
     pub(crate) fn classify(&self, state: &StoreState, error: wasmtime::Error) -> PolicyFailure {
+        let failure = self.failure(state, error);
+        self.record(&failure);
+        failure
+    }
+
+    fn failure(&self, state: &StoreState, error: wasmtime::Error) -> PolicyFailure {
         let kind = if state.memory_cap_hit {
             FailureKind::Memory
         } else if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
@@ -543,14 +563,16 @@ impl CallCtx<'_> {
         } else {
             FailureKind::Trap
         };
-        self.stats.count_failure(kind);
-        let failure = PolicyFailure {
+        PolicyFailure {
             module: self.name.to_string(),
             kind,
             message: format!("{error:#}"),
-        };
-        tracing::warn!(policy = %self.name, kind = %kind, error = %failure.message, "policy call failed; it fails closed");
-        failure
+        }
+    }
+
+    fn record(&self, failure: &PolicyFailure) {
+        self.stats.count_failure(failure.kind);
+        tracing::warn!(policy = %self.name, kind = %failure.kind, error = %failure.message, "policy call failed; it fails closed");
     }
 }
 
@@ -596,17 +618,19 @@ impl Instance {
         module.ctx().call(&mut self.store, &self.bindings, f)
     }
 
-    /// [`Instance::call`] for a call that answers `questions` questions at
-    /// once: the deadline is the module's per-call deadline times that.
-    pub(crate) fn call_scaled<R>(
+    /// [`Instance::call`] for a call answering several questions, each of
+    /// which is asked again alone if the call fails: a failure is neither
+    /// counted nor logged here (the questions' own calls are). The deadline
+    /// is the module's per-call deadline, not scaled: a question passes in a
+    /// batch only if the whole batch took less than a question alone may,
+    /// so batching never lets through what a call of its own would stop.
+    pub(crate) fn call_unrecorded<R>(
         &mut self,
         module: &PolicyModule,
-        questions: u32,
         f: impl FnOnce(&bindings::PolicyModule, StoreContextMut<'_, StoreState>) -> wasmtime::Result<R>,
     ) -> Result<R, PolicyFailure> {
         let ctx = module.ctx();
-        let deadline = ctx.limits.deadline.saturating_mul(questions.max(1));
-        ctx.call_within(deadline, &mut self.store, &self.bindings, f)
+        ctx.try_call_within(ctx.limits.deadline, &mut self.store, &self.bindings, f)
     }
 
     /// [`Instance::call`] for a set-up call (see [`SETUP_DEADLINE`]).

@@ -303,6 +303,10 @@ pub struct PolicyWorker {
     batch: t::PrefixBatch,
     /// Reused between export calls (taken out while a call runs).
     export_batch: Option<t::ExportBatch>,
+    /// Per module (by id) that had to call with fewer questions than
+    /// [`EXPORT_QUESTIONS_MAX`]: how many its next export call carries, and
+    /// how many full calls in a row have succeeded with that many.
+    questions_per_call: HashMap<u64, (usize, u32)>,
     observer: Option<CallObserver>,
 }
 
@@ -342,6 +346,7 @@ impl PolicyWorker {
                 families: Vec::new(),
             },
             export_batch: None,
+            questions_per_call: HashMap::new(),
             observer: None,
         }
     }
@@ -376,6 +381,8 @@ impl PolicyWorker {
     /// swap replaced them).
     pub fn prune(&mut self) {
         self.slots.retain(|_, slot| Arc::strong_count(&slot.module) > 1);
+        self.questions_per_call
+            .retain(|id, _| self.slots.contains_key(id));
     }
 
     /// Number of live instances (for metrics and tests).
@@ -762,54 +769,92 @@ impl PolicyWorker {
         out
     }
 
-    /// `module`'s answers to `asks`, one per ask, in calls of up to
-    /// [`EXPORT_QUESTIONS_MAX`] asks; a failed call of several asks is
-    /// retried one ask per call.
+    /// `module`'s answers to `asks`, one per ask: an ask from a source not
+    /// in the client table fails alone; the others go in calls of up to
+    /// [`EXPORT_QUESTIONS_MAX`] questions. A call of several questions that
+    /// fails is not counted as a failure: each of its questions is asked
+    /// again in a call of its own, whose outcome counts. When such a call
+    /// failed on the deadline (a module slow enough that many questions do
+    /// not fit in one call's time), the module's next calls carry fewer
+    /// questions; successful calls let the number grow back.
     fn export_calls(&mut self, module: &Arc<PolicyModule>, asks: &[Ask<'_>]) -> Vec<ExportAnswer> {
-        let mut out = Vec::with_capacity(asks.len());
-        for chunk in asks.chunks(EXPORT_QUESTIONS_MAX) {
-            match self.export_call(module, chunk) {
-                Ok(answers) => out.extend(answers),
-                Err(failure) if chunk.len() == 1 => out.push(Err(failure)),
-                Err(_) => {
-                    for ask in chunk {
+        let mut out: Vec<Option<ExportAnswer>> = (0..asks.len()).map(|_| None).collect();
+        let mut known = Vec::with_capacity(asks.len());
+        for (n, ask) in asks.iter().enumerate() {
+            module
+                .stats()
+                .routes
+                .fetch_add(ask.positions.len() as u64, Ordering::Relaxed);
+            if self.client_ids.contains_key(&ask.source) {
+                known.push(n);
+            } else {
+                module.stats().count_failure(FailureKind::InvalidResult);
+                out[n] = Some(Err(Self::unknown_client(module, ask.source)));
+            }
+        }
+        let mut rest = &known[..];
+        while !rest.is_empty() {
+            let (limit, streak) = self
+                .questions_per_call
+                .get(&module.id())
+                .copied()
+                .unwrap_or((EXPORT_QUESTIONS_MAX, 0));
+            let (chunk, tail) = rest.split_at(limit.clamp(1, rest.len()));
+            rest = tail;
+            match self.export_call(module, asks, chunk) {
+                Ok(answers) => {
+                    if chunk.len() == limit && limit < EXPORT_QUESTIONS_MAX {
+                        // Try more questions again after a run of full calls.
+                        let grown = if streak + 1 >= GROW_AFTER {
+                            ((limit * 2).min(EXPORT_QUESTIONS_MAX), 0)
+                        } else {
+                            (limit, streak + 1)
+                        };
+                        self.questions_per_call.insert(module.id(), grown);
+                    }
+                    for (&n, answer) in chunk.iter().zip(answers) {
+                        out[n] = Some(answer);
+                    }
+                }
+                Err(failure) => {
+                    if failure.kind == FailureKind::Deadline && chunk.len() > 1 {
+                        self.questions_per_call
+                            .insert(module.id(), ((chunk.len() / 4).max(1), 0));
+                    }
+                    for &n in chunk {
                         let answer = self
-                            .export_call(module, std::slice::from_ref(ask))
+                            .export_call(module, asks, &[n])
                             .and_then(|mut one| one.pop().unwrap_or_else(|| Err(Self::lost_answer(module))));
-                        out.push(answer);
+                        out[n] = Some(answer);
                     }
                 }
             }
         }
-        out
+        out.into_iter()
+            .map(|answer| answer.unwrap_or_else(|| Err(Self::lost_answer(module))))
+            .collect()
     }
 
-    /// One call of `module` for `asks`: per ask its checked answer (an
-    /// unknown source or a malformed verdict fails that ask only), or the
-    /// failure of the whole call. The deadline is the module's per-call
-    /// deadline times the number of asks.
+    /// One call of `module` for the asks at `chosen` (known sources): per
+    /// ask its checked answer (a malformed verdict fails that ask only), or
+    /// the failure of the whole call. A call of one question counts and
+    /// logs its failure; a call of several leaves that to the retries.
     fn export_call(
         &mut self,
         module: &Arc<PolicyModule>,
         asks: &[Ask<'_>],
+        chosen: &[usize],
     ) -> Result<Vec<ExportAnswer>, PolicyFailure> {
         let mut batch = self
             .export_batch
             .take()
             .unwrap_or_else(convert::empty_export_batch);
         convert::clear_export_batch(&mut batch);
-        // (ask, number of targets sent) per ask in the call.
-        let mut asked: Vec<(usize, usize)> = Vec::with_capacity(asks.len());
-        for (n, ask) in asks.iter().enumerate() {
-            module
-                .stats()
-                .routes
-                .fetch_add(ask.positions.len() as u64, Ordering::Relaxed);
-            if !self.client_ids.contains_key(&ask.source) {
-                module.stats().count_failure(FailureKind::InvalidResult);
-                continue;
-            }
-            let sent = convert::push_question(
+        // (ask, number of targets sent) per question of the call; `None` for
+        // an attribute set that cannot be encoded, which fails alone.
+        let mut sent: Vec<Option<usize>> = Vec::with_capacity(chosen.len());
+        for ask in chosen.iter().filter_map(|&n| asks.get(n)) {
+            sent.push(convert::push_question(
                 &mut batch,
                 ask.source,
                 ask.attrs,
@@ -817,41 +862,60 @@ impl PolicyWorker {
                 ask.positions,
                 ask.members,
                 ask.targets,
-            );
-            asked.push((n, sent));
+            ));
         }
-        let answers = if asked.is_empty() {
+        let questions = batch.sources.len();
+        let several = chosen.len() > 1;
+        let answers = if questions == 0 {
             Ok(Vec::new())
         } else {
-            let scale = u32::try_from(asked.len()).unwrap_or(u32::MAX);
             self.with_instance(module, |instance, module, _| {
-                instance.call_scaled(module, scale, |b, s| {
+                let call = |b: &crate::bindings::PolicyModule, s: wasmtime::StoreContextMut<'_, _>| {
                     b.kumo_policy_policy().call_export_routes(s, &batch)
-                })
+                };
+                if several {
+                    instance.call_unrecorded(module, call)
+                } else {
+                    instance.call(module, call)
+                }
             })
         };
         self.export_batch = Some(batch);
         let answers = answers?;
-        if answers.len() != asked.len() {
+        if answers.len() != questions {
             let message = format!(
                 "export answer: {} verdicts for {} questions",
                 answers.len(),
-                asked.len()
+                questions
             );
-            module.stats().count_failure(FailureKind::InvalidResult);
-            tracing::warn!(policy = %module.name(), error = %message, "policy answered a malformed verdict");
-            return Err(PolicyFailure {
+            let failure = PolicyFailure {
                 module: module.name().to_owned(),
                 kind: FailureKind::InvalidResult,
                 message,
-            });
+            };
+            if !several {
+                module.stats().count_failure(FailureKind::InvalidResult);
+                tracing::warn!(policy = %module.name(), error = %failure.message, "policy answered a malformed verdict");
+            }
+            return Err(failure);
         }
-        let mut answers = asked.into_iter().zip(answers).peekable();
-        let mut out = Vec::with_capacity(asks.len());
-        for (n, ask) in asks.iter().enumerate() {
-            out.push(match answers.next_if(|((k, _), _)| *k == n) {
-                Some(((_, sent), verdicts)) => check_export(module, verdicts, ask.positions.len(), sent),
-                None => Err(Self::unknown_client(module, ask.source)),
+        let mut answers = answers.into_iter();
+        let mut out = Vec::with_capacity(chosen.len());
+        for (&n, sent) in chosen.iter().zip(sent) {
+            let positions = asks.get(n).map_or(0, |a| a.positions.len());
+            out.push(match sent {
+                Some(targets) => match answers.next() {
+                    Some(verdicts) => check_export(module, verdicts, positions, targets),
+                    None => Err(Self::lost_answer(module)),
+                },
+                None => {
+                    module.stats().count_failure(FailureKind::InvalidResult);
+                    Err(PolicyFailure {
+                        module: module.name().to_owned(),
+                        kind: FailureKind::InvalidResult,
+                        message: "attribute set too large to hand to a policy".to_owned(),
+                    })
+                }
             });
         }
         Ok(out)
@@ -873,6 +937,10 @@ impl PolicyWorker {
 /// BENCHMARKS.md), few enough that a failed call retried question by
 /// question stays cheap.
 pub const EXPORT_QUESTIONS_MAX: usize = 128;
+
+/// Successful full calls in a row after which a module that had to carry
+/// fewer questions per export call tries twice as many.
+const GROW_AFTER: u32 = 16;
 
 /// One export question: the routes for `prefixes` from client `source`, all
 /// with the attribute set `attrs`, towards the candidate `targets` (client

@@ -442,10 +442,69 @@ fn a_failing_question_in_a_batch_costs_only_its_own_route() {
                 }
             }
         }
-        let calls = bad.stats().snapshot().calls - calls_before;
+        let stats = bad.stats().snapshot();
+        let calls = stats.calls - calls_before;
         // bad-index is a malformed verdict for one question: the batch's
         // other answers stand, no retry. The others fail the whole call.
         let expected = if mode == "bad-index" { 1 } else { 4 };
         assert_eq!(calls, expected, "{mode}: calls");
+        // Only the victim's own failure is counted (the failed batch is not),
+        // and every route once.
+        let failures = stats.traps + stats.deadline_hits + stats.memory_hits + stats.invalid_results;
+        assert_eq!(failures, 1, "{mode}: {stats:?}");
+        assert_eq!(stats.routes, 6, "{mode}: {stats:?}");
     }
+}
+
+/// A module too slow to answer many questions in one call's time (here: it
+/// never returns from a call of more than 8): its failed calls are not
+/// counted, every question is answered alone, and its next calls carry
+/// fewer questions instead of failing the same way again.
+#[test]
+fn a_module_too_slow_for_many_questions_gets_fewer_per_call() {
+    let slow = Arc::new(
+        PolicyModule::load(
+            engine(),
+            "hostile-loop-above",
+            HOSTILE,
+            Limits {
+                deadline: Duration::from_millis(20),
+                ..Limits::default()
+            },
+            serde_json::json!({"mode": "loop-above", "max_questions": 8}),
+        )
+        .unwrap(),
+    );
+    let mut worker = engine().worker();
+    worker.set_clients(&clients());
+    let p = prefixes(&["8.8.8.0/24"]);
+    let sets: Vec<_> = (0..40).map(|i| attrs(&[6939, 1000 + i], "192.0.2.2")).collect();
+    let questions: Vec<ExportQuestion<'_>> = sets
+        .iter()
+        .map(|a| ExportQuestion {
+            source: 2,
+            attrs: a,
+            prefixes: &p,
+            targets: &[1, 3],
+        })
+        .collect();
+    let mut calls = Vec::new();
+    for round in 0..3 {
+        let before = slow.stats().snapshot().calls;
+        let out = worker.export_batch(std::slice::from_ref(&slow), &questions);
+        calls.push(slow.stats().snapshot().calls - before);
+        for results in &out {
+            let r = results.get(0).unwrap();
+            assert_eq!(r.receivers.count(), 2, "round {round}: {:?}", r.failure);
+        }
+    }
+    let stats = slow.stats().snapshot();
+    assert_eq!(stats.deadline_hits, 0, "{stats:?}");
+    // Round 1: one call of 40 (too many), then 40 alone.
+    assert_eq!(calls[0], 41);
+    // Later rounds: fewer questions per call, so fewer calls than that.
+    assert!(
+        calls[1] < calls[0] && calls[2] < calls[1],
+        "calls per round: {calls:?}"
+    );
 }

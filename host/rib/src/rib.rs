@@ -718,6 +718,13 @@ impl Rib {
                 .collect();
             answers.clear();
             export.targets_sets(&sets, &mut answers);
+            // One decision per prefix, or the answers cannot be matched to
+            // prefixes: then every prefix of the chunk is asked alone in the
+            // second walk (never a decision meant for another prefix).
+            let expected: usize = sets.iter().map(|s| s.prefixes.len()).sum();
+            if answers.len() != expected {
+                answers.clear();
+            }
             let mut answers = answers.drain(..);
             for (source, _, prefixes) in chunk {
                 let mut stored = Vec::with_capacity(prefixes.len());

@@ -7,7 +7,7 @@ use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
 use proptest::prelude::*;
 
 use super::*;
-use crate::policy::{ExportAll, ExportTargets};
+use crate::policy::{ExportAll, ExportSet, ExportTargets};
 use crate::{OutChange, PeerSet, RouteAttrs};
 
 const V4U: AfiSafi = AfiSafi::IPV4_UNICAST;
@@ -899,4 +899,85 @@ fn reevaluation_where_touches_only_the_selected_prefixes() {
         vec![change(2, nlri("192.0.2.0/24"), None)]
     );
     assert_eq!(rs.holds(2, "198.51.100.0/24").len(), 1);
+}
+
+/// An export policy that answers many sets at once (as the WebAssembly
+/// pipeline does), optionally answering one decision too few.
+struct ManySets {
+    calls: std::cell::Cell<usize>,
+    one_too_few: bool,
+}
+
+fn by_med(src: &PeerInfo, _: &IpNet, attrs: &Attrs) -> ExportTargets {
+    match (src.id, attrs.attrs.med.unwrap_or(0) % 3) {
+        (PeerId(1), 0) => ExportTargets::AllExcept([PeerId(3)].into_iter().collect()),
+        (PeerId(2), 1) => ExportTargets::Only([PeerId(4)].into_iter().collect()),
+        _ => ExportTargets::All,
+    }
+}
+
+impl ExportPolicy for ManySets {
+    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
+        by_med(source, prefix, attrs).into()
+    }
+
+    fn targets_sets(&self, sets: &[ExportSet<'_>], out: &mut Vec<ExportDecision>) {
+        self.calls.set(self.calls.get() + 1);
+        let start = out.len();
+        for set in sets {
+            out.extend(
+                set.prefixes
+                    .iter()
+                    .map(|p| self.targets(set.source, p, set.attrs)),
+            );
+        }
+        if self.one_too_few && out.len() > start {
+            // The first answer missing: every later one is one prefix early.
+            out.remove(start);
+        }
+    }
+}
+
+#[test]
+fn reevaluate_export_asks_many_sets_at_once_and_never_misplaces_an_answer() {
+    // 300 attribute sets (distinct MEDs) from two clients, two prefixes each.
+    let build = || {
+        let mut rs = Rs::new([info(1), info(2), info(3), info(4)]);
+        for i in 0..300u32 {
+            let from = 1 + i % 2;
+            let a = attrs(from, &[], Some(i));
+            for k in 0..2 {
+                let n = Nlri {
+                    prefix: IpNet::new(Ipv4Addr::from(0x0a00_0000 + (i << 9) + (k << 8)).into(), 24).unwrap(),
+                    path_id: None,
+                };
+                rs.announce(from, n, &a);
+            }
+        }
+        mem::take(&mut rs.out);
+        rs
+    };
+    let mut expected = build();
+    let changed = expected.rib.reevaluate_export(&by_med, &mut expected.out);
+    let expected_out = sorted(mem::take(&mut expected.out));
+    assert!(changed > 0 && !expected_out.is_empty());
+    for one_too_few in [false, true] {
+        let mut rs = build();
+        let policy = ManySets {
+            calls: Default::default(),
+            one_too_few,
+        };
+        assert_eq!(
+            rs.rib.reevaluate_export(&policy, &mut rs.out),
+            changed,
+            "one too few: {one_too_few}"
+        );
+        assert_eq!(
+            sorted(mem::take(&mut rs.out)),
+            expected_out,
+            "one too few: {one_too_few}"
+        );
+        // 300 sets, 128 per question.
+        assert_eq!(policy.calls.get(), 3);
+    }
 }

@@ -8,6 +8,9 @@
 //! - `bad-index`: returns a verdict index past the outcome table (import and export);
 //! - `bad-bitmap`: returns an export bitmap of the wrong size;
 //! - `wrong-count`: leaves its victims' questions out of an export answer;
+//! - `loop-above`: never returns from an export call of more than
+//!   `max_questions` questions (default 8), whoever they are from: a module
+//!   too slow for many questions in one call's time;
 //! - `init-error`: refuses its configuration; `self-test-error`: fails its self-test;
 //! - `init-loop`: never returns from `init`;
 //! - `grow`: keeps state across calls, each call leaking `grow_kib` KiB
@@ -33,6 +36,7 @@ mod guest {
         mode: String,
         victims: Option<Vec<u32>>,
         grow_kib: usize,
+        max_questions: usize,
     }
 
     thread_local! {
@@ -94,6 +98,7 @@ mod guest {
                 .as_array()
                 .map(|ids| ids.iter().filter_map(|v| v.as_u64()).map(|v| v as u32).collect());
             let grow_kib = value["grow_kib"].as_u64().unwrap_or(1024) as usize;
+            let max_questions = value["max_questions"].as_u64().unwrap_or(8) as usize;
             match mode.as_str() {
                 "init-error" => return Err("hostile: configuration refused on purpose".to_owned()),
                 "init-loop" => spin(),
@@ -104,6 +109,7 @@ mod guest {
                     mode,
                     victims,
                     grow_kib,
+                    max_questions,
                 }
             });
             Ok(())
@@ -149,6 +155,13 @@ mod guest {
                 let start = if i == 0 { 0 } else { ends[i - 1] };
                 (ends[i] - start) as usize
             };
+            let too_many = SETTINGS.with(|s| {
+                let s = s.borrow();
+                s.mode == "loop-above" && batch.sources.len() > s.max_questions
+            });
+            if too_many {
+                spin();
+            }
             let mut answers = Vec::with_capacity(batch.sources.len());
             for (i, &source) in batch.sources.iter().enumerate() {
                 let answer = match misbehave_for(source).as_deref() {
