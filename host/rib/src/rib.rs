@@ -1093,11 +1093,7 @@ fn emit_diff(
 ) {
     let family = family_of(&prefix);
     let (before_ranking, after_ranking) = (&mut scratch.before_ranking, &mut scratch.after_ranking);
-    // At most one path on each side (the usual prefix at a route server, one
-    // origin): a receiver's best is that path if it may receive it, so no
-    // ranking is needed.
-    let single = before.len() <= 1 && after.len() <= 1;
-    if peers.receiving_best[family] > 0 && !single {
+    if peers.receiving_best[family] > 0 {
         rank(before_ranking, before, |id| match before_ident {
             Some((p, ident)) if p == id => ident,
             _ => peers.ident(id),
@@ -1109,21 +1105,12 @@ fn emit_diff(
         match receiver.modes[family] {
             SendMode::Off => {}
             SendMode::Best => {
-                let (old, new) = if single {
-                    (
-                        before.first().and_then(|p| p.offer(client)),
-                        after.first().and_then(|p| p.offer(client)),
-                    )
-                } else {
-                    (
-                        before_ranking
-                            .best_for(|i| before[i].offer(client).is_some())
-                            .and_then(|i| before[i].offer(client)),
-                        after_ranking
-                            .best_for(|i| after[i].offer(client).is_some())
-                            .and_then(|i| after[i].offer(client)),
-                    )
-                };
+                let old = before_ranking
+                    .best_for(|i| before[i].offer(client).is_some())
+                    .and_then(|i| before[i].offer(client));
+                let new = after_ranking
+                    .best_for(|i| after[i].offer(client).is_some())
+                    .and_then(|i| after[i].offer(client));
                 if !same_attrs(old, new) {
                     out.push_change(
                         client,
