@@ -14,21 +14,54 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{AsPath, Attributes, Community, LargeCommunity, Origin, Segment, SegmentKind};
 
-/// Presence bits of the first octet.
+/// Presence bits of the first octet, in the order their values follow.
+///
+/// ```
+/// use kumo_sdk::encoding::present;
+/// assert_eq!(present::ORIGIN | present::MED, 0b101);
+/// ```
 pub mod present {
     /// ORIGIN.
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::encoding::present::ORIGIN, 1 << 0);
+    /// ```
     pub const ORIGIN: u8 = 1 << 0;
     /// NEXT_HOP (or the MP_REACH_NLRI global next hop).
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::encoding::present::NEXT_HOP, 1 << 1);
+    /// ```
     pub const NEXT_HOP: u8 = 1 << 1;
     /// MULTI_EXIT_DISC.
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::encoding::present::MED, 1 << 2);
+    /// ```
     pub const MED: u8 = 1 << 2;
     /// LOCAL_PREF.
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::encoding::present::LOCAL_PREF, 1 << 3);
+    /// ```
     pub const LOCAL_PREF: u8 = 1 << 3;
     /// ATOMIC_AGGREGATE (no value follows).
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::encoding::present::ATOMIC_AGGREGATE, 1 << 4);
+    /// ```
     pub const ATOMIC_AGGREGATE: u8 = 1 << 4;
     /// AGGREGATOR.
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::encoding::present::AGGREGATOR, 1 << 5);
+    /// ```
     pub const AGGREGATOR: u8 = 1 << 5;
     /// OTC.
+    ///
+    /// ```
+    /// assert_eq!(kumo_sdk::encoding::present::OTC, 1 << 6);
+    /// ```
     pub const OTC: u8 = 1 << 6;
 }
 
