@@ -87,6 +87,53 @@ pub fn export<P: Policy>(
     verdicts
 }
 
+/// Check a policy's [`Policy::export_uses_prefix`] claim: when it says
+/// `false` (kumo then evaluates its export once per attribute set, with the
+/// set's first prefix), the export of each of `prefixes` must equal the
+/// first one's. `Err` names the first prefix that differs. Always `Ok` for a
+/// policy that says `true`.
+///
+/// ```
+/// use kumo_sdk::prelude::*;
+/// /// Claims to ignore the prefix, but denies /25s: the check catches it.
+/// struct Wrong;
+/// impl Policy for Wrong {
+///     fn new(_: &Config) -> Result<Self, String> { Ok(Wrong) }
+///     fn export(&self, _: &Client, _: &Attributes, p: &IpNet, _: &Targets<'_>, v: &mut ExportVerdicts) {
+///         if p.prefix_len() > 24 { v.deny_all(); }
+///     }
+///     fn export_uses_prefix(&self) -> bool { false }
+/// }
+/// let check = |p: &[&str]| kumo_sdk::testing::check_export_uses_prefix(&Wrong,
+///     &Client::test(1, 1), &Attributes::test(), &prefixes(p), &[Client::test(2, 2)]);
+/// assert!(check(&["192.0.2.0/24", "198.51.100.0/24"]).is_ok());
+/// assert!(check(&["192.0.2.0/24", "198.51.100.0/25"]).is_err());
+/// ```
+pub fn check_export_uses_prefix<P: Policy>(
+    policy: &P,
+    source: &Client,
+    attrs: &Attributes,
+    prefixes: &[IpNet],
+    targets: &[Client],
+) -> Result<(), String> {
+    if policy.export_uses_prefix() {
+        return Ok(());
+    }
+    let Some(first) = prefixes.first() else {
+        return Ok(());
+    };
+    let expected = export(policy, source, attrs, first, targets);
+    match prefixes
+        .iter()
+        .find(|p| export(policy, source, attrs, p, targets) != expected)
+    {
+        Some(p) => Err(format!(
+            "export_uses_prefix() is false, but the export of {p} differs from that of {first}"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Build a policy from a JSON configuration, as kumo does at instantiation.
 ///
 /// ```
