@@ -215,24 +215,27 @@ fn export_question<P: Policy>(
     let unknown: Vec<usize> = targets.unknown().collect();
     let mut distinct: Vec<crate::ExportVerdicts> = Vec::new();
     let mut indices: Vec<u16> = Vec::with_capacity(prefixes.len());
+    let evaluate = |prefix: &IpNet| {
+        let mut verdicts = crate::ExportVerdicts::new(targets.len());
+        policy.export(source, attrs, prefix, &targets, &mut verdicts);
+        // Fail closed towards targets this instance does not know.
+        unknown.iter().for_each(|&k| verdicts.deny(k));
+        verdicts
+    };
     // One verdict for the whole set when the policy says the prefix does
     // not matter (and every prefix is valid).
     let per_set = !policy.export_uses_prefix() && invalid.is_empty();
     if let (true, Some(prefix)) = (per_set, prefixes.first()) {
-        let mut verdicts = crate::ExportVerdicts::new(targets.len());
-        policy.export(source, attrs, prefix, &targets, &mut verdicts);
-        unknown.iter().for_each(|&k| verdicts.deny(k));
-        return t::ExportVerdicts::Uniform(export_verdict(verdicts, target_ids.len()));
+        return t::ExportVerdicts::Uniform(export_verdict(evaluate(prefix), target_ids.len()));
     }
     for (i, prefix) in prefixes.iter().enumerate() {
-        let mut verdicts = crate::ExportVerdicts::new(targets.len());
-        if invalid.contains(&i) {
-            verdicts.deny_all();
+        let verdicts = if invalid.contains(&i) {
+            let mut none = crate::ExportVerdicts::new(targets.len());
+            none.deny_all();
+            none
         } else {
-            policy.export(source, attrs, prefix, &targets, &mut verdicts);
-            // Fail closed towards targets this instance does not know.
-            unknown.iter().for_each(|&k| verdicts.deny(k));
-        }
+            evaluate(prefix)
+        };
         let k = match distinct.iter().position(|d| *d == verdicts) {
             Some(k) => k,
             None => {

@@ -18,7 +18,7 @@ use kumo_policy::{
 };
 use kumo_rib::{
     Attrs, ExportDecision, ExportPolicy, ExportSet, FastMap, ImportVerdict, OutChanges, PathView, PeerId,
-    PeerInfo, RejectReason, Rib, RouteAttrs, VerdictView,
+    PeerInfo, RejectReason, Rib, RouteAttrs, VerdictView, decide_sets,
 };
 use kumo_session::{DownReason, Negotiated};
 use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Update};
@@ -1216,12 +1216,8 @@ impl<'a> Decided<'a> {
             })
             .collect();
         let mut answers = Vec::new();
-        pipeline.targets_sets(&questions, &mut answers);
-        // One decision per prefix, or none is used (each prefix then asks
-        // the pipeline alone): never a decision meant for another prefix.
-        if answers.len() != sets.iter().map(|(_, p)| p.len()).sum::<usize>() {
-            answers.clear();
-        }
+        // Without one answer per prefix, each prefix asks the pipeline alone.
+        decide_sets(pipeline, &questions, &mut answers);
         let mut answers = answers.into_iter();
         for (attrs, prefixes) in &sets {
             let key = Arc::as_ptr(attrs) as usize;

@@ -30,10 +30,7 @@ pub(crate) fn address(address: t::IpAddress) -> IpAddr {
 /// (the members of one group going down a chain). The columns are reused
 /// between calls.
 pub(crate) fn fill_batch(batch: &mut t::PrefixBatch, prefixes: &[IpNet], positions: &[u32]) {
-    batch.high.clear();
-    batch.low.clear();
-    batch.lengths.clear();
-    batch.families.clear();
+    clear_prefix_batch(batch);
     let n = positions.len();
     batch.high.reserve(n);
     batch.low.reserve(n);
@@ -59,6 +56,24 @@ pub(crate) fn push_prefix(batch: &mut t::PrefixBatch, p: &IpNet) {
     batch.families.push(family);
 }
 
+/// A prefix batch with no prefixes.
+pub(crate) fn empty_prefix_batch() -> t::PrefixBatch {
+    t::PrefixBatch {
+        high: Vec::new(),
+        low: Vec::new(),
+        lengths: Vec::new(),
+        families: Vec::new(),
+    }
+}
+
+/// Empty `batch`, keeping its buffers.
+fn clear_prefix_batch(batch: &mut t::PrefixBatch) {
+    batch.high.clear();
+    batch.low.clear();
+    batch.lengths.clear();
+    batch.families.clear();
+}
+
 /// An export batch with no questions.
 pub(crate) fn empty_export_batch() -> t::ExportBatch {
     t::ExportBatch {
@@ -66,12 +81,7 @@ pub(crate) fn empty_export_batch() -> t::ExportBatch {
         attr_ends: Vec::new(),
         attrs: Vec::new(),
         prefix_ends: Vec::new(),
-        prefixes: t::PrefixBatch {
-            high: Vec::new(),
-            low: Vec::new(),
-            lengths: Vec::new(),
-            families: Vec::new(),
-        },
+        prefixes: empty_prefix_batch(),
         target_ends: Vec::new(),
         targets: Vec::new(),
     }
@@ -83,10 +93,7 @@ pub(crate) fn clear_export_batch(batch: &mut t::ExportBatch) {
     batch.attr_ends.clear();
     batch.attrs.clear();
     batch.prefix_ends.clear();
-    batch.prefixes.high.clear();
-    batch.prefixes.low.clear();
-    batch.prefixes.lengths.clear();
-    batch.prefixes.families.clear();
+    clear_prefix_batch(&mut batch.prefixes);
     batch.target_ends.clear();
     batch.targets.clear();
 }

@@ -170,15 +170,10 @@ pub(crate) fn per_entry<A: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::push_prefix;
+    use crate::convert::{empty_prefix_batch, push_prefix};
 
     fn batch(prefixes: &[&str]) -> t::PrefixBatch {
-        let mut b = t::PrefixBatch {
-            high: Vec::new(),
-            low: Vec::new(),
-            lengths: Vec::new(),
-            families: Vec::new(),
-        };
+        let mut b = empty_prefix_batch();
         for p in prefixes {
             push_prefix(&mut b, &p.parse().expect("test prefix"));
         }

@@ -339,12 +339,7 @@ impl PolicyWorker {
             clients: Vec::new(),
             client_ids: HashMap::new(),
             clients_generation: 0,
-            batch: t::PrefixBatch {
-                high: Vec::new(),
-                low: Vec::new(),
-                lengths: Vec::new(),
-                families: Vec::new(),
-            },
+            batch: convert::empty_prefix_batch(),
             export_batch: None,
             questions_per_call: HashMap::new(),
             observer: None,
@@ -441,11 +436,7 @@ impl PolicyWorker {
     }
 
     fn unknown_client(module: &PolicyModule, id: u32) -> PolicyFailure {
-        PolicyFailure {
-            module: module.name().to_owned(),
-            kind: FailureKind::InvalidResult,
-            message: format!("client id {id} is not in the client table"),
-        }
+        invalid_result(module, format!("client id {id} is not in the client table"))
     }
 
     /// Import: one attribute set, many prefixes from client `client`, through
@@ -586,16 +577,15 @@ impl PolicyWorker {
                         .iter()
                         .any(|&k| usize::from(k) >= mixed.outcomes.len())
                 {
-                    let failure = PolicyFailure {
-                        module: module.name().to_owned(),
-                        kind: FailureKind::InvalidResult,
-                        message: format!(
+                    let failure = invalid_result(
+                        module,
+                        format!(
                             "import verdicts: {} entries for {} prefixes, {} outcomes",
                             mixed.verdicts.len(),
                             group.members.len(),
                             mixed.outcomes.len()
                         ),
-                    };
+                    );
                     module.stats().count_failure(FailureKind::InvalidResult);
                     tracing::warn!(policy = %module.name(), error = %failure.message, "policy answered a malformed verdict; its routes are rejected");
                     return reject_members(
@@ -888,11 +878,7 @@ impl PolicyWorker {
                 answers.len(),
                 questions
             );
-            let failure = PolicyFailure {
-                module: module.name().to_owned(),
-                kind: FailureKind::InvalidResult,
-                message,
-            };
+            let failure = invalid_result(module, message);
             if !several {
                 module.stats().count_failure(FailureKind::InvalidResult);
                 tracing::warn!(policy = %module.name(), error = %failure.message, "policy answered a malformed verdict");
@@ -910,11 +896,10 @@ impl PolicyWorker {
                 },
                 None => {
                     module.stats().count_failure(FailureKind::InvalidResult);
-                    Err(PolicyFailure {
-                        module: module.name().to_owned(),
-                        kind: FailureKind::InvalidResult,
-                        message: "attribute set too large to hand to a policy".to_owned(),
-                    })
+                    Err(invalid_result(
+                        module,
+                        "attribute set too large to hand to a policy",
+                    ))
                 }
             });
         }
@@ -924,11 +909,7 @@ impl PolicyWorker {
     /// An answer the bookkeeping lost, which cannot happen; failing closed
     /// is the safe answer if it ever does.
     fn lost_answer(module: &PolicyModule) -> PolicyFailure {
-        PolicyFailure {
-            module: module.name().to_owned(),
-            kind: FailureKind::InvalidResult,
-            message: "export answer missing".to_owned(),
-        }
+        invalid_result(module, "export answer missing")
     }
 }
 
@@ -968,6 +949,16 @@ struct Ask<'a> {
 /// A module's checked answer to one ask: per-prefix verdict indices
 /// (`None`: the same for all) and the distinct verdicts.
 type ExportAnswer = Result<(Option<Vec<u16>>, Vec<t::ExportVerdict>), PolicyFailure>;
+
+/// A policy's answer kumo cannot use (or a question it could not ask),
+/// blamed on `module`.
+fn invalid_result(module: &PolicyModule, message: impl Into<String>) -> PolicyFailure {
+    PolicyFailure {
+        module: module.name().to_owned(),
+        kind: FailureKind::InvalidResult,
+        message: message.into(),
+    }
+}
 
 fn modified_group<'a>(
     attrs: std::borrow::Cow<'a, PathAttributes>,
@@ -1057,11 +1048,7 @@ fn check_export(
         Some(message) => {
             module.stats().count_failure(FailureKind::InvalidResult);
             tracing::warn!(policy = %module.name(), error = %message, "policy answered a malformed verdict; the route is sent to no one");
-            Err(PolicyFailure {
-                module: module.name().to_owned(),
-                kind: FailureKind::InvalidResult,
-                message,
-            })
+            Err(invalid_result(module, message))
         }
     }
 }
@@ -1113,9 +1100,9 @@ impl<'a> ExportClass<'a> {
                 }
             }
         }
-        if answered.iter().all(|(_, indices, _)| indices.is_none()) {
-            // Every answer is the same for all the prefixes (the usual case):
-            // the class stays whole.
+        if self.prefixes.is_empty() || answered.iter().all(|(_, indices, _)| indices.is_none()) {
+            // Every answer is the same for all the prefixes (the usual case),
+            // or there are none to part: the class stays whole.
             for (group, _, distinct) in answered {
                 if let Some(verdict) = distinct.first() {
                     self.apply(group, verdict);
@@ -1165,11 +1152,6 @@ impl<'a> ExportClass<'a> {
             }
             part.pending = std::mem::take(&mut part.done);
             out.push(part);
-        }
-        if count == 0 {
-            // No prefixes to part (a class always has some): kept as it is.
-            self.pending = std::mem::take(&mut self.done);
-            out.push(self);
         }
     }
 

@@ -29,7 +29,7 @@ pub use attrs::{AttrInterner, Attrs, RouteAttrs};
 pub use peer::{PeerId, PeerInfo, PeerSet};
 pub use policy::{
     DEFAULT_LOCAL_PREF, ExportAll, ExportDecision, ExportPolicy, ExportSet, ExportTargets, ImportVerdict,
-    RejectReason,
+    RejectReason, decide_sets,
 };
 /// A `HashMap` with a fast hasher (ahash), for the daemon's hot paths: std's
 /// SipHash cost ~20 % of a route server's CPU in a fan-out profile. ahash

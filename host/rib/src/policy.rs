@@ -154,6 +154,26 @@ pub trait ExportPolicy {
     }
 }
 
+/// Ask `policy` about `sets` ([`ExportPolicy::targets_sets`]) and append to
+/// `out` exactly one decision per prefix of the sets, in order, or nothing
+/// when the answer does not have one per prefix: it cannot be matched to
+/// prefixes then, and the caller asks prefix by prefix. Never a decision
+/// meant for another prefix. Returns whether it appended.
+pub fn decide_sets<P: ExportPolicy + ?Sized>(
+    policy: &P,
+    sets: &[ExportSet<'_>],
+    out: &mut Vec<ExportDecision>,
+) -> bool {
+    let start = out.len();
+    policy.targets_sets(sets, out);
+    let expected: usize = sets.iter().map(|s| s.prefixes.len()).sum();
+    if out.len() - start != expected {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
 /// The accepted prefixes of one attribute set from one source: one question
 /// of [`ExportPolicy::targets_sets`].
 #[derive(Debug, Clone, Copy)]

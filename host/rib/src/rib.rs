@@ -22,7 +22,7 @@ use crate::decision::{self, RankKey, Ranking, SourceIdent};
 use crate::out::OutSink;
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{
-    DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportSet, ImportVerdict, RejectReason,
+    DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportSet, ImportVerdict, RejectReason, decide_sets,
 };
 
 mod table;
@@ -717,14 +717,9 @@ impl Rib {
                 })
                 .collect();
             answers.clear();
-            export.targets_sets(&sets, &mut answers);
-            // One decision per prefix, or the answers cannot be matched to
-            // prefixes: then every prefix of the chunk is asked alone in the
-            // second walk (never a decision meant for another prefix).
-            let expected: usize = sets.iter().map(|s| s.prefixes.len()).sum();
-            if answers.len() != expected {
-                answers.clear();
-            }
+            // Without one answer per prefix, every prefix of the chunk is
+            // asked alone in the second walk.
+            decide_sets(export, &sets, &mut answers);
             let mut answers = answers.drain(..);
             for (source, _, prefixes) in chunk {
                 let mut stored = Vec::with_capacity(prefixes.len());

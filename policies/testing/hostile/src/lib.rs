@@ -143,14 +143,13 @@ mod guest {
         }
 
         fn export_routes(batch: t::ExportBatch) -> Vec<t::ExportVerdicts> {
-            let all = |receivers| {
-                t::ExportVerdicts::Uniform(t::ExportVerdict {
-                    receivers,
-                    modifications: Vec::new(),
-                    modified_targets: Vec::new(),
-                    modified_by: Vec::new(),
-                })
+            let verdict = |receivers| t::ExportVerdict {
+                receivers,
+                modifications: Vec::new(),
+                modified_targets: Vec::new(),
+                modified_by: Vec::new(),
             };
+            let all = |receivers| t::ExportVerdicts::Uniform(verdict(receivers));
             let count = |ends: &[u32], i: usize| {
                 let start = if i == 0 { 0 } else { ends[i - 1] };
                 (ends[i] - start) as usize
@@ -175,12 +174,7 @@ mod guest {
                     ])),
                     Some("bad-index") => t::ExportVerdicts::Mixed(t::MixedExportVerdicts {
                         verdicts: vec![7; count(&batch.prefix_ends, i)],
-                        distinct: vec![t::ExportVerdict {
-                            receivers: t::Receivers::All,
-                            modifications: Vec::new(),
-                            modified_targets: Vec::new(),
-                            modified_by: Vec::new(),
-                        }],
+                        distinct: vec![verdict(t::Receivers::All)],
                     }),
                     // No answer at all for this question: the batch has one too few.
                     Some("wrong-count") => continue,
