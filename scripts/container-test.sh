@@ -64,11 +64,13 @@ ADMIN_PORT=18179
 
 # The builder runs the same Rust toolchain as the host (rust-toolchain.toml),
 # so its version is part of the builder image's tag: a toolchain update makes
-# a new base image instead of silently reusing the old one.
+# a new base image instead of silently reusing the old one. So is a revision
+# of its package list (BUILDER_REV; 2: make, for jemalloc's build).
+BUILDER_REV=2
 toolchain_dir=$(dirname "$(dirname "$(rustup which rustc)")")
 toolchain_dir=$(readlink -f "$toolchain_dir")
 rust_version=$("$toolchain_dir/bin/rustc" --version | awk '{print $2}')
-BUILDER_IMAGE=localhost/kumo-base-builder:$SUITE-rust$rust_version
+BUILDER_IMAGE=localhost/kumo-base-builder:$SUITE-rust$rust_version-r$BUILDER_REV
 RUNTIME_IMAGE=localhost/kumo-base-runtime:$SUITE
 
 # --- cleanup ----------------------------------------------------------------
@@ -133,8 +135,9 @@ make_runtime_base() {
 make_builder_base() {
     local dir="$work/builder-rootfs"
     # gcc and libc6-dev: rustc links with cc, and build scripts compile C;
-    # ca-certificates: cargo fetches crates over HTTPS.
-    debootstrap_into "$dir" --include=gcc,libc6-dev,ca-certificates
+    # make: jemalloc's build script runs it; ca-certificates: cargo fetches
+    # crates over HTTPS.
+    debootstrap_into "$dir" --include=gcc,libc6-dev,make,ca-certificates
     # The host's pinned toolchain without its documentation (share/, ~800 MB);
     # lib/rustlib holds the x86_64 and wasm32-wasip2 standard libraries.
     [ -d "$toolchain_dir/lib/rustlib/wasm32-wasip2" ] \

@@ -73,6 +73,9 @@ pub struct StartOptions {
     /// announce the restart (R bit) and send routes only once every client's
     /// End-of-RIB is in, or after `server.restart_time` (RFC 4724 §4.1).
     pub graceful_restart: bool,
+    /// Where policy modules are compiled (the `kumo` binary: in a child
+    /// process of itself).
+    pub compiler: kumo_policy::Compiler,
 }
 
 /// What changes with a reload.
@@ -281,7 +284,7 @@ impl Daemon {
             config,
             StartOptions {
                 config_path: path,
-                graceful_restart: false,
+                ..StartOptions::default()
             },
         )
         .await
@@ -305,7 +308,8 @@ impl Daemon {
         let policies = {
             let config = config.clone();
             let route_data = route_data.clone();
-            tokio::task::spawn_blocking(move || crate::policies::load(&config, route_data))
+            let compiler = options.compiler.clone();
+            tokio::task::spawn_blocking(move || crate::policies::load(&config, route_data, compiler))
                 .await
                 .context("policy loader")??
         };

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use kumo_config::{Config, PolicyConfig};
 use kumo_policy::{
-    EngineOptions, Limits, PolicyEngine, PolicyError, PolicyModule, PolicyRegistry, RouteData,
+    Compiler, EngineOptions, Limits, PolicyEngine, PolicyError, PolicyModule, PolicyRegistry, RouteData,
     StaticHoldModule, builtin,
 };
 
@@ -67,11 +67,17 @@ pub fn module_config(policy: Option<&PolicyConfig>) -> serde_json::Value {
         .unwrap_or_else(|| serde_json::json!({}))
 }
 
-/// Compile every module `config` defines or its chains name, on a new
-/// engine whose modules query `route_data` for IRR and RPKI answers.
-pub fn load(config: &Config, route_data: Arc<dyn RouteData>) -> Result<LoadedPolicies, PolicyLoadError> {
+/// Compile every module `config` defines or its chains name, with
+/// `compiler`, on a new engine whose modules query `route_data` for IRR and
+/// RPKI answers.
+pub fn load(
+    config: &Config,
+    route_data: Arc<dyn RouteData>,
+    compiler: Compiler,
+) -> Result<LoadedPolicies, PolicyLoadError> {
     let options = EngineOptions {
         route_data,
+        compiler,
         ..EngineOptions::default()
     };
     let engine = PolicyEngine::new(options).map_err(|e| PolicyLoadError {

@@ -1,7 +1,13 @@
-//! The wasmtime engine shared by every module and worker, and the epoch
-//! ticker thread that enforces per-call deadlines.
+//! The wasmtime engine shared by every module and worker, the epoch ticker
+//! thread that enforces per-call deadlines, and where modules are compiled
+//! ([`Compiler`]: in this process, or in a child process that hands back
+//! machine code).
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -25,6 +31,8 @@ pub struct EngineOptions {
     /// The implementation swaps its own data (IRR reloads, RTR updates);
     /// the engine keeps this one handle for its lifetime.
     pub route_data: Arc<dyn RouteData>,
+    /// Where modules are compiled.
+    pub compiler: Compiler,
 }
 
 impl Default for EngineOptions {
@@ -33,8 +41,80 @@ impl Default for EngineOptions {
             epoch_tick: Duration::from_millis(1),
             perf_map: false,
             route_data: Arc::new(NoRouteData),
+            compiler: Compiler::InProcess,
         }
     }
+}
+
+/// Where Cranelift turns a module into machine code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Compiler {
+    /// In this process (tests, tools, short-lived commands).
+    #[default]
+    InProcess,
+    /// In a child process: `program args...` reads the component on its
+    /// standard input and writes what [`precompile`] makes of it on its
+    /// standard output (the `kumo` binary: `kumo compile-policy`). The
+    /// daemon uses this: compiling touches ~15 MB of the binary's code and
+    /// leaves ~14 MB of freed compiler heap, which a long-running route
+    /// server would otherwise keep resident (P1: peak RSS 111 vs 128 MiB,
+    /// BENCHMARKS.md, session 7); and a compiler crash or runaway on a
+    /// hostile module ends the child, not the route server.
+    Subprocess { program: PathBuf, args: Vec<OsString> },
+}
+
+/// The one wasmtime configuration of every engine, so that what
+/// [`precompile`] makes in a child process loads in the daemon's engine.
+fn wasmtime_config(perf_map: bool) -> wasmtime::Config {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    if perf_map {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    config
+}
+
+/// Compile a component for an engine of [`EngineOptions`]' settings and
+/// return the machine code in wasmtime's serialized form: the work of
+/// [`Compiler::Subprocess`]'s child (`kumo compile-policy`).
+pub fn precompile(wasm: &[u8]) -> Result<Vec<u8>, PolicyError> {
+    let engine =
+        wasmtime::Engine::new(&wasmtime_config(false)).map_err(|e| PolicyError::Engine(format!("{e:#}")))?;
+    engine
+        .precompile_component(wasm)
+        .map_err(|e| PolicyError::Engine(format!("{e:#}")))
+}
+
+/// Run the child compiler on `wasm`; its output, or why there is none.
+fn compile_in_child(program: &PathBuf, args: &[OsString], wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let shown = program.display();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| wasmtime::format_err!("cannot start the policy compiler {shown}: {e}"))?;
+    // The child reads all of its input before it writes anything, so
+    // writing first and reading after cannot deadlock. A child that exits
+    // early (broken pipe) is reported by its status below.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(wasm);
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| wasmtime::format_err!("policy compiler {shown}: {e}"))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let message = stderr.trim();
+        return Err(if message.is_empty() {
+            wasmtime::format_err!("policy compiler {shown} failed ({})", output.status)
+        } else {
+            wasmtime::format_err!("{message}")
+        });
+    }
+    Ok(output.stdout)
 }
 
 /// The wasmtime engine (one per kumo process), with a thread that advances
@@ -51,6 +131,7 @@ pub(crate) struct EngineShared {
     pub(crate) engine: wasmtime::Engine,
     pub(crate) tick: Duration,
     pub(crate) route_data: Arc<dyn RouteData>,
+    compiler: Compiler,
     stop: Arc<AtomicBool>,
     ticker: Option<JoinHandle<()>>,
     /// Recently compiled components, by the SHA-256 of their bytes, newest
@@ -99,7 +180,13 @@ impl EngineShared {
             return Ok(component);
         }
         // Compiled outside the lock: another load may compile meanwhile.
-        let component = wasmtime::component::Component::new(&self.engine, wasm)?;
+        let component = match &self.compiler {
+            Compiler::InProcess => wasmtime::component::Component::new(&self.engine, wasm)?,
+            Compiler::Subprocess { program, args } => {
+                let code = compile_in_child(program, args, wasm)?;
+                load_compiled(&self.engine, &code)?
+            }
+        };
         let mut compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
         if !compiled.iter().any(|(sha, _)| sha == sha256) {
             compiled.push_back((sha256.to_owned(), component.clone()));
@@ -127,6 +214,21 @@ impl EngineShared {
     }
 }
 
+/// Machine code from [`Compiler::Subprocess`]'s child, loaded into `engine`.
+// The one `unsafe` in kumo (workspace lint `unsafe_code = "deny"`, allowed
+// here only), for the memory it saves (see `Compiler::Subprocess`).
+// SAFETY: `Component::deserialize` requires bytes that wasmtime produced
+// and that nobody altered. These come from the configured compiler program,
+// which the operator's configuration (or the daemon itself: its own
+// executable, `/proc/self/exe`) names and which is trusted as much as kumo's
+// own binary; they travel over a pipe only kumo and that child hold.
+// wasmtime itself refuses output of another wasmtime version or of an
+// incompatible configuration (`wasmtime_config` is shared by both sides).
+#[allow(unsafe_code)]
+fn load_compiled(engine: &wasmtime::Engine, code: &[u8]) -> wasmtime::Result<wasmtime::component::Component> {
+    unsafe { wasmtime::component::Component::deserialize(engine, code) }
+}
+
 impl PolicyEngine {
     /// Build the engine (component model, Cranelift, epoch interruption; no
     /// WASI) and start its epoch ticker.
@@ -134,13 +236,8 @@ impl PolicyEngine {
         if options.epoch_tick.is_zero() {
             return Err(PolicyError::Engine("epoch_tick must be positive".into()));
         }
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        if options.perf_map {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        let engine = wasmtime::Engine::new(&config).map_err(|e| PolicyError::Engine(format!("{e:#}")))?;
+        let engine = wasmtime::Engine::new(&wasmtime_config(options.perf_map))
+            .map_err(|e| PolicyError::Engine(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
@@ -161,6 +258,7 @@ impl PolicyEngine {
                 engine,
                 tick: options.epoch_tick,
                 route_data: options.route_data,
+                compiler: options.compiler,
                 stop,
                 ticker: Some(ticker),
                 compiled: Mutex::default(),

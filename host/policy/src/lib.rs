@@ -6,8 +6,9 @@
 //! closed and never affects another client.
 //!
 //! Module map:
-//! - [`engine`]: [`PolicyEngine`] — the wasmtime engine and the epoch ticker
-//!   that enforces per-call deadlines.
+//! - [`engine`]: [`PolicyEngine`] — the wasmtime engine, the epoch ticker
+//!   that enforces per-call deadlines, and where modules are compiled
+//!   ([`Compiler`]; [`precompile`] is the child compiler's work).
 //! - [`module`]: [`PolicyModule`] — one compiled, validated component
 //!   (`InstancePre`), its [`Limits`] and [`PolicyStats`]; per-instance store
 //!   state (memory cap, guest log).
@@ -53,7 +54,7 @@ pub mod route_data;
 pub mod static_hold;
 pub mod worker;
 
-pub use engine::{EngineOptions, PolicyEngine};
+pub use engine::{Compiler, EngineOptions, PolicyEngine, precompile};
 pub use error::{FailureKind, PolicyError, PolicyFailure};
 pub use module::{Limits, PolicyModule, PolicyStats, StatsSnapshot};
 pub use registry::{Modules, PolicyRegistry, RegistryError};
