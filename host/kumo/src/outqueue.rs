@@ -20,6 +20,7 @@
 //! the latest state per route (at most one entry per route in the table)
 //! until the writer takes it.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -61,12 +62,32 @@ impl Segment {
 
     /// Append this segment's UPDATEs for `ctx` to `out`.
     pub fn encode(&self, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        if let Some((cached, bytes)) = self.encoded.get()
-            && cached == ctx
-        {
-            out.extend_from_slice(bytes);
-            return Ok(());
+        out.extend_from_slice(&self.encoded(ctx)?);
+        Ok(())
+    }
+
+    /// This segment's UPDATEs for `ctx`: the shared encoding when `ctx` is
+    /// the one it was first encoded for (writers send it from there without
+    /// copying it), else a private one.
+    pub fn encoded(&self, ctx: &CodecContext) -> Result<Cow<'_, [u8]>, EncodeError> {
+        if let Some((cached, bytes)) = self.encoded.get() {
+            return if cached == ctx {
+                Ok(Cow::Borrowed(bytes))
+            } else {
+                self.encode_anew(ctx).map(Cow::Owned)
+            };
         }
+        let bytes = self.encode_anew(ctx)?;
+        // Another writer may have set it meanwhile: either copy is right.
+        match self.encoded.set((ctx.clone(), bytes.into_boxed_slice())) {
+            Ok(()) => Ok(Cow::Borrowed(
+                self.encoded.get().map(|(_, b)| &**b).unwrap_or_default(),
+            )),
+            Err((_, bytes)) => Ok(Cow::Owned(bytes.into_vec())),
+        }
+    }
+
+    fn encode_anew(&self, ctx: &CodecContext) -> Result<Vec<u8>, EncodeError> {
         let mut bytes = Vec::new();
         encode_routes(
             self.routes.iter().map(|(n, a)| (*n, a.as_ref())),
@@ -74,10 +95,7 @@ impl Segment {
             ctx,
             &mut bytes,
         )?;
-        out.extend_from_slice(&bytes);
-        // Another writer may have set it meanwhile: either copy is right.
-        let _ = self.encoded.set((ctx.clone(), bytes.into_boxed_slice()));
-        Ok(())
+        Ok(bytes)
     }
 }
 

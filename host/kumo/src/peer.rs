@@ -5,9 +5,10 @@
 //! writing happens in a separate writer task so that a client that stops
 //! reading can never block this task (its hold timer still runs) or the core.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -641,9 +642,11 @@ enum WriteError {
     Io(#[from] io::Error),
 }
 
-/// Encode and write a batch in chunks of about [`WRITE_CHUNK`] bytes,
-/// sending control messages that arrive meanwhile between chunks. Shared
-/// segments are encoded once for all the clients they are queued for.
+/// Write a batch in chunks of about [`WRITE_CHUNK`] bytes, sending control
+/// messages that arrive meanwhile between chunks. Shared segments are
+/// encoded once for all the clients they are queued for, and written from
+/// that shared encoding (vectored writes): a writer copies none of it, and
+/// one waiting for room in its client's socket holds no bytes of its own.
 async fn write_batch(
     batch: Batch,
     ctx: &CodecContext,
@@ -653,38 +656,59 @@ async fn write_batch(
     outq: &OutQueue,
     status: &SessionStatus,
 ) -> Result<WriterFlow, WriteError> {
-    for segment in &batch.segments {
-        segment.encode(ctx, bytes)?;
-        if bytes.len() >= WRITE_CHUNK
-            && let WriterFlow::Closed = flush(bytes, writer, commands, outq, status).await?
+    {
+        let mut parts: Vec<Cow<'_, [u8]>> = Vec::new();
+        let mut size = 0;
+        for segment in &batch.segments {
+            let part = segment.encoded(ctx)?;
+            size += part.len();
+            parts.push(part);
+            if size >= WRITE_CHUNK || parts.len() >= PARTS_MAX {
+                if let WriterFlow::Closed = flush(&parts, writer, commands, outq, status).await? {
+                    return Ok(WriterFlow::Closed);
+                }
+                parts.clear();
+                size = 0;
+            }
+        }
+        if !parts.is_empty()
+            && let WriterFlow::Closed = flush(&parts, writer, commands, outq, status).await?
         {
             return Ok(WriterFlow::Closed);
         }
     }
     drop(batch.segments);
+    if batch.routes.is_empty() && batch.end_of_rib.is_empty() {
+        return flush(&[], writer, commands, outq, status).await;
+    }
     crate::outqueue::encode_routes(
         batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
         &batch.end_of_rib,
         ctx,
         bytes,
     )?;
-    flush(bytes, writer, commands, outq, status).await
+    let flow = flush(&[Cow::Borrowed(&bytes[..])], writer, commands, outq, status).await;
+    bytes.clear();
+    flow
 }
 
-/// Write the UPDATEs collected so far, then any control messages waiting.
+/// Buffers gathered into one vectored write at most (Linux's IOV_MAX is 1024).
+const PARTS_MAX: usize = 512;
+
+/// Write `parts` (whole UPDATEs), then any control messages waiting.
 async fn flush(
-    bytes: &mut Vec<u8>,
+    parts: &[Cow<'_, [u8]>],
     writer: &mut OwnedWriteHalf,
     commands: &mut mpsc::Receiver<WriterCommand>,
     outq: &OutQueue,
     status: &SessionStatus,
 ) -> Result<WriterFlow, WriteError> {
-    if !bytes.is_empty() {
-        write_tracked(writer, bytes, outq).await?;
+    if !parts.is_empty() {
+        write_parts(writer, parts, outq).await?;
+        let messages: u64 = parts.iter().map(|part| count_messages(part)).sum();
         status
             .updates_out
-            .fetch_add(count_messages(bytes), std::sync::atomic::Ordering::Relaxed);
-        bytes.clear();
+            .fetch_add(messages, std::sync::atomic::Ordering::Relaxed);
     }
     loop {
         match commands.try_recv() {
@@ -702,12 +726,33 @@ async fn flush(
 
 /// Write all of `buf`, telling `outq` whether the client's socket has room
 /// (a client that stops reading gets a coalesced queue).
-async fn write_tracked(writer: &mut OwnedWriteHalf, mut buf: &[u8], outq: &OutQueue) -> io::Result<()> {
-    while !buf.is_empty() {
-        match writer.try_write(buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+async fn write_tracked(writer: &mut OwnedWriteHalf, buf: &[u8], outq: &OutQueue) -> io::Result<()> {
+    write_parts(writer, &[Cow::Borrowed(buf)], outq).await
+}
+
+/// Write all of `parts`, in order, with vectored writes, telling `outq`
+/// whether the client's socket has room.
+async fn write_parts(
+    writer: &mut OwnedWriteHalf,
+    parts: &[Cow<'_, [u8]>],
+    outq: &OutQueue,
+) -> io::Result<()> {
+    // Position: the first part not fully written, and how much of it is.
+    let (mut part, mut offset) = (0, 0);
+    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(parts.len().min(PARTS_MAX));
+    while part < parts.len() {
+        slices.clear();
+        slices.extend(
+            parts[part..]
+                .iter()
+                .enumerate()
+                .map(|(k, p)| IoSlice::new(if k == 0 { &p[offset..] } else { p }))
+                .take(PARTS_MAX),
+        );
+        match writer.try_write_vectored(&slices) {
+            Ok(0) if slices.iter().any(|s| !s.is_empty()) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
-                buf = &buf[n..];
+                (part, offset) = advance(parts, (part, offset), n);
                 outq.writer_progress();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -718,6 +763,23 @@ async fn write_tracked(writer: &mut OwnedWriteHalf, mut buf: &[u8], outq: &OutQu
         }
     }
     Ok(())
+}
+
+/// The position in `parts` (first part not fully written, octets of it
+/// written) after `n` more octets were written from `at`; parts with
+/// nothing left are skipped.
+fn advance(parts: &[Cow<'_, [u8]>], at: (usize, usize), mut n: usize) -> (usize, usize) {
+    let (mut part, mut offset) = at;
+    while let Some(p) = parts.get(part) {
+        let left = p.len().saturating_sub(offset);
+        if n < left {
+            return (part, offset + n);
+        }
+        n -= left;
+        part += 1;
+        offset = 0;
+    }
+    (part, 0)
 }
 
 /// How many BGP messages a buffer of whole messages holds (walks the length fields).
@@ -733,4 +795,60 @@ fn count_messages(mut bytes: &[u8]) -> u64 {
 
 pub fn family_of(nlri: &kumo_wire::Nlri) -> AfiSafi {
     crate::outqueue::family_of(nlri)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    fn parts(texts: &[&'static str]) -> Vec<Cow<'static, [u8]>> {
+        texts.iter().map(|t| Cow::Borrowed(t.as_bytes())).collect()
+    }
+
+    #[test]
+    fn advance_moves_through_parts_and_skips_empty_ones() {
+        let p = parts(&["abc", "", "de"]);
+        assert_eq!(advance(&p, (0, 0), 2), (0, 2));
+        assert_eq!(advance(&p, (0, 2), 1), (2, 0));
+        assert_eq!(advance(&p, (0, 1), 3), (2, 1));
+        assert_eq!(advance(&p, (0, 0), 5), (3, 0));
+        assert_eq!(advance(&p, (2, 1), 1), (3, 0));
+    }
+
+    #[tokio::test]
+    async fn write_parts_delivers_every_octet_in_order_through_a_full_socket() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (mut reader, _keep) = accepted.unwrap().0.into_split();
+        let (_, mut writer) = client.unwrap().into_split();
+        // 20,000 parts of 0..=997 octets (~10 MB: the socket fills, so
+        // writes are partial and wait for room), some of them empty.
+        let owned: Vec<Vec<u8>> = (0..20_000u32)
+            .map(|i| (0..(i * 7919) % 998).map(|k| (i + k) as u8).collect())
+            .collect();
+        let parts: Vec<Cow<'_, [u8]>> = owned.iter().map(|p| Cow::Borrowed(&p[..])).collect();
+        let expected: Vec<u8> = owned.concat();
+        let outq = OutQueue::new();
+        let read = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = vec![0; 4096];
+            loop {
+                // A slow reader, so that the writer meets a full socket.
+                tokio::time::sleep(Duration::from_micros(50)).await;
+                match reader.read(&mut buf).await.unwrap() {
+                    0 => return got,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        write_parts(&mut writer, &parts, &outq).await.unwrap();
+        writer.shutdown().await.unwrap();
+        drop(writer);
+        let got = read.await.unwrap();
+        assert_eq!(got.len(), expected.len());
+        assert!(got == expected, "octets differ");
+    }
 }
