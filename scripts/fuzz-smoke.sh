@@ -18,7 +18,7 @@ fi
 
 start=$(date +%s)
 echo "== fuzz build"
-# No sanitizer: kumo forbids unsafe code, and the build is about twice as fast.
+# No sanitizer: kumo's decoders have no unsafe code, and the build is about twice as fast.
 # Debug assertions on, so integer overflow panics instead of wrapping.
 cargo +nightly fuzz build --sanitizer none --debug-assertions
 for t in "${targets[@]}"; do

@@ -116,7 +116,7 @@ impl Daemon {
         let Some(mut child) = self.child.take() else {
             bail!("{} was already stopped", self.name)
         };
-        // `kill(1)` instead of libc: the workspace forbids unsafe code.
+        // `kill(1)` instead of libc: the workspace denies unsafe code.
         let sent = Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(child.id().to_string())

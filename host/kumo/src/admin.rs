@@ -16,7 +16,7 @@ use kumo_rib::{PathView, PeerId, VerdictView};
 use kumo_session::State;
 use kumo_wire::{AsPath, AsPathSegment, MpNextHop, Notification, Origin, PathAttributes};
 
-use kumo_policy::PolicyModule;
+use kumo_policy::{PolicyError, PolicyModule};
 
 use crate::core::Core;
 use crate::daemon::Daemon;
@@ -69,7 +69,11 @@ impl KumoBackend {
                 serde_json::from_str(current.config_json()).unwrap_or_else(|_| serde_json::json!({}));
             PolicyModule::load(&engine, &name, &wasm, current.limits().clone(), config)
                 .map(Arc::new)
-                .map_err(|e| AdminError::BadRequest(e.to_string()))
+                .map_err(|e| match e {
+                    // kumo could not compile now: not the upload's fault.
+                    PolicyError::Compiler { .. } => AdminError::Internal(e.to_string()),
+                    _ => AdminError::BadRequest(e.to_string()),
+                })
         })
         .await
         .map_err(|e| AdminError::Internal(format!("policy compiler: {e}")))?

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 /// jemalloc instead of glibc's malloc: a route server keeps millions of small
 /// blocks (attribute sets, their lists) allocated on several threads, and
-/// glibc's per-thread arenas and 16-octet chunk rounding cost ~12 % of P1's
+/// glibc's per-thread arenas and 16-octet chunk rounding cost ~10 % of P1's
 /// memory (50 clients x 10,000 prefixes: peak RSS 115 MiB vs 128 MiB, 165 vs
 /// 195 bytes per path; BENCHMARKS.md, session 7).
 #[global_allocator]
@@ -157,6 +157,7 @@ async fn daemon_demo(port: u16) -> anyhow::Result<()> {
 }
 
 /// This executable as the child process that compiles policy modules.
+#[allow(unsafe_code)]
 fn own_compiler() -> kumo_policy::Compiler {
     // /proc/self/exe is the running executable even after an upgrade
     // replaced the file on disk; `current_exe` names the file.
@@ -164,40 +165,39 @@ fn own_compiler() -> kumo_policy::Compiler {
         .filter(|p| p.exists())
         .or_else(|| std::env::current_exe().ok());
     match program {
-        Some(program) => kumo_policy::Compiler::Subprocess {
-            program,
-            args: vec!["compile-policy".into()],
-        },
+        // SAFETY: the program is this executable, whose `compile-policy`
+        // (below) writes nothing but `kumo_policy::precompile`'s output.
+        Some(program) => unsafe { kumo_policy::Compiler::subprocess(program, vec!["compile-policy".into()]) },
         None => kumo_policy::Compiler::InProcess,
     }
 }
 
-/// `kumo compile-policy`. On failure, standard error carries the message
-/// alone: the parent shows it under the module's name.
+/// `kumo compile-policy`. A module that does not compile exits with
+/// `kumo_policy::MODULE_REFUSED` and the message alone on standard error
+/// (the parent shows it under the module's name); any other failure exits 2.
 fn compile_policy() -> ExitCode {
     use std::io::{Read, Write};
     let mut wasm = Vec::new();
-    let result = std::io::stdin()
-        .read_to_end(&mut wasm)
-        .map_err(|e| format!("reading the module: {e}"))
-        .and_then(|_| {
-            kumo_policy::precompile(&wasm).map_err(|e| match e {
-                kumo_policy::PolicyError::Engine(message) => message,
-                other => other.to_string(),
-            })
-        })
-        .and_then(|code| {
-            std::io::stdout()
-                .write_all(&code)
-                .map_err(|e| format!("writing the machine code: {e}"))
-        });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = std::io::stdin().read_to_end(&mut wasm) {
+        eprintln!("reading the module: {e}");
+        return ExitCode::from(2);
     }
+    let code = match kumo_policy::precompile(&wasm) {
+        Ok(code) => code,
+        Err(e) => {
+            match e {
+                kumo_policy::PolicyError::Engine(message) => eprintln!("{message}"),
+                other => eprintln!("{other}"),
+            }
+            return ExitCode::from(kumo_policy::MODULE_REFUSED as u8);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(&code).and_then(|()| stdout.flush()) {
+        eprintln!("writing the machine code: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
 
 fn check(path: PathBuf) -> anyhow::Result<()> {

@@ -568,9 +568,9 @@ pub async fn refuse_connection(mut stream: TcpStream, notification: Notification
     let _ = stream.shutdown().await;
 }
 
-/// Bytes of encoded UPDATEs the writer collects before writing them out: the
-/// memory one client's writer holds, whatever the size of its backlog, and
-/// how often control messages (KEEPALIVE) get a turn during a long batch.
+/// Bytes of shared segments' UPDATEs the writer gathers into one vectored
+/// write: how often control messages (KEEPALIVE) get a turn during a long
+/// batch.
 const WRITE_CHUNK: usize = 256 * 1024;
 
 /// Writes control messages and, once Established, the client's routes.
@@ -645,8 +645,10 @@ enum WriteError {
 /// Write a batch in chunks of about [`WRITE_CHUNK`] bytes, sending control
 /// messages that arrive meanwhile between chunks. Shared segments are
 /// encoded once for all the clients they are queued for, and written from
-/// that shared encoding (vectored writes): a writer copies none of it, and
-/// one waiting for room in its client's socket holds no bytes of its own.
+/// that shared encoding (vectored writes): a writer copies none of it and,
+/// waiting for room in its client's socket, holds none of it. (A coalesced
+/// queue's routes, and segments for a codec context other than the one they
+/// were first encoded for, are encoded into the writer's own buffer.)
 async fn write_batch(
     batch: Batch,
     ctx: &CodecContext,
@@ -836,8 +838,9 @@ mod tests {
             let mut got = Vec::new();
             let mut buf = vec![0; 4096];
             loop {
-                // A slow reader, so that the writer meets a full socket.
-                tokio::time::sleep(Duration::from_micros(50)).await;
+                // Small reads, a turn for the writer between them: it meets
+                // a full socket again and again.
+                tokio::task::yield_now().await;
                 match reader.read(&mut buf).await.unwrap() {
                     0 => return got,
                     n => got.extend_from_slice(&buf[..n]),

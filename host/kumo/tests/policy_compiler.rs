@@ -23,9 +23,24 @@ fn engine(compiler: Compiler) -> PolicyEngine {
 }
 
 fn kumo_compiler() -> Compiler {
-    Compiler::Subprocess {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_kumo")),
-        args: vec!["compile-policy".into()],
+    // SAFETY: the kumo binary of this very build; its `compile-policy`
+    // writes only `kumo_policy::precompile`'s output.
+    #[allow(unsafe_code)]
+    unsafe {
+        Compiler::subprocess(
+            PathBuf::from(env!("CARGO_BIN_EXE_kumo")),
+            vec!["compile-policy".into()],
+        )
+    }
+}
+
+/// A compiler that never writes machine code (it fails, or never finishes).
+fn broken_compiler(program: &str, args: &[&str]) -> Compiler {
+    // SAFETY: these programs write nothing on standard output, so nothing
+    // is ever loaded as machine code.
+    #[allow(unsafe_code)]
+    unsafe {
+        Compiler::subprocess(PathBuf::from(program), args.iter().map(Into::into).collect())
     }
 }
 
@@ -92,26 +107,36 @@ fn bytes_that_do_not_compile_get_the_in_process_message() {
 }
 
 #[test]
-fn a_compiler_that_cannot_run_or_fails_silently_is_named() {
-    let missing = Compiler::Subprocess {
-        program: PathBuf::from("/nonexistent/kumo"),
-        args: Vec::new(),
+fn a_compiler_that_cannot_run_fails_or_runs_away_is_named_and_not_blamed_on_the_module() {
+    let compiler_failure = |compiler: Compiler| match load(&engine(compiler), builtin::RS_IMPORT) {
+        Err(e @ PolicyError::Compiler { .. }) => e.to_string(),
+        other => panic!("expected a compiler failure, got {:?}", other.map(|_| ())),
     };
-    let message = load(&engine(missing), builtin::RS_IMPORT)
-        .unwrap_err()
-        .to_string();
+    let message = compiler_failure(broken_compiler("/nonexistent/kumo", &[]));
     assert!(
-        message.contains("\"rs-import\"")
-            && message.contains("cannot start the policy compiler /nonexistent/kumo"),
+        message.starts_with("policy module \"rs-import\": cannot be compiled now: ")
+            && message.contains("policy compiler /nonexistent/kumo: cannot start it"),
         "{message}"
     );
-    let silent = Compiler::Subprocess {
-        program: PathBuf::from("false"),
-        args: Vec::new(),
-    };
-    let message = load(&engine(silent), builtin::RS_IMPORT).unwrap_err().to_string();
+    let message = compiler_failure(broken_compiler("false", &[]));
     assert!(
-        message.contains("policy compiler false failed (exit status: 1)"),
+        message.contains("policy compiler false: failed (exit status: 1)"),
         "{message}"
+    );
+    let message = compiler_failure(broken_compiler("true", &[]));
+    assert!(
+        message.contains("policy compiler true: exited without writing machine code"),
+        "{message}"
+    );
+    let started = std::time::Instant::now();
+    let slow = broken_compiler("sleep", &["30"]).with_deadline(std::time::Duration::from_millis(300));
+    let message = compiler_failure(slow);
+    assert!(
+        message.contains("policy compiler sleep 30: did not finish within 300ms; stopped"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the runaway compiler was stopped"
     );
 }

@@ -5,13 +5,14 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use std::time::Instant;
 
 use crate::error::PolicyError;
 use crate::route_data::{NoRouteData, RouteData};
@@ -52,15 +53,80 @@ pub enum Compiler {
     /// In this process (tests, tools, short-lived commands).
     #[default]
     InProcess,
-    /// In a child process: `program args...` reads the component on its
-    /// standard input and writes what [`precompile`] makes of it on its
-    /// standard output (the `kumo` binary: `kumo compile-policy`). The
-    /// daemon uses this: compiling touches ~15 MB of the binary's code and
-    /// leaves ~14 MB of freed compiler heap, which a long-running route
-    /// server would otherwise keep resident (P1: peak RSS 111 vs 128 MiB,
-    /// BENCHMARKS.md, session 7); and a compiler crash or runaway on a
-    /// hostile module ends the child, not the route server.
-    Subprocess { program: PathBuf, args: Vec<OsString> },
+    /// In a child process (see [`Compiler::subprocess`]). The daemon uses
+    /// this: compiling touches ~4 MB of the binary's code and leaves ~14 MB
+    /// of freed compiler heap, which a long-running route server would
+    /// otherwise keep resident (P1: peak RSS 111 vs 128 MiB, BENCHMARKS.md,
+    /// session 7); and a compiler that crashes or runs away on a hostile
+    /// module is stopped with an error instead of taking kumo with it.
+    Subprocess(ChildCompiler),
+}
+
+/// A program that compiles modules for [`Compiler::Subprocess`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildCompiler {
+    program: PathBuf,
+    args: Vec<OsString>,
+    /// The program as messages name it.
+    shown: String,
+    deadline: Duration,
+}
+
+/// How long a child compiler may take before it is stopped (the standard
+/// policy compiles in ~0.5 s; a module of the 16 MiB upload limit in well
+/// under a minute).
+pub const COMPILE_DEADLINE: Duration = Duration::from_secs(120);
+
+impl Compiler {
+    /// Compile in a child process: `program args...` reads the component on
+    /// its standard input and writes the machine code on its standard
+    /// output (the `kumo` binary: `kumo compile-policy`). It is stopped
+    /// after [`COMPILE_DEADLINE`].
+    ///
+    /// # Safety
+    ///
+    /// What the program writes on success is loaded as machine code
+    /// (wasmtime's `Component::deserialize`): it must be what [`precompile`]
+    /// of this very build returns for its input, i.e. the program must be
+    /// this executable's `compile-policy` (kumo) or another build of the
+    /// same code. wasmtime refuses output of another wasmtime version or
+    /// engine configuration, but cannot check the code itself.
+    #[allow(unsafe_code)]
+    pub unsafe fn subprocess(program: PathBuf, args: Vec<OsString>) -> Compiler {
+        // /proc/self/exe means nothing to an operator reading an error.
+        let shown = std::fs::canonicalize(&program)
+            .unwrap_or_else(|_| program.clone())
+            .display()
+            .to_string();
+        let shown = std::iter::once(shown)
+            .chain(args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        Compiler::Subprocess(ChildCompiler {
+            program,
+            args,
+            shown,
+            deadline: COMPILE_DEADLINE,
+        })
+    }
+
+    /// The same compiler with another deadline for child processes.
+    pub fn with_deadline(self, deadline: Duration) -> Compiler {
+        match self {
+            Compiler::InProcess => Compiler::InProcess,
+            Compiler::Subprocess(child) => Compiler::Subprocess(ChildCompiler { deadline, ..child }),
+        }
+    }
+}
+
+/// Why [`EngineShared::compile`] has no component.
+#[derive(Debug)]
+pub(crate) enum CompileFailure {
+    /// The module does not compile (its bytes are at fault).
+    Module(String),
+    /// The compiler did not do its work (could not start, crashed, timed
+    /// out, wrote what does not load): not the module's fault.
+    Compiler(String),
 }
 
 /// The one wasmtime configuration of every engine, so that what
@@ -86,35 +152,79 @@ pub fn precompile(wasm: &[u8]) -> Result<Vec<u8>, PolicyError> {
         .map_err(|e| PolicyError::Engine(format!("{e:#}")))
 }
 
+/// Exit status of `compile-policy` when the module does not compile (its
+/// message on standard error); any other failure is the compiler's.
+pub const MODULE_REFUSED: i32 = 1;
+
 /// Run the child compiler on `wasm`; its output, or why there is none.
-fn compile_in_child(program: &PathBuf, args: &[OsString], wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
-    let shown = program.display();
-    let mut child = Command::new(program)
-        .args(args)
+fn compile_in_child(child: &ChildCompiler, wasm: &[u8]) -> Result<Vec<u8>, CompileFailure> {
+    let shown = &child.shown;
+    let failed = |what: String| CompileFailure::Compiler(format!("policy compiler {shown}: {what}"));
+    let mut process = Command::new(&child.program)
+        .args(&child.args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| wasmtime::format_err!("cannot start the policy compiler {shown}: {e}"))?;
-    // The child reads all of its input before it writes anything, so
-    // writing first and reading after cannot deadlock. A child that exits
-    // early (broken pipe) is reported by its status below.
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(wasm);
+        .map_err(|e| failed(format!("cannot start it: {e}")))?;
+    let (stdin, stdout, stderr) = (process.stdin.take(), process.stdout.take(), process.stderr.take());
+    let started = Instant::now();
+    // Input and both outputs move on their own threads, so no pipe can fill
+    // up and stall the child, whatever it writes when.
+    let (written, output, errors, status) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || stdin.map_or(Ok(()), |mut pipe| pipe.write_all(wasm)));
+        let out = scope.spawn(move || read_all(stdout));
+        let err = scope.spawn(move || read_all(stderr));
+        let status = loop {
+            match process.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) if started.elapsed() >= child.deadline => {
+                    let _ = process.kill();
+                    let _ = process.wait();
+                    break Err(format!("did not finish within {:?}; stopped", child.deadline));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => break Err(e.to_string()),
+            }
+        };
+        (writer.join(), out.join(), err.join(), status)
+    });
+    let status = status.map_err(failed)?;
+    let errors = match errors {
+        Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        _ => String::new(),
+    };
+    if status.code() == Some(MODULE_REFUSED) && !errors.is_empty() {
+        return Err(CompileFailure::Module(errors));
     }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| wasmtime::format_err!("policy compiler {shown}: {e}"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let message = stderr.trim();
-        return Err(if message.is_empty() {
-            wasmtime::format_err!("policy compiler {shown} failed ({})", output.status)
+    if !status.success() {
+        let detail = if errors.is_empty() {
+            String::new()
         } else {
-            wasmtime::format_err!("{message}")
-        });
+            format!(": {errors}")
+        };
+        return Err(failed(format!("failed ({status}){detail}")));
     }
-    Ok(output.stdout)
+    let code = match output {
+        Ok(Ok(code)) if code.is_empty() => return Err(failed("exited without writing machine code".into())),
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => return Err(failed(format!("reading its output: {e}"))),
+        Err(_) => return Err(failed("reading its output failed".into())),
+    };
+    // Machine code for a module it did not read in full is not loaded.
+    match written {
+        Ok(Ok(())) => Ok(code),
+        Ok(Err(e)) => Err(failed(format!("writing the module to it: {e}"))),
+        Err(_) => Err(failed("writing the module to it failed".into())),
+    }
+}
+
+fn read_all(pipe: Option<impl Read>) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 /// The wasmtime engine (one per kumo process), with a thread that advances
@@ -169,7 +279,7 @@ impl EngineShared {
         &self,
         sha256: &str,
         wasm: &[u8],
-    ) -> wasmtime::Result<wasmtime::component::Component> {
+    ) -> Result<wasmtime::component::Component, CompileFailure> {
         let cached = {
             let mut compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
             let hit = compiled.iter().position(|(sha, _)| sha == sha256);
@@ -181,10 +291,16 @@ impl EngineShared {
         }
         // Compiled outside the lock: another load may compile meanwhile.
         let component = match &self.compiler {
-            Compiler::InProcess => wasmtime::component::Component::new(&self.engine, wasm)?,
-            Compiler::Subprocess { program, args } => {
-                let code = compile_in_child(program, args, wasm)?;
-                load_compiled(&self.engine, &code)?
+            Compiler::InProcess => wasmtime::component::Component::new(&self.engine, wasm)
+                .map_err(|e| CompileFailure::Module(format!("{e:#}")))?,
+            Compiler::Subprocess(child) => {
+                let code = compile_in_child(child, wasm)?;
+                load_compiled(&self.engine, &code).map_err(|e| {
+                    CompileFailure::Compiler(format!(
+                        "policy compiler {}: its output does not load: {e:#}",
+                        child.shown
+                    ))
+                })?
             }
         };
         let mut compiled = self.compiled.lock().unwrap_or_else(PoisonError::into_inner);
@@ -215,15 +331,19 @@ impl EngineShared {
 }
 
 /// Machine code from [`Compiler::Subprocess`]'s child, loaded into `engine`.
-// The one `unsafe` in kumo (workspace lint `unsafe_code = "deny"`, allowed
-// here only), for the memory it saves (see `Compiler::Subprocess`).
-// SAFETY: `Component::deserialize` requires bytes that wasmtime produced
-// and that nobody altered. These come from the configured compiler program,
-// which the operator's configuration (or the daemon itself: its own
-// executable, `/proc/self/exe`) names and which is trusted as much as kumo's
-// own binary; they travel over a pipe only kumo and that child hold.
+// One of the few places with `unsafe` (workspace lint `unsafe_code = "deny"`,
+// allowed where it is needed only), for the memory it saves (see
+// `Compiler::Subprocess`).
+// SAFETY: `Component::deserialize` requires bytes that wasmtime's compiler
+// produced and nobody altered. A `ChildCompiler` exists only through the
+// `unsafe` `Compiler::subprocess`, whose caller promises that its program
+// writes what `precompile` of this build returns (kumo: its own executable,
+// /proc/self/exe, so the running build even after an upgrade replaced the
+// file); the bytes travel over a pipe only kumo and that child hold.
 // wasmtime itself refuses output of another wasmtime version or of an
-// incompatible configuration (`wasmtime_config` is shared by both sides).
+// incompatible configuration (`wasmtime_config` is shared by both sides; the
+// profiler setting, which differs, is not part of that check and applies
+// when code is loaded).
 #[allow(unsafe_code)]
 fn load_compiled(engine: &wasmtime::Engine, code: &[u8]) -> wasmtime::Result<wasmtime::component::Component> {
     unsafe { wasmtime::component::Component::deserialize(engine, code) }

@@ -12,6 +12,11 @@ pub enum PolicyError {
     /// The bytes are not a valid WebAssembly component (or do not compile).
     #[error("policy module {module:?}: not a loadable WebAssembly component: {message}")]
     Compile { module: String, message: String },
+    /// The child process that compiles modules did not do its work (could
+    /// not start, crashed, ran past its deadline, wrote what does not
+    /// load): kumo's fault, not the module's.
+    #[error("policy module {module:?}: cannot be compiled now: {message}")]
+    Compiler { module: String, message: String },
     /// The component imports something kumo does not provide.
     #[error(
         "policy module {module:?}: imports {import:?}, which kumo does not provide (only kumo:policy/host and wasi:*)"

@@ -54,7 +54,9 @@ pub mod route_data;
 pub mod static_hold;
 pub mod worker;
 
-pub use engine::{Compiler, EngineOptions, PolicyEngine, precompile};
+pub use engine::{
+    COMPILE_DEADLINE, ChildCompiler, Compiler, EngineOptions, MODULE_REFUSED, PolicyEngine, precompile,
+};
 pub use error::{FailureKind, PolicyError, PolicyFailure};
 pub use module::{Limits, PolicyModule, PolicyStats, StatsSnapshot};
 pub use registry::{Modules, PolicyRegistry, RegistryError};

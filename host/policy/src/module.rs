@@ -10,7 +10,7 @@ use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::{Store, StoreContextMut};
 
 use crate::bindings;
-use crate::engine::{EngineShared, PolicyEngine};
+use crate::engine::{CompileFailure, EngineShared, PolicyEngine};
 use crate::error::{FailureKind, PolicyError, PolicyFailure};
 
 /// Per-module resource limits.
@@ -264,9 +264,15 @@ pub(crate) fn link(
     world: &'static str,
     add_world: impl FnOnce(&mut Linker<StoreState>) -> wasmtime::Result<()>,
 ) -> Result<InstancePre<StoreState>, PolicyError> {
-    let component = shared.compile(sha256, wasm).map_err(|e| PolicyError::Compile {
-        module: name.to_owned(),
-        message: format!("{e:#}"),
+    let component = shared.compile(sha256, wasm).map_err(|e| match e {
+        CompileFailure::Module(message) => PolicyError::Compile {
+            module: name.to_owned(),
+            message,
+        },
+        CompileFailure::Compiler(message) => PolicyError::Compiler {
+            module: name.to_owned(),
+            message,
+        },
     })?;
 
     for (import, _) in component.component_type().imports(&shared.engine) {
