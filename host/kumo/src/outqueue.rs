@@ -60,12 +60,6 @@ impl Segment {
         &self.routes
     }
 
-    /// Append this segment's UPDATEs for `ctx` to `out`.
-    pub fn encode(&self, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        out.extend_from_slice(&self.encoded(ctx)?);
-        Ok(())
-    }
-
     /// This segment's UPDATEs for `ctx`: the shared encoding when `ctx` is
     /// the one it was first encoded for (writers send it from there without
     /// copying it), else a private one.
@@ -542,7 +536,7 @@ mod tests {
         };
         let mut bytes = Vec::new();
         for s in &batch.segments {
-            s.encode(&ctx, &mut bytes).unwrap();
+            bytes.extend_from_slice(&s.encoded(&ctx).unwrap());
         }
         encode_routes(
             batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use kumo::daemon::Daemon;
+use kumo::daemon::{Daemon, StartOptions};
 use kumo::speaker::{Speaker, SpeakerError};
 use kumo_wire::AfiSafi;
 
@@ -492,4 +492,91 @@ async fn export_dry_run_lists_the_receivers_that_would_lose_paths() {
         .recv_until(Duration::from_millis(300), |s| s.rib.is_empty())
         .await;
     assert!(matches!(quiet, Ok(false)), "a dry run changed routes: {quiet:?}");
+}
+
+/// An upload that kumo cannot compile because its compiler fails (not the
+/// module's fault) is a 500 naming the compiler, changes nothing, and the
+/// same upload passes once the compiler works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_the_compiler_fails_on_is_a_server_error_not_a_bad_module() {
+    let flag = std::env::temp_dir().join(format!("kumo-compiler-broken-{}", std::process::id()));
+    let _ = std::fs::remove_file(&flag);
+    // kumo's own compile-policy, except while `flag` exists.
+    let script = format!(
+        "test -e '{}' && exit 3; exec '{}' compile-policy",
+        flag.display(),
+        env!("CARGO_BIN_EXE_kumo")
+    );
+    // SAFETY: the script writes what `kumo compile-policy` of this build
+    // writes, or nothing.
+    #[allow(unsafe_code)]
+    let compiler =
+        unsafe { kumo_policy::Compiler::subprocess("sh".into(), vec!["-c".into(), script.into()]) };
+    let text = format!(
+        r#"
+[server]
+asn = 64500
+router_id = "192.0.2.254"
+listen = ["127.0.223.1:0"]
+
+[admin]
+listen = "127.0.223.1:0"
+token = "{TOKEN}"
+
+[[clients]]
+name = "member"
+asn = 65003
+ip = ["127.0.223.3"]
+import = ["gate"]
+
+[policies.gate]
+builtin = "accept-all"
+"#
+    );
+    let options = StartOptions {
+        compiler,
+        ..StartOptions::default()
+    };
+    let daemon = Arc::new(
+        Daemon::start_with(kumo_config::parse(&text).unwrap(), options)
+            .await
+            .unwrap(),
+    );
+    let api = kumo::admin::spawn(daemon.clone())
+        .await
+        .unwrap()
+        .unwrap()
+        .listening;
+    let sha = |body: &str| {
+        json(body)["policies"]
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == "gate"))
+            .map(|p| p["sha256"].clone())
+            .unwrap()
+    };
+    let before = sha(&http(api, "GET", "/api/v1/policies", None, "").await.1);
+
+    std::fs::write(&flag, b"").unwrap();
+    // rs-import is not among the compiled modules, so the compiler runs.
+    let candidate = kumo_policy::builtin::RS_IMPORT;
+    let (status, body) = http(api, "PUT", "/api/v1/policies/gate", Some(TOKEN), candidate).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("cannot be compiled now")
+            && body.contains("policy compiler sh -c")
+            && body.contains("exit status: 3"),
+        "{body}"
+    );
+    assert_eq!(
+        sha(&http(api, "GET", "/api/v1/policies", None, "").await.1),
+        before
+    );
+
+    std::fs::remove_file(&flag).unwrap();
+    let (status, body) = http(api, "PUT", "/api/v1/policies/gate", Some(TOKEN), candidate).await;
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(
+        sha(&http(api, "GET", "/api/v1/policies", None, "").await.1),
+        before
+    );
 }
