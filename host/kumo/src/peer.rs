@@ -82,7 +82,13 @@ enum WriterCommand {
 
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
-const READ_CHUNK: usize = 64 * 1024;
+/// Room made for each read of the socket. A session's buffer is released
+/// whenever every octet in it has been decoded (see `decode_buffered`), so a
+/// quiet session holds none: with 64 KiB kept per session (it grew to 128 KiB
+/// around a partial message), 50 sessions held 6.5 MB at P1's peak and
+/// 1,000 would hold 128 MB (BENCHMARKS.md, session 8). Larger reads save
+/// nothing measurable: a read of 16 KiB costs far less than decoding it.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// UPDATEs decoded and waiting for room in the core's channel. When this many
 /// wait, the task stops reading the socket (TCP pushes back on the client) but
@@ -337,7 +343,13 @@ impl PeerTask {
             && let Some(c) = conn.as_mut()
         {
             let Some((event, treat_as_withdraw, used)) = next_event(&c.buf[c.start..], rx_ctx) else {
-                c.buf.drain(..c.start);
+                if c.start == c.buf.len() {
+                    // Everything decoded: give the buffer back (the next read
+                    // takes a fresh one, from the allocator's thread cache).
+                    c.buf = Vec::new();
+                } else {
+                    c.buf.drain(..c.start);
+                }
                 c.start = 0;
                 break;
             };
@@ -432,7 +444,7 @@ impl PeerTask {
             reader,
             remote,
             writer: tx,
-            buf: Vec::with_capacity(READ_CHUNK),
+            buf: Vec::new(),
             start: 0,
         });
         Ok(())

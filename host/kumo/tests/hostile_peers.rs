@@ -1,7 +1,7 @@
 //! Hostile peers against a running kumo (in this process): a TCP reset in the
 //! middle of an UPDATE, a peer that stops reading, a half-open peer, a flap
-//! storm, a connection flood from unconfigured addresses and an UPDATE burst
-//! beyond max-prefix. In each, two well-behaved clients (an announcer and a
+//! storm, a connection flood from unconfigured addresses, an UPDATE burst
+//! beyond max-prefix and an extended UPDATE dribbled in small pieces. In each, two well-behaved clients (an announcer and a
 //! receiver) must keep their sessions and routes. Each test prints its figures
 //! (`cargo test -p kumo --test hostile_peers -- --nocapture --test-threads=1`).
 //! Bounds are on memory and correctness only, never on time.
@@ -169,16 +169,20 @@ impl Pair {
     }
 }
 
-fn open_bytes(asn: u32, hold_time: u16, host: u8) -> Vec<u8> {
+fn open_bytes(asn: u32, hold_time: u16, host: u8, extended_message: bool) -> Vec<u8> {
+    let mut capabilities = vec![
+        Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+        Capability::FourOctetAs(asn),
+    ];
+    if extended_message {
+        capabilities.push(Capability::ExtendedMessage);
+    }
     let open = Open {
         version: 4,
         my_as: u16::try_from(asn).unwrap_or(kumo_wire::AS_TRANS),
         hold_time,
         bgp_id: Ipv4Addr::new(10, 0, 0, host),
-        capabilities: vec![
-            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
-            Capability::FourOctetAs(asn),
-        ],
+        capabilities,
     };
     let mut bytes = Vec::new();
     encode_message(&Message::Open(open), &CodecContext::default(), &mut bytes).unwrap();
@@ -196,13 +200,29 @@ async fn raw_session(
     hold_time: u16,
     recv_buffer: Option<u32>,
 ) -> TcpStream {
+    raw_session_with(bgp, host, asn, hold_time, recv_buffer, false).await
+}
+
+/// [`raw_session`], offering the Extended Message capability (RFC 8654) if
+/// `extended_message`.
+async fn raw_session_with(
+    bgp: SocketAddr,
+    host: u8,
+    asn: u32,
+    hold_time: u16,
+    recv_buffer: Option<u32>,
+    extended_message: bool,
+) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
     if let Some(size) = recv_buffer {
         socket.set_recv_buffer_size(size).unwrap();
     }
     socket.bind(SocketAddr::new(addr(host), 0)).unwrap();
     let mut stream = socket.connect(bgp).await.unwrap();
-    stream.write_all(&open_bytes(asn, hold_time, host)).await.unwrap();
+    stream
+        .write_all(&open_bytes(asn, hold_time, host, extended_message))
+        .await
+        .unwrap();
     let (seen, notification) = read_messages(&mut stream, WAIT, |m| m == "KEEPALIVE").await;
     assert!(
         notification.is_none() && seen.contains(&"KEEPALIVE"),
@@ -255,8 +275,15 @@ async fn read_messages(
 }
 
 fn update_bytes(asn: u32, prefixes: &[IpNet]) -> Vec<u8> {
+    update_bytes_with(asn, prefixes, false)
+}
+
+/// UPDATEs announcing `prefixes`, packed into messages of up to 65,535
+/// octets if `extended_message`.
+fn update_bytes_with(asn: u32, prefixes: &[IpNet], extended_message: bool) -> Vec<u8> {
     let ctx = CodecContext {
         four_octet_as: true,
+        extended_message,
         ..CodecContext::default()
     };
     let nlri: Vec<Nlri> = prefixes
@@ -322,6 +349,50 @@ async fn tcp_reset_in_the_middle_of_an_update_drops_that_session_only() {
         "tcp reset: others untouched, routes lost: 0 of {}",
         pair.routes.len()
     );
+}
+
+/// kumo reads at most 16 KiB at a time and releases a session's buffer
+/// whenever it has decoded everything in it: an extended UPDATE of ~50 KB
+/// that arrives in 1,000-octet pieces has to be put together across many
+/// reads, growing the buffer around the partial message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extended_update_dribbled_in_small_pieces_arrives_whole() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 100).await;
+
+    let mut slow = raw_session_with(bgp, HOSTILE, 65004, 30, None, true).await;
+    let own = prefixes(30, 12_000);
+    let bytes = update_bytes_with(65004, &own, true);
+    let first_len = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+    assert!(
+        first_len > 40_000,
+        "the first UPDATE is {first_len} octets: not an extended message"
+    );
+    for piece in bytes.chunks(1000) {
+        slow.write_all(piece).await.unwrap();
+        slow.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let arrived = pair
+        .receiver
+        .recv_until(WAIT, |s| has_all(s, &own, Some(5)))
+        .await
+        .unwrap();
+    // kumo's KEEPALIVEs and nothing else: no NOTIFICATION for the slow peer.
+    let (seen, notification) = read_messages(&mut slow, Duration::from_millis(200), |_| false).await;
+    println!(
+        "dribbled: {} octets ({} in the first UPDATE) in 1,000-octet pieces; all {} prefixes at the \
+         receiver: {arrived}; the sender saw {seen:?}",
+        bytes.len(),
+        first_len,
+        own.len()
+    );
+    assert!(arrived, "the dribbled UPDATE's prefixes did not all arrive");
+    assert!(notification.is_none(), "{notification:?}");
+    assert_eq!(state_of(&daemon, "hostile").await, State::Established);
+    assert!(pair.untouched(&daemon).await, "the other clients were touched");
 }
 
 /// Announce `burst` with `med` from the pair's announcer and wait until the
@@ -682,7 +753,7 @@ async fn a_connection_flood_from_unconfigured_addresses_is_refused() {
                 };
                 // Half the connections send an OPEN first, half nothing.
                 if round % 2 == 0 {
-                    let _ = stream.write_all(&open_bytes(65099, 90, host)).await;
+                    let _ = stream.write_all(&open_bytes(65099, 90, host, false)).await;
                 }
                 let (_, notification) = read_messages(&mut stream, WAIT, |_| false).await;
                 notification.map(|(c, s, _)| (c, s))
