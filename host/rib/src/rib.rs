@@ -10,7 +10,6 @@
 //! the difference ([`OutChange`](crate::OutChange)). The copy is a few `Arc` clones; memory
 //! stays per path, not per path and client.
 
-use std::collections::HashSet;
 use std::mem;
 use std::sync::Arc;
 
@@ -26,9 +25,8 @@ use crate::policy::{
 };
 
 mod table;
+use roaring::RoaringBitmap;
 use table::{PathList, PrefixId, Table};
-
-type Set<K> = HashSet<K, ahash::RandomState>;
 
 /// Errors from feeding the RIB.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,9 +175,10 @@ const HAS_REMOTE_PATH_ID: u32 = 1 << 30;
 /// Memory (64-bit): `Path` is 40 bytes (a test keeps it so), and a prefix's
 /// only path is stored inline in the prefix's table entry (see [`table`]):
 /// with the entry's prefix, the hash index (prefix → 4-octet id) and the
-/// source's index (4-octet ids), a single-path IPv4 prefix costs ~70 bytes
-/// before attribute sets (IPv6 ~85). The `load_figures` test (250k prefixes with two paths
-/// each) measures 86 bytes of resident memory per path (139 with a
+/// source's index (a compressed bitmap of ids), a single-path IPv4 prefix
+/// costs ~65 bytes before attribute sets (IPv6 ~80). The `load_figures` test
+/// (250k prefixes with two paths each) measures 80 bytes of resident memory
+/// per path (86 with a hash set of ids per source, 139 with a
 /// `HashMap<IpNet, Vec<Path>>` and 48-byte paths).
 #[derive(Debug, Clone)]
 struct Path {
@@ -356,8 +355,10 @@ struct PeerSlot {
     info: PeerInfo,
     up: bool,
     /// Prefixes where this peer has at least one path: peer-wide operations
-    /// cost O(its routes), not O(table).
-    prefixes: Set<PrefixId>,
+    /// cost O(its routes), not O(table). A compressed bitmap of ids (ids are
+    /// handed out in arrival order, so a peer's are clustered): ~2 octets per
+    /// path instead of ~8 in a hash set (P1: 4.1 MB, BENCHMARKS.md session 8).
+    prefixes: RoaringBitmap,
     counts: PeerCounts,
 }
 
@@ -493,7 +494,7 @@ impl Rib {
                 *slot = Some(PeerSlot {
                     info,
                     up: true,
-                    prefixes: Set::default(),
+                    prefixes: RoaringBitmap::new(),
                     counts: PeerCounts::default(),
                 });
                 None
@@ -511,7 +512,7 @@ impl Rib {
             } = self;
             if let Some(slot) = peers.get(id) {
                 for prefix_id in &slot.prefixes {
-                    if let Some((prefix, list)) = table.at(*prefix_id) {
+                    if let Some((prefix, list)) = table.at(prefix_id) {
                         emit_diff(prefix, list, list, peers, Some((id, before)), scratch, out);
                     }
                 }
@@ -658,7 +659,7 @@ impl Rib {
             if let Some(slot) = peers.get_mut(peer) {
                 slot.counts.track(family_of(&prefix), &path, false);
                 if !list.iter().any(|p| p.source == peer) {
-                    slot.prefixes.remove(&prefix_id);
+                    slot.prefixes.remove(prefix_id);
                 }
             }
         });
@@ -814,7 +815,7 @@ impl Rib {
         let mut changed = 0;
         let Some(slot) = peers.get(peer) else { return 0 };
         // The peer's index does not change (no path is added or removed).
-        let prefixes: Vec<PrefixId> = slot.prefixes.iter().copied().collect();
+        let prefixes: Vec<PrefixId> = slot.prefixes.iter().collect();
         for prefix_id in prefixes {
             if let Some((prefix, list)) = table.at_mut(prefix_id) {
                 changed += reimport_list(
@@ -898,7 +899,7 @@ impl Rib {
             .get(peer)
             .into_iter()
             .flat_map(|slot| slot.prefixes.iter())
-            .filter_map(|id| self.table.at(*id))
+            .filter_map(|id| self.table.at(id))
             .flat_map(move |(prefix, list)| {
                 list.iter()
                     .filter(move |p| p.source == peer)
@@ -998,8 +999,10 @@ impl Rib {
         };
         let mut index = mem::take(&mut slot.prefixes);
         let (mut removed, mut marked) = (0, 0);
-        index.retain(|prefix_id| {
-            let Some((prefix, list)) = table.at_mut(*prefix_id) else {
+        // Ids of prefixes where the peer has no path left, dropped after the walk.
+        let mut gone: Vec<PrefixId> = Vec::new();
+        let mut visit = |prefix_id: PrefixId| {
+            let Some((prefix, list)) = table.at_mut(prefix_id) else {
                 return false;
             };
             let prefix = &prefix;
@@ -1032,9 +1035,17 @@ impl Rib {
                 });
             });
             let still_has_paths = list.iter().any(|p| p.source == peer);
-            table.tidy(*prefix_id);
+            table.tidy(prefix_id);
             still_has_paths
-        });
+        };
+        for prefix_id in &index {
+            if !visit(prefix_id) {
+                gone.push(prefix_id);
+            }
+        }
+        for prefix_id in gone {
+            index.remove(prefix_id);
+        }
         if let Some(slot) = peers.get_mut(peer) {
             slot.prefixes = index;
         }
