@@ -345,6 +345,28 @@ fn with_community(attrs: &Attrs, community: u32) -> Attrs {
 }
 
 impl Pipeline {
+    /// The attributes every client may receive gets in `modified` (sorted by
+    /// client), if they are one and the same set: the decision then stores
+    /// that set once instead of a list naming every client. Clients that are
+    /// not configured, `source` and those in `denied` never receive the path,
+    /// so their entries do not count.
+    fn same_for_all(&self, source: PeerId, denied: &PeerSet, modified: &[(PeerId, Attrs)]) -> Option<Attrs> {
+        let (_, first) = modified.first()?;
+        let mut receivers = self
+            .clients
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_some())
+            .map(|(i, _)| PeerId(i as u32))
+            .filter(|&id| id != source && !denied.contains(id));
+        let same = receivers.all(|id| {
+            modified
+                .binary_search_by_key(&id, |(peer, _)| *peer)
+                .is_ok_and(|k| modified.get(k).is_some_and(|(_, a)| Arc::ptr_eq(a, first)))
+        });
+        same.then(|| first.clone())
+    }
+
     /// Every receiver's attributes with `community` added (one shared copy
     /// for the receivers without a modification of their own).
     fn marked(
@@ -530,9 +552,14 @@ impl Pipeline {
             if let Some(community) = mark {
                 modified = self.marked(source.id, &denied, attrs, modified, community);
             }
+            let modified_all = self.same_for_all(source.id, &denied, &modified);
+            if modified_all.is_some() {
+                modified = Vec::new();
+            }
             let decision = ExportDecision {
                 targets: ExportTargets::AllExcept(denied),
                 modified,
+                modified_all,
             };
             built.push((key.clone(), decision.clone()));
             out.push(decision);

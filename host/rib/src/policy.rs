@@ -84,28 +84,39 @@ impl ExportTargets {
 }
 
 /// The export policy's decision for one accepted path: who may receive it,
-/// and the few receivers that get modified attributes (e.g. a prepend they
-/// were sent on request).
+/// and the receivers that get modified attributes (e.g. a prepend they were
+/// sent on request, or the action communities stripped for everyone).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExportDecision {
     pub targets: ExportTargets,
     /// Sorted by client; only for clients `targets` allows.
     pub modified: Vec<(PeerId, Attrs)>,
+    /// What every other client `targets` allows receives instead of the
+    /// path's own attributes. The common modification (action communities
+    /// stripped) is the same for every receiver: one entry here instead of
+    /// one per client in `modified` (no search per receiver, ~16 octets per
+    /// client less per stored decision).
+    pub modified_all: Option<Attrs>,
 }
 
 impl ExportDecision {
     /// The attributes `client` receives instead of the path's own, if any.
     pub fn modified_for(&self, client: PeerId) -> Option<&Attrs> {
+        if self.modified.is_empty() {
+            return self.modified_all.as_ref();
+        }
         self.modified
             .binary_search_by_key(&client, |(peer, _)| *peer)
             .ok()
             .and_then(|i| self.modified.get(i))
             .map(|(_, attrs)| attrs)
+            .or(self.modified_all.as_ref())
     }
 
     /// Export to everyone, unmodified?
     pub fn is_all(&self) -> bool {
         self.modified.is_empty()
+            && self.modified_all.is_none()
             && match &self.targets {
                 ExportTargets::All => true,
                 ExportTargets::AllExcept(set) => set.is_empty(),
@@ -119,6 +130,7 @@ impl From<ExportTargets> for ExportDecision {
         ExportDecision {
             targets,
             modified: Vec::new(),
+            modified_all: None,
         }
     }
 }

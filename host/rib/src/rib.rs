@@ -205,6 +205,7 @@ enum PathState {
 static EXPORT_ALL: ExportDecision = ExportDecision {
     targets: crate::policy::ExportTargets::All,
     modified: Vec::new(),
+    modified_all: None,
 };
 
 impl Path {

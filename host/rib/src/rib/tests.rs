@@ -437,6 +437,7 @@ fn export_modifications_reach_only_their_target() {
     let prepend_to_3 = move |_: &PeerInfo, _: &IpNet, _: &Attrs| ExportDecision {
         targets: ExportTargets::All,
         modified: vec![(PeerId(3), for_3.clone())],
+        modified_all: None,
     };
     let out = rs.announce_with(1, p, &a, ImportVerdict::accept(a.clone()), &prepend_to_3);
     assert_eq!(
@@ -446,6 +447,37 @@ fn export_modifications_reach_only_their_target() {
     // Dropping the modification sends client 3 the path as it is, and nothing to 2.
     rs.rib.reevaluate_export(&ExportAll, &mut rs.out);
     assert_eq!(mem::take(&mut rs.out), vec![change(3, p, Some(&a))]);
+}
+
+#[test]
+fn a_modification_for_all_reaches_every_allowed_client_but_the_ones_named() {
+    let mut rs = Rs::new([info(1), info(2), info(3), info(4)]);
+    let a = attrs(1, &[], None);
+    let stripped = attrs(1, &[64501], None);
+    let prepended = attrs(1, &[64501, 64501], None);
+    let p = nlri("192.0.2.0/24");
+    let (all, for_4) = (stripped.clone(), prepended.clone());
+    // Everyone gets `stripped`, client 4 its own prepend, client 3 nothing.
+    let decision = move |_: &PeerInfo, _: &IpNet, _: &Attrs| ExportDecision {
+        targets: ExportTargets::AllExcept([PeerId(3)].into_iter().collect()),
+        modified: vec![(PeerId(4), for_4.clone())],
+        modified_all: Some(all.clone()),
+    };
+    let out = rs.announce_with(1, p, &a, ImportVerdict::accept(a.clone()), &decision);
+    assert_eq!(
+        sorted(out),
+        vec![change(2, p, Some(&stripped)), change(4, p, Some(&prepended))]
+    );
+    // Back to unmodified for everyone: 2 and 4 get the path as it is, 3 gets it now.
+    rs.rib.reevaluate_export(&ExportAll, &mut rs.out);
+    assert_eq!(
+        sorted(mem::take(&mut rs.out)),
+        vec![
+            change(2, p, Some(&a)),
+            change(3, p, Some(&a)),
+            change(4, p, Some(&a))
+        ]
+    );
 }
 
 #[test]
