@@ -996,12 +996,15 @@ impl Core {
             .filter(|(_, s)| !s.removed)
             .map(|(i, s)| (PeerId(i as u32), &*s.config))
             .collect();
-        self.pipeline = Pipeline::for_clients(
+        let rebuilt = Pipeline::for_clients(
             &clients,
             self.pipeline.registry().clone(),
             &self.pipeline.engine().clone(),
             self.pipeline.observer().cloned(),
         );
+        let old = std::mem::replace(&mut self.pipeline, rebuilt);
+        self.pipeline.keep_marks_of(&old);
+        drop(old);
         if let Some(local) = &self.local {
             self.pipeline.add_source(local_ctx(local));
         }

@@ -176,6 +176,15 @@ impl Pipeline {
         self.draining = true;
     }
 
+    /// Take over `old`'s drain and static-hold marks: a pipeline rebuilt for a
+    /// reload must go on marking what the old one marked (a reload while a
+    /// member's routes are held, or while kumo drains, must not send them
+    /// out unmarked).
+    pub fn keep_marks_of(&mut self, old: &Pipeline) {
+        self.draining = old.draining;
+        self.marks.clone_from(&old.marks);
+    }
+
     /// Add `community` to every route of `source` that is exported from now
     /// on (static-hold marking, e.g. GRACEFUL_SHUTDOWN or LLGR_STALE);
     /// `None` stops it. Returns whether anything changed.
@@ -345,11 +354,12 @@ fn with_community(attrs: &Attrs, community: u32) -> Attrs {
 }
 
 impl Pipeline {
-    /// The attributes every client may receive gets in `modified` (sorted by
-    /// client), if they are one and the same set: the decision then stores
-    /// that set once instead of a list naming every client. Clients that are
-    /// not configured, `source` and those in `denied` never receive the path,
-    /// so their entries do not count.
+    /// The one attribute set that `modified` (sorted by client) gives every
+    /// client that may receive the path, if there is one: the decision then
+    /// stores that set once instead of a list naming every client. Clients
+    /// that are not configured, `source` and those in `denied` never receive
+    /// the path, so their entries do not count; a configured client without
+    /// an entry (e.g. in no export group) keeps the list.
     fn same_for_all(&self, source: PeerId, denied: &PeerSet, modified: &[(PeerId, Attrs)]) -> Option<Attrs> {
         let (_, first) = modified.first()?;
         let mut receivers = self

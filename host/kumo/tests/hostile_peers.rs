@@ -1,8 +1,9 @@
 //! Hostile peers against a running kumo (in this process): a TCP reset in the
 //! middle of an UPDATE, a peer that stops reading, a half-open peer, a flap
 //! storm, a connection flood from unconfigured addresses, an UPDATE burst
-//! beyond max-prefix and an extended UPDATE dribbled in small pieces. In each, two well-behaved clients (an announcer and a
-//! receiver) must keep their sessions and routes. Each test prints its figures
+//! beyond max-prefix and extended UPDATEs dribbled in small pieces. In each,
+//! two well-behaved clients (an announcer and a receiver) must keep their
+//! sessions and routes. Each test prints its figures
 //! (`cargo test -p kumo --test hostile_peers -- --nocapture --test-threads=1`).
 //! Bounds are on memory and correctness only, never on time.
 #![allow(clippy::unwrap_used)]
@@ -352,9 +353,10 @@ async fn tcp_reset_in_the_middle_of_an_update_drops_that_session_only() {
 }
 
 /// kumo reads at most 16 KiB at a time and releases a session's buffer
-/// whenever it has decoded everything in it: an extended UPDATE of ~50 KB
-/// that arrives in 1,000-octet pieces has to be put together across many
-/// reads, growing the buffer around the partial message.
+/// whenever it has decoded everything in it: extended UPDATEs of ~48 and
+/// ~16 KB that arrive in 999-octet pieces (never on a message boundary) have
+/// to be put together across many reads, the buffer growing around a partial
+/// message and keeping the start of the next one after a complete one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_extended_update_dribbled_in_small_pieces_arrives_whole() {
     let _serial = SERIAL.lock().await;
@@ -363,14 +365,19 @@ async fn an_extended_update_dribbled_in_small_pieces_arrives_whole() {
     let mut pair = Pair::up(bgp, 100).await;
 
     let mut slow = raw_session_with(bgp, HOSTILE, 65004, 30, None, true).await;
-    let own = prefixes(30, 12_000);
-    let bytes = update_bytes_with(65004, &own, true);
+    let own = prefixes(30, 16_000);
+    let (big, small) = own.split_at(12_000);
+    let mut bytes = update_bytes_with(65004, big, true);
     let first_len = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
     assert!(
-        first_len > 40_000,
-        "the first UPDATE is {first_len} octets: not an extended message"
+        first_len > 40_000 && first_len == bytes.len(),
+        "the first UPDATE is {first_len} of {} octets: not one extended message",
+        bytes.len()
     );
-    for piece in bytes.chunks(1000) {
+    for chunk in small.chunks(2_000) {
+        bytes.extend(update_bytes_with(65004, chunk, true));
+    }
+    for piece in bytes.chunks(999) {
         slow.write_all(piece).await.unwrap();
         slow.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -383,8 +390,8 @@ async fn an_extended_update_dribbled_in_small_pieces_arrives_whole() {
     // kumo's KEEPALIVEs and nothing else: no NOTIFICATION for the slow peer.
     let (seen, notification) = read_messages(&mut slow, Duration::from_millis(200), |_| false).await;
     println!(
-        "dribbled: {} octets ({} in the first UPDATE) in 1,000-octet pieces; all {} prefixes at the \
-         receiver: {arrived}; the sender saw {seen:?}",
+        "dribbled: {} octets in 3 UPDATEs ({} in the first) in 999-octet pieces; all {} prefixes at \
+         the receiver: {arrived}; the sender saw {seen:?}",
         bytes.len(),
         first_len,
         own.len()

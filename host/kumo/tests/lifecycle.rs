@@ -1,5 +1,6 @@
 //! Lifecycle: the configuration file watched for changes (a ConfigMap's
-//! symlink swap), and the decommission drain (GRACEFUL_SHUTDOWN, then Cease).
+//! symlink swap), the decommission drain (GRACEFUL_SHUTDOWN, then Cease), and
+//! static hold (held routes marked, also across a reload).
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -173,6 +174,55 @@ async fn the_static_hold_module_holds_and_marks_a_lost_sessions_routes() {
         b.recv_until(WAIT, |s| !marked(s) && s.rib.len() == 1)
             .await
             .unwrap()
+    );
+}
+
+/// A configuration reload while a lost session's routes are held (here one
+/// that adds a client) keeps them held and marked: the rebuilt policy
+/// pipeline takes over the marks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_held_routes_marked() {
+    const NET: u8 = 227;
+    let dir = std::env::temp_dir().join(format!("kumo-hold-reload-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kumo.toml");
+    let port = free_port(NET);
+    let hold = "\n[policies.hold-always]\nbuiltin = \"static-hold\"\n\
+                config = { mode = \"always\", max_seconds = 60, marking = \"graceful-shutdown\" }\n";
+    let server = "static_hold = \"hold-always\"";
+    let before = config(NET, port, server, &[("a", 65002, 2), ("b", 65003, 3)]) + hold;
+    std::fs::write(&path, &before).unwrap();
+    let daemon = Daemon::start_from(kumo_config::load(&path).unwrap(), Some(path.clone()))
+        .await
+        .unwrap();
+    let bgp = daemon.listening[0];
+    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
+    let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
+    let p: IpNet = "198.51.100.0/24".parse().unwrap();
+    a.announce(&attrs(65002), None, &[p]).await.unwrap();
+    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
+    let marked = |s: &Speaker| s.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN));
+    drop(a);
+    assert!(b.recv_until(WAIT, marked).await.unwrap());
+
+    let after = config(
+        NET,
+        port,
+        server,
+        &[("a", 65002, 2), ("b", 65003, 3), ("c", 65004, 4)],
+    ) + hold;
+    std::fs::write(&path, &after).unwrap();
+    daemon.reload().await.unwrap();
+    // Whatever the reload re-sends, b must go on holding the route, marked.
+    let unmarked = b
+        .recv_until(Duration::from_millis(700), |s| !marked(s) || !holds(s, &p))
+        .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        matches!(unmarked, Ok(false)),
+        "after the reload the held route lost its mark or went away: {unmarked:?} {:?}",
+        b.rib
     );
 }
 

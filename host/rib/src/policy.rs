@@ -95,7 +95,10 @@ pub struct ExportDecision {
     /// path's own attributes. The common modification (action communities
     /// stripped) is the same for every receiver: one entry here instead of
     /// one per client in `modified` (no search per receiver, ~16 octets per
-    /// client less per stored decision).
+    /// client less per stored decision). It also reaches a client added
+    /// after the decision was made: kumo re-evaluates every export decision
+    /// whenever the client list changes (`Core::rebuild_pipeline`), so none
+    /// is ever applied to a client it was not made for.
     pub modified_all: Option<Attrs>,
 }
 

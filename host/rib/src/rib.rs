@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use kumo_wire::{AfiSafi, Nlri};
+use roaring::RoaringBitmap;
 
 use crate::attrs::{AttrInterner, Attrs};
 use crate::decision::{self, RankKey, Ranking, SourceIdent};
@@ -25,7 +26,6 @@ use crate::policy::{
 };
 
 mod table;
-use roaring::RoaringBitmap;
 use table::{PathList, PrefixId, Table};
 
 /// Errors from feeding the RIB.
@@ -998,10 +998,12 @@ impl Rib {
         let Some(slot) = peers.get_mut(peer) else {
             return (0, 0);
         };
-        let mut index = mem::take(&mut slot.prefixes);
+        let index = mem::take(&mut slot.prefixes);
         let (mut removed, mut marked) = (0, 0);
-        // Ids of prefixes where the peer has no path left, dropped after the walk.
-        let mut gone: Vec<PrefixId> = Vec::new();
+        // The ids of prefixes where the peer keeps a path, rebuilt by appending
+        // in the walk's ascending order (removing ids one by one would shift
+        // the rest of their container each time).
+        let mut kept = RoaringBitmap::new();
         let mut visit = |prefix_id: PrefixId| {
             let Some((prefix, list)) = table.at_mut(prefix_id) else {
                 return false;
@@ -1040,15 +1042,13 @@ impl Rib {
             still_has_paths
         };
         for prefix_id in &index {
-            if !visit(prefix_id) {
-                gone.push(prefix_id);
+            // The walk is in ascending order, so appending always succeeds.
+            if visit(prefix_id) && kept.try_push(prefix_id).is_err() {
+                kept.insert(prefix_id);
             }
         }
-        for prefix_id in gone {
-            index.remove(prefix_id);
-        }
         if let Some(slot) = peers.get_mut(peer) {
-            slot.prefixes = index;
+            slot.prefixes = kept;
         }
         (removed, marked)
     }

@@ -7,9 +7,10 @@
 //! the prefix in its source's index. Here the entries live in fixed-size
 //! chunks per family (no doubling slack, stable ids; an IPv4 entry keeps a
 //! 5-octet prefix, so with its one path it is 48 octets), a single path is
-//! stored inline ([`PathList::One`]), the hash index holds only 4-octet [`PrefixId`]s
-//! (hashed by the prefix in their entry, as `indexmap` does), and per-peer
-//! indexes hold the same ids instead of prefixes, in compressed bitmaps. Entries freed when a prefix
+//! stored inline ([`PathList::One`]), the hash index holds only 4-octet
+//! [`PrefixId`]s (hashed by the prefix in their entry, as `indexmap` does), and
+//! per-peer indexes hold the same ids instead of prefixes, in compressed
+//! bitmaps. Entries freed when a prefix
 //! loses its last path are reused by the next new prefix of the family; the
 //! chunks themselves are kept (like BIRD's slabs), so a table that shrank
 //! keeps its peak size until it grows again.
