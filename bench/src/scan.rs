@@ -245,9 +245,7 @@ mod tests {
         };
         let packer = UpdatePacker::new(&ctx);
         let attrs = PathAttributes {
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(vec![10001, 200_000])],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![10001, 200_000])])),
             next_hop: Some(Ipv4Addr::new(127, 1, 0, 10)),
             communities: kumo_wire::thin_vec![10001 << 16 | 5],
             ..Default::default()
@@ -294,9 +292,7 @@ mod tests {
             ..Default::default()
         };
         let attrs = PathAttributes {
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(vec![10001])],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![10001])])),
             next_hop: Some(Ipv4Addr::new(127, 1, 0, 10)),
             ..Default::default()
         };

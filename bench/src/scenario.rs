@@ -385,9 +385,7 @@ fn attributes(client: &ClientSpec, v6: bool, rng: &mut Rng) -> PathAttributes {
         } else {
             Origin::Incomplete
         }),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(path)],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path)])),
         next_hop: if v6 { None } else { Some(client.v4) },
         med: if rng.chance(30) {
             Some(rng.range(0, 1000) as u32)
@@ -437,7 +435,7 @@ mod tests {
             sets += groups.len();
             for g in groups {
                 let path = g.attrs.as_path.as_ref().expect("AS_PATH");
-                let asns = path.segments[0].asns();
+                let asns = path.segments().next().expect("a segment").asns();
                 assert_eq!(asns[0], client.asn);
                 assert!((1..=8).contains(&asns.len()));
                 for &asn in asns {

@@ -14,7 +14,7 @@ use kumo_admin::{AdminBackend, AdminError, AdminResult, Metrics};
 use kumo_rib::RouteAttrs;
 use kumo_rib::{PathView, PeerId, VerdictView};
 use kumo_session::State;
-use kumo_wire::{AsPath, AsPathSegment, MpNextHop, Notification, Origin, PathAttributes};
+use kumo_wire::{AsPath, AsPathSegment, AsPathSegmentRef, MpNextHop, Notification, Origin, PathAttributes};
 
 use kumo_policy::{PolicyError, PolicyModule};
 
@@ -163,10 +163,10 @@ fn route_dto(
     let as_path = a
         .as_path
         .iter()
-        .flat_map(|p| p.segments.iter())
+        .flat_map(|p| p.segments())
         .flat_map(|s| match s {
-            AsPathSegment::Sequence(v) | AsPathSegment::Set(v) => v.as_slice(),
-            AsPathSegment::ConfedSequence(_) | AsPathSegment::ConfedSet(_) => &[],
+            AsPathSegmentRef::Sequence(v) | AsPathSegmentRef::Set(v) => v,
+            AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_) => &[],
         })
         .copied()
         .collect();
@@ -666,13 +666,13 @@ impl AdminBackend for KumoBackend {
         };
         let attrs = PathAttributes {
             origin: Some(Origin::Igp),
-            as_path: Some(AsPath {
-                segments: route
+            as_path: Some(AsPath::from(
+                route
                     .as_path
                     .filter(|p| !p.is_empty())
                     .map(|p| vec![AsPathSegment::Sequence(p)])
                     .unwrap_or_default(),
-            }),
+            )),
             next_hop,
             med: route.med,
             communities: route

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ipnet::IpNet;
-use kumo_wire::{AsPath, AsPathSegment, LargeCommunity, MpNextHop, Origin, PathAttributes};
+use kumo_wire::{AsPath, AsPathSegment, AsPathSegmentRef, LargeCommunity, MpNextHop, Origin, PathAttributes};
 
 use crate::daemon::Daemon;
 use crate::speaker::{Speaker, SpeakerConfig};
@@ -223,9 +223,7 @@ pub async fn start(port: u16, out: &mut impl Write) -> anyhow::Result<(Arc<Daemo
 fn member_attrs(m: &Member) -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![m.asn])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![m.asn])])),
         // Its own address: rs-standard checks that NEXT_HOP is the member's.
         next_hop: Some(Ipv4Addr::new(127, 0, 0, m.host)),
         large_communities: kumo_wire::thin_vec![LargeCommunity {
@@ -239,13 +237,12 @@ fn member_attrs(m: &Member) -> PathAttributes {
 
 fn format_as_path(path: &AsPath) -> String {
     let join = |asns: &[u32], sep: &str| asns.iter().map(u32::to_string).collect::<Vec<_>>().join(sep);
-    path.segments
-        .iter()
+    path.segments()
         .map(|segment| match segment {
-            AsPathSegment::Sequence(a) => join(a, " "),
-            AsPathSegment::Set(a) => format!("{{{}}}", join(a, ",")),
-            AsPathSegment::ConfedSequence(a) => format!("({})", join(a, " ")),
-            AsPathSegment::ConfedSet(a) => format!("[{}]", join(a, ",")),
+            AsPathSegmentRef::Sequence(a) => join(a, " "),
+            AsPathSegmentRef::Set(a) => format!("{{{}}}", join(a, ",")),
+            AsPathSegmentRef::ConfedSequence(a) => format!("({})", join(a, " ")),
+            AsPathSegmentRef::ConfedSet(a) => format!("[{}]", join(a, ",")),
         })
         .collect::<Vec<_>>()
         .join(" ")

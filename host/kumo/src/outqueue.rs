@@ -522,9 +522,9 @@ mod tests {
         let mut a = RouteAttrs::default();
         a.attrs.med = Some(med);
         a.attrs.next_hop = Some([192, 0, 2, 1].into());
-        a.attrs.as_path = Some(kumo_wire::AsPath {
-            segments: vec![kumo_wire::AsPathSegment::Sequence(vec![64500])],
-        });
+        a.attrs.as_path = Some(kumo_wire::AsPath::from(vec![kumo_wire::AsPathSegment::Sequence(
+            vec![64500],
+        )]));
         Arc::new(a)
     }
 

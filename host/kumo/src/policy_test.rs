@@ -262,9 +262,7 @@ fn attributes(route: &TestRoute, source: &ClientCtx) -> anyhow::Result<PathAttri
     }
     Ok(PathAttributes {
         origin: Some(origin),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(route.as_path.clone())],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(route.as_path.clone())])),
         next_hop,
         med: route.med,
         communities,
@@ -335,13 +333,5 @@ fn describe_changes(before: &PathAttributes, after: &PathAttributes) -> String {
 }
 
 fn flat_path(path: &AsPath) -> Vec<u32> {
-    path.segments
-        .iter()
-        .flat_map(|s| match s {
-            AsPathSegment::Sequence(a)
-            | AsPathSegment::Set(a)
-            | AsPathSegment::ConfedSequence(a)
-            | AsPathSegment::ConfedSet(a) => a.clone(),
-        })
-        .collect()
+    path.asns().collect()
 }

@@ -37,9 +37,7 @@ async fn blackhole_routes_get_the_ixs_blackhole_next_hop() {
     let mut b = Speaker::connect(&speaker(NET, 3, 6939), bgp).await.unwrap();
     let plain = PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![3333])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![3333])])),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
         ..Default::default()
     };

@@ -66,9 +66,7 @@ fn speaker(net: u8, host: u8, asn: u32, add_path: bool) -> SpeakerConfig {
 fn attrs(path: &[u32], next_hop: [u8; 4]) -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(path.to_vec())],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path.to_vec())])),
         next_hop: Some(Ipv4Addr::from(next_hop)),
         med: Some(42),
         communities: kumo_wire::thin_vec![(65002 << 16) | 100, 0xFFFF_0000],
@@ -200,18 +198,16 @@ async fn path_hiding_gives_the_best_receivable_path() {
     .await
     .unwrap();
     let first = |s: &Speaker| s.rib.values().next().and_then(|a| a.as_path.clone());
-    let want_c = Some(AsPath {
-        segments: vec![AsPathSegment::Sequence(vec![65004, 65020, 65021])],
-    });
+    let want_c = Some(AsPath::from(vec![AsPathSegment::Sequence(vec![
+        65004, 65020, 65021,
+    ])]));
     assert!(
         b.recv_until(WAIT, |s| first(s) == want_c).await.unwrap(),
         "b got {:?}",
         b.rib
     );
     // c gets a's path (the only other one).
-    let want_a = Some(AsPath {
-        segments: vec![AsPathSegment::Sequence(vec![65002])],
-    });
+    let want_a = Some(AsPath::from(vec![AsPathSegment::Sequence(vec![65002])]));
     assert!(c.recv_until(WAIT, |s| first(s) == want_a).await.unwrap());
     // a gets c's.
     assert!(a.recv_until(WAIT, |s| first(s) == want_c).await.unwrap());

@@ -66,9 +66,7 @@ fn speaker(host: u8, asn: u32) -> SpeakerConfig {
 fn attrs(asn: u32, med: u32) -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![asn])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![asn])])),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
         med: Some(med),
         ..Default::default()

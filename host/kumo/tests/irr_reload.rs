@@ -55,9 +55,7 @@ async fn reload_reads_the_irr_files_again_and_reevaluates() {
     let later: IpNet = "193.0.16.0/21".parse().unwrap();
     let attrs = PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![3333])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![3333])])),
         next_hop: Some("192.0.2.9".parse().unwrap()),
         ..Default::default()
     };

@@ -68,9 +68,7 @@ fn verdicts(engine: &PolicyEngine) -> Vec<ImportResult> {
     for path in [&[3333, 1299][..], &[3333, 1, 2, 3, 4, 5], &[6939]] {
         let attrs = PathAttributes {
             origin: Some(Origin::Igp),
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(path.to_vec())],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path.to_vec())])),
             next_hop: Some("192.0.2.1".parse().unwrap()),
             ..Default::default()
         };

@@ -49,9 +49,12 @@ fn wire_attrs(action: bool) -> PathAttributes {
     }
     PathAttributes {
         origin: Some(kumo_wire::Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![asn(0), 1299, 174, 15169])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![
+            asn(0),
+            1299,
+            174,
+            15169,
+        ])])),
         next_hop: Some(address(0)),
         med: Some(10),
         communities: communities.into(),
@@ -64,12 +67,7 @@ fn sdk_attrs(a: &PathAttributes) -> Attributes {
     attrs.as_path = kumo_sdk::AsPath {
         segments: vec![kumo_sdk::Segment {
             kind: kumo_sdk::SegmentKind::Sequence,
-            asns: a
-                .as_path
-                .iter()
-                .flat_map(|p| &p.segments)
-                .flat_map(|s| s.asns().to_vec())
-                .collect(),
+            asns: a.as_path.iter().flat_map(|p| p.asns()).collect(),
         }],
     };
     attrs.next_hop = a.next_hop.map(IpAddr::V4);

@@ -40,9 +40,9 @@ fn config() -> serde_json::Value {
 fn wire_attrs() -> PathAttributes {
     PathAttributes {
         origin: Some(kumo_wire::Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![3333, 1299, 174, 15169])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![
+            3333, 1299, 174, 15169,
+        ])])),
         next_hop: Some("192.0.2.1".parse().unwrap()),
         med: Some(10),
         communities: kumo_wire::thin_vec![(3333 << 16) | 100, (1299 << 16) | 2000],
@@ -67,7 +67,7 @@ fn sdk_attrs(a: &PathAttributes, next_hop: Option<IpAddr>) -> Attributes {
             segments: a
                 .as_path
                 .iter()
-                .flat_map(|p| &p.segments)
+                .flat_map(|p| p.segments())
                 .map(|s| kumo_sdk::Segment {
                     kind: kumo_sdk::SegmentKind::Sequence,
                     asns: s.asns().to_vec(),

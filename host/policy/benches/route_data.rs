@@ -83,9 +83,9 @@ fn data() -> Data {
 fn attrs() -> PathAttributes {
     PathAttributes {
         origin: Some(kumo_wire::Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![3333, 6939, ORIGIN])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![
+            3333, 6939, ORIGIN,
+        ])])),
         next_hop: Some("192.0.2.1".parse().unwrap()),
         ..Default::default()
     }

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use kumo_wire::{AsPath, AsPathSegment, LargeCommunity, Origin, PathAttributes};
+use kumo_wire::{AsPath, AsPathSegmentRef, LargeCommunity, Origin, PathAttributes};
 
 use crate::bindings::kumo::policy::types as t;
 
@@ -151,14 +151,13 @@ pub(crate) fn attributes(attrs: &PathAttributes, next_hop: Option<IpAddr>) -> t:
             .as_path
             .as_ref()
             .map(|path| {
-                path.segments
-                    .iter()
+                path.segments()
                     .map(|s| t::AsPathSegment {
                         kind: match s {
-                            AsPathSegment::Sequence(_) => t::SegmentKind::Sequence,
-                            AsPathSegment::Set(_) => t::SegmentKind::Set,
-                            AsPathSegment::ConfedSequence(_) => t::SegmentKind::ConfedSequence,
-                            AsPathSegment::ConfedSet(_) => t::SegmentKind::ConfedSet,
+                            AsPathSegmentRef::Sequence(_) => t::SegmentKind::Sequence,
+                            AsPathSegmentRef::Set(_) => t::SegmentKind::Set,
+                            AsPathSegmentRef::ConfedSequence(_) => t::SegmentKind::ConfedSequence,
+                            AsPathSegmentRef::ConfedSet(_) => t::SegmentKind::ConfedSet,
                         },
                         asns: s.asns().to_vec(),
                     })
@@ -254,14 +253,16 @@ pub(crate) fn encode_attributes(
         out.extend_from_slice(&n.to_le_bytes());
         Some(())
     }
-    let segments = attrs.as_path.as_ref().map_or(&[][..], |p| &p.segments[..]);
-    count(segments, out)?;
-    for s in segments {
+    let empty = AsPath::new();
+    let path = attrs.as_path.as_ref().unwrap_or(&empty);
+    let segments = u16::try_from(path.segment_count()).ok()?;
+    out.extend_from_slice(&segments.to_le_bytes());
+    for s in path.segments() {
         out.push(match s {
-            AsPathSegment::Sequence(_) => 0,
-            AsPathSegment::Set(_) => 1,
-            AsPathSegment::ConfedSequence(_) => 2,
-            AsPathSegment::ConfedSet(_) => 3,
+            AsPathSegmentRef::Sequence(_) => 0,
+            AsPathSegmentRef::Set(_) => 1,
+            AsPathSegmentRef::ConfedSequence(_) => 2,
+            AsPathSegmentRef::ConfedSet(_) => 3,
         });
         let asns = s.asns();
         count(asns, out)?;
@@ -297,9 +298,6 @@ fn large(c: &t::LargeCommunity) -> LargeCommunity {
     }
 }
 
-/// Largest AS_SEQUENCE segment (its length is one octet on the wire).
-const MAX_SEGMENT_LEN: usize = 255;
-
 /// `attrs` with `m` applied: removals first, then additions (an addition of
 /// something already present is skipped), then `prepend` copies of the
 /// left-most AS. Preference is not an attribute: the caller reads it.
@@ -332,25 +330,21 @@ pub(crate) fn apply(attrs: &PathAttributes, m: &t::Modification) -> PathAttribut
 /// announcing client's AS (it is not in the path itself); a path that does
 /// not start with an AS_SEQUENCE is left alone.
 fn prepend(attrs: &mut PathAttributes, times: u8) {
-    let Some(AsPath { segments }) = attrs.as_path.as_mut() else {
+    let Some(path) = attrs.as_path.as_mut() else {
         return;
     };
-    let Some(AsPathSegment::Sequence(first)) = segments.first_mut() else {
+    let Some(AsPathSegmentRef::Sequence(first)) = path.segments().next() else {
         return;
     };
     let Some(&asn) = first.first() else { return };
-    let times = usize::from(times);
-    if first.len() + times <= MAX_SEGMENT_LEN {
-        first.splice(0..0, std::iter::repeat_n(asn, times));
-    } else {
-        segments.insert(0, AsPathSegment::Sequence(vec![asn; times]));
-    }
+    path.prepend(asn, usize::from(times));
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use kumo_wire::AsPathSegment;
 
     fn modification() -> t::Modification {
         t::Modification {
@@ -397,9 +391,7 @@ mod tests {
     #[test]
     fn prepend_left_most_as() {
         let attrs = PathAttributes {
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(vec![64501, 3356])],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![64501, 3356])])),
             ..Default::default()
         };
         let out = apply(
@@ -410,13 +402,11 @@ mod tests {
             },
         );
         assert_eq!(
-            out.as_path.unwrap().segments,
+            out.as_path.unwrap().to_segments(),
             vec![AsPathSegment::Sequence(vec![64501, 64501, 64501, 3356])]
         );
         let long = PathAttributes {
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(vec![7; 254])],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![7; 254])])),
             ..Default::default()
         };
         let out = apply(
@@ -426,7 +416,7 @@ mod tests {
                 ..modification()
             },
         );
-        let segments = out.as_path.unwrap().segments;
+        let segments = out.as_path.unwrap().to_segments();
         assert_eq!(segments.len(), 2);
         assert_eq!(segments[0], AsPathSegment::Sequence(vec![7; 3]));
     }
@@ -434,12 +424,10 @@ mod tests {
     fn full_example() -> PathAttributes {
         PathAttributes {
             origin: Some(Origin::Incomplete),
-            as_path: Some(AsPath {
-                segments: vec![
-                    AsPathSegment::Sequence(vec![64501, 64502]),
-                    AsPathSegment::Set(vec![3341]),
-                ],
-            }),
+            as_path: Some(AsPath::from(vec![
+                AsPathSegment::Sequence(vec![64501, 64502]),
+                AsPathSegment::Set(vec![3341]),
+            ])),
             med: Some(10),
             local_pref: Some(200),
             atomic_aggregate: true,
@@ -511,7 +499,7 @@ mod tests {
                     PathAttributes {
                         origin: origin
                             .map(|o| [Origin::Igp, Origin::Egp, Origin::Incomplete][usize::from(o)]),
-                        as_path: path.map(|segments| AsPath { segments }),
+                        as_path: path.map(AsPath::from),
                         next_hop: next_hop.map(Into::into),
                         med,
                         local_pref,

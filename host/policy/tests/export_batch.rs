@@ -36,7 +36,7 @@ fn path_len(result: &ExportResult, target: usize) -> Option<usize> {
         .iter()
         .find(|(t, _)| *t == target)
         .and_then(|(_, a)| a.as_path.as_ref())
-        .map(|p| p.segments.iter().map(|s| s.asns().len()).sum())
+        .map(|p| p.segments().map(|s| s.asns().len()).sum())
 }
 
 #[test]

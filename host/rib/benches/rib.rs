@@ -47,9 +47,9 @@ fn route_attrs(from: u32, variant: u32) -> RouteAttrs {
     RouteAttrs {
         attrs: PathAttributes {
             origin: Some(Origin::Igp),
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(vec![asn, 3333, 1299, 15169])],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![
+                asn, 3333, 1299, 15169,
+            ])])),
             next_hop: Some(Ipv4Addr::new(192, 0, 2, from as u8)),
             med: Some(variant),
             communities: kumo_wire::thin_vec![(asn << 16) | 100, (3333 << 16) | 2000],
@@ -228,9 +228,7 @@ fn path_attrs(source: u32) -> RouteAttrs {
     let len = 2 + source % 3;
     let mut path = vec![neighbour];
     path.extend((0..len).map(|k| 3000 + k));
-    a.attrs.as_path = Some(AsPath {
-        segments: vec![AsPathSegment::Sequence(path)],
-    });
+    a.attrs.as_path = Some(AsPath::from(vec![AsPathSegment::Sequence(path)]));
     a
 }
 
@@ -293,7 +291,7 @@ fn best_path(c: &mut Criterion) {
         let source = best as u32 + 1;
         let mut longer = path_attrs(source);
         if let Some(p) = longer.attrs.as_path.as_mut() {
-            p.segments = vec![AsPathSegment::Sequence(vec![64500 + source; 12])];
+            *p = AsPath::sequence(&[64500 + source; 12]);
         }
         let longer = Arc::new(longer);
         let own = &sets[best];

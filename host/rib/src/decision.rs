@@ -22,7 +22,7 @@
 use std::cmp::Ordering;
 use std::net::{IpAddr, Ipv4Addr};
 
-use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
+use kumo_wire::{AsPath, AsPathSegmentRef, Origin, PathAttributes};
 
 use crate::peer::PeerId;
 
@@ -80,22 +80,18 @@ impl RankKey {
 
 /// AS_PATH length for the decision process (RFC 4271 §9.1.2.2 a, RFC 5065 §5.3).
 pub fn as_path_len(path: &AsPath) -> u32 {
-    path.segments
-        .iter()
+    path.segments()
         .map(|s| match s {
-            AsPathSegment::Sequence(asns) => u32::try_from(asns.len()).unwrap_or(u32::MAX),
-            AsPathSegment::Set(_) => 1,
-            AsPathSegment::ConfedSequence(_) | AsPathSegment::ConfedSet(_) => 0,
+            AsPathSegmentRef::Sequence(asns) => u32::try_from(asns.len()).unwrap_or(u32::MAX),
+            AsPathSegmentRef::Set(_) => 1,
+            AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_) => 0,
         })
         .fold(0u32, u32::saturating_add)
 }
 
 /// The AS a path was learned from, for MED comparability (RFC 4271 §9.1.2.2 c).
 pub fn neighbour_as(path: &AsPath) -> Option<u32> {
-    match path.segments.first() {
-        Some(AsPathSegment::Sequence(asns)) => asns.first().copied(),
-        _ => None,
-    }
+    path.first_asn()
 }
 
 /// Compares without MED; `Greater` means `a` is preferred.
@@ -236,6 +232,7 @@ impl Ranking {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use kumo_wire::AsPathSegment;
     use proptest::prelude::*;
 
     fn key(source: u32) -> RankKey {
@@ -359,19 +356,15 @@ mod tests {
 
     #[test]
     fn as_path_length_rules() {
-        let p = AsPath {
-            segments: vec![
-                AsPathSegment::ConfedSequence(vec![1, 2]),
-                AsPathSegment::Sequence(vec![3, 4, 5]),
-                AsPathSegment::Set(vec![6, 7]),
-                AsPathSegment::ConfedSet(vec![8]),
-            ],
-        };
+        let p = AsPath::from(vec![
+            AsPathSegment::ConfedSequence(vec![1, 2]),
+            AsPathSegment::Sequence(vec![3, 4, 5]),
+            AsPathSegment::Set(vec![6, 7]),
+            AsPathSegment::ConfedSet(vec![8]),
+        ]);
         assert_eq!(as_path_len(&p), 4);
         assert_eq!(neighbour_as(&p), None);
-        let q = AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![64501, 3])],
-        };
+        let q = AsPath::from(vec![AsPathSegment::Sequence(vec![64501, 3])]);
         assert_eq!(neighbour_as(&q), Some(64501));
         assert_eq!(neighbour_as(&AsPath::default()), None);
     }

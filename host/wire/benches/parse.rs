@@ -45,9 +45,7 @@ fn ctx() -> CodecContext {
 fn typical_attrs(as_path: Vec<u32>, communities: Vec<u32>, large: Vec<LargeCommunity>) -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(as_path)],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(as_path)])),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
         med: Some(10),
         communities: communities.into(),

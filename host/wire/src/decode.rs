@@ -23,10 +23,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::nlri::{self, Family, NlriError};
 use crate::notification::{code, header, open as open_err, update as update_err};
 use crate::{
-    AS_TRANS, AddPathMode, AfiSafi, Aggregator, AsPath, AsPathSegment, Capability, CodecContext,
-    GracefulRestartAfi, HEADER_LEN, LargeCommunity, LlgrAfi, MAX_EXTENDED_MESSAGE_LEN, Message, MpNextHop,
-    MpReach, MpUnreach, Notification, Open, Origin, RawAttribute, Role, RouteRefresh, RouteRefreshSubtype,
-    Update, attr_flags, attr_type, msg_type,
+    AS_TRANS, AddPathMode, AfiSafi, Aggregator, AsPath, AsPathSegment, AsPathSegmentRef, Capability,
+    CodecContext, GracefulRestartAfi, HEADER_LEN, LargeCommunity, LlgrAfi, MAX_EXTENDED_MESSAGE_LEN, Message,
+    MpNextHop, MpReach, MpUnreach, Notification, Open, Origin, RawAttribute, Role, RouteRefresh,
+    RouteRefreshSubtype, Update, attr_flags, attr_type, msg_type,
 };
 
 /// How an attribute error was handled (RFC 7606 §2).
@@ -509,9 +509,7 @@ impl AttrDecoder<'_> {
                     }
                     match decode_as_path(value, 4) {
                         Ok(path) if category == OPTIONAL_TRANSITIVE => {
-                            let confed = path.segments.iter().any(|s| {
-                                matches!(s, AsPathSegment::ConfedSequence(_) | AsPathSegment::ConfedSet(_))
-                            });
+                            let confed = path.segments().any(|s| s.is_confed());
                             if confed {
                                 self.discard(type_code, "AS4_PATH with confederation segments");
                             } else {
@@ -736,36 +734,37 @@ fn count_segments(mut data: &[u8], asn_len: usize) -> usize {
 
 /// Decode AS_PATH or AS4_PATH with `asn_len`-octet ASNs (RFC 4271 §4.3, RFC 7606 §7.2).
 fn decode_as_path(mut data: &[u8], asn_len: usize) -> Result<AsPath, &'static str> {
-    // Sized exactly: a route server keeps every distinct AS_PATH, and a `Vec`
-    // grown by `push` reserves four 32-octet segments for the usual one.
-    let mut segments = Vec::with_capacity(count_segments(data, asn_len));
+    // Sized exactly: a route server keeps every distinct AS_PATH. One header
+    // word per segment plus one word per ASN.
+    let segments = count_segments(data, asn_len);
+    let asns = data.len().saturating_sub(2 * segments) / asn_len;
+    let mut path = AsPath::with_capacity(segments + asns);
     while let [seg_type, count, rest @ ..] = data {
         if *count == 0 {
             return Err("zero-length AS_PATH segment");
         }
+        if !(1..=4).contains(seg_type) {
+            return Err("bad AS_PATH segment type");
+        }
         let (asns, rest) = rest
             .split_at_checked(usize::from(*count) * asn_len)
             .ok_or("AS_PATH segment overrun")?;
-        let asns: Vec<u32> = if asn_len == 4 {
-            asns.chunks_exact(4)
-                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
+        path.words.push((u32::from(*seg_type) << 16) | u32::from(*count));
+        if asn_len == 4 {
+            path.words.extend(
+                asns.chunks_exact(4)
+                    .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+            );
         } else {
-            asns.chunks_exact(2)
-                .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-                .collect()
-        };
-        segments.push(match seg_type {
-            1 => AsPathSegment::Set(asns),
-            2 => AsPathSegment::Sequence(asns),
-            3 => AsPathSegment::ConfedSequence(asns),
-            4 => AsPathSegment::ConfedSet(asns),
-            _ => return Err("bad AS_PATH segment type"),
-        });
+            path.words.extend(
+                asns.chunks_exact(2)
+                    .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))),
+            );
+        }
         data = rest;
     }
     if data.is_empty() {
-        Ok(AsPath { segments })
+        Ok(path)
     } else {
         Err("AS_PATH segment overrun")
     }
@@ -774,35 +773,38 @@ fn decode_as_path(mut data: &[u8], asn_len: usize) -> Result<AsPath, &'static st
 /// RFC 6793 §4.2.3: the leading `keep` ASes of the 2-octet AS_PATH (an AS_SET
 /// counting as one, confederation segments as none) followed by AS4_PATH.
 fn merge_as4_path(as_path: &AsPath, as4_path: AsPath, keep: usize) -> AsPath {
-    let mut segments = Vec::with_capacity(as_path.segments.len() + as4_path.segments.len());
+    let mut segments: Vec<AsPathSegment> =
+        Vec::with_capacity(as_path.segment_count() + as4_path.segment_count());
     let mut remaining = keep;
-    for segment in &as_path.segments {
+    for segment in as_path.segments() {
         match segment {
             // Confederation segments are not in AS4_PATH: keep them as they are.
-            AsPathSegment::ConfedSequence(_) | AsPathSegment::ConfedSet(_) => segments.push(segment.clone()),
+            AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_) => {
+                segments.push(segment.to_owned())
+            }
             _ if remaining == 0 => break,
-            AsPathSegment::Sequence(asns) => {
+            AsPathSegmentRef::Sequence(asns) => {
                 let take = remaining.min(asns.len());
                 segments.push(AsPathSegment::Sequence(asns[..take].to_vec()));
                 remaining -= take;
             }
-            AsPathSegment::Set(_) => {
-                segments.push(segment.clone());
+            AsPathSegmentRef::Set(_) => {
+                segments.push(segment.to_owned());
                 remaining -= 1;
             }
         }
     }
-    let mut as4_segments = as4_path.segments.into_iter();
+    let mut as4_segments = as4_path.segments().peekable();
     // Join the kept head and AS4_PATH into one sequence where they meet, as the
     // original 4-octet path had it.
-    if let (Some(AsPathSegment::Sequence(head)), Some(AsPathSegment::Sequence(_))) =
-        (segments.last_mut(), as4_segments.as_slice().first())
-        && let Some(AsPathSegment::Sequence(tail)) = as4_segments.next()
+    if let (Some(AsPathSegment::Sequence(head)), Some(AsPathSegmentRef::Sequence(tail))) =
+        (segments.last_mut(), as4_segments.peek())
     {
-        head.extend(tail);
+        head.extend_from_slice(tail);
+        as4_segments.next();
     }
-    segments.extend(as4_segments);
-    AsPath { segments }
+    segments.extend(as4_segments.map(|s| s.to_owned()));
+    AsPath::from_segments(segments)
 }
 
 #[cfg(test)]
@@ -819,27 +821,26 @@ mod tests {
         // One SEQUENCE of 2 four-octet ASNs; then a SET of 1 after it.
         let one = [2, 2, 0, 0, 0xfd, 0xe9, 0, 0, 0xfd, 0xea];
         let path = decode_as_path(&one, 4).unwrap();
-        assert_eq!((path.segments.len(), path.segments.capacity()), (1, 1));
+        assert_eq!((path.words.len(), path.words.capacity()), (3, 3));
         let two = [&one[..], &[1, 1, 0, 0, 0, 7]].concat();
         let path = decode_as_path(&two, 4).unwrap();
-        assert_eq!((path.segments.len(), path.segments.capacity()), (2, 2));
-        assert_eq!(path.segments[1], AsPathSegment::Set(vec![7]));
+        assert_eq!((path.words.len(), path.words.capacity()), (5, 5));
+        assert_eq!(path.to_segments()[1], AsPathSegment::Set(vec![7]));
         // An overrun is still an error, not a short count.
         assert!(decode_as_path(&two[..two.len() - 1], 4).is_err());
     }
 
     #[test]
     fn as4_merge_keeps_the_leading_2_octet_ases() {
-        let as_path = AsPath {
-            segments: vec![seq(&[65001, 23456, 23456]), AsPathSegment::Set(vec![1, 2])],
-        };
-        let as4 = AsPath {
-            segments: vec![seq(&[4200000001, 4200000002]), AsPathSegment::Set(vec![1, 2])],
-        };
+        let as_path = AsPath::from(vec![seq(&[65001, 23456, 23456]), AsPathSegment::Set(vec![1, 2])]);
+        let as4 = AsPath::from(vec![
+            seq(&[4200000001, 4200000002]),
+            AsPathSegment::Set(vec![1, 2]),
+        ]);
         // AS_PATH length 4, AS4_PATH length 3: keep one leading ASN.
         let merged = merge_as4_path(&as_path, as4, 1);
         assert_eq!(
-            merged.segments,
+            merged.to_segments(),
             vec![
                 seq(&[65001, 4200000001, 4200000002]),
                 AsPathSegment::Set(vec![1, 2])
@@ -849,15 +850,11 @@ mod tests {
 
     #[test]
     fn as4_merge_with_confed_head() {
-        let as_path = AsPath {
-            segments: vec![AsPathSegment::ConfedSequence(vec![64512]), seq(&[23456])],
-        };
-        let as4 = AsPath {
-            segments: vec![seq(&[4200000001])],
-        };
+        let as_path = AsPath::from(vec![AsPathSegment::ConfedSequence(vec![64512]), seq(&[23456])]);
+        let as4 = AsPath::from(vec![seq(&[4200000001])]);
         let merged = merge_as4_path(&as_path, as4, 0);
         assert_eq!(
-            merged.segments,
+            merged.to_segments(),
             vec![AsPathSegment::ConfedSequence(vec![64512]), seq(&[4200000001])]
         );
     }
@@ -870,7 +867,7 @@ mod tests {
         assert!(decode_as_path(&[2, 2, 0, 0, 0, 1], 4).is_err());
         assert!(decode_as_path(&[2, 1, 0, 0, 0, 1, 2], 4).is_err());
         assert_eq!(
-            decode_as_path(&[2, 2, 0, 1, 0, 2], 2).unwrap().segments,
+            decode_as_path(&[2, 2, 0, 1, 0, 2], 2).unwrap().to_segments(),
             vec![seq(&[1, 2])]
         );
         assert_eq!(decode_as_path(&[], 4).unwrap(), AsPath::default());

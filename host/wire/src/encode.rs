@@ -16,7 +16,7 @@ use ipnet::IpNet;
 
 use crate::nlri::{self, Family};
 use crate::{
-    AS_TRANS, AddPathMode, AfiSafi, Aggregator, AsPath, AsPathSegment, Capability, CodecContext, HEADER_LEN,
+    AS_TRANS, AddPathMode, AfiSafi, Aggregator, AsPathSegmentRef, Capability, CodecContext, HEADER_LEN,
     MARKER, MAX_MESSAGE_LEN, Message, MpNextHop, MpReach, MpUnreach, Nlri, Open, PathAttributes,
     RawAttribute, Update, attr_flags, attr_type, msg_type,
 };
@@ -391,16 +391,10 @@ fn write_attributes(
     if let Some(path) = &attrs.as_path {
         raw_below(out, attr_type::AS_PATH)?;
         put_attr(out, WELL_KNOWN, attr_type::AS_PATH, |out| {
-            write_as_path(out, path, ctx.four_octet_as);
+            write_as_path(out, path.segments(), ctx.four_octet_as);
             Ok(())
         })?;
-        if !ctx.four_octet_as
-            && path
-                .segments
-                .iter()
-                .flat_map(|s| s.asns())
-                .any(|&asn| asn > u32::from(u16::MAX))
-        {
+        if !ctx.four_octet_as && path.asns().any(|asn| asn > u32::from(u16::MAX)) {
             as4_path = Some(path);
         }
     }
@@ -465,15 +459,7 @@ fn write_attributes(
         raw_below(out, attr_type::AS4_PATH)?;
         put_attr(out, OPTIONAL_TRANSITIVE, attr_type::AS4_PATH, |out| {
             // RFC 6793 §3: no confederation segments in AS4_PATH.
-            let public = AsPath {
-                segments: path
-                    .segments
-                    .iter()
-                    .filter(|s| matches!(s, AsPathSegment::Sequence(_) | AsPathSegment::Set(_)))
-                    .cloned()
-                    .collect(),
-            };
-            write_as_path(out, &public, true);
+            write_as_path(out, path.segments().filter(|s| !s.is_confed()), true);
             Ok(())
         })?;
     }
@@ -532,8 +518,12 @@ fn write_aggregator4(out: &mut Vec<u8>, agg: &Aggregator) {
     out.extend_from_slice(&agg.address.octets());
 }
 
-fn write_as_path(out: &mut Vec<u8>, path: &AsPath, four_octet: bool) {
-    for segment in &path.segments {
+fn write_as_path<'a>(
+    out: &mut Vec<u8>,
+    segments: impl Iterator<Item = AsPathSegmentRef<'a>>,
+    four_octet: bool,
+) {
+    for segment in segments {
         for chunk in segment.asns().chunks(255) {
             out.extend_from_slice(&[segment.type_code(), chunk.len() as u8]);
             for &asn in chunk {

@@ -4,6 +4,7 @@
 //! the session FSM consumes [`Open`], [`Notification`] and [`Message`]; the RIB
 //! consumes [`Update`] and [`PathAttributes`].
 
+use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
@@ -327,10 +328,101 @@ pub enum AsPathSegment {
     ConfedSet(Vec<u32>),
 }
 
+/// Most ASNs one AS_PATH segment carries on the wire (its count is one octet).
+pub const MAX_SEGMENT_ASNS: usize = 255;
+
+/// One AS_PATH segment of an [`AsPath`], borrowed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AsPathSegmentRef<'a> {
+    Sequence(&'a [u32]),
+    Set(&'a [u32]),
+    ConfedSequence(&'a [u32]),
+    ConfedSet(&'a [u32]),
+}
+
 /// AS_PATH with 4-octet ASNs (AS4_PATH already merged in for 2-octet speakers).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+///
+/// Stored in one block: per segment a header word (type code << 16 | ASN
+/// count) followed by its ASNs. Every interned attribute set holds one: as a
+/// `Vec` of segments each with its own `Vec` it was two heap blocks and 24
+/// inline octets (8 here), ~24 octets more per set (BENCHMARKS.md, session 8).
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct AsPath {
-    pub segments: Vec<AsPathSegment>,
+    pub(crate) words: ThinVec<u32>,
+}
+
+impl fmt::Debug for AsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.segments()).finish()
+    }
+}
+
+impl From<Vec<AsPathSegment>> for AsPath {
+    fn from(segments: Vec<AsPathSegment>) -> Self {
+        AsPath::from_segments(segments)
+    }
+}
+
+impl<'a> AsPathSegmentRef<'a> {
+    /// The segment type code (1 AS_SET, 2 AS_SEQUENCE, 3 AS_CONFED_SEQUENCE, 4 AS_CONFED_SET).
+    pub fn type_code(&self) -> u8 {
+        match self {
+            AsPathSegmentRef::Set(_) => 1,
+            AsPathSegmentRef::Sequence(_) => 2,
+            AsPathSegmentRef::ConfedSequence(_) => 3,
+            AsPathSegmentRef::ConfedSet(_) => 4,
+        }
+    }
+
+    pub fn asns(&self) -> &'a [u32] {
+        match *self {
+            AsPathSegmentRef::Sequence(asns)
+            | AsPathSegmentRef::Set(asns)
+            | AsPathSegmentRef::ConfedSequence(asns)
+            | AsPathSegmentRef::ConfedSet(asns) => asns,
+        }
+    }
+
+    /// Is this a confederation segment (RFC 5065)?
+    pub fn is_confed(&self) -> bool {
+        matches!(
+            self,
+            AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_)
+        )
+    }
+
+    pub fn to_owned(&self) -> AsPathSegment {
+        let asns = self.asns().to_vec();
+        match self {
+            AsPathSegmentRef::Sequence(_) => AsPathSegment::Sequence(asns),
+            AsPathSegmentRef::Set(_) => AsPathSegment::Set(asns),
+            AsPathSegmentRef::ConfedSequence(_) => AsPathSegment::ConfedSequence(asns),
+            AsPathSegmentRef::ConfedSet(_) => AsPathSegment::ConfedSet(asns),
+        }
+    }
+}
+
+/// The segments of an [`AsPath`], in order.
+#[derive(Debug, Clone)]
+pub struct AsPathSegments<'a> {
+    words: &'a [u32],
+}
+
+impl<'a> Iterator for AsPathSegments<'a> {
+    type Item = AsPathSegmentRef<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (&header, rest) = self.words.split_first()?;
+        let len = (header & 0xffff) as usize;
+        let (asns, rest) = rest.split_at(len.min(rest.len()));
+        self.words = rest;
+        Some(match header >> 16 {
+            1 => AsPathSegmentRef::Set(asns),
+            3 => AsPathSegmentRef::ConfedSequence(asns),
+            4 => AsPathSegmentRef::ConfedSet(asns),
+            _ => AsPathSegmentRef::Sequence(asns),
+        })
+    }
 }
 
 /// AGGREGATOR attribute (4-octet form; AS4_AGGREGATOR already merged in).
@@ -446,15 +538,115 @@ impl Update {
 }
 
 impl AsPath {
+    /// An empty AS_PATH (what a route server's own routes would carry).
+    pub fn new() -> Self {
+        AsPath::default()
+    }
+
+    /// A path of one AS_SEQUENCE.
+    pub fn sequence(asns: &[u32]) -> Self {
+        let mut path = AsPath::with_capacity(1 + asns.len());
+        path.push(AsPathSegmentRef::Sequence(asns));
+        path
+    }
+
+    /// Room for `words` header words and ASNs without reallocating.
+    pub fn with_capacity(words: usize) -> Self {
+        AsPath {
+            words: ThinVec::with_capacity(words),
+        }
+    }
+
+    pub fn from_segments(segments: impl IntoIterator<Item = AsPathSegment>) -> Self {
+        let mut path = AsPath::new();
+        for segment in segments {
+            path.push(segment.as_ref());
+        }
+        path
+    }
+
+    /// Appends `segment` (split in two if it holds more than 65,535 ASNs, which
+    /// no BGP message can carry). An empty segment is left out: it has no
+    /// meaning, and the wire has no way to carry one (RFC 7606 §7.2).
+    pub fn push(&mut self, segment: AsPathSegmentRef<'_>) {
+        let code = u32::from(segment.type_code()) << 16;
+        for chunk in segment.asns().chunks(usize::from(u16::MAX)) {
+            self.words.push(code | chunk.len() as u32);
+            self.words.extend_from_slice(chunk);
+        }
+    }
+
+    /// Prepends `asn` `times` times: into the first segment if it is an
+    /// AS_SEQUENCE with room (a segment on the wire holds at most 255 ASNs),
+    /// else as a new AS_SEQUENCE in front (RFC 4271 §5.1.2).
+    pub fn prepend(&mut self, asn: u32, times: usize) {
+        if times == 0 {
+            return;
+        }
+        let mut rest = self.segments();
+        let mut words = ThinVec::with_capacity(self.words.len() + times + 1);
+        match rest.clone().next() {
+            Some(AsPathSegmentRef::Sequence(asns)) if asns.len() + times <= MAX_SEGMENT_ASNS => {
+                words.push((2 << 16) | (asns.len() + times) as u32);
+                words.extend(std::iter::repeat_n(asn, times));
+                words.extend_from_slice(asns);
+                rest.next();
+            }
+            _ => {
+                let mut left = times;
+                while left > 0 {
+                    let n = left.min(MAX_SEGMENT_ASNS);
+                    words.push((2 << 16) | n as u32);
+                    words.extend(std::iter::repeat_n(asn, n));
+                    left -= n;
+                }
+            }
+        }
+        words.extend_from_slice(rest.words);
+        self.words = words;
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> AsPathSegments<'_> {
+        AsPathSegments { words: &self.words }
+    }
+
+    /// The segments as owned values (for tests and rare rewrites).
+    pub fn to_segments(&self) -> Vec<AsPathSegment> {
+        self.segments().map(|s| s.to_owned()).collect()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments().count()
+    }
+
+    /// No segment at all?
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The left-most AS of the path (the neighbour's), if it starts with an
+    /// AS_SEQUENCE.
+    pub fn first_asn(&self) -> Option<u32> {
+        match self.segments().next()? {
+            AsPathSegmentRef::Sequence(asns) => asns.first().copied(),
+            _ => None,
+        }
+    }
+
+    /// Every ASN of every segment, in order.
+    pub fn asns(&self) -> impl Iterator<Item = u32> + '_ {
+        self.segments().flat_map(|s| s.asns().iter().copied())
+    }
+
     /// Path length as used by best-path selection (RFC 4271 §9.1.2.2): an AS_SET
     /// counts as one, confederation segments count as zero.
     pub fn path_len(&self) -> usize {
-        self.segments
-            .iter()
+        self.segments()
             .map(|segment| match segment {
-                AsPathSegment::Sequence(asns) => asns.len(),
-                AsPathSegment::Set(_) => 1,
-                AsPathSegment::ConfedSequence(_) | AsPathSegment::ConfedSet(_) => 0,
+                AsPathSegmentRef::Sequence(asns) => asns.len(),
+                AsPathSegmentRef::Set(_) => 1,
+                AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_) => 0,
             })
             .sum()
     }
@@ -476,6 +668,96 @@ impl AsPathSegment {
             | AsPathSegment::Set(asns)
             | AsPathSegment::ConfedSequence(asns)
             | AsPathSegment::ConfedSet(asns) => asns,
+        }
+    }
+
+    /// This segment, borrowed (the form [`AsPath`] hands out).
+    pub fn as_ref(&self) -> AsPathSegmentRef<'_> {
+        match self {
+            AsPathSegment::Sequence(asns) => AsPathSegmentRef::Sequence(asns),
+            AsPathSegment::Set(asns) => AsPathSegmentRef::Set(asns),
+            AsPathSegment::ConfedSequence(asns) => AsPathSegmentRef::ConfedSequence(asns),
+            AsPathSegment::ConfedSet(asns) => AsPathSegmentRef::ConfedSet(asns),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn seq(asns: &[u32]) -> AsPathSegment {
+        AsPathSegment::Sequence(asns.to_vec())
+    }
+
+    #[test]
+    fn an_as_path_is_one_block_of_words() {
+        let path = AsPath::from(vec![seq(&[64500, 64501]), AsPathSegment::Set(vec![7])]);
+        assert_eq!(&path.words[..], &[(2 << 16) | 2, 64500, 64501, (1 << 16) | 1, 7]);
+        // 8 octets inline (`Option` too): the interned attribute set stays small.
+        assert_eq!(std::mem::size_of::<Option<AsPath>>(), 8);
+        assert_eq!(format!("{path:?}"), "[Sequence([64500, 64501]), Set([7])]");
+        assert_eq!(path.segment_count(), 2);
+        assert_eq!(path.first_asn(), Some(64500));
+        assert_eq!(path.path_len(), 3);
+        assert_eq!(path.asns().collect::<Vec<_>>(), vec![64500, 64501, 7]);
+    }
+
+    #[test]
+    fn prepend_joins_the_first_sequence_while_it_has_room() {
+        let mut path = AsPath::from(vec![seq(&[3356]), AsPathSegment::Set(vec![1, 2])]);
+        path.prepend(64501, 2);
+        assert_eq!(
+            path.to_segments(),
+            vec![seq(&[64501, 64501, 3356]), AsPathSegment::Set(vec![1, 2])]
+        );
+        // 254 + 3 would not fit one segment on the wire: a new one in front.
+        let mut long = AsPath::sequence(&[7; 254]);
+        long.prepend(7, 3);
+        assert_eq!(long.to_segments(), vec![seq(&[7; 3]), seq(&[7; 254])]);
+        // A path that starts with a set: a new sequence in front.
+        let mut set_first = AsPath::from(vec![AsPathSegment::Set(vec![1])]);
+        set_first.prepend(9, 1);
+        assert_eq!(
+            set_first.to_segments(),
+            vec![seq(&[9]), AsPathSegment::Set(vec![1])]
+        );
+        assert_eq!(set_first.first_asn(), Some(9));
+        // Nothing to prepend, nothing changes; an empty path gets a sequence.
+        let mut empty = AsPath::new();
+        empty.prepend(9, 0);
+        assert!(empty.is_empty());
+        empty.prepend(9, 2);
+        assert_eq!(empty.to_segments(), vec![seq(&[9, 9])]);
+    }
+
+    fn segment() -> impl Strategy<Value = AsPathSegment> {
+        (0u8..4, prop::collection::vec(any::<u32>(), 0..300)).prop_map(|(kind, asns)| match kind {
+            0 => AsPathSegment::Sequence(asns),
+            1 => AsPathSegment::Set(asns),
+            2 => AsPathSegment::ConfedSequence(asns),
+            _ => AsPathSegment::ConfedSet(asns),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn segments_read_back_as_built(segments in prop::collection::vec(segment(), 0..6)) {
+            let path = AsPath::from_segments(segments.clone());
+            let kept: Vec<AsPathSegment> =
+                segments.iter().filter(|s| !s.asns().is_empty()).cloned().collect();
+            prop_assert_eq!(path.to_segments(), kept);
+            let len: usize = segments
+                .iter()
+                .map(|s| match s {
+                    AsPathSegment::Sequence(a) => a.len(),
+                    AsPathSegment::Set(_) => 1,
+                    _ => 0,
+                })
+                .sum();
+            prop_assert_eq!(path.path_len(), len);
         }
     }
 }

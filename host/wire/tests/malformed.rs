@@ -631,7 +631,7 @@ fn as4_reconciliation_rules() {
     assert!(errors.is_empty());
     assert_eq!(u.attributes.aggregator.unwrap().asn, 65001);
     assert_eq!(
-        u.attributes.as_path.unwrap().segments,
+        u.attributes.as_path.unwrap().to_segments(),
         vec![AsPathSegment::Sequence(vec![65000, 23456])]
     );
     // AS4_PATH longer than AS_PATH is ignored.
@@ -644,7 +644,7 @@ fn as4_reconciliation_rules() {
     );
     let (u, _) = decode_update(&bytes, &ctx2());
     assert_eq!(
-        u.attributes.as_path.unwrap().segments,
+        u.attributes.as_path.unwrap().to_segments(),
         vec![AsPathSegment::Sequence(vec![23456])]
     );
     // AS_SET counts as one ASN when comparing lengths.
@@ -657,7 +657,7 @@ fn as4_reconciliation_rules() {
     );
     let (u, _) = decode_update(&bytes, &ctx2());
     assert_eq!(
-        u.attributes.as_path.unwrap().segments,
+        u.attributes.as_path.unwrap().to_segments(),
         vec![
             AsPathSegment::Sequence(vec![65000]),
             AsPathSegment::Set(vec![65537, 65538])

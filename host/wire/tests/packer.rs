@@ -12,9 +12,10 @@ use kumo_wire::*;
 fn attrs() -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![65001, 4_200_000_000])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![
+            65001,
+            4_200_000_000,
+        ])])),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
         med: Some(10),
         communities: (0..20).collect(),

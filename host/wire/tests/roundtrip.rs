@@ -75,11 +75,9 @@ fn as_path(four_octet: bool) -> impl Strategy<Value = AsPath> {
     );
     (prop::collection::vec(segment(four_octet), 0..4), head).prop_map(move |(segments, head)| {
         if four_octet {
-            AsPath { segments }
+            AsPath::from(segments)
         } else {
-            AsPath {
-                segments: head.into_iter().chain(segments).collect(),
-            }
+            AsPath::from_segments(head.into_iter().chain(segments))
         }
     })
 }

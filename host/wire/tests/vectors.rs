@@ -119,9 +119,7 @@ fn bird_open(add_path: bool) -> Open {
 fn bird_short_attrs(next_hop: Option<Ipv4Addr>) -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![seq(&[65002])],
-        }),
+        as_path: Some(AsPath::from(vec![seq(&[65002])])),
         next_hop,
         otc: Some(65002),
         ..PathAttributes::default()
@@ -257,9 +255,7 @@ fn vectors() -> Vec<Vector> {
             message: Message::Update(Update {
                 attributes: PathAttributes {
                     origin: Some(Origin::Igp),
-                    as_path: Some(AsPath {
-                        segments: vec![seq(&[65002, 4_200_000_001])],
-                    }),
+                    as_path: Some(AsPath::from(vec![seq(&[65002, 4_200_000_001])])),
                     next_hop: Some(Ipv4Addr::new(192, 0, 2, 2)),
                     med: Some(50),
                     communities: kumo_wire::thin_vec![(65002 << 16) | 100],
@@ -365,13 +361,11 @@ fn vectors() -> Vec<Vector> {
                 withdrawn: vec![p("10.1.0.0/16")],
                 attributes: PathAttributes {
                     origin: Some(Origin::Incomplete),
-                    as_path: Some(AsPath {
-                        segments: vec![
-                            seq(&[65000, 65536]),
-                            AsPathSegment::Set(vec![65001, 65002]),
-                            AsPathSegment::ConfedSet(vec![64512]),
-                        ],
-                    }),
+                    as_path: Some(AsPath::from(vec![
+                        seq(&[65000, 65536]),
+                        AsPathSegment::Set(vec![65001, 65002]),
+                        AsPathSegment::ConfedSet(vec![64512]),
+                    ])),
                     next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
                     med: Some(100),
                     local_pref: Some(200),
@@ -425,9 +419,7 @@ fn vectors() -> Vec<Vector> {
             message: Message::Update(Update {
                 attributes: PathAttributes {
                     origin: Some(Origin::Igp),
-                    as_path: Some(AsPath {
-                        segments: vec![seq(&[65000])],
-                    }),
+                    as_path: Some(AsPath::from(vec![seq(&[65000])])),
                     ..PathAttributes::default()
                 },
                 mp_reach: Some(MpReach {
@@ -482,9 +474,7 @@ fn vectors() -> Vec<Vector> {
             message: Message::Update(Update {
                 attributes: PathAttributes {
                     origin: Some(Origin::Igp),
-                    as_path: Some(AsPath {
-                        segments: vec![seq(&[65000, 65537, 65001])],
-                    }),
+                    as_path: Some(AsPath::from(vec![seq(&[65000, 65537, 65001])])),
                     next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
                     aggregator: Some(Aggregator {
                         asn: 65537,

@@ -22,9 +22,7 @@ pub fn speaker(net: u8, host: u8, asn: u32) -> SpeakerConfig {
 pub fn attrs(asn: u32) -> PathAttributes {
     PathAttributes {
         origin: Some(Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(vec![asn])],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(vec![asn])])),
         next_hop: Some(Ipv4Addr::new(192, 0, 2, 9)),
         ..Default::default()
     }

@@ -59,9 +59,7 @@ pub fn clients() -> Vec<ClientCtx> {
 pub fn attrs(path: &[u32], next_hop: &str) -> PathAttributes {
     PathAttributes {
         origin: Some(kumo_wire::Origin::Igp),
-        as_path: Some(AsPath {
-            segments: vec![AsPathSegment::Sequence(path.to_vec())],
-        }),
+        as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path.to_vec())])),
         next_hop: Some(next_hop.parse().unwrap()),
         ..Default::default()
     }

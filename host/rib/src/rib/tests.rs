@@ -39,9 +39,7 @@ fn attrs(from: u32, extra: &[u32], med: Option<u32>) -> Attrs {
     Arc::new(RouteAttrs {
         attrs: PathAttributes {
             origin: Some(Origin::Igp),
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(path)],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path)])),
             next_hop: Some(Ipv4Addr::new(192, 0, 2, from as u8)),
             med,
             ..Default::default()
@@ -682,9 +680,7 @@ fn shaped_attrs(peer: u32, (neighbour, len, med): (u32, u32, u32)) -> Attrs {
     Arc::new(RouteAttrs {
         attrs: PathAttributes {
             origin: Some(if med == 2 { Origin::Egp } else { Origin::Igp }),
-            as_path: Some(AsPath {
-                segments: vec![AsPathSegment::Sequence(path)],
-            }),
+            as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path)])),
             next_hop: Some(Ipv4Addr::new(192, 0, 2, peer as u8)),
             med: Some(med),
             ..Default::default()
