@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use ipnet::IpNet;
-use kumo::daemon::{Daemon, ReloadError};
+use kumo::daemon::ReloadError;
 use kumo::speaker::Speaker;
 use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
 
 mod common;
-use common::{free_port, holds, speaker};
+use common::{free_port, holds, speaker, start_from_file};
 
 const WAIT: Duration = Duration::from_secs(10);
 const NET: u8 = 222;
@@ -45,9 +45,7 @@ async fn reload_reads_the_irr_files_again_and_reevaluates() {
         ),
     )
     .unwrap();
-    let daemon = Daemon::start_from(kumo_config::load(&path).unwrap(), Some(path.clone()))
-        .await
-        .unwrap();
+    let daemon = start_from_file(&path, None).await;
     let bgp = daemon.listening[0];
     let mut a = Speaker::connect(&speaker(NET, 2, 3333), bgp).await.unwrap();
     let mut b = Speaker::connect(&speaker(NET, 3, 6939), bgp).await.unwrap();

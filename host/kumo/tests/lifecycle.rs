@@ -11,7 +11,7 @@ use kumo::daemon::Daemon;
 use kumo::speaker::{Speaker, SpeakerError};
 
 mod common;
-use common::{attrs, free_port, holds, speaker};
+use common::{attrs, free_port, holds, speaker, start_from_file};
 
 const WAIT: Duration = Duration::from_secs(10);
 const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
@@ -51,11 +51,7 @@ async fn a_watched_config_reloads_on_a_symlink_swap() {
     std::os::unix::fs::symlink("v1", dir.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/kumo.toml", dir.join("kumo.toml")).unwrap();
     let path = dir.join("kumo.toml");
-    let daemon = Arc::new(
-        Daemon::start_from(kumo_config::load(&path).unwrap(), Some(path.clone()))
-            .await
-            .unwrap(),
-    );
+    let daemon = Arc::new(start_from_file(&path, None).await);
     let watcher = daemon.watch_config(Duration::from_millis(100)).unwrap();
     let bgp = daemon.listening[0];
     let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
@@ -130,35 +126,45 @@ async fn shutdown_drains_with_graceful_shutdown_then_ceases() {
     drop(a);
 }
 
+/// `[server]` and `[policies]` lines for a static-hold module that holds every
+/// lost session (no window) and marks the held routes with GRACEFUL_SHUTDOWN.
+const HOLD_ALWAYS: (&str, &str) = (
+    "static_hold = \"hold-always\"",
+    "\n[policies.hold-always]\nbuiltin = \"static-hold\"\n\
+     config = { mode = \"always\", max_seconds = 60, marking = \"graceful-shutdown\" }\n",
+);
+
+fn marked(s: &Speaker) -> bool {
+    s.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN))
+}
+
+/// Client a (127.0.`net`.2) announces `p` to b (.3), unmarked; then a's
+/// session drops (no NOTIFICATION) and b gets `p` again, marked. Returns b.
+async fn announce_then_lose(net: u8, bgp: std::net::SocketAddr, p: IpNet) -> Speaker {
+    let mut a = Speaker::connect(&speaker(net, 2, 65002), bgp).await.unwrap();
+    let mut b = Speaker::connect(&speaker(net, 3, 65003), bgp).await.unwrap();
+    a.announce(&attrs(65002), None, &[p]).await.unwrap();
+    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
+    assert!(!marked(&b));
+    drop(a);
+    assert!(b.recv_until(WAIT, marked).await.unwrap());
+    b
+}
+
 /// The static-hold module decides: here one configured to hold every lost
 /// session (no window) and mark the held routes with GRACEFUL_SHUTDOWN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_static_hold_module_holds_and_marks_a_lost_sessions_routes() {
     const NET: u8 = 228;
     let port = free_port(NET);
-    let mut text = config(
-        NET,
-        port,
-        "static_hold = \"hold-always\"",
-        &[("a", 65002, 2), ("b", 65003, 3)],
-    );
-    text.push_str(
-        "\n[policies.hold-always]\nbuiltin = \"static-hold\"\n\
-         config = { mode = \"always\", max_seconds = 60, marking = \"graceful-shutdown\" }\n",
-    );
+    let (server, policy) = HOLD_ALWAYS;
+    let text = config(NET, port, server, &[("a", 65002, 2), ("b", 65003, 3)]) + policy;
     let daemon = Daemon::start(kumo_config::parse(&text).unwrap()).await.unwrap();
     let bgp = daemon.listening[0];
-    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
-    let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
-    a.announce(&attrs(65002), None, &[p]).await.unwrap();
-    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
-    let marked = |s: &Speaker| s.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN));
-    assert!(!marked(&b));
 
     // a's session drops (no NOTIFICATION, no window): held, and re-sent marked.
-    drop(a);
-    assert!(b.recv_until(WAIT, marked).await.unwrap());
+    let mut b = announce_then_lose(NET, bgp, p).await;
     let still = b
         .recv_until(Duration::from_millis(500), |s| s.rib.is_empty())
         .await;
@@ -188,31 +194,14 @@ async fn a_reload_keeps_held_routes_marked() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("kumo.toml");
     let port = free_port(NET);
-    let hold = "\n[policies.hold-always]\nbuiltin = \"static-hold\"\n\
-                config = { mode = \"always\", max_seconds = 60, marking = \"graceful-shutdown\" }\n";
-    let server = "static_hold = \"hold-always\"";
-    let before = config(NET, port, server, &[("a", 65002, 2), ("b", 65003, 3)]) + hold;
-    std::fs::write(&path, &before).unwrap();
-    let daemon = Daemon::start_from(kumo_config::load(&path).unwrap(), Some(path.clone()))
-        .await
-        .unwrap();
-    let bgp = daemon.listening[0];
-    let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
-    let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();
+    let (server, policy) = HOLD_ALWAYS;
+    let before = config(NET, port, server, &[("a", 65002, 2), ("b", 65003, 3)]) + policy;
+    let daemon = start_from_file(&path, Some(&before)).await;
     let p: IpNet = "198.51.100.0/24".parse().unwrap();
-    a.announce(&attrs(65002), None, &[p]).await.unwrap();
-    assert!(b.recv_until(WAIT, |s| holds(s, &p)).await.unwrap());
-    let marked = |s: &Speaker| s.rib.values().any(|r| r.communities.contains(&GRACEFUL_SHUTDOWN));
-    drop(a);
-    assert!(b.recv_until(WAIT, marked).await.unwrap());
+    let mut b = announce_then_lose(NET, daemon.listening[0], p).await;
 
-    let after = config(
-        NET,
-        port,
-        server,
-        &[("a", 65002, 2), ("b", 65003, 3), ("c", 65004, 4)],
-    ) + hold;
-    std::fs::write(&path, &after).unwrap();
+    let clients = [("a", 65002, 2), ("b", 65003, 3), ("c", 65004, 4)];
+    std::fs::write(&path, config(NET, port, server, &clients) + policy).unwrap();
     daemon.reload().await.unwrap();
     // Whatever the reload re-sends, b must go on holding the route, marked.
     let unmarked = b

@@ -7,11 +7,11 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use kumo::daemon::{Daemon, ReloadError};
+use kumo::daemon::ReloadError;
 use kumo::speaker::{Speaker, SpeakerError};
 
 mod common;
-use common::{attrs, holds, speaker};
+use common::{attrs, holds, speaker, start_from_file};
 
 const WAIT: Duration = Duration::from_secs(10);
 const NET: u8 = 224;
@@ -41,10 +41,7 @@ async fn reload_adds_removes_and_changes_clients_without_touching_others() {
         port,
         &[("a", 65002, 2, ""), ("b", 65003, 3, ""), ("gone", 65009, 9, "")],
     );
-    std::fs::write(&path, &first).unwrap();
-    let daemon = Daemon::start_from(kumo_config::load(&path).unwrap(), Some(path.clone()))
-        .await
-        .unwrap();
+    let daemon = start_from_file(&path, Some(&first)).await;
     let bgp = daemon.listening[0];
     let mut a = Speaker::connect(&speaker(NET, 2, 65002), bgp).await.unwrap();
     let mut b = Speaker::connect(&speaker(NET, 3, 65003), bgp).await.unwrap();

@@ -688,13 +688,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn seq(asns: &[u32]) -> AsPathSegment {
-        AsPathSegment::Sequence(asns.to_vec())
-    }
-
     #[test]
     fn an_as_path_is_one_block_of_words() {
-        let path = AsPath::from(vec![seq(&[64500, 64501]), AsPathSegment::Set(vec![7])]);
+        let path = AsPath::from(vec![
+            AsPathSegment::Sequence(vec![64500, 64501]),
+            AsPathSegment::Set(vec![7]),
+        ]);
         assert_eq!(&path.words[..], &[(2 << 16) | 2, 64500, 64501, (1 << 16) | 1, 7]);
         // 8 octets inline (`Option` too): the interned attribute set stays small.
         assert_eq!(std::mem::size_of::<Option<AsPath>>(), 8);
@@ -707,22 +706,34 @@ mod tests {
 
     #[test]
     fn prepend_joins_the_first_sequence_while_it_has_room() {
-        let mut path = AsPath::from(vec![seq(&[3356]), AsPathSegment::Set(vec![1, 2])]);
+        let mut path = AsPath::from(vec![
+            AsPathSegment::Sequence(vec![3356]),
+            AsPathSegment::Set(vec![1, 2]),
+        ]);
         path.prepend(64501, 2);
         assert_eq!(
             path.to_segments(),
-            vec![seq(&[64501, 64501, 3356]), AsPathSegment::Set(vec![1, 2])]
+            vec![
+                AsPathSegment::Sequence(vec![64501, 64501, 3356]),
+                AsPathSegment::Set(vec![1, 2])
+            ]
         );
         // 254 + 3 would not fit one segment on the wire: a new one in front.
         let mut long = AsPath::sequence(&[7; 254]);
         long.prepend(7, 3);
-        assert_eq!(long.to_segments(), vec![seq(&[7; 3]), seq(&[7; 254])]);
+        assert_eq!(
+            long.to_segments(),
+            vec![
+                AsPathSegment::Sequence(vec![7; 3]),
+                AsPathSegment::Sequence(vec![7; 254])
+            ]
+        );
         // A path that starts with a set: a new sequence in front.
         let mut set_first = AsPath::from(vec![AsPathSegment::Set(vec![1])]);
         set_first.prepend(9, 1);
         assert_eq!(
             set_first.to_segments(),
-            vec![seq(&[9]), AsPathSegment::Set(vec![1])]
+            vec![AsPathSegment::Sequence(vec![9]), AsPathSegment::Set(vec![1])]
         );
         assert_eq!(set_first.first_asn(), Some(9));
         // Nothing to prepend, nothing changes; an empty path gets a sequence.
@@ -730,7 +741,7 @@ mod tests {
         empty.prepend(9, 0);
         assert!(empty.is_empty());
         empty.prepend(9, 2);
-        assert_eq!(empty.to_segments(), vec![seq(&[9, 9])]);
+        assert_eq!(empty.to_segments(), vec![AsPathSegment::Sequence(vec![9, 9])]);
     }
 
     fn segment() -> impl Strategy<Value = AsPathSegment> {

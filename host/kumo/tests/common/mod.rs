@@ -28,6 +28,17 @@ pub fn attrs(asn: u32) -> PathAttributes {
     }
 }
 
+/// kumo started from the configuration file `path`, written with `text`
+/// first (if given), so that a reload reads the file again.
+pub async fn start_from_file(path: &std::path::Path, text: Option<&str>) -> kumo::daemon::Daemon {
+    if let Some(text) = text {
+        std::fs::write(path, text).unwrap();
+    }
+    kumo::daemon::Daemon::start_from(kumo_config::load(path).unwrap(), Some(path.to_path_buf()))
+        .await
+        .unwrap()
+}
+
 /// A port free on 127.0.`net`.1 right now.
 pub fn free_port(net: u8) -> u16 {
     let l = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, net, 1), 0)).unwrap();
