@@ -172,18 +172,22 @@ const HAS_REMOTE_PATH_ID: u32 = 1 << 30;
 
 /// One candidate path of a prefix: an entry of its source's Adj-RIB-In.
 ///
-/// Memory (64-bit): `Path` is 40 bytes (a test keeps it so), and a prefix's
+/// Memory (64-bit): `Path` is 32 bytes (a test keeps it so), and a prefix's
 /// only path is stored inline in the prefix's table entry (see [`table`]):
 /// with the entry's prefix, the hash index (prefix → 4-octet id) and the
 /// source's index (a compressed bitmap of ids), a single-path IPv4 prefix
-/// costs ~65 bytes before attribute sets (IPv6 ~80). The `load_figures` test
-/// (250k prefixes with two paths each) measures 80 bytes of resident memory
-/// per path (86 with a hash set of ids per source, 139 with a
-/// `HashMap<IpNet, Vec<Path>>` and 48-byte paths).
+/// costs ~55 bytes before attribute sets (IPv6 ~70). The common path, accepted
+/// as received and exported to every client unmodified, is one attribute set
+/// and nothing else; the rest ([`PathExtra`]) sits behind one pointer. The
+/// `load_figures` test (250k prefixes with two paths each) measures its
+/// resident memory per path (BENCHMARKS.md).
 #[derive(Debug, Clone)]
 struct Path {
-    received: Attrs,
-    state: PathState,
+    /// Post-policy attributes of an accepted path; the received ones of a
+    /// rejected path.
+    attrs: Attrs,
+    /// `None` for the common path; else what differs from it.
+    extra: Option<Arc<PathExtra>>,
     source: PeerId,
     /// Valid when `local_id & HAS_REMOTE_PATH_ID` (saves the `Option` padding).
     remote_path_id: u32,
@@ -192,6 +196,7 @@ struct Path {
     local_pref: u32,
 }
 
+/// A path's import outcome and export decision, as the policies give them.
 #[derive(Debug, Clone, PartialEq)]
 enum PathState {
     Accepted {
@@ -200,6 +205,84 @@ enum PathState {
         targets: Option<Arc<ExportDecision>>,
     },
     Rejected(Arc<RejectReason>),
+}
+
+/// What a path that is not the common one stores besides its attributes.
+/// Shared between neighbouring paths that store the same (see [`Stored`]).
+#[derive(Debug)]
+struct PathExtra {
+    /// The attributes as received, when the import policy changed them.
+    received: Option<Attrs>,
+    outcome: Outcome,
+}
+
+#[derive(Debug)]
+enum Outcome {
+    /// `None`: export to all unmodified.
+    Accepted(Option<Arc<ExportDecision>>),
+    Rejected(Arc<RejectReason>),
+}
+
+impl PathExtra {
+    /// Holds the very same values (pointers) as `other`?
+    fn same_as(&self, other: &PathExtra) -> bool {
+        let same_received = match (&self.received, &other.received) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        same_received
+            && match (&self.outcome, &other.outcome) {
+                (Outcome::Accepted(Some(a)), Outcome::Accepted(Some(b))) => Arc::ptr_eq(a, b),
+                (Outcome::Accepted(None), Outcome::Accepted(None)) => true,
+                (Outcome::Rejected(a), Outcome::Rejected(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+/// The last [`PathExtra`] made, so that the next path storing the same (the
+/// other prefixes of an UPDATE, of an attribute set) shares it. Weak: it
+/// keeps no attribute set alive for the interner's sweep.
+#[derive(Debug, Default)]
+struct Stored {
+    last: Option<std::sync::Weak<PathExtra>>,
+}
+
+impl Stored {
+    /// `received` and `state` as a path stores them: its attributes and its extra.
+    fn store(&mut self, received: Attrs, state: PathState) -> (Attrs, Option<Arc<PathExtra>>) {
+        let (attrs, extra) = match state {
+            PathState::Accepted { attrs, targets } => {
+                if Arc::ptr_eq(&attrs, &received) && targets.is_none() {
+                    return (attrs, None);
+                }
+                let received = (!Arc::ptr_eq(&attrs, &received)).then_some(received);
+                (
+                    attrs,
+                    PathExtra {
+                        received,
+                        outcome: Outcome::Accepted(targets),
+                    },
+                )
+            }
+            PathState::Rejected(reason) => (
+                received,
+                PathExtra {
+                    received: None,
+                    outcome: Outcome::Rejected(reason),
+                },
+            ),
+        };
+        if let Some(seen) = self.last.as_ref().and_then(std::sync::Weak::upgrade)
+            && seen.same_as(&extra)
+        {
+            return (attrs, Some(seen));
+        }
+        let extra = Arc::new(extra);
+        self.last = Some(Arc::downgrade(&extra));
+        (attrs, Some(extra))
+    }
 }
 
 static EXPORT_ALL: ExportDecision = ExportDecision {
@@ -226,24 +309,63 @@ impl Path {
         self.source == source && self.remote_path_id() == remote_path_id
     }
 
+    /// The attributes as received (pre-policy).
+    fn received(&self) -> &Attrs {
+        self.extra
+            .as_ref()
+            .and_then(|e| e.received.as_ref())
+            .unwrap_or(&self.attrs)
+    }
+
     fn accepted(&self) -> Option<&Attrs> {
-        match &self.state {
-            PathState::Accepted { attrs, .. } => Some(attrs),
-            PathState::Rejected(_) => None,
+        match self.extra.as_deref() {
+            Some(PathExtra {
+                outcome: Outcome::Rejected(_),
+                ..
+            }) => None,
+            _ => Some(&self.attrs),
+        }
+    }
+
+    /// The cached export decision of an accepted path (`None`: to all, unmodified).
+    fn targets(&self) -> Option<&Arc<ExportDecision>> {
+        match self.extra.as_deref() {
+            Some(PathExtra {
+                outcome: Outcome::Accepted(targets),
+                ..
+            }) => targets.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The import outcome and export decision, as the policies gave them.
+    fn state(&self) -> PathState {
+        match self.extra.as_deref() {
+            Some(PathExtra {
+                outcome: Outcome::Rejected(reason),
+                ..
+            }) => PathState::Rejected(reason.clone()),
+            _ => PathState::Accepted {
+                attrs: self.attrs.clone(),
+                targets: self.targets().cloned(),
+            },
         }
     }
 
     /// What `client` receives from this path, if it may receive it at all.
     fn offer(&self, client: PeerId) -> Option<&Attrs> {
-        match &self.state {
-            PathState::Accepted { attrs, targets } if self.source != client => match targets.as_deref() {
-                None => Some(attrs),
-                Some(decision) if decision.targets.allows(client) => {
-                    Some(decision.modified_for(client).unwrap_or(attrs))
+        if self.source == client {
+            return None;
+        }
+        match self.extra.as_deref() {
+            None => Some(&self.attrs),
+            Some(PathExtra { outcome, .. }) => match outcome {
+                Outcome::Accepted(None) => Some(&self.attrs),
+                Outcome::Accepted(Some(decision)) if decision.targets.allows(client) => {
+                    Some(decision.modified_for(client).unwrap_or(&self.attrs))
                 }
-                Some(_) => None,
+                Outcome::Accepted(Some(_)) | Outcome::Rejected(_) => None,
             },
-            _ => None,
         }
     }
 
@@ -260,20 +382,23 @@ impl Path {
     }
 
     fn view(&self, prefix: IpNet) -> PathView<'_> {
-        let verdict = match &self.state {
-            PathState::Accepted { attrs, targets } => VerdictView::Accepted {
-                attrs,
+        let verdict = match self.extra.as_deref() {
+            Some(PathExtra {
+                outcome: Outcome::Rejected(reason),
+                ..
+            }) => VerdictView::Rejected(reason),
+            _ => VerdictView::Accepted {
+                attrs: &self.attrs,
                 local_pref: self.local_pref,
-                export: targets.as_deref().unwrap_or(&EXPORT_ALL),
+                export: self.targets().map_or(&EXPORT_ALL, |t| &**t),
             },
-            PathState::Rejected(reason) => VerdictView::Rejected(reason),
         };
         PathView {
             prefix,
             source: self.source,
             remote_path_id: self.remote_path_id(),
             local_path_id: self.local_path_id(),
-            received: &self.received,
+            received: self.received(),
             verdict,
             stale: self.stale(),
         }
@@ -438,6 +563,7 @@ struct Scratch {
     before: Vec<Path>,
     before_ranking: Ranking,
     after_ranking: Ranking,
+    stored: Stored,
 }
 
 /// What a peer-wide operation does to each of the peer's paths.
@@ -601,21 +727,22 @@ impl Rib {
         let prefix = nlri.prefix;
         let family = family_of(&prefix);
         let (state, local_pref) = import_state(&slot.info, &prefix, verdict, export);
+        let (attrs, extra) = scratch.stored.store(received, state);
         let (prefix_id, list) = table.entry(prefix);
         edit_list(peers, scratch, prefix, list, out, |list, peers| {
             let Some(slot) = peers.get_mut(peer) else { return };
             if let Some(path) = list.iter_mut().find(|p| p.is(peer, nlri.path_id)) {
                 slot.counts.track(family, path, false);
-                path.received = received;
-                path.state = state;
+                path.attrs = attrs;
+                path.extra = extra;
                 path.local_pref = local_pref;
                 path.local_id &= !STALE;
                 slot.counts.track(family, path, true);
             } else {
                 let local_path_id = free_local_path_id(list);
                 let path = Path {
-                    received,
-                    state,
+                    attrs,
+                    extra,
                     source: peer,
                     remote_path_id: nlri.path_id.unwrap_or(0),
                     local_id: (local_path_id & LOCAL_ID_MASK)
@@ -688,7 +815,7 @@ impl Rib {
         let mut order: Vec<(u32, u32)> = Vec::with_capacity(table.len());
         for (prefix, list) in table.iter() {
             for path in list.iter() {
-                if let PathState::Accepted { attrs, .. } = &path.state {
+                if let Some(attrs) = path.accepted() {
                     let k = *sets
                         .entry((path.source, Arc::as_ptr(attrs) as usize))
                         .or_insert_with(|| {
@@ -744,13 +871,15 @@ impl Rib {
         }
         let mut order = order.into_iter();
         let mut fresh: Vec<Option<Arc<ExportDecision>>> = Vec::new();
+        let mut staged: Vec<Option<(Attrs, Option<Arc<PathExtra>>)>> = Vec::new();
         let mut total = 0;
         for (prefix, list) in table.iter_mut() {
             fresh.clear();
             let mut changed = false;
             for path in list.iter() {
-                let targets = match &path.state {
-                    PathState::Accepted { attrs, targets } => {
+                let targets = match path.accepted() {
+                    Some(attrs) => {
+                        let targets = path.targets();
                         let known = order.next().and_then(|(k, i)| {
                             let (from, set, prefixes) = batches.get(k as usize)?;
                             let same = *from == path.source
@@ -764,26 +893,38 @@ impl Rib {
                                 let new = known.unwrap_or_else(|| {
                                     cache_targets(export.targets(&source.info, &prefix, attrs))
                                 });
-                                if new != *targets {
+                                if new.as_ref() != targets {
                                     changed = true;
                                     total += 1;
                                 }
                                 new
                             }
-                            None => targets.clone(),
+                            None => targets.cloned(),
                         }
                     }
-                    PathState::Rejected(_) => None,
+                    None => None,
                 };
                 fresh.push(targets);
             }
             if !changed {
                 continue;
             }
+            // Stored forms first (`edit_list` holds the scratch space).
+            staged.clear();
+            for (path, new) in list.iter().zip(fresh.drain(..)) {
+                staged.push(path.accepted().map(|attrs| {
+                    let state = PathState::Accepted {
+                        attrs: attrs.clone(),
+                        targets: new,
+                    };
+                    scratch.stored.store(path.received().clone(), state)
+                }));
+            }
             edit_list(peers, scratch, prefix, list, out, |list, _| {
-                for (path, new) in list.iter_mut().zip(fresh.drain(..)) {
-                    if let PathState::Accepted { targets, .. } = &mut path.state {
-                        *targets = new;
+                for (path, new) in list.iter_mut().zip(staged.drain(..)) {
+                    if let Some((attrs, extra)) = new {
+                        path.attrs = attrs;
+                        path.extra = extra;
                     }
                 }
             });
@@ -1247,13 +1388,14 @@ fn reimport_list(
             prefix,
             path_id: path.remote_path_id(),
         };
-        let verdict = import(&source.info, &nlri, &path.received);
+        let verdict = import(&source.info, &nlri, path.received());
         let (state, local_pref) = import_state(&source.info, &prefix, verdict, export);
-        let same = match (&state, &path.state) {
+        let old = path.state();
+        let same = match (&state, &old) {
             (PathState::Accepted { .. }, PathState::Accepted { .. }) => {
-                state == path.state && local_pref == path.local_pref
+                state == old && local_pref == path.local_pref
             }
-            _ => state == path.state,
+            _ => state == old,
         };
         changed += usize::from(!same);
         fresh.push(Some((state, local_pref)));
@@ -1262,13 +1404,25 @@ fn reimport_list(
         return 0;
     }
     let family = family_of(&prefix);
+    // Stored forms first (`edit_list` holds the scratch space).
+    let staged: Vec<_> = list
+        .iter()
+        .zip(fresh.drain(..))
+        .map(|(path, new)| {
+            new.map(|(state, local_pref)| {
+                let (attrs, extra) = scratch.stored.store(path.received().clone(), state);
+                (attrs, extra, local_pref)
+            })
+        })
+        .collect();
     edit_list(peers, scratch, prefix, list, out, |list, peers| {
-        for (path, new) in list.iter_mut().zip(fresh.drain(..)) {
-            let (Some((state, local_pref)), Some(slot)) = (new, peers.get_mut(path.source)) else {
+        for (path, new) in list.iter_mut().zip(staged) {
+            let (Some((attrs, extra, local_pref)), Some(slot)) = (new, peers.get_mut(path.source)) else {
                 continue;
             };
             slot.counts.track(family, path, false);
-            path.state = state;
+            path.attrs = attrs;
+            path.extra = extra;
             path.local_pref = local_pref;
             slot.counts.track(family, path, true);
         }

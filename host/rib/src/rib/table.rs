@@ -6,7 +6,7 @@
 //! power-of-two slack of the table), the `Vec`'s own heap block, and a copy of
 //! the prefix in its source's index. Here the entries live in fixed-size
 //! chunks per family (no doubling slack, stable ids; an IPv4 entry keeps a
-//! 5-octet prefix, so with its one path it is 48 octets), a single path is
+//! 5-octet prefix, so with its one path it is 40 octets), a single path is
 //! stored inline ([`PathList::One`]), the hash index holds only 4-octet
 //! [`PrefixId`]s (hashed by the prefix in their entry, as `indexmap` does), and
 //! per-peer indexes hold the same ids instead of prefixes, in compressed
@@ -126,8 +126,8 @@ impl PathList {
 }
 
 /// An entry: a prefix of one family (`K`: `Ipv4Net`, 5 octets, or
-/// `Ipv6Net`, 17) and its paths. IPv4 entries are 48 octets, IPv6 ones 64:
-/// an `IpNet` (18 octets) would make every entry 64.
+/// `Ipv6Net`, 17) and its paths. IPv4 entries are 40 octets, IPv6 ones 56:
+/// an `IpNet` (18 octets) would make every entry 56.
 #[derive(Debug)]
 struct Entry<K> {
     /// `None` while the entry is free.
@@ -345,15 +345,15 @@ impl Table {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::{Path, PathState};
+    use super::super::Path;
     use super::*;
     use crate::PeerId;
 
     fn path(local_path_id: u32) -> Path {
         let attrs = Arc::new(crate::RouteAttrs::default());
         Path {
-            received: attrs.clone(),
-            state: PathState::Accepted { attrs, targets: None },
+            attrs,
+            extra: None,
             source: PeerId(local_path_id),
             remote_path_id: 0,
             local_id: local_path_id,
@@ -366,13 +366,13 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_with_one_path_is_48_octets_for_ipv4_and_64_for_ipv6() {
+    fn an_entry_with_one_path_is_40_octets_for_ipv4_and_56_for_ipv6() {
         // The per-path memory figure in `Path`'s doc comment depends on this.
         let sizes = (
             std::mem::size_of::<Entry<Ipv4Net>>(),
             std::mem::size_of::<Entry<Ipv6Net>>(),
         );
-        assert!(sizes.0 <= 48 && sizes.1 <= 64, "{sizes:?}");
+        assert!(sizes.0 <= 40 && sizes.1 <= 56, "{sizes:?}");
     }
 
     #[test]

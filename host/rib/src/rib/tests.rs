@@ -126,10 +126,43 @@ fn sorted(mut v: Vec<OutChange>) -> Vec<OutChange> {
 }
 
 #[test]
+fn a_path_accepted_as_received_for_everyone_stores_nothing_else() {
+    let mut rs = Rs::new([info(1), info(2), info(3)]);
+    let a = attrs(1, &[], None);
+    let tagged = attrs(1, &[64500], None);
+    let stored = |rs: &Rs, p: &str| {
+        let id = rs.rib.table.id(&p.parse().unwrap()).unwrap();
+        let (_, list) = rs.rib.table.at(id).unwrap();
+        list.iter().next().unwrap().clone()
+    };
+    rs.announce(1, nlri("192.0.2.0/24"), &a);
+    let plain = stored(&rs, "192.0.2.0/24");
+    assert!(plain.extra.is_none() && Arc::ptr_eq(plain.received(), &a));
+    // Changed by the import policy: the received set is kept behind the extra.
+    let modified = ImportVerdict::accept(tagged.clone());
+    rs.announce_with(1, nlri("192.0.2.0/24"), &a, modified, &ExportAll);
+    let changed = stored(&rs, "192.0.2.0/24");
+    assert!(Arc::ptr_eq(changed.received(), &a));
+    assert!(Arc::ptr_eq(changed.accepted().unwrap(), &tagged));
+    // Not for everyone: the decision is kept behind the extra; back to all, gone.
+    let only_2 = |_: &PeerInfo, _: &IpNet, _: &Attrs| ExportTargets::Only([PeerId(2)].into_iter().collect());
+    rs.announce_with(
+        1,
+        nlri("192.0.2.0/24"),
+        &a,
+        ImportVerdict::accept(a.clone()),
+        &only_2,
+    );
+    assert!(stored(&rs, "192.0.2.0/24").targets().is_some());
+    rs.rib.reevaluate_export(&ExportAll, &mut rs.out);
+    assert!(stored(&rs, "192.0.2.0/24").extra.is_none());
+}
+
+#[test]
 fn path_entry_stays_small() {
     // The per-path memory budget in `Path`'s doc comment depends on this.
     assert!(
-        mem::size_of::<Path>() <= 40,
+        mem::size_of::<Path>() <= 32,
         "Path is {} bytes",
         mem::size_of::<Path>()
     );
@@ -498,6 +531,16 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
         .filter_map(|p| p.reject_reason())
         .collect();
     assert!(reasons.len() == 2 && std::ptr::eq(reasons[0], reasons[1]));
+    // And their stored extra (the reason behind one pointer): one block for both.
+    let extras: Vec<_> = ["192.0.2.0/24", "198.51.100.0/24"]
+        .iter()
+        .map(|p| {
+            let id = rs.rib.table.id(&p.parse().unwrap()).unwrap();
+            let (_, list) = rs.rib.table.at(id).unwrap();
+            list.iter().next().unwrap().extra.clone().unwrap()
+        })
+        .collect();
+    assert!(Arc::ptr_eq(&extras[0], &extras[1]));
     rs.withdraw(1, nlri("198.51.100.0/24"));
     let held: Vec<_> = rs.rib.adj_rib_in(PeerId(1)).collect();
     assert!(Arc::ptr_eq(held[0].received, &a));
