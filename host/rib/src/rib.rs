@@ -176,7 +176,7 @@ const HAS_REMOTE_PATH_ID: u32 = 1 << 30;
 /// only path is stored inline in the prefix's table entry (see [`table`]):
 /// with the entry's prefix, the hash index (prefix → 4-octet id) and the
 /// source's index (a compressed bitmap of ids), a single-path IPv4 prefix
-/// costs ~55 bytes before attribute sets (IPv6 ~70). The common path, accepted
+/// costs ~57 bytes before attribute sets (IPv6 ~72). The common path, accepted
 /// as received and exported to every client unmodified, is one attribute set
 /// and nothing else; the rest ([`PathExtra`]) sits behind one pointer. The
 /// `load_figures` test (250k prefixes with two paths each) measures its
@@ -870,7 +870,8 @@ impl Rib {
             }
         }
         let mut order = order.into_iter();
-        let mut fresh: Vec<Option<Arc<ExportDecision>>> = Vec::new();
+        // Per path: its new decision, or `None` when it keeps the one it has.
+        let mut fresh: Vec<Option<Option<Arc<ExportDecision>>>> = Vec::new();
         let mut staged: Vec<Option<(Attrs, Option<Arc<PathExtra>>)>> = Vec::new();
         let mut total = 0;
         for (prefix, list) in table.iter_mut() {
@@ -893,13 +894,15 @@ impl Rib {
                                 let new = known.unwrap_or_else(|| {
                                     cache_targets(export.targets(&source.info, &prefix, attrs))
                                 });
-                                if new.as_ref() != targets {
+                                if new.as_ref() == targets {
+                                    None
+                                } else {
                                     changed = true;
                                     total += 1;
+                                    Some(new)
                                 }
-                                new
                             }
-                            None => targets.cloned(),
+                            None => None,
                         }
                     }
                     None => None,
@@ -912,10 +915,10 @@ impl Rib {
             // Stored forms first (`edit_list` holds the scratch space).
             staged.clear();
             for (path, new) in list.iter().zip(fresh.drain(..)) {
-                staged.push(path.accepted().map(|attrs| {
+                staged.push(new.zip(path.accepted()).map(|(targets, attrs)| {
                     let state = PathState::Accepted {
                         attrs: attrs.clone(),
-                        targets: new,
+                        targets,
                     };
                     scratch.stored.store(path.received().clone(), state)
                 }));
@@ -1398,7 +1401,8 @@ fn reimport_list(
             _ => state == old,
         };
         changed += usize::from(!same);
-        fresh.push(Some((state, local_pref)));
+        // An unchanged path keeps what it stores (and shares).
+        fresh.push((!same).then_some((state, local_pref)));
     }
     if changed == 0 {
         return 0;

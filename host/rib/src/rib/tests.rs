@@ -524,7 +524,7 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].reject_reason(), Some(&reason(1101, "bogon")));
     // Paths rejected by one verdict share its reason (memory per filtered path).
-    rs.announce_with(1, nlri("198.51.100.0/24"), &a, bogon, &ExportAll);
+    rs.announce_with(1, nlri("198.51.100.0/24"), &a, bogon.clone(), &ExportAll);
     let reasons: Vec<_> = rs
         .rib
         .adj_rib_in(PeerId(1))
@@ -532,15 +532,24 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
         .collect();
     assert!(reasons.len() == 2 && std::ptr::eq(reasons[0], reasons[1]));
     // And their stored extra (the reason behind one pointer): one block for both.
-    let extras: Vec<_> = ["192.0.2.0/24", "198.51.100.0/24"]
-        .iter()
-        .map(|p| {
-            let id = rs.rib.table.id(&p.parse().unwrap()).unwrap();
-            let (_, list) = rs.rib.table.at(id).unwrap();
-            list.iter().next().unwrap().extra.clone().unwrap()
-        })
-        .collect();
-    assert!(Arc::ptr_eq(&extras[0], &extras[1]));
+    let extras = |rs: &Rs| -> Vec<Arc<PathExtra>> {
+        ["192.0.2.0/24", "198.51.100.0/24"]
+            .iter()
+            .map(|p| {
+                let id = rs.rib.table.id(&p.parse().unwrap()).unwrap();
+                let (_, list) = rs.rib.table.at(id).unwrap();
+                list.iter().next().unwrap().extra.clone().unwrap()
+            })
+            .collect()
+    };
+    let shared = extras(&rs);
+    assert!(Arc::ptr_eq(&shared[0], &shared[1]));
+    // Asked again with the same answer, nothing changes and nothing is stored anew.
+    let changed = rs
+        .rib
+        .reevaluate_import(None, &mut |_, _, _| bogon.clone(), &ExportAll, &mut rs.out);
+    assert_eq!(changed, 0);
+    assert!(extras(&rs).iter().all(|e| Arc::ptr_eq(e, &shared[0])));
     rs.withdraw(1, nlri("198.51.100.0/24"));
     let held: Vec<_> = rs.rib.adj_rib_in(PeerId(1)).collect();
     assert!(Arc::ptr_eq(held[0].received, &a));
