@@ -759,8 +759,8 @@ mod tests {
             let path = AsPath::from_segments(segments.clone());
             let kept: Vec<AsPathSegment> =
                 segments.iter().filter(|s| !s.asns().is_empty()).cloned().collect();
-            prop_assert_eq!(path.to_segments(), kept);
-            let len: usize = segments
+            prop_assert_eq!(path.to_segments(), kept.clone());
+            let len: usize = kept
                 .iter()
                 .map(|s| match s {
                     AsPathSegment::Sequence(a) => a.len(),
