@@ -254,10 +254,10 @@ impl Stored {
     fn store(&mut self, received: Attrs, state: PathState) -> (Attrs, Option<Arc<PathExtra>>) {
         let (attrs, extra) = match state {
             PathState::Accepted { attrs, targets } => {
-                if Arc::ptr_eq(&attrs, &received) && targets.is_none() {
+                let received = (!Arc::ptr_eq(&attrs, &received)).then_some(received);
+                if received.is_none() && targets.is_none() {
                     return (attrs, None);
                 }
-                let received = (!Arc::ptr_eq(&attrs, &received)).then_some(received);
                 (
                     attrs,
                     PathExtra {
