@@ -153,13 +153,8 @@ fn hold_dto(h: crate::core::HoldView) -> dto::Hold {
 }
 
 /// The API view of a route with `attrs`, learned from `from_client`.
-fn route_dto(
-    prefix: IpNet,
-    path_id: Option<u32>,
-    from_client: &str,
-    attrs: &kumo_rib::RouteAttrs,
-) -> dto::Route {
-    let a: &PathAttributes = &attrs.attrs;
+fn route_dto(prefix: IpNet, path_id: Option<u32>, from_client: &str, attrs: &kumo_rib::Attrs) -> dto::Route {
+    let a: &PathAttributes = &attrs.path_attributes();
     let as_path = a
         .as_path
         .iter()
@@ -367,7 +362,7 @@ impl AdminBackend for KumoBackend {
                             .rib()
                             .paths(&nlri.prefix)
                             .into_iter()
-                            .find(|p| p.accepted().is_some_and(|a| std::sync::Arc::ptr_eq(a, &attrs)))
+                            .find(|p| p.accepted().is_some_and(|a| kumo_rib::Attrs::ptr_eq(a, &attrs)))
                             .and_then(|p| core.clients().get(p.source.0 as usize))
                             .map(|s| s.config.name.clone())
                             .unwrap_or_default();
@@ -435,7 +430,7 @@ impl AdminBackend for KumoBackend {
                                 core.rib()
                                     .selected_for(client, &net)
                                     .iter()
-                                    .any(|(_, a)| std::sync::Arc::ptr_eq(offered, a))
+                                    .any(|(_, a)| kumo_rib::Attrs::ptr_eq(offered, a))
                             });
                             dto::ExportDecision {
                                 client: slot.config.name.clone(),

@@ -258,7 +258,7 @@ fn loss_reason(reason: &DownReason, admin_down: bool) -> LossReason {
 
 /// Paths to run import chains over, by (source, attribute set): each group
 /// is one policy call.
-type ImportGroups = HashMap<(PeerId, *const RouteAttrs), (Attrs, Vec<Nlri>)>;
+type ImportGroups = HashMap<(PeerId, usize), (Attrs, Vec<Nlri>)>;
 
 /// Import verdicts by (source, NLRI).
 type Verdicts = HashMap<(PeerId, Nlri), ImportVerdict>;
@@ -268,7 +268,7 @@ fn group_by_attrs<'a>(paths: impl Iterator<Item = PathView<'a>>) -> ImportGroups
     let mut groups = ImportGroups::new();
     for path in paths {
         groups
-            .entry((path.source, Arc::as_ptr(path.received)))
+            .entry((path.source, path.received.addr()))
             .or_insert_with(|| (path.received.clone(), Vec::new()))
             .1
             .push(path.nlri());
@@ -1204,7 +1204,7 @@ impl<'a> Decided<'a> {
         let mut sets: Vec<(&Attrs, Vec<IpNet>)> = Vec::new();
         for (n, verdict) in nlri.iter().zip(verdicts) {
             if let ImportVerdict::Accept { attrs, .. } = verdict {
-                match sets.iter_mut().find(|(a, _)| Arc::ptr_eq(a, attrs)) {
+                match sets.iter_mut().find(|(a, _)| Attrs::ptr_eq(a, attrs)) {
                     Some((_, prefixes)) => prefixes.push(n.prefix),
                     None => sets.push((attrs, vec![n.prefix])),
                 }
@@ -1223,7 +1223,7 @@ impl<'a> Decided<'a> {
         decide_sets(pipeline, &questions, &mut answers);
         let mut answers = answers.into_iter();
         for (attrs, prefixes) in &sets {
-            let key = Arc::as_ptr(attrs) as usize;
+            let key = attrs.addr();
             for (prefix, decision) in prefixes.iter().zip(answers.by_ref()) {
                 decisions.insert((*prefix, key), decision);
             }
@@ -1234,7 +1234,7 @@ impl<'a> Decided<'a> {
 
 impl ExportPolicy for Decided<'_> {
     fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
-        match self.decisions.get(&(*prefix, Arc::as_ptr(attrs) as usize)) {
+        match self.decisions.get(&(*prefix, attrs.addr())) {
             Some(decision) => decision.clone(),
             None => self.pipeline.targets(source, prefix, attrs),
         }

@@ -113,7 +113,7 @@ static HASH: LazyLock<FastHash> =
     LazyLock::new(|| FastHash::with_seeds(0x6b75_6d6f, 0x6f75_7471, 0x7365_676d, 0x656e_7473));
 
 fn attrs_key(attrs: &Option<Attrs>) -> u64 {
-    attrs.as_ref().map_or(0, |a| Arc::as_ptr(a) as usize as u64)
+    attrs.as_ref().map_or(0, |a| a.addr() as u64)
 }
 
 impl SegmentCache {
@@ -459,7 +459,7 @@ pub fn encode_routes<'a>(
     // Attribute sets are interned: one pointer per distinct set. Consecutive
     // routes mostly share a set, so the last group is tried first; the index
     // serves large batches.
-    let mut index: Map<(*const kumo_rib::RouteAttrs, AfiSafi), usize> = Map::default();
+    let mut index: Map<(usize, AfiSafi), usize> = Map::default();
     for (nlri, attrs) in routes {
         let family = family_of(&nlri);
         match attrs {
@@ -468,11 +468,11 @@ pub fn encode_routes<'a>(
                 None => withdrawn.push((family, vec![nlri])),
             },
             Some(attrs) => {
-                let key = (Arc::as_ptr(attrs), family);
+                let key = (attrs.addr(), family);
                 let last = announced
                     .len()
                     .checked_sub(1)
-                    .filter(|&i| (Arc::as_ptr(announced[i].0), announced[i].1) == key);
+                    .filter(|&i| (announced[i].0.addr(), announced[i].1) == key);
                 let i = match last {
                     Some(i) => i,
                     None => *index.entry(key).or_insert_with(|| {
@@ -489,7 +489,7 @@ pub fn encode_routes<'a>(
         packer.withdraw(*family, nlri, out)?;
     }
     for (attrs, family, nlri) in &announced {
-        packer.announce(&attrs.attrs, *family, attrs.mp_next_hop(), nlri, out)?;
+        packer.announce(&attrs.path_attributes(), *family, attrs.mp_next_hop(), nlri, out)?;
     }
     for family in end_of_rib {
         packer.end_of_rib(*family, out);
@@ -525,7 +525,7 @@ mod tests {
         a.attrs.as_path = Some(kumo_wire::AsPath::from(vec![kumo_wire::AsPathSegment::Sequence(
             vec![64500],
         )]));
-        Arc::new(a)
+        Attrs::from(a)
     }
 
     /// What a client holds after receiving `batch`'s bytes: prefix -> MED.

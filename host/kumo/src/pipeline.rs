@@ -295,12 +295,15 @@ impl Pipeline {
         let next_hop = match received.mp_next_hop() {
             Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(global)),
             Some(MpNextHop::V4(v4)) => Some(IpAddr::V4(v4)),
-            None => received.attrs.next_hop.map(IpAddr::V4),
+            None => received.next_hop().map(IpAddr::V4),
         };
-        let results =
-            self.worker
-                .get_mut()
-                .import(chain, peer.id.0, &received.attrs, next_hop, &self.prefixes);
+        let results = self.worker.get_mut().import(
+            chain,
+            peer.id.0,
+            &received.path_attributes(),
+            next_hop,
+            &self.prefixes,
+        );
         // Convert each distinct outcome once (a call has a handful), then
         // hand out clones per prefix.
         let outcomes: Vec<ImportVerdict> = results
@@ -346,11 +349,12 @@ impl Pipeline {
 const GRACEFUL_SHUTDOWN: u32 = 0xFFFF_0000;
 
 fn with_community(attrs: &Attrs, community: u32) -> Attrs {
-    let mut marked = (**attrs).clone();
-    if !marked.attrs.communities.contains(&community) {
-        marked.attrs.communities.push(community);
+    if attrs.communities().contains(&community) {
+        return attrs.clone();
     }
-    Arc::new(marked)
+    let mut marked = attrs.to_route_attrs();
+    marked.attrs.communities.push(community);
+    Attrs::from(marked)
 }
 
 impl Pipeline {
@@ -372,7 +376,7 @@ impl Pipeline {
         let same = receivers.all(|id| {
             modified
                 .binary_search_by_key(&id, |(peer, _)| *peer)
-                .is_ok_and(|k| modified.get(k).is_some_and(|(_, a)| Arc::ptr_eq(a, first)))
+                .is_ok_and(|k| modified.get(k).is_some_and(|(_, a)| Attrs::ptr_eq(a, first)))
         });
         same.then(|| first.clone())
     }
@@ -462,11 +466,14 @@ impl ExportPolicy for Pipeline {
             let asked: Vec<usize> = (0..sets.len())
                 .filter(|&n| targets.get(&sets[n].source.id).is_some_and(|t| !t.is_empty()))
                 .collect();
+            // Policies read the owned form; an interned set is compact.
+            let owned: Vec<PathAttributes> = asked.iter().map(|&n| sets[n].attrs.path_attributes()).collect();
             let questions: Vec<ExportQuestion<'_>> = asked
                 .iter()
-                .map(|&n| ExportQuestion {
+                .zip(&owned)
+                .map(|(&n, attrs)| ExportQuestion {
                     source: sets[n].source.id.0,
-                    attrs: &sets[n].attrs.attrs,
+                    attrs,
                     prefixes: sets[n].prefixes,
                     targets: targets.get(&sets[n].source.id).map_or(&[][..], |t| &t[..]),
                 })
@@ -550,7 +557,7 @@ impl Pipeline {
                     {
                         Some((_, a)) => a.clone(),
                         None => {
-                            let a = Arc::new(RouteAttrs::new((**changed).clone(), attrs.mp_next_hop()));
+                            let a = Attrs::from(RouteAttrs::new((**changed).clone(), attrs.mp_next_hop()));
                             shared.push((Arc::as_ptr(changed), a.clone()));
                             a
                         }

@@ -458,7 +458,7 @@ async fn wave(
                 .rib()
                 .adj_rib_in(announcer)
                 .filter(|p| m.contains(&p.prefix))
-                .map(|p| p.accepted().map(|a| a.attrs.med))
+                .map(|p| p.accepted().map(|a| a.med()))
                 .collect::<Vec<_>>();
             (accepted, core.clients()[receiver.0 as usize].outq.len())
         })

@@ -25,7 +25,6 @@
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -97,8 +96,8 @@ fn announce(rib: &mut Rib, peer: u32, nlri: Nlri, attrs: &Attrs, out: &mut impl 
     rib.announce(
         PeerId(peer),
         nlri,
-        Arc::clone(attrs),
-        ImportVerdict::accept(Arc::clone(attrs)),
+        attrs.clone(),
+        ImportVerdict::accept(attrs.clone()),
         &ExportAll,
         out,
     )
@@ -141,7 +140,7 @@ fn intern(c: &mut Criterion) {
     // A realistic population: one client's many sets, the one looked up among them.
     let held: Vec<Attrs> = (0..10_000).map(|v| interner.intern(route_attrs(1, v))).collect();
     let probe = route_attrs(1, 5_000);
-    assert!(Arc::ptr_eq(&interner.intern(probe.clone()), &held[5_000]));
+    assert!(Attrs::ptr_eq(&interner.intern(probe.clone()), &held[5_000]));
     group.bench_function("existing", |b| {
         b.iter_batched(
             || probe.clone(),
@@ -156,7 +155,7 @@ fn intern(c: &mut Criterion) {
 fn announce_bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("announce");
     group.throughput(Throughput::Elements(1));
-    let attrs: Attrs = Arc::new(route_attrs(0, 10));
+    let attrs: Attrs = Attrs::from(route_attrs(0, 10));
     {
         // Check the shape once: every other client gets the new prefix.
         let mut rib = rib_with_peers();
@@ -180,7 +179,7 @@ fn announce_bench(c: &mut Criterion) {
         })
     });
 
-    let other: Attrs = Arc::new(route_attrs(0, 20));
+    let other: Attrs = Attrs::from(route_attrs(0, 20));
     let mut rib = rib_with_peers();
     let mut out = OutChanges::default();
     announce(&mut rib, 0, v4_24(0), &attrs, &mut out);
@@ -237,7 +236,7 @@ fn keys(n: u32) -> Vec<RankKey> {
         .map(|s| {
             let peer = info(s);
             RankKey::new(
-                &path_attrs(s).attrs,
+                &Attrs::from(path_attrs(s)),
                 DEFAULT_LOCAL_PREF,
                 false,
                 peer.id,
@@ -278,7 +277,7 @@ fn best_path(c: &mut Criterion) {
 
         let mut rib = rib_with_peers();
         let mut out = OutChanges::default();
-        let sets: Vec<Attrs> = (1..=n).map(|s| Arc::new(path_attrs(s))).collect();
+        let sets: Vec<Attrs> = (1..=n).map(|s| Attrs::from(path_attrs(s))).collect();
         let prefix = v4_24(0);
         for (s, a) in (1..=n).zip(&sets) {
             announce(&mut rib, s, prefix, a, &mut out);
@@ -293,7 +292,7 @@ fn best_path(c: &mut Criterion) {
         if let Some(p) = longer.attrs.as_path.as_mut() {
             *p = AsPath::sequence(&[64500 + source; 12]);
         }
-        let longer = Arc::new(longer);
+        let longer = Attrs::from(longer);
         let own = &sets[best];
         out.clear();
         announce(&mut rib, source, prefix, &longer, &mut out);

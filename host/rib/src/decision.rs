@@ -22,8 +22,9 @@
 use std::cmp::Ordering;
 use std::net::{IpAddr, Ipv4Addr};
 
-use kumo_wire::{AsPath, AsPathSegmentRef, Origin, PathAttributes};
+use kumo_wire::Origin;
 
+use crate::Attrs;
 use crate::peer::PeerId;
 
 /// What the decision process looks at for one path, extracted once per
@@ -52,23 +53,26 @@ pub struct SourceIdent {
 
 impl RankKey {
     pub fn new(
-        attrs: &PathAttributes,
+        attrs: &Attrs,
         local_pref: u32,
         stale: bool,
         source: PeerId,
         ident: SourceIdent,
         path_id: Option<u32>,
     ) -> Self {
-        let (as_path_len, neighbour_as) = match &attrs.as_path {
-            Some(p) => (as_path_len(p), neighbour_as(p)),
+        let (as_path_len, neighbour_as) = match attrs.as_path_segments() {
+            Some(p) => (
+                u32::try_from(p.clone().path_len()).unwrap_or(u32::MAX),
+                p.first_asn(),
+            ),
             None => (0, None),
         };
         RankKey {
             local_pref,
             stale,
             as_path_len,
-            origin: attrs.origin.unwrap_or(Origin::Incomplete),
-            med: attrs.med.unwrap_or(0),
+            origin: attrs.origin().unwrap_or(Origin::Incomplete),
+            med: attrs.med().unwrap_or(0),
             neighbour_as,
             bgp_id: ident.bgp_id,
             address: ident.address,
@@ -76,22 +80,6 @@ impl RankKey {
             source,
         }
     }
-}
-
-/// AS_PATH length for the decision process (RFC 4271 §9.1.2.2 a, RFC 5065 §5.3).
-pub fn as_path_len(path: &AsPath) -> u32 {
-    path.segments()
-        .map(|s| match s {
-            AsPathSegmentRef::Sequence(asns) => u32::try_from(asns.len()).unwrap_or(u32::MAX),
-            AsPathSegmentRef::Set(_) => 1,
-            AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_) => 0,
-        })
-        .fold(0u32, u32::saturating_add)
-}
-
-/// The AS a path was learned from, for MED comparability (RFC 4271 §9.1.2.2 c).
-pub fn neighbour_as(path: &AsPath) -> Option<u32> {
-    path.first_asn()
 }
 
 /// Compares without MED; `Greater` means `a` is preferred.
@@ -232,7 +220,8 @@ impl Ranking {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use kumo_wire::AsPathSegment;
+    use crate::RouteAttrs;
+    use kumo_wire::{AsPath, AsPathSegment, PathAttributes};
     use proptest::prelude::*;
 
     fn key(source: u32) -> RankKey {
@@ -362,11 +351,30 @@ mod tests {
             AsPathSegment::Set(vec![6, 7]),
             AsPathSegment::ConfedSet(vec![8]),
         ]);
-        assert_eq!(as_path_len(&p), 4);
-        assert_eq!(neighbour_as(&p), None);
+        let key = |path: Option<AsPath>| {
+            let attrs = PathAttributes {
+                as_path: path,
+                ..Default::default()
+            };
+            let ident = SourceIdent {
+                bgp_id: Ipv4Addr::LOCALHOST,
+                address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            };
+            let key = RankKey::new(
+                &Attrs::new(&RouteAttrs::new(attrs, None)),
+                100,
+                false,
+                PeerId(1),
+                ident,
+                None,
+            );
+            (key.as_path_len, key.neighbour_as)
+        };
+        assert_eq!(key(Some(p)), (4, None));
         let q = AsPath::from(vec![AsPathSegment::Sequence(vec![64501, 3])]);
-        assert_eq!(neighbour_as(&q), Some(64501));
-        assert_eq!(neighbour_as(&AsPath::default()), None);
+        assert_eq!(key(Some(q)), (2, Some(64501)));
+        assert_eq!(key(Some(AsPath::default())), (0, None));
+        assert_eq!(key(None), (0, None));
     }
 
     #[test]

@@ -10,8 +10,6 @@
 //! update on a shared attribute set (measured: the per-receiver entries and
 //! their moves were a quarter of kumo's time with 300 clients).
 
-use std::sync::Arc;
-
 use kumo_wire::Nlri;
 
 use crate::attrs::Attrs;
@@ -65,7 +63,7 @@ impl OutSink for OutChanges {
         let same = self.routes.last().is_some_and(|last| {
             last.nlri == nlri
                 && match (&last.attrs, attrs) {
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (Some(a), Some(b)) => Attrs::ptr_eq(a, b),
                     (None, None) => true,
                     _ => false,
                 }
@@ -132,7 +130,6 @@ impl OutChanges {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::attrs::RouteAttrs;
 
     fn nlri(s: &str) -> Nlri {
         Nlri {
@@ -143,8 +140,8 @@ mod tests {
 
     #[test]
     fn a_route_for_many_receivers_is_stored_once_in_order() {
-        let a: Attrs = Arc::new(RouteAttrs::default());
-        let b: Attrs = Arc::new(RouteAttrs::default());
+        let a: Attrs = Attrs::default();
+        let b: Attrs = Attrs::default();
         let (p, q) = (nlri("10.0.0.0/24"), nlri("10.0.1.0/24"));
         let pushes = [
             (1, p, Some(&a)),
@@ -172,7 +169,7 @@ mod tests {
                 .iter()
                 .zip(&plain)
                 .all(|(g, p)| match (&g.attrs, &p.attrs) {
-                    (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+                    (Some(x), Some(y)) => Attrs::ptr_eq(x, y),
                     (x, y) => x.is_none() && y.is_none(),
                 })
         );

@@ -227,7 +227,7 @@ impl PathExtra {
     /// Holds the very same values (pointers) as `other`?
     fn same_as(&self, other: &PathExtra) -> bool {
         let same_received = match (&self.received, &other.received) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (Some(a), Some(b)) => Attrs::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         };
@@ -254,7 +254,7 @@ impl Stored {
     fn store(&mut self, received: Attrs, state: PathState) -> (Attrs, Option<Arc<PathExtra>>) {
         let (attrs, extra) = match state {
             PathState::Accepted { attrs, targets } => {
-                let received = (!Arc::ptr_eq(&attrs, &received)).then_some(received);
+                let received = (!Attrs::ptr_eq(&attrs, &received)).then_some(received);
                 if received.is_none() && targets.is_none() {
                     return (attrs, None);
                 }
@@ -372,7 +372,7 @@ impl Path {
     fn rank_key(&self, ident: SourceIdent) -> Option<RankKey> {
         let attrs = self.accepted()?;
         Some(RankKey::new(
-            &attrs.attrs,
+            attrs,
             self.local_pref,
             self.stale(),
             self.source,
@@ -426,7 +426,7 @@ fn cache_targets(decision: ExportDecision) -> Option<Arc<ExportDecision>> {
 
 fn same_attrs(a: Option<&Attrs>, b: Option<&Attrs>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (Some(a), Some(b)) => a == b,
         (None, None) => true,
         _ => false,
     }
@@ -816,12 +816,10 @@ impl Rib {
         for (prefix, list) in table.iter() {
             for path in list.iter() {
                 if let Some(attrs) = path.accepted() {
-                    let k = *sets
-                        .entry((path.source, Arc::as_ptr(attrs) as usize))
-                        .or_insert_with(|| {
-                            batches.push((path.source, attrs.clone(), Vec::new()));
-                            batches.len() - 1
-                        });
+                    let k = *sets.entry((path.source, attrs.addr())).or_insert_with(|| {
+                        batches.push((path.source, attrs.clone(), Vec::new()));
+                        batches.len() - 1
+                    });
                     let prefixes = &mut batches[k].2;
                     order.push((k as u32, prefixes.len() as u32));
                     prefixes.push(prefix);
@@ -884,7 +882,7 @@ impl Rib {
                         let known = order.next().and_then(|(k, i)| {
                             let (from, set, prefixes) = batches.get(k as usize)?;
                             let same = *from == path.source
-                                && Arc::ptr_eq(set, attrs)
+                                && Attrs::ptr_eq(set, attrs)
                                 && prefixes.get(i as usize) == Some(&prefix);
                             same.then(|| decided.get(k as usize)?.get(i as usize).cloned())?
                         });
@@ -1343,7 +1341,7 @@ fn select(
                         prefix,
                         path_id: None,
                     },
-                    Arc::clone(attrs),
+                    attrs.clone(),
                 ));
             }
         }
@@ -1355,7 +1353,7 @@ fn select(
                             prefix,
                             path_id: Some(p.local_path_id()),
                         },
-                        Arc::clone(attrs),
+                        attrs.clone(),
                     ));
                 }
             }

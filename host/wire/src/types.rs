@@ -408,6 +408,34 @@ pub struct AsPathSegments<'a> {
     words: &'a [u32],
 }
 
+impl<'a> AsPathSegments<'a> {
+    /// The segments of a path stored as [`AsPath::words`] elsewhere (an
+    /// interned attribute set keeps them in its own block). Words that are
+    /// not such a path read as some segments, never a panic.
+    pub fn of_words(words: &'a [u32]) -> Self {
+        AsPathSegments { words }
+    }
+
+    /// The left-most AS (the neighbour's), if the path starts with an AS_SEQUENCE.
+    pub fn first_asn(mut self) -> Option<u32> {
+        match self.next()? {
+            AsPathSegmentRef::Sequence(asns) => asns.first().copied(),
+            _ => None,
+        }
+    }
+
+    /// Path length as used by best-path selection (RFC 4271 §9.1.2.2): an AS_SET
+    /// counts as one, confederation segments count as zero.
+    pub fn path_len(self) -> usize {
+        self.map(|segment| match segment {
+            AsPathSegmentRef::Sequence(asns) => asns.len(),
+            AsPathSegmentRef::Set(_) => 1,
+            AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_) => 0,
+        })
+        .sum()
+    }
+}
+
 impl<'a> Iterator for AsPathSegments<'a> {
     type Item = AsPathSegmentRef<'a>;
 
@@ -606,6 +634,19 @@ impl AsPath {
         self.words = words;
     }
 
+    /// The path as stored: per segment a header word (type code << 16 | ASN
+    /// count), then its ASNs. [`AsPath::from_words`] reads it back.
+    pub fn words(&self) -> &[u32] {
+        &self.words
+    }
+
+    /// A path from [`AsPath::words`] (read by [`AsPathSegments::of_words`]).
+    pub fn from_words(words: &[u32]) -> Self {
+        AsPath {
+            words: ThinVec::from(words),
+        }
+    }
+
     /// The segments, in order.
     pub fn segments(&self) -> AsPathSegments<'_> {
         AsPathSegments { words: &self.words }
@@ -628,10 +669,7 @@ impl AsPath {
     /// The left-most AS of the path (the neighbour's), if it starts with an
     /// AS_SEQUENCE.
     pub fn first_asn(&self) -> Option<u32> {
-        match self.segments().next()? {
-            AsPathSegmentRef::Sequence(asns) => asns.first().copied(),
-            _ => None,
-        }
+        self.segments().first_asn()
     }
 
     /// Every ASN of every segment, in order.
@@ -642,13 +680,7 @@ impl AsPath {
     /// Path length as used by best-path selection (RFC 4271 §9.1.2.2): an AS_SET
     /// counts as one, confederation segments count as zero.
     pub fn path_len(&self) -> usize {
-        self.segments()
-            .map(|segment| match segment {
-                AsPathSegmentRef::Sequence(asns) => asns.len(),
-                AsPathSegmentRef::Set(_) => 1,
-                AsPathSegmentRef::ConfedSequence(_) | AsPathSegmentRef::ConfedSet(_) => 0,
-            })
-            .sum()
+        self.segments().path_len()
     }
 }
 

@@ -343,14 +343,13 @@ impl Table {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::sync::Arc;
 
     use super::super::Path;
     use super::*;
     use crate::PeerId;
 
     fn path(local_path_id: u32) -> Path {
-        let attrs = Arc::new(crate::RouteAttrs::default());
+        let attrs = crate::Attrs::default();
         Path {
             attrs,
             extra: None,

@@ -36,7 +36,7 @@ fn add_path_info(id: u32) -> PeerInfo {
 fn attrs(from: u32, extra: &[u32], med: Option<u32>) -> Attrs {
     let mut path = vec![64500 + from];
     path.extend_from_slice(extra);
-    Arc::new(RouteAttrs {
+    Attrs::from(RouteAttrs {
         attrs: PathAttributes {
             origin: Some(Origin::Igp),
             as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path)])),
@@ -137,13 +137,13 @@ fn a_path_accepted_as_received_for_everyone_stores_nothing_else() {
     };
     rs.announce(1, nlri("192.0.2.0/24"), &a);
     let plain = stored(&rs, "192.0.2.0/24");
-    assert!(plain.extra.is_none() && Arc::ptr_eq(plain.received(), &a));
+    assert!(plain.extra.is_none() && Attrs::ptr_eq(plain.received(), &a));
     // Changed by the import policy: the received set is kept behind the extra.
     let modified = ImportVerdict::accept(tagged.clone());
     rs.announce_with(1, nlri("192.0.2.0/24"), &a, modified, &ExportAll);
     let changed = stored(&rs, "192.0.2.0/24");
-    assert!(Arc::ptr_eq(changed.received(), &a));
-    assert!(Arc::ptr_eq(changed.accepted().unwrap(), &tagged));
+    assert!(Attrs::ptr_eq(changed.received(), &a));
+    assert!(Attrs::ptr_eq(changed.accepted().unwrap(), &tagged));
     // Not for everyone: the decision is kept behind the extra; back to all, gone.
     let only_2 = |_: &PeerInfo, _: &IpNet, _: &Attrs| ExportTargets::Only([PeerId(2)].into_iter().collect());
     rs.announce_with(
@@ -183,7 +183,7 @@ fn transparent_fan_out_never_back_to_source() {
         ]
     );
     // Transparency: the very attribute set received goes out.
-    assert!(out.iter().all(|c| Arc::ptr_eq(c.attrs.as_ref().unwrap(), &a)));
+    assert!(out.iter().all(|c| Attrs::ptr_eq(c.attrs.as_ref().unwrap(), &a)));
     assert!(rs.holds(1, "203.0.113.0/24").is_empty());
 }
 
@@ -552,7 +552,7 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
     assert!(extras(&rs).iter().all(|e| Arc::ptr_eq(e, &shared[0])));
     rs.withdraw(1, nlri("198.51.100.0/24"));
     let held: Vec<_> = rs.rib.adj_rib_in(PeerId(1)).collect();
-    assert!(Arc::ptr_eq(held[0].received, &a));
+    assert!(Attrs::ptr_eq(held[0].received, &a));
     assert_eq!(
         rs.rib.counts(PeerId(1)).ipv4,
         FamilyCounts {
@@ -583,7 +583,7 @@ fn rejected_paths_stay_with_their_reason_and_are_never_selected() {
         }
     );
     let view = rs.rib.paths(&net("192.0.2.0/24"));
-    assert!(Arc::ptr_eq(view[0].received, &a));
+    assert!(Attrs::ptr_eq(view[0].received, &a));
     assert!(matches!(
         view[0].verdict,
         VerdictView::Accepted { local_pref: 50, .. }
@@ -694,7 +694,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
 /// An export policy that depends on the seed, the source, the prefix and the MED.
 fn seeded_export(seed: u8) -> impl Fn(&PeerInfo, &IpNet, &Attrs) -> ExportTargets {
     move |src, prefix, attrs| {
-        let med = attrs.attrs.med.unwrap_or(0);
+        let med = attrs.med().unwrap_or(0);
         let h = u32::from(seed) + src.id.0 * 3 + med * 5 + u32::from(prefix.prefix_len());
         let other = PeerId((h / 4) % PEERS);
         match h % 4 {
@@ -707,15 +707,15 @@ fn seeded_export(seed: u8) -> impl Fn(&PeerInfo, &IpNet, &Attrs) -> ExportTarget
 
 fn seeded_import(seed: u8) -> impl FnMut(&PeerInfo, &Nlri, &Attrs) -> ImportVerdict {
     move |src, _, received| {
-        let med = received.attrs.med.unwrap_or(0);
+        let med = received.med().unwrap_or(0);
         match (u32::from(seed) + src.id.0 + med) % 4 {
             0 => ImportVerdict::reject(reason(1, "seeded")),
             1 => {
                 // A rewrite: the post-policy set differs from the received one.
-                let mut a = RouteAttrs::clone(received);
+                let mut a = received.to_route_attrs();
                 a.attrs.communities.push(0xFFFF_0000);
                 ImportVerdict::Accept {
-                    attrs: Arc::new(a),
+                    attrs: Attrs::from(a),
                     local_pref: 50,
                 }
             }
@@ -729,7 +729,7 @@ fn shaped_attrs(peer: u32, (neighbour, len, med): (u32, u32, u32)) -> Attrs {
     // deterministic MED groups form.
     let mut path = vec![65000 + neighbour];
     path.extend((0..len).map(|i| 64000 + i));
-    Arc::new(RouteAttrs {
+    Attrs::from(RouteAttrs {
         attrs: PathAttributes {
             origin: Some(if med == 2 { Origin::Egp } else { Origin::Igp }),
             as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path)])),
@@ -989,7 +989,7 @@ struct ManySets {
 }
 
 fn by_med(src: &PeerInfo, _: &IpNet, attrs: &Attrs) -> ExportTargets {
-    match (src.id, attrs.attrs.med.unwrap_or(0) % 3) {
+    match (src.id, attrs.med().unwrap_or(0) % 3) {
         (PeerId(1), 0) => ExportTargets::AllExcept([PeerId(3)].into_iter().collect()),
         (PeerId(2), 1) => ExportTargets::Only([PeerId(4)].into_iter().collect()),
         _ => ExportTargets::All,
