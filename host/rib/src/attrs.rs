@@ -34,21 +34,18 @@ pub struct RouteAttrs {
     pub attrs: PathAttributes,
     /// Next hop from MP_REACH_NLRI; `None` for IPv4 routes carried in the
     /// classic NLRI field (their next hop is `attrs.next_hop`).
-    pub mp_next_hop: Option<Box<MpNextHop>>,
+    pub mp_next_hop: Option<MpNextHop>,
 }
 
 impl RouteAttrs {
     /// `attrs` with the MP_REACH_NLRI next hop `mp_next_hop`, if any.
     pub fn new(attrs: PathAttributes, mp_next_hop: Option<MpNextHop>) -> Self {
-        RouteAttrs {
-            attrs,
-            mp_next_hop: mp_next_hop.map(Box::new),
-        }
+        RouteAttrs { attrs, mp_next_hop }
     }
 
     /// The MP_REACH_NLRI next hop, if the set has one.
     pub fn mp_next_hop(&self) -> Option<MpNextHop> {
-        self.mp_next_hop.as_deref().copied()
+        self.mp_next_hop
     }
 }
 
