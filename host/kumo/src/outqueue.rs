@@ -374,7 +374,11 @@ impl OutQueue {
     pub fn backlog(&self, table: usize, behind: usize) -> usize {
         let mut pending = self.lock();
         pending.coalesce_above = table;
-        if pending.stalled(self.stall) || (pending.behind_everyone() && pending.segments.len() > behind) {
+        // The length first: `behind_everyone` reads the front segment's
+        // reference count, a cache miss per client that writers keep
+        // contended (9 % of kumo's CPU at 1,000 clients, where the core runs
+        // this for every queue each time it checks the backlog).
+        if pending.stalled(self.stall) || (pending.segments.len() > behind && pending.behind_everyone()) {
             pending.coalesce();
         }
         pending.segments.len()
