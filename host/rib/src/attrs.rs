@@ -23,6 +23,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use hashbrown::HashTable;
 use kumo_wire::{
     Aggregator, AsPath, AsPathSegments, LargeCommunity, MpNextHop, Origin, PathAttributes, RawAttribute,
+    ThinVec,
 };
 use triomphe::ThinArc;
 
@@ -342,20 +343,21 @@ impl Attrs {
 
     /// The AS_PATH's segments, if the set has an AS_PATH.
     pub fn as_path_segments(&self) -> Option<AsPathSegments<'_>> {
-        if !self.has(bit::AS_PATH) {
-            return None;
-        }
-        let o = self.offsets();
-        Some(AsPathSegments::of_words(self.span(o.path, o.communities)))
+        self.as_path_words().map(AsPathSegments::of_words)
     }
 
     /// The AS_PATH as an owned value.
     pub fn as_path(&self) -> Option<AsPath> {
+        self.as_path_words().map(AsPath::from_words)
+    }
+
+    /// The AS_PATH's words ([`AsPath::words`]), if the set has an AS_PATH.
+    fn as_path_words(&self) -> Option<&[u32]> {
         if !self.has(bit::AS_PATH) {
             return None;
         }
         let o = self.offsets();
-        Some(AsPath::from_words(self.span(o.path, o.communities)))
+        Some(self.span(o.path, o.communities))
     }
 
     /// RFC 1997 communities, in received order.
@@ -377,13 +379,13 @@ impl Attrs {
     }
 
     /// Extended communities and unknown attributes (the rare tail).
-    fn rare(&self) -> (Vec<[u8; 8]>, Vec<RawAttribute>) {
+    fn rare(&self) -> (ThinVec<[u8; 8]>, ThinVec<RawAttribute>) {
         if !self.has(bit::RARE) {
-            return (Vec::new(), Vec::new());
+            return (ThinVec::new(), ThinVec::new());
         }
         let words = self.words().get(self.offsets().rare..).unwrap_or_default();
         let Some((&count, mut rest)) = words.split_first() else {
-            return (Vec::new(), Vec::new());
+            return (ThinVec::new(), ThinVec::new());
         };
         let count = (count as usize).min(rest.len() / 2);
         let extended = rest[..2 * count]
@@ -391,7 +393,7 @@ impl Attrs {
             .map(|c| ((u64::from(c[0]) << 32) | u64::from(c[1])).to_be_bytes())
             .collect();
         rest = &rest[2 * count..];
-        let mut unknown = Vec::new();
+        let mut unknown = ThinVec::new();
         while let [head, len, tail @ ..] = rest {
             let len = *len as usize;
             let n = len.div_ceil(4).min(tail.len());
@@ -419,10 +421,10 @@ impl Attrs {
             atomic_aggregate: self.atomic_aggregate(),
             aggregator: self.aggregator(),
             communities: self.communities().into(),
-            extended_communities: extended.into(),
+            extended_communities: extended,
             large_communities: self.large_communities().collect(),
             otc: self.otc(),
-            unknown: unknown.into(),
+            unknown,
         }
     }
 
