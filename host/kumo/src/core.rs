@@ -17,8 +17,8 @@ use kumo_policy::{
     SessionLoss, StaticHoldModule,
 };
 use kumo_rib::{
-    Attrs, ExportDecision, ExportPolicy, ExportSet, FastMap, ImportVerdict, OutChanges, PathView, PeerId,
-    PeerInfo, RejectReason, Rib, RouteAttrs, VerdictView, decide_sets,
+    Attrs, ExportDecision, ExportPolicy, ExportSet, FastMap, ImportVerdict, OutChanges, OutRun, PathView,
+    PeerId, PeerInfo, RejectReason, Rib, RouteAttrs, VerdictView, decide_sets,
 };
 use kumo_session::{DownReason, Negotiated};
 use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Update};
@@ -1101,26 +1101,22 @@ impl Core {
     ///
     /// Update groups, formed on the fly: the RIB emits a prefix's changes for
     /// all receivers together, stored as one change per route with its
-    /// receivers ([`OutChanges`]). Consecutive changes with the same
-    /// receivers (at an IXP: everyone but the announcing client) form a run,
-    /// cut into segments once and handed to every receiver's queue as shared
-    /// pointers, one push per client and batch. Each client still gets
-    /// exactly its changes, in the order the RIB emitted them.
+    /// receivers ([`OutChanges`]). The changes with the same receivers (at
+    /// an IXP: everyone but the announcing client, or everyone but the
+    /// source and the client an action community names) form a run, even
+    /// when other receivers' changes came between them
+    /// ([`OutChanges::runs`]); a run is cut into segments once and handed to
+    /// every receiver's queue as shared pointers, one push per client and
+    /// batch. Each client still gets exactly its changes, those of one NLRI
+    /// in the order the RIB emitted them.
     pub fn distribute(&mut self) {
         if self.out.is_empty() {
             return;
         }
         let out = std::mem::take(&mut self.out);
-        let mut run = Run::default();
-        for (nlri, attrs, receivers) in out.routes() {
-            if receivers != run.receivers.as_slice() {
-                self.push_run(&mut run);
-                run.receivers.clear();
-                run.receivers.extend_from_slice(receivers);
-            }
-            run.routes.push((nlri, attrs.clone()));
+        for run in out.runs() {
+            self.push_run(run);
         }
-        self.push_run(&mut run);
         for (i, segments) in self.fanout.iter_mut().enumerate() {
             if segments.is_empty() {
                 continue;
@@ -1143,12 +1139,9 @@ impl Core {
         }
     }
 
-    fn push_run(&mut self, run: &mut Run) {
-        if run.routes.is_empty() {
-            return;
-        }
-        let shared = crate::outqueue::segments(run.routes.drain(..));
-        for client in &run.receivers {
+    fn push_run(&mut self, run: OutRun<'_>) {
+        let shared = crate::outqueue::segments(run.routes.into_iter().map(|(n, a)| (n, a.clone())));
+        for client in run.receivers {
             let i = client.0 as usize;
             if i >= self.fanout.len() {
                 self.fanout.resize_with(i + 1, Vec::new);
@@ -1182,13 +1175,6 @@ const BEHIND: usize = BACKLOG_LOW / 2;
 /// Route changes whose buffer is kept between batches (about one UPDATE's
 /// prefixes for a few hundred clients).
 const OUT_KEEP: usize = 16 * 1024;
-
-/// Changes for one set of receivers, in order (see [`Core::distribute`]).
-#[derive(Debug, Default)]
-struct Run {
-    receivers: Vec<PeerId>,
-    routes: Vec<crate::outqueue::Route>,
-}
 
 /// Export decisions asked in advance for the accepted prefixes of one
 /// UPDATE, handed to the RIB as its export policy; anything not asked for

@@ -12,6 +12,7 @@
 
 use kumo_wire::Nlri;
 
+use crate::FastMap;
 use crate::attrs::Attrs;
 use crate::peer::PeerId;
 
@@ -49,6 +50,22 @@ struct RouteChange {
     attrs: Option<Attrs>,
     /// End of this change's receivers in `OutChanges::receivers`.
     end: u32,
+}
+
+/// The changes for one set of receivers (see [`OutChanges::runs`]).
+#[derive(Debug, Clone)]
+pub struct OutRun<'a> {
+    pub receivers: &'a [PeerId],
+    pub routes: Vec<(Nlri, &'a Option<Attrs>)>,
+}
+
+/// A cheap hash of a receiver set (FxHash's step): sets are compared in
+/// full on a hit, and hashing each id through the map's hasher would cost
+/// more than the rest of the fold for a route sent to hundreds of clients.
+fn receivers_key(receivers: &[PeerId]) -> u64 {
+    receivers.iter().fold(receivers.len() as u64, |h, p| {
+        (h.rotate_left(5) ^ u64::from(p.0)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    })
 }
 
 /// Changes for clients, grouped by route (see the module docs).
@@ -114,6 +131,57 @@ impl OutChanges {
         })
     }
 
+    /// The changes folded into one run per distinct set of receivers, each
+    /// run's routes in the order they were pushed. Every client still gets
+    /// the changes of one NLRI in the order they were pushed; changes of
+    /// different NLRIs may be reordered, which BGP does not observe.
+    ///
+    /// Why: the RIB emits prefix by prefix, so the changes for one receiver
+    /// set (say the routes of one source that one client must not get)
+    /// arrive scattered between other sets' changes. Folded, they fill one
+    /// shared segment and pack into few UPDATEs instead of one UPDATE and
+    /// one queued pointer per route and receiver.
+    pub fn runs(&self) -> Vec<OutRun<'_>> {
+        let mut runs: Vec<OutRun<'_>> = Vec::new();
+        // Latest run of a receiver set, by a hash of the set (a collision
+        // only costs a fresh run: a hit is compared in full).
+        let mut by_receivers: FastMap<u64, usize> = FastMap::default();
+        // Latest run each NLRI went to: a change may join an earlier run
+        // only if no change of its NLRI is in a later one.
+        let mut latest: FastMap<Nlri, usize> = FastMap::default();
+        let mut current: Option<usize> = None;
+        for (nlri, attrs, receivers) in self.routes() {
+            let same_as_current = current.is_some_and(|i| runs[i].receivers == receivers);
+            let found = if same_as_current {
+                current
+            } else {
+                by_receivers
+                    .get(&receivers_key(receivers))
+                    .copied()
+                    .filter(|&i| runs[i].receivers == receivers)
+            };
+            let place = match (found, latest.get(&nlri)) {
+                (Some(i), Some(&after)) if after > i => None,
+                (found, _) => found,
+            };
+            let i = match place {
+                Some(i) => i,
+                None => {
+                    runs.push(OutRun {
+                        receivers,
+                        routes: Vec::new(),
+                    });
+                    by_receivers.insert(receivers_key(receivers), runs.len() - 1);
+                    runs.len() - 1
+                }
+            };
+            runs[i].routes.push((nlri, attrs));
+            latest.insert(nlri, i);
+            current = Some(i);
+        }
+        runs
+    }
+
     /// One [`OutChange`] per client and route, in order.
     pub fn iter(&self) -> impl Iterator<Item = OutChange> + '_ {
         self.routes().flat_map(|(nlri, attrs, receivers)| {
@@ -175,5 +243,112 @@ mod tests {
         );
         grouped.clear();
         assert!(grouped.is_empty() && grouped.routes().next().is_none());
+    }
+
+    /// What each client receives when the runs are handed out in order.
+    fn per_client(runs: &[OutRun<'_>]) -> std::collections::BTreeMap<u32, Vec<(Nlri, Option<usize>)>> {
+        let mut got: std::collections::BTreeMap<u32, Vec<(Nlri, Option<usize>)>> = Default::default();
+        for run in runs {
+            for client in run.receivers {
+                for (nlri, attrs) in &run.routes {
+                    got.entry(client.0)
+                        .or_default()
+                        .push((*nlri, attrs.as_ref().map(Attrs::addr)));
+                }
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn scattered_changes_of_one_receiver_set_fold_into_one_run() {
+        let (a, b) = (Attrs::default(), Attrs::default());
+        let (p, q, r) = (nlri("10.0.0.0/24"), nlri("10.0.1.0/24"), nlri("10.0.2.0/24"));
+        // As the RIB emits a policy change: per prefix, the route for all
+        // but one client and a withdrawal for that one.
+        let mut out = OutChanges::default();
+        for n in [p, q, r] {
+            out.push_change(PeerId(1), n, Some(&a));
+            out.push_change(PeerId(2), n, None);
+            out.push_change(PeerId(3), n, Some(&a));
+        }
+        let runs = out.runs();
+        let shape: Vec<(Vec<u32>, usize)> = runs
+            .iter()
+            .map(|r| (r.receivers.iter().map(|p| p.0).collect(), r.routes.len()))
+            .collect();
+        assert_eq!(shape, vec![(vec![1], 3), (vec![2], 3), (vec![3], 3)]);
+
+        // A later change of an NLRI never joins a run before its earlier one.
+        let mut out = OutChanges::default();
+        out.push_change(PeerId(1), p, Some(&a));
+        out.push_change(PeerId(2), p, Some(&a));
+        out.push_change(PeerId(1), p, Some(&b));
+        out.push_change(PeerId(1), q, Some(&a));
+        out.push_change(PeerId(2), q, Some(&a));
+        out.push_change(PeerId(1), p, None);
+        out.push_change(PeerId(2), p, None);
+        let runs = out.runs();
+        let shape: Vec<(Vec<u32>, usize)> = runs
+            .iter()
+            .map(|r| (r.receivers.iter().map(|p| p.0).collect(), r.routes.len()))
+            .collect();
+        // q joins the first run (nothing of q is later); p's withdrawal
+        // cannot (p's second change is in a later run), so it starts a run.
+        assert_eq!(shape, vec![(vec![1, 2], 2), (vec![1], 1), (vec![1, 2], 1)]);
+        let got = per_client(&runs);
+        assert_eq!(
+            got[&1],
+            [
+                (p, Some(a.addr())),
+                (q, Some(a.addr())),
+                (p, Some(b.addr())),
+                (p, None)
+            ]
+        );
+        assert_eq!(got[&2], [(p, Some(a.addr())), (q, Some(a.addr())), (p, None)]);
+    }
+
+    proptest::proptest! {
+        /// Folded into runs, every client gets exactly its changes, those of
+        /// one NLRI in the order they were pushed.
+        #[test]
+        fn runs_keep_each_clients_changes_of_an_nlri_in_order(
+            emits in proptest::collection::vec(
+                (0u8..6, proptest::collection::vec((0u32..5, 0usize..4), 0..6)),
+                0..40,
+            ),
+        ) {
+            let sets = [Attrs::default(), Attrs::default(), Attrs::default()];
+            let (mut grouped, mut plain) = (OutChanges::default(), Vec::new());
+            // As the RIB emits: per prefix, at most one change per client.
+            for (n, changes) in emits {
+                let n = nlri(&format!("10.0.{n}.0/24"));
+                let mut seen = std::collections::BTreeSet::new();
+                for (client, set) in changes {
+                    if seen.insert(client) {
+                        let attrs = sets.get(set);
+                        grouped.push_change(PeerId(client), n, attrs);
+                        plain.push_change(PeerId(client), n, attrs);
+                    }
+                }
+            }
+            let got = per_client(&grouped.runs());
+            let mut want: std::collections::BTreeMap<u32, Vec<(Nlri, Option<usize>)>> = Default::default();
+            for c in &plain {
+                want.entry(c.client.0).or_default().push((c.nlri, c.attrs.as_ref().map(Attrs::addr)));
+            }
+            proptest::prop_assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+            for (client, want) in &want {
+                let got = &got[client];
+                let sorted = |v: &Vec<(Nlri, Option<usize>)>| {
+                    // A stable sort by NLRI keeps each NLRI's changes in order.
+                    let mut v = v.clone();
+                    v.sort_by_key(|(n, _)| *n);
+                    v
+                };
+                proptest::prop_assert_eq!(sorted(got), sorted(want));
+            }
+        }
     }
 }
