@@ -490,6 +490,7 @@ impl ExportPolicy for Pipeline {
         }
         drop(worker);
         let mut set_answers: Vec<(&[u32], &ExportResults)> = Vec::with_capacity(answers.len());
+        let mut scratch = DecideScratch::default();
         for (n, set) in sets.iter().enumerate() {
             set_answers.clear();
             for (targets, per_set) in &answers {
@@ -497,7 +498,7 @@ impl ExportPolicy for Pipeline {
                     set_answers.push((targets, results));
                 }
             }
-            self.decide(set, base(set.source.id), &set_answers, out);
+            self.decide(set, base(set.source.id), &set_answers, &mut scratch, out);
         }
     }
 }
@@ -510,6 +511,7 @@ impl Pipeline {
         set: &ExportSet<'_>,
         base: &PeerSet,
         answers: &[(&[u32], &ExportResults)],
+        scratch: &mut DecideScratch,
         out: &mut Vec<ExportDecision>,
     ) {
         let ExportSet {
@@ -524,9 +526,9 @@ impl Pipeline {
         };
         // Decisions by the tuple of result indices (one per group); the
         // tuple is built in one reused buffer, copied only for a new decision.
-        let mut built: Vec<(Vec<usize>, ExportDecision)> = Vec::new();
-        let mut key: Vec<usize> = Vec::with_capacity(answers.len());
-        let mut shared: Vec<(*const PathAttributes, Attrs)> = Vec::new();
+        let DecideScratch { built, key, shared } = scratch;
+        built.clear();
+        shared.clear();
         for i in 0..prefixes.len() {
             key.clear();
             key.extend(
@@ -534,7 +536,7 @@ impl Pipeline {
                     .iter()
                     .map(|(_, results)| results.result_index(i).unwrap_or(usize::MAX)),
             );
-            if let Some((_, decision)) = built.iter().find(|(k, _)| *k == key) {
+            if let Some((_, decision)) = built.iter().find(|(k, _)| *k == *key) {
                 out.push(decision.clone());
                 continue;
             }
@@ -582,6 +584,17 @@ impl Pipeline {
             out.push(decision);
         }
     }
+}
+
+/// Buffers of [`Pipeline::decide`], reused from one set to the next (most
+/// sets need one decision, and these would be allocated for it each time).
+#[derive(Default)]
+struct DecideScratch {
+    /// The decisions built for the current set, by their tuple of result indices.
+    built: Vec<(Vec<usize>, ExportDecision)>,
+    key: Vec<usize>,
+    /// One stored attribute set per distinct modification of the current set.
+    shared: Vec<(*const PathAttributes, Attrs)>,
 }
 
 /// One export group's answers to a [`ExportPolicy::targets_sets`] question:

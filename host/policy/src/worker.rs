@@ -685,49 +685,48 @@ impl PolicyWorker {
         chain: &[Arc<PolicyModule>],
         questions: &[ExportQuestion<'_>],
     ) -> Vec<ExportResults> {
-        // A unit: one slice of one question's prefixes, with its classes.
-        let mut units: Vec<(usize, Vec<ExportClass<'_>>)> = Vec::new();
+        // The classes of every question's prefixes (in slices of at most
+        // EXPORT_BATCH_MAX), each with its question's index, in question
+        // order: one flat list, so that a question answered alike for all
+        // its prefixes (the usual case) costs no list of its own.
+        let mut classes: Vec<(usize, ExportClass<'_>)> = Vec::with_capacity(questions.len());
         for (q, question) in questions.iter().enumerate() {
             let count = question.prefixes.len();
             for first in (0..count).step_by(EXPORT_BATCH_MAX) {
                 let end = count.min(first + EXPORT_BATCH_MAX);
-                units.push((q, vec![ExportClass::start(first..end, question)]));
+                classes.push((q, ExportClass::start(first..end, question)));
             }
         }
+        let mut evaluated = Vec::new();
         for module in chain {
-            // Every group still to evaluate by `module`, in unit, class, group order.
-            let mut asks = Vec::new();
-            for (q, classes) in &units {
+            // Every group still to evaluate by `module`, in class and group order.
+            let mut asks = Vec::with_capacity(classes.len());
+            for (q, class) in &classes {
                 let question = &questions[*q];
-                for class in classes {
-                    for group in class.pending.iter().filter(|g| !g.members.is_empty()) {
-                        asks.push(Ask {
-                            source: question.source,
-                            attrs: &group.attrs,
-                            positions: &class.prefixes,
-                            prefixes: question.prefixes,
-                            members: &group.members,
-                            targets: question.targets,
-                        });
-                    }
+                for group in class.pending.iter().filter(|g| !g.members.is_empty()) {
+                    asks.push(Ask {
+                        source: question.source,
+                        attrs: &group.attrs,
+                        positions: &class.prefixes,
+                        prefixes: question.prefixes,
+                        members: &group.members,
+                        targets: question.targets,
+                    });
                 }
             }
             let answers = self.export_calls(module, &asks);
             drop(asks);
             let mut answers = answers.into_iter();
-            for (_, classes) in &mut units {
-                let mut next = Vec::with_capacity(classes.len());
-                for mut class in classes.drain(..) {
-                    let groups = std::mem::take(&mut class.pending);
-                    let mut evaluated = Vec::with_capacity(groups.len());
-                    for group in groups.into_iter().filter(|g| !g.members.is_empty()) {
-                        let answer = answers.next().unwrap_or_else(|| Err(Self::lost_answer(module)));
-                        evaluated.push((group, answer));
-                    }
-                    class.split(evaluated, &mut next);
+            let mut next = Vec::with_capacity(classes.len());
+            for (q, mut class) in classes.drain(..) {
+                let groups = std::mem::take(&mut class.pending);
+                for group in groups.into_iter().filter(|g| !g.members.is_empty()) {
+                    let answer = answers.next().unwrap_or_else(|| Err(Self::lost_answer(module)));
+                    evaluated.push((group, answer));
                 }
-                *classes = next;
+                class.split(&mut evaluated, q, &mut next);
             }
+            classes = next;
         }
         let mut out: Vec<ExportResults> = questions
             .iter()
@@ -736,17 +735,15 @@ impl PolicyWorker {
                 results: Vec::new(),
             })
             .collect();
-        for (q, classes) in units {
+        for (q, class) in classes {
             let Some(results) = out.get_mut(q) else { continue };
-            for class in classes {
-                let slot = results.results.len() as u32;
-                for &i in &class.prefixes {
-                    if let Some(entry) = results.index.get_mut(i as usize) {
-                        *entry = slot;
-                    }
+            let slot = results.results.len() as u32;
+            for &i in &class.prefixes {
+                if let Some(entry) = results.index.get_mut(i as usize) {
+                    *entry = slot;
                 }
-                results.results.push(class.into_result());
             }
+            results.results.push(class.into_result());
         }
         for (results, question) in out.iter_mut().zip(questions) {
             if results.results.is_empty() {
@@ -1087,30 +1084,40 @@ impl<'a> ExportClass<'a> {
     /// targets receive nothing; the prefixes part ways by the combination
     /// of their verdicts (one class each), and each part applies its
     /// verdicts. The parts go to `out`, ready for the next module.
-    fn split(mut self, evaluated: Vec<(Group<'a>, ExportAnswer)>, out: &mut Vec<ExportClass<'a>>) {
-        let mut answered = Vec::with_capacity(evaluated.len());
-        for (group, answer) in evaluated {
-            match answer {
-                Ok((indices, distinct)) => answered.push((group, indices, distinct)),
-                Err(failure) => {
-                    for &i in &group.members {
-                        self.receivers.remove(i as usize);
-                    }
-                    self.failure.get_or_insert(failure);
-                }
-            }
-        }
-        if self.prefixes.is_empty() || answered.iter().all(|(_, indices, _)| indices.is_none()) {
+    /// `evaluated` is drained (a buffer the caller reuses); the parts go to
+    /// `out` tagged with `question`.
+    fn split(
+        mut self,
+        evaluated: &mut Vec<(Group<'a>, ExportAnswer)>,
+        question: usize,
+        out: &mut Vec<(usize, ExportClass<'a>)>,
+    ) {
+        let uniform = evaluated
+            .iter()
+            .all(|(_, answer)| matches!(answer, Ok((None, _)) | Err(_)));
+        if self.prefixes.is_empty() || uniform {
             // Every answer is the same for all the prefixes (the usual case),
             // or there are none to part: the class stays whole.
-            for (group, _, distinct) in answered {
-                if let Some(verdict) = distinct.first() {
-                    self.apply(group, verdict);
+            for (group, answer) in evaluated.drain(..) {
+                match answer {
+                    Ok((_, distinct)) => {
+                        if let Some(verdict) = distinct.first() {
+                            self.apply(group, verdict);
+                        }
+                    }
+                    Err(failure) => self.fail(&group, failure),
                 }
             }
             self.pending = std::mem::take(&mut self.done);
-            out.push(self);
+            out.push((question, self));
             return;
+        }
+        let mut answered = Vec::with_capacity(evaluated.len());
+        for (group, answer) in evaluated.drain(..) {
+            match answer {
+                Ok((indices, distinct)) => answered.push((group, indices, distinct)),
+                Err(failure) => self.fail(&group, failure),
+            }
         }
         // The prefixes of each distinct combination of verdict indices.
         let mut parts: Vec<(Vec<u16>, Vec<u32>)> = Vec::new();
@@ -1151,8 +1158,16 @@ impl<'a> ExportClass<'a> {
                 }
             }
             part.pending = std::mem::take(&mut part.done);
-            out.push(part);
+            out.push((question, part));
         }
+    }
+
+    /// `group`'s targets receive nothing: its module failed.
+    fn fail(&mut self, group: &Group<'a>, failure: PolicyFailure) {
+        for &i in &group.members {
+            self.receivers.remove(i as usize);
+        }
+        self.failure.get_or_insert(failure);
     }
 
     fn empty() -> Self {
