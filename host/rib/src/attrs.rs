@@ -557,6 +557,7 @@ impl AttrInterner {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use kumo_wire::testing::{self, AttrsOptions, UnknownAttrs};
     use kumo_wire::{AsPathSegment, thin_vec};
     use proptest::prelude::*;
 
@@ -701,82 +702,18 @@ mod tests {
         assert!(i.is_empty());
     }
 
+    /// Any set the RIB may be handed: unknown attributes of any flags and
+    /// type code (the block must keep them octet for octet), with or without
+    /// an MP next hop of either family.
     fn route_attrs() -> impl Strategy<Value = RouteAttrs> {
-        let segment = (1u8..=4, prop::collection::vec(any::<u32>(), 1..5)).prop_map(|(t, asns)| match t {
-            1 => AsPathSegment::Set(asns),
-            2 => AsPathSegment::Sequence(asns),
-            3 => AsPathSegment::ConfedSequence(asns),
-            _ => AsPathSegment::ConfedSet(asns),
+        let attrs = testing::path_attributes(AttrsOptions {
+            max_segments: 2,
+            max_segment_asns: 4,
+            max_list_len: 3,
+            unknown: UnknownAttrs::Any,
+            ..Default::default()
         });
-        let raw = (any::<u8>(), any::<u8>(), prop::collection::vec(any::<u8>(), 0..9)).prop_map(
-            |(flags, type_code, value)| RawAttribute {
-                flags,
-                type_code,
-                value,
-            },
-        );
-        let mp = prop_oneof![
-            Just(None),
-            any::<u32>().prop_map(|a| Some(MpNextHop::V4(a.into()))),
-            (any::<u128>(), prop::option::of(any::<u128>())).prop_map(|(g, ll)| Some(MpNextHop::V6 {
-                global: g.into(),
-                link_local: ll.map(Into::into),
-            })),
-        ];
-        (
-            (
-                prop::option::of(0u8..3),
-                prop::option::of(prop::collection::vec(segment, 0..3)),
-                prop::option::of(any::<u32>()),
-                prop::option::of(any::<u32>()),
-                prop::option::of(any::<u32>()),
-                any::<bool>(),
-                prop::option::of((any::<u32>(), any::<u32>())),
-            ),
-            (
-                prop::collection::vec(any::<u32>(), 0..4),
-                prop::collection::vec(any::<[u8; 8]>(), 0..3),
-                prop::collection::vec(any::<(u32, u32, u32)>(), 0..3),
-                prop::option::of(any::<u32>()),
-                prop::collection::vec(raw, 0..3),
-                mp,
-            ),
-        )
-            .prop_map(
-                |((origin, path, nh, med, lp, atomic, agg), (comms, ext, large, otc, unknown, mp))| {
-                    RouteAttrs::new(
-                        PathAttributes {
-                            origin: origin.map(|o| match o {
-                                0 => Origin::Igp,
-                                1 => Origin::Egp,
-                                _ => Origin::Incomplete,
-                            }),
-                            as_path: path.map(AsPath::from),
-                            next_hop: nh.map(Into::into),
-                            med,
-                            local_pref: lp,
-                            atomic_aggregate: atomic,
-                            aggregator: agg.map(|(asn, a)| Aggregator {
-                                asn,
-                                address: a.into(),
-                            }),
-                            communities: comms.into(),
-                            extended_communities: ext.into(),
-                            large_communities: large
-                                .into_iter()
-                                .map(|(g, l1, l2)| LargeCommunity {
-                                    global_admin: g,
-                                    local_data1: l1,
-                                    local_data2: l2,
-                                })
-                                .collect(),
-                            otc,
-                            unknown: unknown.into(),
-                        },
-                        mp,
-                    )
-                },
-            )
+        (attrs, prop::option::of(testing::mp_next_hop())).prop_map(|(attrs, mp)| RouteAttrs::new(attrs, mp))
     }
 
     proptest! {

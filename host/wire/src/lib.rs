@@ -8,6 +8,8 @@
 //! - [`encode`]: message encoders, and UPDATE packing for the route-server output.
 //! - `nlri` (private): the prefix parsing/writing loops shared by both directions.
 //! - [`notification`]: NOTIFICATION codes, subcodes and constructors (RFC 4271 §4.5, RFC 8203/9003).
+//! - `testing` (tests and the `test-support` feature only): proptest
+//!   strategies for attribute sets, shared with kumo-policy's and kumo-rib's tests.
 //!
 //! Tests: unit tests sit next to the code; `tests/vectors.rs` (byte-exact
 //! vectors, several captured from BIRD), `tests/malformed.rs` (RFC 7606 outcome
@@ -23,6 +25,8 @@ pub mod encode;
 pub mod frame;
 mod nlri;
 pub mod notification;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod types;
 
 pub use decode::{AttrError, AttrErrorAction, Decoded, decode_message};

@@ -4,14 +4,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use kumo_wire::testing::{self, AttrsOptions};
 use kumo_wire::*;
 use proptest::prelude::*;
 
-const KNOWN_ATTRS: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17, 18, 32, 35];
 const KNOWN_CAPS: &[u8] = &[1, 2, 6, 9, 64, 65, 69, 70, 71];
 
 fn afi() -> impl Strategy<Value = Afi> {
@@ -50,118 +49,12 @@ fn v6_nlri(add_path: bool) -> impl Strategy<Value = Nlri> {
     })
 }
 
-fn segment(confed: bool) -> impl Strategy<Value = AsPathSegment> {
-    let kinds = if confed { 0u8..4 } else { 0u8..2 };
-    (kinds, prop::collection::vec(any::<u32>(), 1..=255)).prop_map(|(kind, asns)| match kind {
-        0 => AsPathSegment::Sequence(asns),
-        1 => AsPathSegment::Set(asns),
-        2 => AsPathSegment::ConfedSequence(asns),
-        _ => AsPathSegment::ConfedSet(asns),
-    })
-}
-
-/// 4-octet sessions: any segments. 2-octet sessions: confederation segments
-/// only at the head (where RFC 6793 reconciliation keeps them).
-fn as_path(four_octet: bool) -> impl Strategy<Value = AsPath> {
-    let head = prop::collection::vec(
-        (any::<bool>(), prop::collection::vec(1u32..65536, 1..4)).prop_map(|(set, asns)| {
-            if set {
-                AsPathSegment::ConfedSet(asns)
-            } else {
-                AsPathSegment::ConfedSequence(asns)
-            }
-        }),
-        0..2,
-    );
-    (prop::collection::vec(segment(four_octet), 0..4), head).prop_map(move |(segments, head)| {
-        if four_octet {
-            AsPath::from(segments)
-        } else {
-            AsPath::from_segments(head.into_iter().chain(segments))
-        }
-    })
-}
-
-fn unknown_attrs() -> impl Strategy<Value = Vec<RawAttribute>> {
-    prop::collection::btree_map(
-        any::<u8>().prop_filter("not a known attribute", |t| !KNOWN_ATTRS.contains(t)),
-        prop::collection::vec(any::<u8>(), 0..300),
-        0..3,
-    )
-    .prop_map(|m: BTreeMap<u8, Vec<u8>>| {
-        m.into_iter()
-            .map(|(type_code, value)| RawAttribute {
-                flags: 0xe0,
-                type_code,
-                value,
-            })
-            .collect()
-    })
-}
-
-fn path_attributes(four_octet: bool) -> impl Strategy<Value = PathAttributes> {
-    (
-        (
-            prop::option::of(prop_oneof![
-                Just(Origin::Igp),
-                Just(Origin::Egp),
-                Just(Origin::Incomplete)
-            ]),
-            prop::option::of(as_path(four_octet)),
-            prop::option::of(any::<u32>().prop_map(Ipv4Addr::from)),
-            prop::option::of(any::<u32>()),
-            prop::option::of(any::<u32>()),
-            any::<bool>(),
-            prop::option::of((any::<u32>(), any::<u32>()).prop_map(|(asn, a)| Aggregator {
-                asn,
-                address: a.into(),
-            })),
-        ),
-        (
-            prop::collection::vec(any::<u32>(), 0..5),
-            prop::collection::vec(any::<[u8; 8]>(), 0..5),
-            prop::collection::vec(
-                (any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(g, a, b)| LargeCommunity {
-                    global_admin: g,
-                    local_data1: a,
-                    local_data2: b,
-                }),
-                0..5,
-            ),
-            prop::option::of(any::<u32>()),
-            unknown_attrs(),
-        ),
-    )
-        .prop_map(
-            |(
-                (origin, as_path, next_hop, med, local_pref, atomic_aggregate, aggregator),
-                (communities, extended_communities, large_communities, otc, unknown),
-            )| PathAttributes {
-                origin,
-                as_path,
-                next_hop,
-                med,
-                local_pref,
-                atomic_aggregate,
-                aggregator,
-                communities: communities.into(),
-                extended_communities: extended_communities.into(),
-                large_communities: large_communities.into(),
-                otc,
-                unknown: unknown.into(),
-            },
-        )
-}
-
+/// An IPv4 route's MP next hop is IPv4 or IPv6, an IPv6 route's IPv6.
 fn mp_next_hop(v4: bool) -> BoxedStrategy<MpNextHop> {
-    let v6 = (any::<u128>(), prop::option::of(any::<u128>())).prop_map(|(g, ll)| MpNextHop::V6 {
-        global: g.into(),
-        link_local: ll.map(Into::into),
-    });
     if v4 {
-        prop_oneof![any::<u32>().prop_map(|a| MpNextHop::V4(a.into())), v6].boxed()
+        testing::mp_next_hop().boxed()
     } else {
-        v6.boxed()
+        testing::mp_next_hop_v6().boxed()
     }
 }
 
@@ -213,7 +106,8 @@ fn ctx_and_update() -> impl Strategy<Value = (CodecContext, Update)> {
         };
         (
             prop::collection::vec(v4_nlri(add_path), 0..40),
-            path_attributes(four_octet),
+            // Only sets the session can carry survive the round trip.
+            testing::path_attributes(AttrsOptions::encodable(four_octet)),
             prop::option::of(mp_reach(add_path)),
             prop::option::of(mp_unreach(add_path)),
             prop::collection::vec(v4_nlri(add_path), 0..40),
