@@ -152,11 +152,13 @@ impl OutChanges {
         let mut current: Option<usize> = None;
         for (nlri, attrs, receivers) in self.routes() {
             let same_as_current = current.is_some_and(|i| runs[i].receivers == receivers);
+            let mut key = None;
             let found = if same_as_current {
                 current
             } else {
+                let k = *key.insert(receivers_key(receivers));
                 by_receivers
-                    .get(&receivers_key(receivers))
+                    .get(&k)
                     .copied()
                     .filter(|&i| runs[i].receivers == receivers)
             };
@@ -171,7 +173,8 @@ impl OutChanges {
                         receivers,
                         routes: Vec::new(),
                     });
-                    by_receivers.insert(receivers_key(receivers), runs.len() - 1);
+                    let k = key.unwrap_or_else(|| receivers_key(receivers));
+                    by_receivers.insert(k, runs.len() - 1);
                     runs.len() - 1
                 }
             };
