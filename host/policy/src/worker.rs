@@ -1083,9 +1083,8 @@ impl<'a> ExportClass<'a> {
     /// One module's answers for this class's groups: a failed group's
     /// targets receive nothing; the prefixes part ways by the combination
     /// of their verdicts (one class each), and each part applies its
-    /// verdicts. The parts go to `out`, ready for the next module.
-    /// `evaluated` is drained (a buffer the caller reuses); the parts go to
-    /// `out` tagged with `question`.
+    /// verdicts. The parts go to `out`, tagged with `question`, ready for
+    /// the next module. `evaluated` is drained (a buffer the caller reuses).
     fn split(
         mut self,
         evaluated: &mut Vec<(Group<'a>, ExportAnswer)>,

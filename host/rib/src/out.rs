@@ -248,9 +248,12 @@ mod tests {
         assert!(grouped.is_empty() && grouped.routes().next().is_none());
     }
 
+    /// Per client, the changes it receives: NLRI and attribute set's address.
+    type Received = std::collections::BTreeMap<u32, Vec<(Nlri, Option<usize>)>>;
+
     /// What each client receives when the runs are handed out in order.
-    fn per_client(runs: &[OutRun<'_>]) -> std::collections::BTreeMap<u32, Vec<(Nlri, Option<usize>)>> {
-        let mut got: std::collections::BTreeMap<u32, Vec<(Nlri, Option<usize>)>> = Default::default();
+    fn per_client(runs: &[OutRun<'_>]) -> Received {
+        let mut got = Received::default();
         for run in runs {
             for client in run.receivers {
                 for (nlri, attrs) in &run.routes {
@@ -261,6 +264,13 @@ mod tests {
             }
         }
         got
+    }
+
+    /// Each run's receivers and number of routes.
+    fn shape(runs: &[OutRun<'_>]) -> Vec<(Vec<u32>, usize)> {
+        runs.iter()
+            .map(|r| (r.receivers.iter().map(|p| p.0).collect(), r.routes.len()))
+            .collect()
     }
 
     #[test]
@@ -275,12 +285,7 @@ mod tests {
             out.push_change(PeerId(2), n, None);
             out.push_change(PeerId(3), n, Some(&a));
         }
-        let runs = out.runs();
-        let shape: Vec<(Vec<u32>, usize)> = runs
-            .iter()
-            .map(|r| (r.receivers.iter().map(|p| p.0).collect(), r.routes.len()))
-            .collect();
-        assert_eq!(shape, vec![(vec![1], 3), (vec![2], 3), (vec![3], 3)]);
+        assert_eq!(shape(&out.runs()), vec![(vec![1], 3), (vec![2], 3), (vec![3], 3)]);
 
         // A later change of an NLRI never joins a run before its earlier one.
         let mut out = OutChanges::default();
@@ -292,13 +297,9 @@ mod tests {
         out.push_change(PeerId(1), p, None);
         out.push_change(PeerId(2), p, None);
         let runs = out.runs();
-        let shape: Vec<(Vec<u32>, usize)> = runs
-            .iter()
-            .map(|r| (r.receivers.iter().map(|p| p.0).collect(), r.routes.len()))
-            .collect();
         // q joins the first run (nothing of q is later); p's withdrawal
         // cannot (p's second change is in a later run), so it starts a run.
-        assert_eq!(shape, vec![(vec![1, 2], 2), (vec![1], 1), (vec![1, 2], 1)]);
+        assert_eq!(shape(&runs), vec![(vec![1, 2], 2), (vec![1], 1), (vec![1, 2], 1)]);
         let got = per_client(&runs);
         assert_eq!(
             got[&1],
@@ -337,7 +338,7 @@ mod tests {
                 }
             }
             let got = per_client(&grouped.runs());
-            let mut want: std::collections::BTreeMap<u32, Vec<(Nlri, Option<usize>)>> = Default::default();
+            let mut want = Received::default();
             for c in &plain {
                 want.entry(c.client.0).or_default().push((c.nlri, c.attrs.as_ref().map(Attrs::addr)));
             }
