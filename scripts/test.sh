@@ -21,6 +21,16 @@ fi
 rustup show active-toolchain >/dev/null
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 
+# Free disk before and after: a full disk fails the build with a linker crash
+# (a bus error), which this line tells apart from a broken build.
+disk() { echo "== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free ($1)"; }
+disk start
+if [ "${CI:-}" = "true" ]; then
+    # A one-shot build gains nothing from incremental compilation, whose
+    # state is the largest part of target/debug for the workspace's crates.
+    export CARGO_INCREMENTAL=0
+fi
+
 start=$(date +%s)
 echo "== build"
 cargo build --workspace --all-targets
@@ -33,4 +43,5 @@ echo "== policy components: their own native tests (separate workspaces)"
 cargo test --manifest-path policies/Cargo.toml --target-dir target/wasm
 cargo test --manifest-path examples/policies/origin-tagger/Cargo.toml --target-dir target/wasm
 ./scripts/container-test.sh   # image build + run with buildah, Kubernetes manifests (docs/deployment.md)
+disk end
 echo "== done in $(( $(date +%s) - start )) s"
