@@ -17,15 +17,15 @@ use kumo_policy::{
     SessionLoss, StaticHoldModule,
 };
 use kumo_rib::{
-    Attrs, ExportDecision, ExportPolicy, ExportSet, FastMap, ImportVerdict, OutChanges, OutRun, PathView,
-    PeerId, PeerInfo, RejectReason, Rib, RouteAttrs, VerdictView, decide_sets,
+    Attrs, ExportDecision, ExportPolicy, ExportSet, FastMap, ImportVerdict, OutChanges, PathView, PeerId,
+    PeerInfo, RejectReason, Rib, RouteAttrs, VerdictView, decide_sets,
 };
 use kumo_session::{DownReason, Negotiated};
 use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Update};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::outqueue::OutQueue;
+use crate::outqueue::{OutQueue, Segment};
 use crate::peer::{PeerCommand, family_of};
 use crate::pipeline::Pipeline;
 use crate::status::SessionStatus;
@@ -209,7 +209,7 @@ pub struct Core {
     out: OutChanges,
     /// Per client, the shared segments of one `distribute` call, pushed to
     /// its queue at once (one lock and one wake-up per client and batch).
-    fanout: Vec<Vec<Arc<crate::outqueue::Segment>>>,
+    fanout: Vec<Vec<Arc<Segment>>>,
     verdicts: Vec<ImportVerdict>,
     /// The source of routes kumo originates itself (admin API), once used:
     /// an id reserved like a removed client's, so no client ever gets it.
@@ -844,7 +844,19 @@ impl Core {
             // From the per-peer counters: walking the table only to count it
             // cost a pass over every path before the export walks.
             change.routes_reevaluated += self.rib.paths_held() as u64;
-            change.changed += self.rib.reevaluate_export(&self.pipeline, &mut self.out) as u64;
+            // The import changes above go out first, then each part of the
+            // table as soon as it is decided (see `reevaluate_export_in_steps`).
+            self.distribute();
+            let Core {
+                rib,
+                pipeline,
+                out,
+                fanout,
+                clients,
+                ..
+            } = self;
+            change.changed +=
+                rib.reevaluate_export_in_steps(pipeline, out, |out| distribute(out, fanout, clients)) as u64;
         }
         self.distribute();
         change
@@ -1110,44 +1122,47 @@ impl Core {
     /// batch. Each client still gets exactly its changes, those of one NLRI
     /// in the order the RIB emitted them.
     pub fn distribute(&mut self) {
-        if self.out.is_empty() {
-            return;
-        }
-        let out = std::mem::take(&mut self.out);
-        for run in out.runs() {
-            self.push_run(run);
-        }
-        for (i, segments) in self.fanout.iter_mut().enumerate() {
-            if segments.is_empty() {
-                continue;
-            }
-            if let Some(slot) = self.clients.get(i)
-                && slot.info.is_some()
-                && !slot.deferred
-            {
-                slot.outq.push_shared(segments);
-            }
-            segments.clear();
-        }
-        // Keep the buffer's capacity for the next batch, unless a rare big
-        // one (a policy change re-evaluating every path) grew it: measured,
-        // that capacity stayed allocated for the life of the process (5.6 MB
-        // after 100,000 paths, 40 MB after a P3 policy change).
-        if out.capacity() <= OUT_KEEP {
-            self.out = out;
-            self.out.clear();
-        }
+        distribute(&mut self.out, &mut self.fanout, &self.clients);
     }
+}
 
-    fn push_run(&mut self, run: OutRun<'_>) {
+/// [`Core::distribute`] over the fields it needs, so that it can run while
+/// the RIB is borrowed (between the parts of a policy change). Leaves `out`
+/// empty.
+fn distribute(out: &mut OutChanges, fanout: &mut Vec<Vec<Arc<Segment>>>, clients: &[ClientSlot]) {
+    if out.is_empty() {
+        return;
+    }
+    for run in out.runs() {
         let shared = crate::outqueue::segments(run.routes.into_iter().map(|(n, a)| (n, a.clone())));
         for client in run.receivers {
             let i = client.0 as usize;
-            if i >= self.fanout.len() {
-                self.fanout.resize_with(i + 1, Vec::new);
+            if i >= fanout.len() {
+                fanout.resize_with(i + 1, Vec::new);
             }
-            self.fanout[i].extend(shared.iter().cloned());
+            fanout[i].extend(shared.iter().cloned());
         }
+    }
+    for (i, segments) in fanout.iter_mut().enumerate() {
+        if segments.is_empty() {
+            continue;
+        }
+        if let Some(slot) = clients.get(i)
+            && slot.info.is_some()
+            && !slot.deferred
+        {
+            slot.outq.push_shared(segments);
+        }
+        segments.clear();
+    }
+    // Keep the buffer's capacity for the next batch, unless a rare big
+    // one (a policy change re-evaluating every path) grew it: measured,
+    // that capacity stayed allocated for the life of the process (5.6 MB
+    // after 100,000 paths, 40 MB after a P3 policy change).
+    if out.capacity() <= OUT_KEEP {
+        out.clear();
+    } else {
+        *out = OutChanges::default();
     }
 }
 

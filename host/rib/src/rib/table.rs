@@ -15,7 +15,7 @@
 //! chunks themselves are kept (like BIRD's slabs), so a table that shrank
 //! keeps its peak size until it grows again.
 
-use std::ops::{Deref, DerefMut};
+use std::ops::{Deref, DerefMut, Range};
 
 use hashbrown::HashTable;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -27,7 +27,7 @@ pub(super) type PrefixId = u32;
 
 /// Entries per chunk: large enough that the chunk list is short, small
 /// enough that a small RIB does not reserve much.
-const CHUNK: usize = 1024;
+pub(super) const CHUNK: usize = 1024;
 
 /// The candidate paths of one prefix, sorted by local path id.
 #[derive(Debug, Clone)]
@@ -195,15 +195,18 @@ impl<K: Copy> Entries<K> {
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = (K, &PathList)> {
-        self.chunks
+    /// The entries with paths in chunks `chunks` (clamped to those there are).
+    fn iter(&self, chunks: Range<usize>) -> impl Iterator<Item = (K, &PathList)> {
+        let end = chunks.end.min(self.chunks.len());
+        self.chunks[chunks.start.min(end)..end]
             .iter()
             .flatten()
             .filter_map(|e| Some((e.prefix?, &e.paths)).filter(|(_, p)| !p.is_empty()))
     }
 
-    fn iter_mut(&mut self) -> impl Iterator<Item = (K, &mut PathList)> {
-        self.chunks
+    fn iter_mut(&mut self, chunks: Range<usize>) -> impl Iterator<Item = (K, &mut PathList)> {
+        let end = chunks.end.min(self.chunks.len());
+        self.chunks[chunks.start.min(end)..end]
             .iter_mut()
             .flatten()
             .filter_map(|e| Some((e.prefix?, &mut e.paths)).filter(|(_, p)| !p.is_empty()))
@@ -329,14 +332,42 @@ impl Table {
     /// Every prefix with paths, IPv4 then IPv6, in entry order (stable while
     /// no prefix is added or removed).
     pub(super) fn iter(&self) -> impl Iterator<Item = (IpNet, &PathList)> {
-        let v4 = self.v4.iter().map(|(net, paths)| (IpNet::V4(net), paths));
-        v4.chain(self.v6.iter().map(|(net, paths)| (IpNet::V6(net), paths)))
+        self.iter_part(0..usize::MAX)
     }
 
     /// [`Table::iter`], mutably (same order).
     pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (IpNet, &mut PathList)> {
-        let v4 = self.v4.iter_mut().map(|(net, paths)| (IpNet::V4(net), paths));
-        v4.chain(self.v6.iter_mut().map(|(net, paths)| (IpNet::V6(net), paths)))
+        self.iter_part_mut(0..usize::MAX)
+    }
+
+    /// Number of parts of the table (chunks of [`CHUNK`] entries, IPv4's
+    /// then IPv6's), for walking it a part at a time with [`Table::iter_part`].
+    pub(super) fn parts(&self) -> usize {
+        self.v4.chunks.len() + self.v6.chunks.len()
+    }
+
+    /// The prefixes of [`Table::iter`] in parts `parts`, in the same order.
+    pub(super) fn iter_part(&self, parts: Range<usize>) -> impl Iterator<Item = (IpNet, &PathList)> {
+        let (v4, v6) = self.split_parts(parts);
+        let v4 = self.v4.iter(v4).map(|(net, paths)| (IpNet::V4(net), paths));
+        v4.chain(self.v6.iter(v6).map(|(net, paths)| (IpNet::V6(net), paths)))
+    }
+
+    /// [`Table::iter_part`], mutably (same order).
+    pub(super) fn iter_part_mut(
+        &mut self,
+        parts: Range<usize>,
+    ) -> impl Iterator<Item = (IpNet, &mut PathList)> {
+        let (v4, v6) = self.split_parts(parts);
+        let v4 = self.v4.iter_mut(v4).map(|(net, paths)| (IpNet::V4(net), paths));
+        v4.chain(self.v6.iter_mut(v6).map(|(net, paths)| (IpNet::V6(net), paths)))
+    }
+
+    /// Parts `parts` as chunk ranges of the IPv4 and of the IPv6 entries.
+    fn split_parts(&self, parts: Range<usize>) -> (Range<usize>, Range<usize>) {
+        let v4 = self.v4.chunks.len();
+        let v6 = parts.start.saturating_sub(v4)..parts.end.saturating_sub(v4);
+        (parts.start.min(v4)..parts.end.min(v4), v6)
     }
 }
 

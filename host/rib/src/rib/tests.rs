@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use kumo_wire::{AsPath, AsPathSegment, Origin, PathAttributes};
 use proptest::prelude::*;
@@ -1060,4 +1060,58 @@ fn reevaluate_export_asks_many_sets_at_once_and_never_misplaces_an_answer() {
         // 300 sets, 128 per question.
         assert_eq!(policy.calls.get(), 3);
     }
+}
+
+#[test]
+fn reevaluate_export_in_steps_sends_each_prefix_once_and_the_same_changes() {
+    // 3,000 IPv4 prefixes (three table parts of 1,024 entries) and 300
+    // IPv6 ones (a fourth part) from two clients, in attribute sets of
+    // three prefixes: the sets at 1,023-1,025 and 2,046-2,048 lie across
+    // the parts' borders.
+    let build = || {
+        let mut rs = Rs::new([info(1), info(2), info(3), info(4)]);
+        for i in 0..3300u32 {
+            let set = i / 3;
+            let from = 1 + set % 2;
+            let prefix = if i < 3000 {
+                IpNet::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24)
+            } else {
+                IpNet::new(
+                    Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i) << 80).into(),
+                    48,
+                )
+            };
+            let n = Nlri {
+                prefix: prefix.unwrap(),
+                path_id: None,
+            };
+            rs.announce(from, n, &attrs(from, &[], Some(set)));
+        }
+        mem::take(&mut rs.out);
+        rs
+    };
+    let mut whole = build();
+    let changed = whole.rib.reevaluate_export(&by_med, &mut whole.out);
+    let expected = sorted(mem::take(&mut whole.out));
+    assert!(changed > 0);
+
+    let mut rs = build();
+    assert_eq!(rs.rib.table.parts(), 4);
+    let mut steps: Vec<Vec<OutChange>> = Vec::new();
+    let by_parts = rs
+        .rib
+        .reevaluate_export_by_parts(&by_med, &mut rs.out, 1, |out| steps.push(mem::take(out)));
+    assert_eq!(by_parts, changed);
+    assert_eq!(steps.len(), 4);
+    // Every part has changes, and a prefix's changes are all in one part.
+    let mut seen = HashSet::new();
+    for step in &steps {
+        assert!(!step.is_empty());
+        let here: HashSet<_> = step.iter().map(|c| c.nlri).collect();
+        assert!(here.is_disjoint(&seen));
+        seen.extend(here);
+    }
+    assert_eq!(sorted(steps.concat()), expected);
+    // The one-shot form is the same walk in steps.
+    assert_eq!(rs.rib.reevaluate_export(&by_med, &mut rs.out), 0);
 }
