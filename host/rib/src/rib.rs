@@ -814,8 +814,8 @@ impl Rib {
     /// so the caller may send what `out` holds at each call while the next
     /// part is evaluated: the clients start receiving a policy change's
     /// routes long before the last one is decided, and the buffers of a part
-    /// (its questions, its decisions, its changes) are reused instead of
-    /// growing with the whole table. A set of paths of one attribute set
+    /// (its questions, its decisions, its changes) are bounded by the part
+    /// instead of growing with the whole table. A set of paths of one attribute set
     /// that lies across two parts is asked about in both, each time for its
     /// prefixes in that part.
     pub fn reevaluate_export_in_steps<O: OutSink>(
@@ -841,7 +841,7 @@ impl Rib {
         let step = step.max(1);
         let mut total = 0;
         for first in (0..parts).step_by(step) {
-            total += self.reevaluate_export_part(export, first..parts.min(first + step), out);
+            total += self.reevaluate_export_part(export, first..parts.min(first.saturating_add(step)), out);
             step_done(out);
         }
         total

@@ -1062,30 +1062,62 @@ fn reevaluate_export_asks_many_sets_at_once_and_never_misplaces_an_answer() {
     }
 }
 
+/// [`by_med`] that counts, per attribute set (by its MED), the questions
+/// that asked about it.
+#[derive(Default)]
+struct CountingSets {
+    asked: std::cell::RefCell<BTreeMap<u32, usize>>,
+}
+
+impl ExportPolicy for CountingSets {
+    fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
+        by_med(source, prefix, attrs).into()
+    }
+
+    fn targets_sets(&self, sets: &[ExportSet<'_>], out: &mut Vec<ExportDecision>) {
+        for set in sets {
+            *self
+                .asked
+                .borrow_mut()
+                .entry(set.attrs.med().unwrap_or(0))
+                .or_default() += 1;
+            out.extend(
+                set.prefixes
+                    .iter()
+                    .map(|p| self.targets(set.source, p, set.attrs)),
+            );
+        }
+    }
+}
+
 #[test]
 fn reevaluate_export_in_steps_sends_each_prefix_once_and_the_same_changes() {
     // 3,000 IPv4 prefixes (three table parts of 1,024 entries) and 300
     // IPv6 ones (a fourth part) from two clients, in attribute sets of
-    // three prefixes: the sets at 1,023-1,025 and 2,046-2,048 lie across
-    // the parts' borders.
+    // three prefixes (set n: prefixes 3n..3n+3), every 100th IPv4 prefix
+    // withdrawn again (free entries in the parts). Sets 341 (entries
+    // 1,023-1,025) and 682 (2,046-2,048) lie across parts' borders.
+    let sets: Vec<Attrs> = (0..1100u32).map(|n| attrs(1 + n % 2, &[], Some(n))).collect();
+    let from = |i: u32| 1 + (i / 3) % 2;
+    let prefix = |i: u32| Nlri {
+        prefix: if i < 3000 {
+            IpNet::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24)
+        } else {
+            IpNet::new(
+                Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i) << 80).into(),
+                48,
+            )
+        }
+        .unwrap(),
+        path_id: None,
+    };
     let build = || {
         let mut rs = Rs::new([info(1), info(2), info(3), info(4)]);
         for i in 0..3300u32 {
-            let set = i / 3;
-            let from = 1 + set % 2;
-            let prefix = if i < 3000 {
-                IpNet::new(Ipv4Addr::from(0x0a00_0000 + (i << 8)).into(), 24)
-            } else {
-                IpNet::new(
-                    Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i) << 80).into(),
-                    48,
-                )
-            };
-            let n = Nlri {
-                prefix: prefix.unwrap(),
-                path_id: None,
-            };
-            rs.announce(from, n, &attrs(from, &[], Some(set)));
+            rs.announce(from(i), prefix(i), &sets[(i / 3) as usize]);
+        }
+        for i in (50..3000u32).step_by(100) {
+            rs.withdraw(from(i), prefix(i));
         }
         mem::take(&mut rs.out);
         rs
@@ -1095,23 +1127,30 @@ fn reevaluate_export_in_steps_sends_each_prefix_once_and_the_same_changes() {
     let expected = sorted(mem::take(&mut whole.out));
     assert!(changed > 0);
 
-    let mut rs = build();
-    assert_eq!(rs.rib.table.parts(), 4);
-    let mut steps: Vec<Vec<OutChange>> = Vec::new();
-    let by_parts = rs
-        .rib
-        .reevaluate_export_by_parts(&by_med, &mut rs.out, 1, |out| steps.push(mem::take(out)));
-    assert_eq!(by_parts, changed);
-    assert_eq!(steps.len(), 4);
-    // Every part has changes, and a prefix's changes are all in one part.
-    let mut seen = HashSet::new();
-    for step in &steps {
-        assert!(!step.is_empty());
-        let here: HashSet<_> = step.iter().map(|c| c.nlri).collect();
-        assert!(here.is_disjoint(&seen));
-        seen.extend(here);
+    // Parts per step, and the sets then asked about in two steps.
+    for (step, across) in [(1, vec![341, 682]), (2, vec![682]), (3, vec![])] {
+        let mut rs = build();
+        assert_eq!(rs.rib.table.parts(), 4);
+        let policy = CountingSets::default();
+        let mut steps: Vec<Vec<OutChange>> = Vec::new();
+        let by_parts = rs
+            .rib
+            .reevaluate_export_by_parts(&policy, &mut rs.out, step, |out| steps.push(mem::take(out)));
+        assert_eq!(by_parts, changed, "step {step}");
+        assert_eq!(steps.len(), 4usize.div_ceil(step), "step {step}");
+        // Every step has changes, and a prefix's changes are all in one step.
+        let mut seen = HashSet::new();
+        for changes in &steps {
+            assert!(!changes.is_empty(), "step {step}");
+            let here: HashSet<_> = changes.iter().map(|c| c.nlri).collect();
+            assert!(here.is_disjoint(&seen), "step {step}");
+            seen.extend(here);
+        }
+        assert_eq!(sorted(steps.concat()), expected, "step {step}");
+        let asked = policy.asked.into_inner();
+        assert_eq!(asked.len(), 1100, "step {step}");
+        let twice: Vec<u32> = asked.iter().filter(|(_, n)| **n == 2).map(|(m, _)| *m).collect();
+        assert_eq!(twice, across, "step {step}");
+        assert!(asked.values().all(|n| *n <= 2), "step {step}");
     }
-    assert_eq!(sorted(steps.concat()), expected);
-    // The one-shot form is the same walk in steps.
-    assert_eq!(rs.rib.reevaluate_export(&by_med, &mut rs.out), 0);
 }
