@@ -844,24 +844,29 @@ impl Core {
             // From the per-peer counters: walking the table only to count it
             // cost a pass over every path before the export walks.
             change.routes_reevaluated += self.rib.paths_held() as u64;
-            // The import changes above go out first, then each part of the
-            // table as soon as it is decided (see `reevaluate_export_in_steps`).
-            self.distribute();
-            let Core {
-                rib,
-                pipeline,
-                out,
-                fanout,
-                clients,
-                ..
-            } = self;
-            // The parts reuse one buffer, which `distribute` below trims.
-            change.changed += rib
-                .reevaluate_export_in_steps(pipeline, out, |out| send_changes(out, fanout, clients))
-                as u64;
+            change.changed += self.reevaluate_export_sending() as u64;
         }
         self.distribute();
         change
+    }
+
+    /// Every export decision asked again, and the changes sent a part of
+    /// the table at a time (see `Rib::reevaluate_export_in_steps`), after
+    /// what was pending: clients receive the first parts while kumo decides
+    /// the next. Returns the number of paths whose decision changed.
+    fn reevaluate_export_sending(&mut self) -> usize {
+        let Core {
+            rib,
+            pipeline,
+            out,
+            fanout,
+            clients,
+            ..
+        } = self;
+        let changed = rib.reevaluate_export_in_steps(pipeline, out, |out| send_changes(out, fanout, clients));
+        // The parts reused one buffer; this trims it.
+        self.distribute();
+        changed
     }
 
     /// After the RPKI data changed: run the import chains again over the
@@ -962,9 +967,7 @@ impl Core {
     /// GRACEFUL_SHUTDOWN added. Returns the number of paths re-announced.
     pub fn start_drain(&mut self) -> usize {
         self.pipeline.start_drain();
-        let changed = self.rib.reevaluate_export(&self.pipeline, &mut self.out);
-        self.distribute();
-        changed
+        self.reevaluate_export_sending()
     }
 
     /// Add a client (from a configuration reload); returns its id.
