@@ -387,9 +387,20 @@ async fn hostile_policies_show_their_reason_in_the_api() {
             }
         }
     }
-    // The watcher got the healthy route and the grower's accepted ones only.
+    // The watcher gets the healthy route and the grower's accepted ones
+    // only. It reads its session only when asked to: wait for them (it
+    // held what it had read when the healthy route came, a race).
     let (_, grown, _) = received("grower").await;
-    assert_eq!(watcher.rib.len() as u64, 1 + grown);
+    let expected = 1 + grown as usize;
+    assert!(
+        watcher
+            .recv_until(WAIT, |s| s.rib.len() >= expected)
+            .await
+            .unwrap(),
+        "watcher holds {} routes, expected {expected}",
+        watcher.rib.len()
+    );
+    assert_eq!(watcher.rib.len(), expected);
     // (Each client's session was checked "established" above; keep them to the end.)
     drop(speakers);
 }
