@@ -222,3 +222,76 @@ fn many_questions_in_one_call_answer_as_one_question_per_call() {
     assert_eq!(calls(&chain)[0] - before[0], 2);
     assert!(out.iter().all(|r| r.get(0).unwrap().receivers.count() == 2));
 }
+
+#[test]
+fn a_chain_of_one_module_answers_as_the_general_case() {
+    // A chain of one module takes its own path (the usual answer without
+    // classes); `accept-all` after it changes no answer but takes the
+    // general one. Questions: mixed verdicts and modifications, no
+    // targets, no prefixes, an unknown source (fails alone), and more
+    // prefixes than one slice holds.
+    let one = [by_length()];
+    let two = [one[0].clone(), accept_all()];
+    let mut worker = worker();
+    let sets = [
+        (1, attrs(&[3333], "192.0.2.1"), &TARGETS[..]),
+        (2, attrs(&[6939, 1299], "192.0.2.2"), &[1, 4][..]),
+        (1, attrs(&[3333, 3333], "192.0.2.1"), &[][..]),
+        (4, attrs(&[174], "192.0.2.4"), &[1, 2][..]),
+        (99, attrs(&[64999], "192.0.2.99"), &TARGETS[..]),
+        (2, attrs(&[6939], "192.0.2.2"), &[1, 4][..]),
+        (1, attrs(&[3333, 1299], "192.0.2.1"), &TARGETS[..]),
+    ];
+    let many: Vec<ipnet::IpNet> = (0..EXPORT_BATCH_MAX as u32 + 10)
+        .map(|i| {
+            ipnet::IpNet::new(
+                std::net::Ipv4Addr::from(0x0b00_0000 + (i << 9)).into(),
+                24 - (i % 2) as u8,
+            )
+            .unwrap()
+        })
+        .collect();
+    let lists = [
+        prefixes(&["11.0.0.0/24", "11.0.1.0/25", "11.0.0.0/16"]),
+        prefixes(&["2001:db8::/48", "2001:db8::/64"]),
+        prefixes(&["12.0.0.0/24"]),
+        prefixes(&[]),
+        prefixes(&["13.0.0.0/24"]),
+        many,
+        prefixes(&["14.0.0.0/24", "14.0.1.0/24"]),
+    ];
+    let questions: Vec<ExportQuestion<'_>> = sets
+        .iter()
+        .zip(&lists)
+        .map(|((source, attrs, targets), prefixes)| ExportQuestion {
+            source: *source,
+            attrs,
+            prefixes,
+            targets,
+        })
+        .collect();
+    let by_one = worker.export_batch(&one, &questions);
+    let by_two = worker.export_batch(&two, &questions);
+    assert_eq!(by_one.len(), questions.len());
+    for (q, ((a, b), question)) in by_one.iter().zip(&by_two).zip(&questions).enumerate() {
+        assert_eq!(a.len(), question.prefixes.len(), "question {q}");
+        assert_eq!(a.len(), b.len(), "question {q}");
+        for i in 0..a.len().max(1) {
+            assert_eq!(a.get(i), b.get(i), "question {q} prefix {i}");
+        }
+    }
+    // What the questions were there for: a modification (/24 towards
+    // AS6939), a denial (/25), the usual answer (/16); an empty target
+    // list; the unknown source's failure; both slices of the long list; one
+    // answer for all of a set's prefixes that is not the usual one.
+    let (q0, q5) = (&by_one[0], &by_one[5]);
+    let usual = |r: &ExportResult| r.receivers.count() == 2 && r.modified.is_empty() && r.failure.is_none();
+    assert_eq!(q0.get(0).unwrap().modified.len(), 1);
+    assert_eq!(q0.get(1).unwrap().receivers.count(), 0);
+    assert!(usual(q0.get(2).unwrap()));
+    assert_eq!(by_one[2].get(0).unwrap().receivers.count(), 0);
+    assert!(by_one[4].get(0).unwrap().failure.is_some());
+    assert_eq!(q5.get(EXPORT_BATCH_MAX).unwrap().modified.len(), 1);
+    assert!(usual(q5.get(EXPORT_BATCH_MAX + 1).unwrap()));
+    assert_eq!(by_one[6].get(1).unwrap().modified.len(), 1);
+}
