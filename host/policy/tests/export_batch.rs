@@ -39,6 +39,22 @@ fn path_len(result: &ExportResult, target: usize) -> Option<usize> {
         .map(|p| p.segments().map(|s| s.asns().len()).sum())
 }
 
+/// One question per `(source, attributes, targets)` set, with its list of prefixes.
+fn questions<'a>(
+    sets: &'a [(u32, kumo_wire::PathAttributes, &'a [u32])],
+    lists: &'a [Vec<ipnet::IpNet>],
+) -> Vec<ExportQuestion<'a>> {
+    sets.iter()
+        .zip(lists)
+        .map(|((source, attrs, targets), prefixes)| ExportQuestion {
+            source: *source,
+            attrs,
+            prefixes,
+            targets,
+        })
+        .collect()
+}
+
 #[test]
 fn one_call_answers_each_prefix_by_its_own_verdict() {
     let chain = [by_length()];
@@ -172,16 +188,7 @@ fn many_questions_in_one_call_answer_as_one_question_per_call() {
         prefixes(&["12.0.0.0/8"]),
         prefixes(&["13.0.0.0/24", "13.0.0.0/24", "13.0.0.0/23", "2001:db8:1::/48"]),
     ];
-    let questions: Vec<ExportQuestion<'_>> = sets
-        .iter()
-        .zip(&lists)
-        .map(|((source, attrs, targets), prefixes)| ExportQuestion {
-            source: *source,
-            attrs,
-            prefixes,
-            targets,
-        })
-        .collect();
+    let questions = questions(&sets, &lists);
     let calls = |chain: &[Arc<PolicyModule>]| {
         chain
             .iter()
@@ -260,16 +267,7 @@ fn a_chain_of_one_module_answers_as_the_general_case() {
         many,
         prefixes(&["14.0.0.0/24", "14.0.1.0/24"]),
     ];
-    let questions: Vec<ExportQuestion<'_>> = sets
-        .iter()
-        .zip(&lists)
-        .map(|((source, attrs, targets), prefixes)| ExportQuestion {
-            source: *source,
-            attrs,
-            prefixes,
-            targets,
-        })
-        .collect();
+    let questions = questions(&sets, &lists);
     let by_one = worker.export_batch(&one, &questions);
     let by_two = worker.export_batch(&two, &questions);
     assert_eq!(by_one.len(), questions.len());
