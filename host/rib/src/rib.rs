@@ -809,15 +809,14 @@ impl Rib {
     }
 
     /// [`Rib::reevaluate_export`] a part of the table at a time (about
-    /// 32,000 prefixes), calling `step_done` with `out`
-    /// after each part. A prefix's changes are never split between parts,
-    /// so the caller may send what `out` holds at each call while the next
-    /// part is evaluated: the clients start receiving a policy change's
-    /// routes long before the last one is decided, and the buffers of a part
-    /// (its questions, its decisions, its changes) are bounded by the part
-    /// instead of growing with the whole table. A set of paths of one attribute set
-    /// that lies across two parts is asked about in both, each time for its
-    /// prefixes in that part.
+    /// 32,000 prefixes), calling `step_done` with `out` after each part. A
+    /// prefix's changes are never split between parts, so the caller may
+    /// send what `out` holds at each call while the next part is evaluated:
+    /// the clients start receiving a policy change's routes long before the
+    /// last one is decided, and the buffers of a part (its questions, its
+    /// decisions, its changes) are bounded by the part instead of growing
+    /// with the whole table. The paths of one attribute set that lie across
+    /// two parts are asked about in both, each time for the prefixes there.
     pub fn reevaluate_export_in_steps<O: OutSink>(
         &mut self,
         export: &dyn ExportPolicy,
