@@ -731,14 +731,9 @@ impl PolicyWorker {
         // EXPORT_BATCH_MAX), each with its question's index, in question
         // order: one flat list, so that a question answered alike for all
         // its prefixes (the usual case) costs no list of its own.
-        let mut classes: Vec<(usize, ExportClass<'_>)> = Vec::with_capacity(questions.len());
-        for (q, question) in questions.iter().enumerate() {
-            let count = question.prefixes.len();
-            for first in (0..count).step_by(EXPORT_BATCH_MAX) {
-                let end = count.min(first + EXPORT_BATCH_MAX);
-                classes.push((q, ExportClass::start(first..end, question)));
-            }
-        }
+        let mut classes: Vec<(usize, ExportClass<'_>)> = slices(questions)
+            .map(|(q, range, question)| (q, ExportClass::start(range, question)))
+            .collect();
         let mut evaluated = Vec::new();
         for module in chain {
             // Every group still to evaluate by `module`, in class and group order.
@@ -799,28 +794,19 @@ impl PolicyWorker {
             .max()
             .unwrap_or(0);
         let ids: Vec<u32> = (0..longest as u32).collect();
-        // Slices as the general case's classes; those of a question without
-        // targets are not asked (there is no one to evaluate).
-        let mut slices: Vec<(usize, std::ops::Range<usize>)> = Vec::with_capacity(questions.len());
-        for (q, question) in questions.iter().enumerate() {
-            let count = question.prefixes.len();
-            for first in (0..count).step_by(EXPORT_BATCH_MAX) {
-                slices.push((q, first..count.min(first + EXPORT_BATCH_MAX)));
-            }
-        }
-        let asks: Vec<Ask<'_>> = slices
-            .iter()
-            .filter_map(|(q, range)| {
-                let question = questions.get(*q)?;
+        // The slices of a question without targets are not asked (there is
+        // no one to evaluate), as in the general case.
+        let asks: Vec<Ask<'_>> = slices(questions)
+            .filter(|(_, _, question)| !question.targets.is_empty())
+            .filter_map(|(_, range, question)| {
                 Some(Ask {
                     source: question.source,
                     attrs: question.attrs,
-                    positions: ids.get(range.clone())?,
+                    positions: ids.get(range)?,
                     prefixes: question.prefixes,
                     members: ids.get(..question.targets.len())?,
                     targets: question.targets,
                 })
-                .filter(|_| !question.targets.is_empty())
             })
             .collect();
         let mut answers = self.export_calls(module, &asks).into_iter();
@@ -828,17 +814,13 @@ impl PolicyWorker {
         let mut out = ExportResults::unanswered(questions);
         let mut evaluated = Vec::with_capacity(1);
         let mut parts = Vec::new();
-        for (q, range) in slices {
-            let (Some(question), Some(results)) = (questions.get(q), out.get_mut(q)) else {
-                continue;
-            };
+        for (q, range, question) in slices(questions) {
+            let Some(results) = out.get_mut(q) else { continue };
             let answer = (!question.targets.is_empty())
                 .then(|| answers.next().unwrap_or_else(|| Err(Self::lost_answer(module))));
             let usual = match &answer {
                 None => true,
-                Some(Ok((None, distinct))) => distinct.first().is_some_and(|v| {
-                    matches!(v.receivers, t::Receivers::All) && v.modified_targets.is_empty()
-                }),
+                Some(Ok((None, distinct))) => distinct.first().is_some_and(everyone_unchanged),
                 Some(_) => false,
             };
             if usual {
@@ -1029,6 +1011,25 @@ pub struct ExportQuestion<'a> {
     pub attrs: &'a PathAttributes,
     pub prefixes: &'a [IpNet],
     pub targets: &'a [u32],
+}
+
+/// The slices of the questions' prefixes (at most [`EXPORT_BATCH_MAX`]
+/// each: verdict indices are `u16`), in question order: each with its
+/// question's index, its range of the question's prefixes and the question.
+fn slices<'q, 'a>(
+    questions: &'q [ExportQuestion<'a>],
+) -> impl Iterator<Item = (usize, std::ops::Range<usize>, &'q ExportQuestion<'a>)> {
+    questions.iter().enumerate().flat_map(|(q, question)| {
+        let count = question.prefixes.len();
+        (0..count)
+            .step_by(EXPORT_BATCH_MAX)
+            .map(move |first| (q, first..count.min(first + EXPORT_BATCH_MAX), question))
+    })
+}
+
+/// The usual export verdict: every target, the route unchanged.
+fn everyone_unchanged(verdict: &t::ExportVerdict) -> bool {
+    matches!(verdict.receivers, t::Receivers::All) && verdict.modified_targets.is_empty()
 }
 
 /// One group of one class, as a question for one module.
@@ -1282,8 +1283,7 @@ impl<'a> ExportClass<'a> {
     /// `verdict` for `group`: targets it denies leave the receivers; the
     /// others pass on, those given equal modifications in one group each.
     fn apply(&mut self, mut group: Group<'a>, verdict: &t::ExportVerdict) {
-        if matches!(verdict.receivers, t::Receivers::All) && verdict.modified_targets.is_empty() {
-            // The usual answer: every target passes on unchanged.
+        if everyone_unchanged(verdict) {
             self.done.push(group);
             return;
         }
