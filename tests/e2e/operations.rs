@@ -82,6 +82,10 @@ fn gobgp_session_since(b: &Gobgp) -> Result<u64> {
 }
 
 /// BIRD's "since" column of its protocol with kumo (changes on every state change).
+///
+/// BIRD keeps the moment on its monotonic clock and turns it into wall time each time it is
+/// shown, so two reads of an unchanged session may differ by a millisecond (seen in CI:
+/// 23:00:39.135, then .136). [`same_bird_since`] allows for that.
 fn bird_session_since(a: &Bird) -> Result<String> {
     let text = a.birdc(&["show", "protocols", "kumo"])?;
     let line = text
@@ -91,6 +95,25 @@ fn bird_session_since(a: &Bird) -> Result<String> {
     let cols: Vec<&str> = line.split_whitespace().collect();
     ensure!(cols.len() >= 6 && cols[5] == "Established", "BIRD: {line}");
     Ok(cols[4].to_owned())
+}
+
+/// Milliseconds since midnight of BIRD's `HH:MM:SS.mmm`, or `None` for another format.
+fn bird_time_of_day_ms(since: &str) -> Option<i64> {
+    let (hms, ms) = since.split_once('.')?;
+    let mut parts = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
+    Some(((h * 60 + m) * 60 + s) * 1000 + ms.parse::<i64>().ok()?)
+}
+
+/// Two reads of BIRD's "since" name the same state change: equal, or (for its time-of-day form)
+/// within a few milliseconds of each other. A reset and a new session take far longer: BIRD
+/// waits its connect-retry time before it opens again.
+fn same_bird_since(a: &str, b: &str) -> bool {
+    const JITTER_MS: i64 = 5;
+    match (bird_time_of_day_ms(a), bird_time_of_day_ms(b)) {
+        (Some(x), Some(y)) => (x - y).abs() <= JITTER_MS,
+        _ => a == b,
+    }
 }
 
 /// kumo's view of one client's session.
@@ -136,7 +159,14 @@ fn sessions(api: &Api, names: &[&str], a: &Bird, b: &Gobgp) -> Result<Sessions> 
 fn assert_no_reset(api: &Api, before: &Sessions, uptimes: &[(&str, u64)], a: &Bird, b: &Gobgp) {
     let names: Vec<&str> = before.kumo.iter().map(|(n, _)| n.as_str()).collect();
     let now = sessions(api, &names, a, b).unwrap();
-    assert_eq!(&now, before, "a session was reset");
+    assert_eq!(now.kumo, before.kumo, "kumo saw a session reset");
+    assert_eq!(now.gobgp_since, before.gobgp_since, "GoBGP's session was reset");
+    assert!(
+        same_bird_since(&now.bird_since, &before.bird_since),
+        "BIRD's session was reset: since {} then {}",
+        before.bird_since,
+        now.bird_since
+    );
     for (name, earlier) in uptimes {
         let up = session(api, name).unwrap().uptime_s.unwrap();
         assert!(
@@ -599,4 +629,14 @@ fn reload_adds_and_removes_a_client_without_touching_the_others() {
     let gone = api.get(&format!("/api/v1/clients/{name_c}")).unwrap();
     assert_eq!(gone.status, 404, "{}", gone.text());
     assert_no_reset(&api, &before, &uptimes, &a, &b);
+}
+
+#[test]
+fn bird_since_allows_its_millisecond_of_jitter_and_nothing_more() {
+    assert!(same_bird_since("23:00:39.135", "23:00:39.136"));
+    assert!(same_bird_since("23:00:39.998", "23:00:40.001"));
+    assert!(!same_bird_since("23:00:39.135", "23:00:40.135"));
+    assert!(!same_bird_since("23:00:39.135", "23:00:39.200"));
+    assert!(same_bird_since("2026-11-24", "2026-11-24"));
+    assert!(!same_bird_since("2026-11-24", "2026-11-25"));
 }
