@@ -10,9 +10,11 @@
 //! - [`scan`]: a zero-allocation reader of received UPDATEs.
 //! - [`client`]: one client session (writer and reader tasks).
 //! - [`server`]: kumo/BIRD configs, the daemon process, /proc readings.
+//! - [`replay`]: `--rs replay`, the floor: the expected bytes sent with no routing work.
 //! - [`run`]: one measured run and medians.
 
 pub mod client;
+pub mod replay;
 pub mod run;
 pub mod scan;
 pub mod scenario;

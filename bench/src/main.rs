@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use kumo_bench::client::encode_table;
+use kumo_bench::replay::ReplayTables;
 use kumo_bench::run::{RunOptions, RunResult, median, run_once};
 use kumo_bench::scenario::{Scenario, ScenarioSpec};
 use kumo_bench::server::{RsKind, ServerOptions};
@@ -22,6 +23,8 @@ enum Net {
 enum Rs {
     Kumo,
     Bird,
+    /// The floor: no routing, the expected bytes prepared once (`replay.rs`).
+    Replay,
 }
 
 /// Convergence benchmark: N clients × M prefixes through a route server.
@@ -98,6 +101,10 @@ struct Args {
     /// Write all results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Internal: be the `replay` route server for this scenario (started by
+    /// `--rs replay` itself, pinned like the other servers).
+    #[arg(long, hide = true)]
+    serve_replay: bool,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -189,6 +196,13 @@ async fn main() -> anyhow::Result<ExitCode> {
         sets,
         tables.iter().map(Vec::len).sum::<usize>()
     );
+    if args.serve_replay {
+        let listen = std::net::SocketAddr::from((rs_addr, args.port));
+        kumo_bench::replay::serve(&scenario, ReplayTables::new(&tables), listen, args.hold_time)
+            .await
+            .context("replay server")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let tables = Arc::new(tables);
     let kinds: Vec<RsKind> = args
         .rs
@@ -196,8 +210,12 @@ async fn main() -> anyhow::Result<ExitCode> {
         .map(|r| match r {
             Rs::Kumo => RsKind::Kumo,
             Rs::Bird => RsKind::Bird,
+            Rs::Replay => RsKind::Replay,
         })
         .collect();
+    if kinds.contains(&RsKind::Replay) && (args.swap || args.action_percent > 0) {
+        anyhow::bail!("--rs replay has no policy: it cannot run with --swap or --action-percent");
+    }
     let swap = if args.swap {
         let wasm =
             std::fs::read(&args.swap_wasm).with_context(|| format!("read {}", args.swap_wasm.display()))?;
@@ -302,20 +320,20 @@ async fn main() -> anyhow::Result<ExitCode> {
             );
         }
     }
-    if let (Some(k), Some(b)) = (
-        medians.iter().find(|s| s.rs == RsKind::Kumo),
-        medians.iter().find(|s| s.rs == RsKind::Bird),
-    ) {
+    if let Some(k) = medians.iter().find(|s| s.rs == RsKind::Kumo) {
         let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
-        println!(
-            "| kumo/bird | | {} | {} | {} | {} | {} | {} |",
-            fmt(ratio(k.convergence_s, b.convergence_s), 2),
-            fmt(ratio(k.cpu_s, b.cpu_s), 2),
-            fmt(ratio(k.rss_peak_mib, b.rss_peak_mib), 2),
-            fmt(ratio(k.rss_settled_mib, b.rss_settled_mib), 2),
-            fmt(ratio(k.bytes_per_path_in, b.bytes_per_path_in), 2),
-            fmt(ratio(k.bytes_per_path_out, b.bytes_per_path_out), 2),
-        );
+        for other in medians.iter().filter(|s| s.rs != RsKind::Kumo) {
+            println!(
+                "| kumo/{} | | {} | {} | {} | {} | {} | {} |",
+                other.rs,
+                fmt(ratio(k.convergence_s, other.convergence_s), 2),
+                fmt(ratio(k.cpu_s, other.cpu_s), 2),
+                fmt(ratio(k.rss_peak_mib, other.rss_peak_mib), 2),
+                fmt(ratio(k.rss_settled_mib, other.rss_settled_mib), 2),
+                fmt(ratio(k.bytes_per_path_in, other.bytes_per_path_in), 2),
+                fmt(ratio(k.bytes_per_path_out, other.bytes_per_path_out), 2),
+            );
+        }
     }
     if let Some(path) = &args.json {
         let report = Report {

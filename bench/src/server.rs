@@ -17,6 +17,9 @@ use crate::scenario::{RS_ASN, Scenario};
 pub enum RsKind {
     Kumo,
     Bird,
+    /// No route server: `kumo-bench --serve-replay` sends the expected bytes,
+    /// prepared once ([`crate::replay`]), to measure the harness's floor.
+    Replay,
 }
 
 impl std::fmt::Display for RsKind {
@@ -24,6 +27,7 @@ impl std::fmt::Display for RsKind {
         f.write_str(match self {
             RsKind::Kumo => "kumo",
             RsKind::Bird => "bird",
+            RsKind::Replay => "replay",
         })
     }
 }
@@ -265,6 +269,8 @@ impl Server {
         let _ = std::fs::remove_dir_all(&o.dir);
         std::fs::create_dir_all(&o.dir).map_err(io(format!("mkdir {}", o.dir.display())))?;
         let log = o.dir.join(format!("{}.stderr", o.kind));
+        // The replay server is this program in its serving mode.
+        let replay_bin = std::env::current_exe().map_err(io("find kumo-bench's own path"))?;
         let (conf, program, args): (PathBuf, &Path, Vec<String>) = match o.kind {
             RsKind::Kumo => {
                 let conf = o.dir.join("kumo.toml");
@@ -285,6 +291,21 @@ impl Server {
                     o.dir.join("bird.pid").display().to_string(),
                 ];
                 (conf, &o.bird_bin, args)
+            }
+            RsKind::Replay => {
+                let sp = &s.spec;
+                let args = [
+                    "--serve-replay".to_owned(),
+                    format!("--clients={}", sp.clients),
+                    format!("--prefixes={}", sp.prefixes),
+                    format!("--v6-percent={}", sp.v6_percent),
+                    format!("--seed={}", sp.seed),
+                    format!("--action-percent={}", sp.action_percent),
+                    format!("--net={}", if sp.v4_base == [127, 1] { "loopback" } else { "ix" }),
+                    format!("--port={}", o.port),
+                    format!("--hold-time={}", o.hold_time),
+                ];
+                (PathBuf::new(), replay_bin.as_path(), args.into())
             }
         };
         let _ = conf;
@@ -368,6 +389,9 @@ impl Server {
                 }
                 Ok(answer.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
             }
+            RsKind::Replay => Err(ServerError::Swap(
+                "the replay server has no policy to change".into(),
+            )),
             RsKind::Bird => {
                 let conf = self.dir.join("bird.conf");
                 std::fs::write(&conf, bird_config(s, o, true)).map_err(io("write bird.conf"))?;
