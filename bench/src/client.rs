@@ -86,9 +86,18 @@ fn io_err(c: &ClientSpec) -> impl Fn(io::Error) -> ClientError + '_ {
     }
 }
 
-/// Connect from the client's address and complete the OPEN exchange.
-pub async fn connect(spec: &ClientSpec, rs: SocketAddr, hold_time: u16) -> Result<Established, ClientError> {
+/// Connect from the client's address and complete the OPEN exchange;
+/// `rcvbuf` > 0 fixes the socket's receive buffer (no autotuning).
+pub async fn connect(
+    spec: &ClientSpec,
+    rs: SocketAddr,
+    hold_time: u16,
+    rcvbuf: u32,
+) -> Result<Established, ClientError> {
     let socket = TcpSocket::new_v4().map_err(io_err(spec))?;
+    if rcvbuf > 0 {
+        socket.set_recv_buffer_size(rcvbuf).map_err(io_err(spec))?;
+    }
     socket
         .bind(SocketAddr::new(IpAddr::V4(spec.v4), 0))
         .map_err(io_err(spec))?;

@@ -101,6 +101,11 @@ struct Args {
     /// Write all results here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Each client socket's receive buffer in bytes (`SO_RCVBUF`, which turns
+    /// the kernel's autotuning off); 0: autotuning. Bounds the kernel memory
+    /// a server that writes faster than the clients read can fill.
+    #[arg(long, default_value_t = 0)]
+    client_rcvbuf: u32,
     /// Internal: be the `replay` route server for this scenario (started by
     /// `--rs replay` itself, pinned like the other servers).
     #[arg(long, hide = true)]
@@ -134,6 +139,7 @@ struct Report<'a> {
     policy_deadline_ms: Option<u64>,
     action_percent: u8,
     swap: bool,
+    client_rcvbuf: u32,
     runs: &'a [RunResult],
     medians: Vec<Summary>,
 }
@@ -251,6 +257,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 settle: Duration::from_secs(args.settle),
                 connect_parallel: args.connect_parallel,
                 swap: swap.clone(),
+                client_rcvbuf: args.client_rcvbuf,
             };
             let r = run_once(scenario.clone(), tables.clone(), &o, run)
                 .await
@@ -347,6 +354,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             policy_deadline_ms: args.policy_deadline_ms,
             action_percent: args.action_percent,
             swap: args.swap,
+            client_rcvbuf: args.client_rcvbuf,
             runs: &results,
             medians,
         };

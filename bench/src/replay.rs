@@ -23,8 +23,9 @@ use kumo_wire::{
     AfiSafi, Capability, CodecContext, Message, Open, UpdatePacker, encode_message, frame, msg_type,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{mpsc, watch};
 
 use crate::scenario::{RS_ASN, Scenario};
 
@@ -61,6 +62,14 @@ impl ReplayTables {
         }
     }
 
+    /// The part of `range` of all routes that client `i` receives (not its own).
+    fn in_range(&self, i: usize, range: std::ops::Range<usize>) -> [&[u8]; 2] {
+        let own = self.parts.get(i).cloned().unwrap_or(0..0);
+        let before = range.start.min(own.start)..range.end.min(own.start);
+        let after = range.start.max(own.end)..range.end.max(own.end);
+        [&self.all[before], &self.all[after]]
+    }
+
     /// What client `i` receives: every other client's routes, then End-of-RIB.
     pub fn for_client(&self, i: usize) -> [&[u8]; 3] {
         let part = self.parts.get(i).cloned().unwrap_or(0..0);
@@ -93,38 +102,43 @@ pub async fn serve(
         .enumerate()
         .map(|(i, c)| (IpAddr::V4(c.v4), i))
         .collect();
-    let tables = Arc::new(tables);
     let (go_tx, go_rx) = watch::channel(false);
     let go_tx = Arc::new(go_tx);
-    let listener = TcpListener::bind(listen).await?;
+    let (writers_tx, writers_rx) = mpsc::unbounded_channel();
+    tokio::spawn(pump(tables, writers_rx, go_rx, hold_time));
+    // Accepted sockets inherit the listener's send buffer: a small one keeps
+    // what waits in the kernel for a client near what it has read.
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.set_send_buffer_size(SNDBUF)?;
+    socket.bind(listen)?;
+    let listener = socket.listen(1024)?;
     loop {
         let (stream, from) = listener.accept().await?;
         // Connections from elsewhere (the harness's "is it listening" probe) are closed.
         let Some(&client) = by_address.get(&from.ip()) else {
             continue;
         };
-        let (tables, go_tx, go_rx) = (tables.clone(), go_tx.clone(), go_rx.clone());
+        let (go_tx, writers_tx) = (go_tx.clone(), writers_tx.clone());
         tokio::spawn(async move {
             // A session that fails ends alone; the harness counts it as a reset.
-            let _ = session(stream, client, &tables, hold_time, &go_tx, go_rx).await;
+            let _ = session(stream, client, hold_time, &go_tx, writers_tx).await;
         });
     }
 }
 
+/// The OPEN exchange, then the session's write half goes to the pump and its
+/// read half is framed and dropped here, its first UPDATE starting the pump.
 async fn session(
     stream: TcpStream,
     client: usize,
-    tables: &ReplayTables,
     hold_time: u16,
     go_tx: &watch::Sender<bool>,
-    mut go_rx: watch::Receiver<bool>,
+    writers: mpsc::UnboundedSender<(usize, OwnedWriteHalf)>,
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (mut read, mut write) = stream.into_split();
     let ctx = context();
-    let mut buf = Vec::with_capacity(64 * 1024);
-    // The OPEN exchange: theirs, ours and a KEEPALIVE; the rest of what they
-    // send is framed and dropped, its first UPDATE starting everyone's tables.
     let open = Open {
         version: 4,
         my_as: u16::try_from(RS_ASN).unwrap_or(kumo_wire::AS_TRANS),
@@ -140,56 +154,119 @@ async fn session(
     encode_message(&Message::Open(open), &ctx, &mut out).map_err(io::Error::other)?;
     encode_message(&Message::Keepalive, &ctx, &mut out).map_err(io::Error::other)?;
     write.write_all(&out).await?;
-    let reader = async move {
-        loop {
-            while let Some(f) = frame(&buf, 65535).map_err(|n| io::Error::other(n.describe()))? {
-                if f.msg_type == msg_type::UPDATE && !*go_tx.borrow() {
-                    let _ = go_tx.send(true);
+    writers.send((client, write)).map_err(io::Error::other)?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    loop {
+        while let Some(f) = frame(&buf, 65535).map_err(|n| io::Error::other(n.describe()))? {
+            if f.msg_type == msg_type::UPDATE && !*go_tx.borrow() {
+                let _ = go_tx.send(true);
+            }
+            let len = f.message.len();
+            buf.drain(..len);
+        }
+        buf.reserve(64 * 1024);
+        if read.read_buf(&mut buf).await? == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Bytes of the stream written to every client before the next: all clients
+/// advance through the routes together, as a route server sends each route
+/// to all its receivers at once. (Each client in turn writing its whole
+/// stream at once was slower to read: 300 clients at different places in the
+/// routes, so the harness's look-ups missed its caches, and the kernel's TCP
+/// memory ran out.)
+const CHUNK: usize = 64 * 1024;
+
+/// Each session's send buffer (the kernel doubles it for its bookkeeping).
+/// Measured at 300 × 1,000 with `--client-rcvbuf 65536`: 32 KiB 6.8 s, 64 KiB
+/// 7.3 s (128 KiB client buffers), 16 KiB 33 s (the pump waits on each
+/// client in turn), the kernel's autotuning 14–16 s.
+const SNDBUF: u32 = 32 * 1024;
+
+/// Writes the tables, in step, to every session registered when the first
+/// UPDATE arrived (later ones get theirs alone), then KEEPALIVEs.
+async fn pump(
+    tables: ReplayTables,
+    mut writers_rx: mpsc::UnboundedReceiver<(usize, OwnedWriteHalf)>,
+    mut go_rx: watch::Receiver<bool>,
+    hold_time: u16,
+) {
+    let keepalive = [
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0xff,
+        0,
+        19,
+        msg_type::KEEPALIVE,
+    ];
+    if go_rx.wait_for(|&go| go).await.is_err() {
+        return;
+    }
+    let mut writers: Vec<Option<(usize, OwnedWriteHalf)>> = Vec::new();
+    while let Ok(w) = writers_rx.try_recv() {
+        writers.push(Some(w));
+    }
+    let mut at = 0;
+    while at < tables.all.len() {
+        let chunk = at..(at + CHUNK).min(tables.all.len());
+        for slot in &mut writers {
+            let Some((client, write)) = slot else { continue };
+            let mut failed = false;
+            for part in tables.in_range(*client, chunk.clone()) {
+                failed = failed || write.write_all(part).await.is_err();
+            }
+            if failed {
+                *slot = None;
+            }
+        }
+        at = chunk.end;
+    }
+    for slot in &mut writers {
+        if let Some((_, write)) = slot
+            && write.write_all(&tables.end_of_rib).await.is_err()
+        {
+            *slot = None;
+        }
+    }
+    let interval = Duration::from_secs(u64::from((hold_time / 3).max(1)));
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            late = writers_rx.recv() => {
+                let Some((client, mut write)) = late else { return };
+                let mut ok = true;
+                for part in tables.for_client(client) {
+                    ok = ok && write.write_all(part).await.is_ok();
                 }
-                let len = f.message.len();
-                buf.drain(..len);
+                if ok {
+                    writers.push(Some((client, write)));
+                }
             }
-            buf.reserve(64 * 1024);
-            if read.read_buf(&mut buf).await? == 0 {
-                return Ok::<(), io::Error>(());
+            _ = ticks.tick() => {
+                for slot in &mut writers {
+                    if let Some((_, write)) = slot
+                        && write.write_all(&keepalive).await.is_err()
+                    {
+                        *slot = None;
+                    }
+                }
             }
         }
-    };
-    let writer = async move {
-        let keepalive = [
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0xff,
-            0,
-            19,
-            msg_type::KEEPALIVE,
-        ];
-        go_rx.wait_for(|&go| go).await.map_err(io::Error::other)?;
-        for part in tables.for_client(client) {
-            write.write_all(part).await?;
-        }
-        let interval = Duration::from_secs(u64::from((hold_time / 3).max(1)));
-        loop {
-            tokio::time::sleep(interval).await;
-            write.write_all(&keepalive).await?;
-        }
-    };
-    tokio::select! {
-        r = reader => r,
-        r = writer => r,
     }
 }
 
@@ -226,6 +303,20 @@ mod tests {
             }
             expected.extend_from_slice(&replay.end_of_rib);
             assert_eq!(sent, expected, "client {i}");
+            // The pump's chunks, of any size, add up to the same stream.
+            for chunk in [1, 7, 1000, replay.all.len()] {
+                let mut stepped: Vec<u8> = Vec::new();
+                let mut at = 0;
+                while at < replay.all.len() {
+                    let range = at..(at + chunk).min(replay.all.len());
+                    for part in replay.in_range(i, range.clone()) {
+                        stepped.extend_from_slice(part);
+                    }
+                    at = range.end;
+                }
+                stepped.extend_from_slice(&replay.end_of_rib);
+                assert_eq!(stepped, expected, "client {i}, chunks of {chunk}");
+            }
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct RunOptions {
     /// module over `gate`; BIRD: `birdc configure`) and time until every
     /// client holds the resulting table. Needs `server.export_gate`.
     pub swap: Option<Arc<Vec<u8>>>,
+    /// Each client socket's receive buffer in bytes (`SO_RCVBUF`); 0: the
+    /// kernel's autotuning.
+    pub client_rcvbuf: u32,
 }
 
 /// What one run measured.
@@ -136,7 +139,7 @@ pub async fn run_once(
     for i in 0..n {
         let scenario = scenario.clone();
         let gate = gate.clone();
-        let (bgp, hold) = (server.bgp, o.server.hold_time);
+        let (bgp, hold, rcvbuf) = (server.bgp, o.server.hold_time, o.client_rcvbuf);
         let table = tables[i].clone();
         let (counters, progress_tx) = (counters.clone(), progress_tx.clone());
         let (go_rx, stop_rx, phase_rx) = (go_rx.clone(), stop_rx.clone(), phase_rx.clone());
@@ -148,8 +151,11 @@ pub async fn run_once(
                 let mut established = None;
                 // BIRD and kumo may refuse a session briefly while starting up.
                 for _ in 0..20 {
-                    match tokio::time::timeout(Duration::from_secs(30), client::connect(spec, bgp, hold))
-                        .await
+                    match tokio::time::timeout(
+                        Duration::from_secs(30),
+                        client::connect(spec, bgp, hold, rcvbuf),
+                    )
+                    .await
                     {
                         Ok(Ok(e)) => {
                             established = Some(e);
