@@ -18,7 +18,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 
 use crate::scan::{Event, NextHop, scan_update};
-use crate::scenario::{ClientSpec, Scenario};
+use crate::scenario::{ClientSpec, PrefixKey, Scenario};
 
 /// Errors of a benchmark client.
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +267,8 @@ struct Held {
     count: usize,
     /// Of `count`, routes whose `0:peer_as` names this client.
     excluded: usize,
+    /// The route after the last one found: where the next is looked for first.
+    next: u32,
 }
 
 impl Held {
@@ -306,6 +308,7 @@ pub async fn run_reader(
         bits: vec![0; total.div_ceil(64)],
         count: 0,
         excluded: 0,
+        next: 0,
     };
     let mut complete = false;
     let mut reported_phase = *phase.borrow();
@@ -406,11 +409,15 @@ fn apply(e: Event, me: usize, scenario: &Scenario, counters: &Counters, held: &m
         Event::Announce { prefix, next_hop } => (prefix, Some(next_hop)),
         Event::Withdraw { prefix } => (prefix, None),
     };
-    let id = if prefix.v6 {
-        scenario.index.get_v6(prefix.bits, prefix.len)
-    } else {
-        scenario.index.get_v4(prefix.bits as u32, prefix.len)
+    let key = PrefixKey {
+        bits: prefix.bits,
+        len: prefix.len,
+        v6: prefix.v6,
     };
+    let id = scenario.index.get_after(key, held.next);
+    if let Some(id) = id {
+        held.next = id.wrapping_add(1);
+    }
     let Some(id) = id else {
         if next_hop.is_some() {
             counters.unknown_prefixes.fetch_add(1, Ordering::Relaxed);
