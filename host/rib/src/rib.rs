@@ -22,7 +22,8 @@ use crate::decision::{self, RankKey, Ranking, SourceIdent};
 use crate::out::OutSink;
 use crate::peer::{PeerId, PeerInfo};
 use crate::policy::{
-    DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportSet, ImportVerdict, RejectReason, decide_sets,
+    DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportSet, ExportTargets, ImportVerdict, RejectReason,
+    decide_sets,
 };
 
 mod table;
@@ -372,6 +373,50 @@ impl Path {
                 }
                 Outcome::Accepted(Some(_)) | Outcome::Rejected(_) => None,
             },
+        }
+    }
+
+    /// What this path offers every client it does not single out
+    /// ([`Path::singles_out`]): for those, `offer(client)` is this.
+    fn usual_offer(&self) -> Option<&Attrs> {
+        match self.extra.as_deref() {
+            None => Some(&self.attrs),
+            Some(PathExtra { outcome, .. }) => match outcome {
+                Outcome::Accepted(None) => Some(&self.attrs),
+                Outcome::Accepted(Some(decision)) => match decision.targets {
+                    ExportTargets::Only(_) => None,
+                    ExportTargets::All | ExportTargets::AllExcept(_) => {
+                        Some(decision.modified_all.as_ref().unwrap_or(&self.attrs))
+                    }
+                },
+                Outcome::Rejected(_) => None,
+            },
+        }
+    }
+
+    /// Whether `client` may be offered something else than
+    /// [`Path::usual_offer`]: it is the source, its export decision names it
+    /// (in `Only`, in `AllExcept`, or with attributes of its own).
+    fn singles_out(&self, client: PeerId) -> bool {
+        if self.source == client {
+            return true;
+        }
+        match self.extra.as_deref() {
+            Some(PathExtra {
+                outcome: Outcome::Accepted(Some(decision)),
+                ..
+            }) => {
+                let named = match &decision.targets {
+                    ExportTargets::All => false,
+                    ExportTargets::Only(set) | ExportTargets::AllExcept(set) => set.contains(client),
+                };
+                named
+                    || decision
+                        .modified
+                        .binary_search_by_key(&client, |(peer, _)| *peer)
+                        .is_ok()
+            }
+            _ => false,
         }
     }
 
@@ -1303,17 +1348,35 @@ fn emit_diff(
         });
         rank(after_ranking, after, |id| peers.ident(id));
     }
+    // What every client that no path singles out is sent (most of them, at
+    // an IXP): decided once per prefix rather than once per client.
+    let mut usual: Option<(Option<&Attrs>, Option<&Attrs>)> = None;
     for receiver in &peers.receivers {
         let client = receiver.id;
         match receiver.modes[family] {
             SendMode::Off => {}
             SendMode::Best => {
-                let old = before_ranking
-                    .best_for(|i| before[i].offer(client).is_some())
-                    .and_then(|i| before[i].offer(client));
-                let new = after_ranking
-                    .best_for(|i| after[i].offer(client).is_some())
-                    .and_then(|i| after[i].offer(client));
+                let (old, new) = if before.iter().chain(after).any(|p| p.singles_out(client)) {
+                    (
+                        before_ranking
+                            .best_for(|i| before[i].offer(client).is_some())
+                            .and_then(|i| before[i].offer(client)),
+                        after_ranking
+                            .best_for(|i| after[i].offer(client).is_some())
+                            .and_then(|i| after[i].offer(client)),
+                    )
+                } else {
+                    *usual.get_or_insert_with(|| {
+                        (
+                            before_ranking
+                                .best_for(|i| before[i].usual_offer().is_some())
+                                .and_then(|i| before[i].usual_offer()),
+                            after_ranking
+                                .best_for(|i| after[i].usual_offer().is_some())
+                                .and_then(|i| after[i].usual_offer()),
+                        )
+                    })
+                };
                 if !same_attrs(old, new) {
                     out.push_change(
                         client,

@@ -691,16 +691,42 @@ fn arb_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// An export policy that depends on the seed, the source, the prefix and the MED.
-fn seeded_export(seed: u8) -> impl Fn(&PeerInfo, &IpNet, &Attrs) -> ExportTargets {
+/// An export policy that depends on the seed, the source, the prefix and the
+/// MED: who receives, and sometimes modified attributes for one client, for
+/// every receiver, or both.
+fn seeded_export(seed: u8) -> impl Fn(&PeerInfo, &IpNet, &Attrs) -> ExportDecision {
     move |src, prefix, attrs| {
         let med = attrs.med().unwrap_or(0);
         let h = u32::from(seed) + src.id.0 * 3 + med * 5 + u32::from(prefix.prefix_len());
         let other = PeerId((h / 4) % PEERS);
-        match h % 4 {
+        let targets = match h % 4 {
             0 => ExportTargets::AllExcept([other].into_iter().collect()),
             1 => ExportTargets::Only([other, PeerId((h / 16) % PEERS)].into_iter().collect()),
             _ => ExportTargets::All,
+        };
+        let marked = |community: u32| {
+            let mut a = attrs.to_route_attrs();
+            a.attrs.communities.push(community);
+            Attrs::from(a)
+        };
+        let one = PeerId((h / 8) % PEERS);
+        let for_one = || {
+            if targets.allows(one) {
+                vec![(one, marked(1))]
+            } else {
+                Vec::new()
+            }
+        };
+        let (modified, modified_all) = match (h / 2) % 4 {
+            0 => (for_one(), None),
+            1 => (Vec::new(), Some(marked(2))),
+            2 => (for_one(), Some(marked(2))),
+            _ => (Vec::new(), None),
+        };
+        ExportDecision {
+            targets,
+            modified,
+            modified_all,
         }
     }
 }
