@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use kumo::daemon::Daemon;
+use kumo::outqueue::STALL;
 use kumo::speaker::{Speaker, SpeakerConfig, SpeakerError};
 use kumo_session::State;
 use kumo_wire::{
@@ -496,6 +497,12 @@ async fn a_peer_that_stops_reading_costs_bounded_memory() {
     let mut lost = Vec::new();
     let started = Instant::now();
     for n in 1..=WAVES {
+        // The stuck peer's queue is coalesced once its socket has had no room
+        // for `STALL`: a release build sends the waves in ~0.3 s, before that,
+        // so the last wave waits for it (debug builds took longer anyway).
+        if n == WAVES {
+            tokio::time::sleep((STALL + Duration::from_millis(500)).saturating_sub(started.elapsed())).await;
+        }
         // Each wave changes every route (new MED): a queue that kept every
         // change for the stuck peer would grow with each wave.
         if let Err((missing, why)) = wave(
