@@ -7,8 +7,11 @@
 //! OPEN exchange, and as soon as any client announces, sends every client the
 //! other clients' tables exactly as they encoded them — the bytes a
 //! transparent route server without policy changes would send, prepared once,
-//! with no decision and no per-client work. Nothing a real server does can be
-//! measured faster here than this.
+//! with no decision and no per-client work, in the order they were announced
+//! (the order the harness reads fastest). Its time is an estimate of the
+//! harness's floor from above: the replay's own pacing is in it (its send
+//! buffers moved it from 6.8 to 33 s at 300 × 1,000), and in the runs
+//! measured the harness's CPU was busy throughout.
 //!
 //! Only for scenarios where every route goes to every other client (no action
 //! communities) and no policy change (`--swap`).
@@ -114,7 +117,16 @@ pub async fn serve(
     socket.bind(listen)?;
     let listener = socket.listen(1024)?;
     loop {
-        let (stream, from) = listener.accept().await?;
+        // One failed accept (a connection reset before it was taken, no file
+        // descriptor left) costs that session, not the server.
+        let (stream, from) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                eprintln!("replay: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         // Connections from elsewhere (the harness's "is it listening" probe) are closed.
         let Some(&client) = by_address.get(&from.ip()) else {
             continue;
@@ -180,71 +192,78 @@ async fn session(
 const CHUNK: usize = 64 * 1024;
 
 /// Each session's send buffer (the kernel doubles it for its bookkeeping).
-/// Measured at 300 × 1,000 with `--client-rcvbuf 65536`: 32 KiB 6.8 s, 64 KiB
-/// 7.3 s (128 KiB client buffers), 16 KiB 33 s (the pump waits on each
-/// client in turn), the kernel's autotuning 14–16 s.
-const SNDBUF: u32 = 32 * 1024;
+/// Measured with one task per client (300 × 1,000, `--client-rcvbuf 65536`;
+/// and 30 × 1,000): 64 KiB 3.35 s and 0.04 s; 128 KiB 3.8 s and 0.04 s;
+/// 32 KiB with 256 KiB chunks 4.9 s and 0.45 s. (With one task writing to
+/// each client in turn, the kernel's autotuning took 14–16 s at 300: its TCP
+/// memory ran out.)
+const SNDBUF: u32 = 64 * 1024;
 
 /// Writes the tables, in step, to every session registered when the first
-/// UPDATE arrived (later ones get theirs alone), then KEEPALIVEs.
+/// UPDATE arrived (later ones get theirs alone), then KEEPALIVEs. A client
+/// that stops reading holds everyone up: a floor is measured with a harness
+/// that reads.
 async fn pump(
     tables: ReplayTables,
     mut writers_rx: mpsc::UnboundedReceiver<(usize, OwnedWriteHalf)>,
     mut go_rx: watch::Receiver<bool>,
     hold_time: u16,
 ) {
-    let keepalive = [
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0,
-        19,
-        msg_type::KEEPALIVE,
-    ];
-    if go_rx.wait_for(|&go| go).await.is_err() {
-        return;
-    }
+    let mut keepalive = [0xff; 19];
+    keepalive[16..].copy_from_slice(&[0, 19, msg_type::KEEPALIVE]);
+    let interval = Duration::from_secs(u64::from((hold_time / 3).max(1)));
+    let mut ticks = tokio::time::interval(interval);
     let mut writers: Vec<Option<(usize, OwnedWriteHalf)>> = Vec::new();
+    // Until the first UPDATE: sessions register, and are kept alive.
+    loop {
+        if *go_rx.borrow_and_update() {
+            break;
+        }
+        tokio::select! {
+            changed = go_rx.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            w = writers_rx.recv() => match w {
+                Some(w) => writers.push(Some(w)),
+                None => return,
+            },
+            _ = ticks.tick() => keepalives(&mut writers, &keepalive).await,
+        }
+    }
     while let Ok(w) = writers_rx.try_recv() {
         writers.push(Some(w));
     }
-    let mut at = 0;
-    while at < tables.all.len() {
-        let chunk = at..(at + CHUNK).min(tables.all.len());
-        for slot in &mut writers {
-            let Some((client, write)) = slot else { continue };
-            let mut failed = false;
-            for part in tables.in_range(*client, chunk.clone()) {
-                failed = failed || write.write_all(part).await.is_err();
+    // One task per client, all at the same chunk: each writes its part of a
+    // chunk, then waits for the others (a single task writing to each client
+    // in turn waited on every slow socket in turn: 2 s for 30 clients).
+    let tables = Arc::new(tables);
+    let barrier = Arc::new(tokio::sync::Barrier::new(writers.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (client, mut write) in writers.drain(..).flatten() {
+        let (tables, barrier) = (tables.clone(), barrier.clone());
+        tasks.spawn(async move {
+            // A client whose write failed still takes its turns at the barrier.
+            let mut ok = true;
+            let mut at = 0;
+            while at < tables.all.len() {
+                let chunk = at..(at + CHUNK).min(tables.all.len());
+                for part in tables.in_range(client, chunk.clone()) {
+                    ok = ok && write.write_all(part).await.is_ok();
+                }
+                barrier.wait().await;
+                at = chunk.end;
             }
-            if failed {
-                *slot = None;
-            }
-        }
-        at = chunk.end;
+            ok = ok && write.write_all(&tables.end_of_rib).await.is_ok();
+            ok.then_some((client, write))
+        });
     }
-    for slot in &mut writers {
-        if let Some((_, write)) = slot
-            && write.write_all(&tables.end_of_rib).await.is_err()
-        {
-            *slot = None;
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(Some(w)) = done {
+            writers.push(Some(w));
         }
     }
-    let interval = Duration::from_secs(u64::from((hold_time / 3).max(1)));
-    let mut ticks = tokio::time::interval(interval);
     loop {
         tokio::select! {
             late = writers_rx.recv() => {
@@ -257,15 +276,17 @@ async fn pump(
                     writers.push(Some((client, write)));
                 }
             }
-            _ = ticks.tick() => {
-                for slot in &mut writers {
-                    if let Some((_, write)) = slot
-                        && write.write_all(&keepalive).await.is_err()
-                    {
-                        *slot = None;
-                    }
-                }
-            }
+            _ = ticks.tick() => keepalives(&mut writers, &keepalive).await,
+        }
+    }
+}
+
+async fn keepalives(writers: &mut [Option<(usize, OwnedWriteHalf)>], keepalive: &[u8]) {
+    for slot in writers {
+        if let Some((_, write)) = slot
+            && write.write_all(keepalive).await.is_err()
+        {
+            *slot = None;
         }
     }
 }

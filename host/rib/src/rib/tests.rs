@@ -692,8 +692,8 @@ fn arb_op() -> impl Strategy<Value = Op> {
 }
 
 /// An export policy that depends on the seed, the source, the prefix and the
-/// MED: who receives, and sometimes modified attributes for one client, for
-/// every receiver, or both.
+/// MED: who receives, and sometimes modified attributes for one or two
+/// clients, for every receiver, or both.
 fn seeded_export(seed: u8) -> impl Fn(&PeerInfo, &IpNet, &Attrs) -> ExportDecision {
     move |src, prefix, attrs| {
         let med = attrs.med().unwrap_or(0);
@@ -709,18 +709,22 @@ fn seeded_export(seed: u8) -> impl Fn(&PeerInfo, &IpNet, &Attrs) -> ExportDecisi
             a.attrs.communities.push(community);
             Attrs::from(a)
         };
-        let one = PeerId((h / 8) % PEERS);
-        let for_one = || {
-            if targets.allows(one) {
-                vec![(one, marked(1))]
-            } else {
-                Vec::new()
-            }
+        // One or two clients with attributes of their own (sorted, allowed only).
+        let for_some = || {
+            let mut some: Vec<(PeerId, Attrs)> = [PeerId((h / 8) % PEERS), PeerId((h / 32) % PEERS)]
+                .into_iter()
+                .take(1 + (h as usize / 128) % 2)
+                .filter(|&c| targets.allows(c))
+                .map(|c| (c, marked(1 + c.0)))
+                .collect();
+            some.sort_by_key(|(c, _)| *c);
+            some.dedup_by_key(|(c, _)| *c);
+            some
         };
         let (modified, modified_all) = match (h / 2) % 4 {
-            0 => (for_one(), None),
-            1 => (Vec::new(), Some(marked(2))),
-            2 => (for_one(), Some(marked(2))),
+            0 => (for_some(), None),
+            1 => (Vec::new(), Some(marked(100))),
+            2 => (for_some(), Some(marked(100))),
             _ => (Vec::new(), None),
         };
         ExportDecision {
