@@ -88,9 +88,10 @@ pub struct PrefixKey {
     pub v6: bool,
 }
 
-impl PrefixIndex {
-    fn insert(&mut self, prefix: IpNet, id: u32) -> bool {
-        let key = match prefix {
+impl PrefixKey {
+    /// The key of a generated prefix (its network, host bits clear).
+    pub fn of(prefix: &IpNet) -> PrefixKey {
+        match prefix {
             IpNet::V4(p) => PrefixKey {
                 bits: u128::from(u32::from(p.network())),
                 len: p.prefix_len(),
@@ -101,7 +102,13 @@ impl PrefixIndex {
                 len: p.prefix_len(),
                 v6: true,
             },
-        };
+        }
+    }
+}
+
+impl PrefixIndex {
+    fn insert(&mut self, prefix: IpNet, id: u32) -> bool {
+        let key = PrefixKey::of(&prefix);
         let slot = id as usize;
         if self.by_id.len() <= slot {
             self.by_id.resize(slot + 1, PrefixKey::default());
@@ -562,18 +569,7 @@ mod tests {
         let mut checked = 0;
         for (c, groups) in s.groups.iter().enumerate() {
             for p in groups.iter().flat_map(|g| &g.prefixes) {
-                let key = match p {
-                    IpNet::V4(p) => PrefixKey {
-                        bits: u128::from(u32::from(p.network())),
-                        len: p.prefix_len(),
-                        v6: false,
-                    },
-                    IpNet::V6(p) => PrefixKey {
-                        bits: u128::from(p.network()),
-                        len: p.prefix_len(),
-                        v6: true,
-                    },
-                };
+                let key = PrefixKey::of(p);
                 let id = s.index.get_after(key, u32::MAX).expect("indexed");
                 assert_eq!(s.owner_of(id), c);
                 // Right hint, wrong hint, past the end: the same answer.
