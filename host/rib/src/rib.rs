@@ -1358,22 +1358,14 @@ fn emit_diff(
             SendMode::Best => {
                 let (old, new) = if before.iter().chain(after).any(|p| p.singles_out(client)) {
                     (
-                        before_ranking
-                            .best_for(|i| before[i].offer(client).is_some())
-                            .and_then(|i| before[i].offer(client)),
-                        after_ranking
-                            .best_for(|i| after[i].offer(client).is_some())
-                            .and_then(|i| after[i].offer(client)),
+                        selected(before_ranking, before, |p| p.offer(client)),
+                        selected(after_ranking, after, |p| p.offer(client)),
                     )
                 } else {
                     *usual.get_or_insert_with(|| {
                         (
-                            before_ranking
-                                .best_for(|i| before[i].usual_offer().is_some())
-                                .and_then(|i| before[i].usual_offer()),
-                            after_ranking
-                                .best_for(|i| after[i].usual_offer().is_some())
-                                .and_then(|i| after[i].usual_offer()),
+                            selected(before_ranking, before, Path::usual_offer),
+                            selected(after_ranking, after, Path::usual_offer),
                         )
                     })
                 };
@@ -1422,6 +1414,18 @@ fn emit_diff(
             }
         }
     }
+}
+
+/// What a client that `offer` describes holds from `list`: the best of the
+/// paths offered to it, as offered.
+fn selected<'a>(
+    ranking: &Ranking,
+    list: &'a [Path],
+    offer: impl Fn(&'a Path) -> Option<&'a Attrs>,
+) -> Option<&'a Attrs> {
+    ranking
+        .best_for(|i| list.get(i).and_then(&offer).is_some())
+        .and_then(|i| list.get(i).and_then(&offer))
 }
 
 /// Appends what `receiver` holds for `prefix`. Runs the full decision process
