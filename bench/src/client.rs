@@ -79,6 +79,38 @@ pub struct Established {
     hold_time: u16,
 }
 
+/// The codec context of every session in a run (both sides: 4-octet ASNs).
+pub fn codec_context() -> CodecContext {
+    CodecContext {
+        four_octet_as: true,
+        ..Default::default()
+    }
+}
+
+/// The OPEN both sides send: IPv4 and IPv6 unicast, 4-octet ASN.
+pub fn open(asn: u32, hold_time: u16, bgp_id: std::net::Ipv4Addr) -> Open {
+    Open {
+        version: 4,
+        my_as: u16::try_from(asn).unwrap_or(kumo_wire::AS_TRANS),
+        hold_time,
+        bgp_id,
+        capabilities: vec![
+            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
+            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
+            Capability::FourOctetAs(asn),
+        ],
+    }
+}
+
+/// A KEEPALIVE: the bare 19-octet header.
+pub const KEEPALIVE: [u8; 19] = {
+    let mut m = [0xff; 19];
+    m[16] = 0;
+    m[17] = 19;
+    m[18] = msg_type::KEEPALIVE;
+    m
+};
+
 fn io_err(c: &ClientSpec) -> impl Fn(io::Error) -> ClientError + '_ {
     move |source| ClientError::Io {
         client: c.name.clone(),
@@ -104,21 +136,8 @@ pub async fn connect(
     let stream = socket.connect(rs).await.map_err(io_err(spec))?;
     stream.set_nodelay(true).map_err(io_err(spec))?;
     let (mut read, mut write) = stream.into_split();
-    let ctx = CodecContext {
-        four_octet_as: true,
-        ..Default::default()
-    };
-    let open = Open {
-        version: 4,
-        my_as: u16::try_from(spec.asn).unwrap_or(kumo_wire::AS_TRANS),
-        hold_time,
-        bgp_id: spec.v4,
-        capabilities: vec![
-            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
-            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
-            Capability::FourOctetAs(spec.asn),
-        ],
-    };
+    let ctx = codec_context();
+    let open = open(spec.asn, hold_time, spec.v4);
     let mut out = Vec::new();
     encode_message(&Message::Open(open), &ctx, &mut out).map_err(|source| ClientError::Encode {
         client: spec.name.clone(),
@@ -187,10 +206,7 @@ pub async fn connect(
 
 /// The client's whole table as UPDATE bytes, then End-of-RIB for both families.
 pub fn encode_table(scenario: &Scenario, client: usize) -> Result<Vec<u8>, ClientError> {
-    let ctx = CodecContext {
-        four_octet_as: true,
-        ..Default::default()
-    };
+    let ctx = codec_context();
     let spec = &scenario.clients[client];
     let packer = UpdatePacker::new(&ctx);
     let mut out = Vec::new();
@@ -237,10 +253,6 @@ pub async fn run_writer(
     mut go: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut keepalive = Vec::new();
-    // A KEEPALIVE is the bare 19-octet header.
-    keepalive.extend_from_slice(&[0xff; 16]);
-    keepalive.extend_from_slice(&[0, 19, msg_type::KEEPALIVE]);
     let interval = Duration::from_secs(u64::from((hold_time / 3).max(1)));
     let mut sent_table = false;
     loop {
@@ -254,7 +266,7 @@ pub async fn run_writer(
                 }
             }
             _ = tokio::time::sleep(interval) => {
-                if hold_time > 0 && write.write_all(&keepalive).await.is_err() { return; }
+                if hold_time > 0 && write.write_all(&KEEPALIVE).await.is_err() { return; }
             }
         }
     }
@@ -312,10 +324,7 @@ pub async fn run_reader(
     };
     let mut complete = false;
     let mut reported_phase = *phase.borrow();
-    let ctx = CodecContext {
-        four_octet_as: true,
-        ..Default::default()
-    };
+    let ctx = codec_context();
     let hold = if hold_time == 0 {
         Duration::from_secs(86400)
     } else {

@@ -9,8 +9,8 @@
 //! transparent route server without policy changes would send, prepared once,
 //! with no decision and no per-client work, in the order they were announced
 //! (the order the harness reads fastest). Its time is an estimate of the
-//! harness's floor from above: the replay's own pacing is in it (its send
-//! buffers moved it from 6.8 to 33 s at 300 × 1,000), and in the runs
+//! harness's floor from above: the replay's own pacing is in it (see
+//! [`SNDBUF`]: the send buffers alone moved it severalfold), and in the runs
 //! measured the harness's CPU was busy throughout.
 //!
 //! Only for scenarios where every route goes to every other client (no action
@@ -22,14 +22,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kumo_wire::{
-    AfiSafi, Capability, CodecContext, Message, Open, UpdatePacker, encode_message, frame, msg_type,
-};
+use kumo_wire::{AfiSafi, Message, UpdatePacker, encode_message, frame, msg_type};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 
+use crate::client::{KEEPALIVE, codec_context, open};
 use crate::scenario::{RS_ASN, Scenario};
 
 /// Every client's table without its End-of-RIB markers, back to back, and
@@ -45,7 +44,7 @@ impl ReplayTables {
     /// `tables` as [`crate::client::encode_table`] makes them (each ends with
     /// End-of-RIB for IPv4 and IPv6).
     pub fn new(tables: &[Vec<u8>]) -> ReplayTables {
-        let ctx = context();
+        let ctx = codec_context();
         let packer = UpdatePacker::new(&ctx);
         let mut end_of_rib = Vec::new();
         packer.end_of_rib(AfiSafi::IPV4_UNICAST, &mut end_of_rib);
@@ -75,15 +74,8 @@ impl ReplayTables {
 
     /// What client `i` receives: every other client's routes, then End-of-RIB.
     pub fn for_client(&self, i: usize) -> [&[u8]; 3] {
-        let part = self.parts.get(i).cloned().unwrap_or(0..0);
-        [&self.all[..part.start], &self.all[part.end..], &self.end_of_rib]
-    }
-}
-
-fn context() -> CodecContext {
-    CodecContext {
-        four_octet_as: true,
-        ..Default::default()
+        let [before, after] = self.in_range(i, 0..self.all.len());
+        [before, after, &self.end_of_rib]
     }
 }
 
@@ -150,18 +142,8 @@ async fn session(
 ) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (mut read, mut write) = stream.into_split();
-    let ctx = context();
-    let open = Open {
-        version: 4,
-        my_as: u16::try_from(RS_ASN).unwrap_or(kumo_wire::AS_TRANS),
-        hold_time,
-        bgp_id: std::net::Ipv4Addr::new(192, 0, 2, 254),
-        capabilities: vec![
-            Capability::Multiprotocol(AfiSafi::IPV4_UNICAST),
-            Capability::Multiprotocol(AfiSafi::IPV6_UNICAST),
-            Capability::FourOctetAs(RS_ASN),
-        ],
-    };
+    let ctx = codec_context();
+    let open = open(RS_ASN, hold_time, std::net::Ipv4Addr::new(192, 0, 2, 254));
     let mut out = Vec::new();
     encode_message(&Message::Open(open), &ctx, &mut out).map_err(io::Error::other)?;
     encode_message(&Message::Keepalive, &ctx, &mut out).map_err(io::Error::other)?;
@@ -209,8 +191,6 @@ async fn pump(
     mut go_rx: watch::Receiver<bool>,
     hold_time: u16,
 ) {
-    let mut keepalive = [0xff; 19];
-    keepalive[16..].copy_from_slice(&[0, 19, msg_type::KEEPALIVE]);
     let interval = Duration::from_secs(u64::from((hold_time / 3).max(1)));
     let mut ticks = tokio::time::interval(interval);
     let mut writers: Vec<Option<(usize, OwnedWriteHalf)>> = Vec::new();
@@ -229,7 +209,7 @@ async fn pump(
                 Some(w) => writers.push(Some(w)),
                 None => return,
             },
-            _ = ticks.tick() => keepalives(&mut writers, &keepalive).await,
+            _ = ticks.tick() => keepalives(&mut writers).await,
         }
     }
     while let Ok(w) = writers_rx.try_recv() {
@@ -276,15 +256,15 @@ async fn pump(
                     writers.push(Some((client, write)));
                 }
             }
-            _ = ticks.tick() => keepalives(&mut writers, &keepalive).await,
+            _ = ticks.tick() => keepalives(&mut writers).await,
         }
     }
 }
 
-async fn keepalives(writers: &mut [Option<(usize, OwnedWriteHalf)>], keepalive: &[u8]) {
+async fn keepalives(writers: &mut [Option<(usize, OwnedWriteHalf)>]) {
     for slot in writers {
         if let Some((_, write)) = slot
-            && write.write_all(keepalive).await.is_err()
+            && write.write_all(&KEEPALIVE).await.is_err()
         {
             *slot = None;
         }

@@ -270,7 +270,7 @@ impl Server {
         std::fs::create_dir_all(&o.dir).map_err(io(format!("mkdir {}", o.dir.display())))?;
         let log = o.dir.join(format!("{}.stderr", o.kind));
         // The replay server is this program in its serving mode.
-        let replay_bin = std::env::current_exe().map_err(io("find kumo-bench's own path"))?;
+        let replay_bin;
         let (conf, program, args): (PathBuf, &Path, Vec<String>) = match o.kind {
             RsKind::Kumo => {
                 let conf = o.dir.join("kumo.toml");
@@ -305,6 +305,7 @@ impl Server {
                     format!("--port={}", o.port),
                     format!("--hold-time={}", o.hold_time),
                 ];
+                replay_bin = std::env::current_exe().map_err(io("find kumo-bench's own path"))?;
                 (PathBuf::new(), replay_bin.as_path(), args.into())
             }
         };
