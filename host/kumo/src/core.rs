@@ -1147,7 +1147,7 @@ fn send_changes(out: &mut OutChanges, fanout: &mut Vec<Vec<Arc<Segment>>>, clien
     }
     for run in out.runs() {
         let shared = crate::outqueue::segments(run.routes.into_iter().map(|(n, a)| (n, a.clone())));
-        for client in run.receivers {
+        for client in run.receivers.iter() {
             let i = client.0 as usize;
             if i >= fanout.len() {
                 fanout.resize_with(i + 1, Vec::new);

@@ -40,5 +40,5 @@ pub type FastHash = ahash::RandomState;
 /// A `HashSet` with the hasher of [`FastMap`].
 pub type FastSet<K> = std::collections::HashSet<K, FastHash>;
 
-pub use out::{OutChange, OutChanges, OutRun, OutSink};
+pub use out::{OutChange, OutChanges, OutRun, OutSink, Receivers};
 pub use rib::{FamilyCounts, PathView, PeerCounts, Rib, RibError, VerdictView};

@@ -96,10 +96,17 @@ impl PeerSet {
 
     /// The members in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = PeerId> + '_ {
+        // Bit by bit from the lowest set one (an `Only` set is walked per
+        // changed prefix by the RIB: no test of the clear bits).
         self.words.iter().enumerate().flat_map(|(i, &w)| {
-            (0..64u32)
-                .filter(move |b| w & (1u64 << b) != 0)
-                .map(move |b| PeerId(i as u32 * 64 + b))
+            let mut rest = w;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    PeerId(i as u32 * 64 + bit)
+                })
+            })
         })
     }
 

@@ -377,7 +377,7 @@ impl Path {
     }
 
     /// What this path offers every client it does not single out
-    /// ([`Path::singles_out`]): for those, `offer(client)` is this.
+    /// ([`Path::singled_out`]): for those, `offer(client)` is this.
     fn usual_offer(&self) -> Option<&Attrs> {
         match self.extra.as_deref() {
             None => Some(&self.attrs),
@@ -394,29 +394,22 @@ impl Path {
         }
     }
 
-    /// Whether `client` may be offered something else than
-    /// [`Path::usual_offer`]: it is the source, its export decision names it
-    /// (in `Only`, in `AllExcept`, or with attributes of its own).
-    fn singles_out(&self, client: PeerId) -> bool {
-        if self.source == client {
-            return true;
-        }
-        match self.extra.as_deref() {
-            Some(PathExtra {
-                outcome: Outcome::Accepted(Some(decision)),
-                ..
-            }) => {
-                let named = match &decision.targets {
-                    ExportTargets::All => false,
-                    ExportTargets::Only(set) | ExportTargets::AllExcept(set) => set.contains(client),
-                };
-                named
-                    || decision
-                        .modified
-                        .binary_search_by_key(&client, |(peer, _)| *peer)
-                        .is_ok()
+    /// Calls `f` with every client that may be offered something else than
+    /// [`Path::usual_offer`] (possibly twice): the source, and the clients
+    /// its export decision names (in `Only`, in `AllExcept`, or with
+    /// attributes of their own).
+    fn singled_out(&self, mut f: impl FnMut(PeerId)) {
+        f(self.source);
+        if let Some(PathExtra {
+            outcome: Outcome::Accepted(Some(decision)),
+            ..
+        }) = self.extra.as_deref()
+        {
+            match &decision.targets {
+                ExportTargets::All => {}
+                ExportTargets::Only(set) | ExportTargets::AllExcept(set) => set.iter().for_each(&mut f),
             }
-            _ => false,
+            decision.modified.iter().for_each(|(peer, _)| f(*peer));
         }
     }
 
@@ -553,9 +546,13 @@ struct Peers {
     slots: Vec<Option<PeerSlot>>,
     /// Clients that are up, by id.
     receivers: Vec<Receiver>,
-    /// Per family: receivers that get anything, and those that get a best path.
+    /// Per family: receivers that get anything.
     receiving: [usize; 2],
-    receiving_best: [usize; 2],
+    /// Per family: receivers that get a best path, sorted by id, shared with
+    /// the changes that name them ([`OutSink::push_change_all_but`]).
+    best: [Arc<[PeerId]>; 2],
+    /// Per family: ADD-PATH receivers, sorted by id.
+    add_path: [Vec<PeerId>; 2],
 }
 
 impl Peers {
@@ -599,11 +596,14 @@ impl Peers {
                 .iter()
                 .filter(|r| r.modes[f] != SendMode::Off)
                 .count();
-            self.receiving_best[f] = self
-                .receivers
-                .iter()
-                .filter(|r| r.modes[f] == SendMode::Best)
-                .count();
+            let with = |mode| {
+                self.receivers
+                    .iter()
+                    .filter(move |r| r.modes[f] == mode)
+                    .map(|r| r.id)
+            };
+            self.best[f] = with(SendMode::Best).collect();
+            self.add_path[f] = with(SendMode::AddPath).collect();
         }
     }
 }
@@ -614,6 +614,8 @@ struct Scratch {
     before: Vec<Path>,
     before_ranking: Ranking,
     after_ranking: Ranking,
+    /// The Best-mode clients some path of the prefix singles out.
+    singled_out: Vec<PeerId>,
     stored: Stored,
 }
 
@@ -1340,77 +1342,75 @@ fn emit_diff(
     out: &mut impl OutSink,
 ) {
     let family = family_of(&prefix);
-    let (before_ranking, after_ranking) = (&mut scratch.before_ranking, &mut scratch.after_ranking);
-    if peers.receiving_best[family] > 0 {
+    let nlri = Nlri {
+        prefix,
+        path_id: None,
+    };
+    let all = &peers.best[family];
+    if !all.is_empty() {
+        let (before_ranking, after_ranking) = (&mut scratch.before_ranking, &mut scratch.after_ranking);
         rank(before_ranking, before, |id| match before_ident {
             Some((p, ident)) if p == id => ident,
             _ => peers.ident(id),
         });
         rank(after_ranking, after, |id| peers.ident(id));
-    }
-    // What every client that no path singles out is sent (most of them, at
-    // an IXP): decided once per prefix rather than once per client.
-    let mut usual: Option<(Option<&Attrs>, Option<&Attrs>)> = None;
-    for receiver in &peers.receivers {
-        let client = receiver.id;
-        match receiver.modes[family] {
-            SendMode::Off => {}
-            SendMode::Best => {
-                let (old, new) = if before.iter().chain(after).any(|p| p.singles_out(client)) {
-                    (
-                        selected(before_ranking, before, |p| p.offer(client)),
-                        selected(after_ranking, after, |p| p.offer(client)),
-                    )
-                } else {
-                    *usual.get_or_insert_with(|| {
-                        (
-                            selected(before_ranking, before, Path::usual_offer),
-                            selected(after_ranking, after, Path::usual_offer),
-                        )
-                    })
-                };
-                if !same_attrs(old, new) {
-                    out.push_change(
-                        client,
-                        Nlri {
-                            prefix,
-                            path_id: None,
-                        },
-                        new,
-                    );
+        // Every client that no path singles out (most of them, at an IXP)
+        // gets the same change: decided once and pushed once for all of
+        // them, rather than once per client; the few singled out are
+        // decided one by one.
+        let singled_out = &mut scratch.singled_out;
+        singled_out.clear();
+        for path in before.iter().chain(after) {
+            path.singled_out(|client| {
+                if all.binary_search(&client).is_ok() {
+                    singled_out.push(client);
                 }
+            });
+        }
+        singled_out.sort_unstable();
+        singled_out.dedup();
+        let old = selected(before_ranking, before, Path::usual_offer);
+        let new = selected(after_ranking, after, Path::usual_offer);
+        if !same_attrs(old, new) {
+            out.push_change_all_but(all, singled_out, nlri, new);
+        }
+        for &client in singled_out.iter() {
+            let old = selected(before_ranking, before, |p| p.offer(client));
+            let new = selected(after_ranking, after, |p| p.offer(client));
+            if !same_attrs(old, new) {
+                out.push_change(client, nlri, new);
             }
-            SendMode::AddPath => {
-                // Both lists are sorted by local path id: walk them together.
-                let (mut i, mut j) = (0, 0);
-                while i < before.len() || j < after.len() {
-                    let (id, old, new) = match (before.get(i), after.get(j)) {
-                        (Some(b), Some(a)) if b.local_path_id() == a.local_path_id() => {
-                            i += 1;
-                            j += 1;
-                            (a.local_path_id(), b.offer(client), a.offer(client))
-                        }
-                        (Some(b), a) if a.is_none_or(|a| b.local_path_id() < a.local_path_id()) => {
-                            i += 1;
-                            (b.local_path_id(), b.offer(client), None)
-                        }
-                        (_, Some(a)) => {
-                            j += 1;
-                            (a.local_path_id(), None, a.offer(client))
-                        }
-                        (_, None) => break,
-                    };
-                    if !same_attrs(old, new) {
-                        out.push_change(
-                            client,
-                            Nlri {
-                                prefix,
-                                path_id: Some(id),
-                            },
-                            new,
-                        );
-                    }
+        }
+    }
+    for &client in &peers.add_path[family] {
+        // Both lists are sorted by local path id: walk them together.
+        let (mut i, mut j) = (0, 0);
+        while i < before.len() || j < after.len() {
+            let (id, old, new) = match (before.get(i), after.get(j)) {
+                (Some(b), Some(a)) if b.local_path_id() == a.local_path_id() => {
+                    i += 1;
+                    j += 1;
+                    (a.local_path_id(), b.offer(client), a.offer(client))
                 }
+                (Some(b), a) if a.is_none_or(|a| b.local_path_id() < a.local_path_id()) => {
+                    i += 1;
+                    (b.local_path_id(), b.offer(client), None)
+                }
+                (_, Some(a)) => {
+                    j += 1;
+                    (a.local_path_id(), None, a.offer(client))
+                }
+                (_, None) => break,
+            };
+            if !same_attrs(old, new) {
+                out.push_change(
+                    client,
+                    Nlri {
+                        prefix,
+                        path_id: Some(id),
+                    },
+                    new,
+                );
             }
         }
     }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::policy::{ExportAll, ExportSet, ExportTargets};
-use crate::{OutChange, PeerSet, RouteAttrs};
+use crate::{OutChange, OutChanges, PeerSet, RouteAttrs};
 
 const V4U: AfiSafi = AfiSafi::IPV4_UNICAST;
 const V6U: AfiSafi = AfiSafi::IPV6_UNICAST;
@@ -775,12 +775,12 @@ type Held = BTreeMap<Nlri, Attrs>;
 
 /// Applies `out` to the clients' maps, checking that every change is a real
 /// change for a client that is up.
-fn apply(
-    rib: &Rib,
-    held: &mut BTreeMap<PeerId, Held>,
-    out: &mut Vec<OutChange>,
-) -> Result<(), TestCaseError> {
-    for c in out.drain(..) {
+fn apply(rib: &Rib, held: &mut BTreeMap<PeerId, Held>, out: &mut OutChanges) -> Result<(), TestCaseError> {
+    // Through `OutChanges`, as in the daemon: a change for all but a few
+    // clients is expanded here, client by client.
+    let changes: Vec<OutChange> = out.iter().collect();
+    out.clear();
+    for c in changes {
         prop_assert!(rib.is_up(c.client), "change for a client that is not up: {:?}", c);
         let map = held.entry(c.client).or_default();
         match c.attrs {
@@ -847,7 +847,7 @@ proptest! {
     #[test]
     fn emitted_changes_rebuild_every_clients_selection(ops in prop::collection::vec(arb_op(), 1..60)) {
         let mut rib = Rib::new();
-        let mut out = Vec::new();
+        let mut out = OutChanges::default();
         let mut held: BTreeMap<PeerId, Held> = BTreeMap::new();
         let mut export_seed = 0u8;
         for op in ops {
