@@ -391,6 +391,28 @@ impl Scenario {
         self.spec.prefixes * self.spec.clients.saturating_sub(1)
     }
 
+    /// The client whose address `next_hop` is, if any (computed from the
+    /// address, then checked: no look-up per route).
+    pub fn owner_by_next_hop(&self, next_hop: crate::scan::NextHop) -> Option<usize> {
+        let (high, low) = match next_hop {
+            crate::scan::NextHop::V4(a) => {
+                let o = a.octets();
+                (usize::from(o[2]), usize::from(o[3]))
+            }
+            crate::scan::NextHop::V6(a) => {
+                let s = a.segments();
+                (usize::from(s[6]), usize::from(s[7]))
+            }
+        };
+        let i = (high * 200).checked_add(low.checked_sub(10)?)?;
+        let client = self.clients.get(i)?;
+        let ours = match next_hop {
+            crate::scan::NextHop::V4(a) => client.v4 == a,
+            crate::scan::NextHop::V6(a) => client.v6 == a,
+        };
+        ours.then_some(i)
+    }
+
     /// The client that announced route `id`.
     pub fn owner_of(&self, id: u32) -> usize {
         id as usize / self.spec.prefixes.max(1)
@@ -584,5 +606,30 @@ mod tests {
         let v4 = s.index.by_id[0];
         assert!(!v4.v6);
         assert_eq!(s.index.get_after(PrefixKey { v6: true, ..v4 }, 0), None);
+    }
+
+    #[test]
+    fn a_next_hop_names_its_client_and_only_a_clients_address_names_one() {
+        use crate::scan::NextHop;
+        let s = Scenario::generate(ScenarioSpec {
+            clients: 450,
+            prefixes: 10,
+            ..spec(3)
+        })
+        .expect("scenario");
+        for c in &s.clients {
+            assert_eq!(s.owner_by_next_hop(NextHop::V4(c.v4)), Some(c.index));
+            assert_eq!(s.owner_by_next_hop(NextHop::V6(c.v6)), Some(c.index));
+        }
+        let strangers = [
+            NextHop::V4(Ipv4Addr::new(127, 1, 0, 9)),
+            NextHop::V4(Ipv4Addr::new(127, 1, 2, 60)), // client 450: one past the last
+            NextHop::V4(Ipv4Addr::new(10, 0, 0, 10)),  // client 0's host part, another network
+            NextHop::V6(Ipv6Addr::new(0x2001, 0x7f8, 0xffff, 0, 0, 0, 0, 9)),
+            NextHop::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 10)),
+        ];
+        for nh in strangers {
+            assert_eq!(s.owner_by_next_hop(nh), None, "{nh:?}");
+        }
     }
 }
