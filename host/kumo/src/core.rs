@@ -1184,8 +1184,12 @@ async fn wait_below(mut backlog: impl FnMut() -> usize, high: usize, low: usize,
 /// Backpressure bounds, in queued segment pointers summed over all clients
 /// (8 octets each; a segment holds up to 128 routes, usually an UPDATE's
 /// worth): stop taking events above the high mark, resume under the low.
-const BACKLOG_HIGH: usize = 16 << 20;
-const BACKLOG_LOW: usize = 8 << 20;
+/// Measured (BENCHMARKS.md, session 13): with the core faster than 1,000
+/// readers, 16M/8M held kumo's peak at 425 MiB, 4M/2M at 252 MiB with the
+/// same convergence (74 s vs 82 s; 300 × 1k and P1 unchanged). Session 4's
+/// slower core had needed the higher marks.
+const BACKLOG_HIGH: usize = 4 << 20;
+const BACKLOG_LOW: usize = 2 << 20;
 /// Segments a client behind everyone else may wait for before it is
 /// coalesced rather than waited for (below the low mark, so that one client
 /// alone cannot keep the core waiting).
