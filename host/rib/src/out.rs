@@ -227,6 +227,12 @@ impl OutChanges {
         self.changes == 0
     }
 
+    /// Number of route changes stored (one for all the receivers of a
+    /// change), which is what the buffers' size follows.
+    pub fn route_changes(&self) -> usize {
+        self.routes.len()
+    }
+
     /// Forget everything, keeping the buffers.
     pub fn clear(&mut self) {
         self.routes.clear();
