@@ -1202,8 +1202,9 @@ const BEHIND: usize = BACKLOG_LOW / 2;
 /// locked and its writer woken once per 65 routes.
 const BATCH_ROUTE_CHANGES: usize = 4096;
 
-/// Route changes whose buffer is kept between batches (about one UPDATE's
-/// prefixes for a few hundred clients).
+/// Entries (route changes, receiver ids listed) whose buffers are kept
+/// between batches: a batch of `BATCH_ROUTE_CHANGES` with a few receivers
+/// listed per change.
 const OUT_KEEP: usize = 16 * 1024;
 
 /// Export decisions asked in advance for the accepted prefixes of one

@@ -2,13 +2,16 @@
 //! plain `Vec<OutChange>` (one entry per client and route, simple to test
 //! against) and by [`OutChanges`] (what the daemon uses).
 //!
-//! [`OutChanges`] stores a change of one route for many clients once: the
-//! RIB emits a prefix's changes receiver by receiver, and at an IXP most
-//! receivers get the same path, so consecutive changes of one route with one
-//! attribute set become one entry with a run of receiver ids. Per receiver
-//! that costs 4 octets, instead of a 40-octet entry and a reference count
-//! update on a shared attribute set (measured: the per-receiver entries and
-//! their moves were a quarter of kumo's time with 300 clients).
+//! [`OutChanges`] stores a change of one route for many clients once. The
+//! RIB decides a prefix's change once for every client no path singles out
+//! and pushes it as "every Best-mode receiver but these few"
+//! ([`OutSink::push_change_all_but`]): one entry holding the exceptions and
+//! an index to the shared receiver list. The few decided one by one, and
+//! ADD-PATH receivers, come client by client; consecutive changes of one
+//! route with one attribute set become one entry with a run of receiver
+//! ids (4 octets each). Why: per-receiver entries and their moves were a
+//! quarter of kumo's time with 300 clients, and the per-client pushes of
+//! the common change ~10 % (BENCHMARKS.md, sessions 3 and 13).
 
 use std::sync::Arc;
 
@@ -34,7 +37,7 @@ pub trait OutSink {
     fn push_change(&mut self, client: PeerId, nlri: Nlri, attrs: Option<&Attrs>);
 
     /// Every client of `all` but those of `except` must be sent `attrs` for
-    /// `nlri`. Both lists are sorted by id. The RIB decides a prefix's change
+    /// `nlri`. Both lists are strictly increasing (sorted, no duplicates). The RIB decides a prefix's change
     /// once for every client no path singles out (most of them, at an IXP)
     /// and says so here, instead of once per client; this default hands it
     /// on client by client.
@@ -62,7 +65,7 @@ impl OutSink for Vec<OutChange> {
 }
 
 /// The receivers of one change or run: a list of ids, or every client of a
-/// shared list but a few. Lists are sorted by id.
+/// shared list but a few. Lists are strictly increasing.
 #[derive(Debug, Clone, Copy)]
 pub enum Receivers<'a> {
     List(&'a [PeerId]),
@@ -194,6 +197,14 @@ impl OutSink for OutChanges {
         nlri: Nlri,
         attrs: Option<&Attrs>,
     ) {
+        debug_assert!(
+            all.windows(2).all(|w| w[0] < w[1]),
+            "`all` not strictly increasing"
+        );
+        debug_assert!(
+            except.windows(2).all(|w| w[0] < w[1]),
+            "`except` not strictly increasing"
+        );
         let count = Receivers::AllBut { all, except }.len();
         if count == 0 {
             return;
@@ -243,7 +254,10 @@ impl OutChanges {
 
     /// Memory held by the buffers, in entries (to drop them after a rare big batch).
     pub fn capacity(&self) -> usize {
-        self.receivers.capacity().max(self.routes.capacity())
+        self.receivers
+            .capacity()
+            .max(self.routes.capacity())
+            .max(self.all.capacity())
     }
 
     /// The changes in order: each route's change with its receivers.

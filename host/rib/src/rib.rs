@@ -1382,35 +1382,40 @@ fn emit_diff(
             }
         }
     }
-    for &client in &peers.add_path[family] {
-        // Both lists are sorted by local path id: walk them together.
-        let (mut i, mut j) = (0, 0);
-        while i < before.len() || j < after.len() {
-            let (id, old, new) = match (before.get(i), after.get(j)) {
-                (Some(b), Some(a)) if b.local_path_id() == a.local_path_id() => {
-                    i += 1;
-                    j += 1;
-                    (a.local_path_id(), b.offer(client), a.offer(client))
-                }
-                (Some(b), a) if a.is_none_or(|a| b.local_path_id() < a.local_path_id()) => {
-                    i += 1;
-                    (b.local_path_id(), b.offer(client), None)
-                }
-                (_, Some(a)) => {
-                    j += 1;
-                    (a.local_path_id(), None, a.offer(client))
-                }
-                (_, None) => break,
-            };
+    let add_path = &peers.add_path[family];
+    if add_path.is_empty() {
+        return;
+    }
+    // Both lists are sorted by local path id: walk them together. Per path,
+    // its clients one after another, so that their equal changes (most)
+    // become one entry of `OutChanges` with a list of receivers.
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let (id, old, new) = match (before.get(i), after.get(j)) {
+            (Some(b), Some(a)) if b.local_path_id() == a.local_path_id() => {
+                i += 1;
+                j += 1;
+                (a.local_path_id(), Some(b), Some(a))
+            }
+            (Some(b), a) if a.is_none_or(|a| b.local_path_id() < a.local_path_id()) => {
+                i += 1;
+                (b.local_path_id(), Some(b), None)
+            }
+            (_, Some(a)) => {
+                j += 1;
+                (a.local_path_id(), None, Some(a))
+            }
+            (_, None) => break,
+        };
+        let nlri = Nlri {
+            prefix,
+            path_id: Some(id),
+        };
+        for &client in add_path {
+            let old = old.and_then(|p| p.offer(client));
+            let new = new.and_then(|p| p.offer(client));
             if !same_attrs(old, new) {
-                out.push_change(
-                    client,
-                    Nlri {
-                        prefix,
-                        path_id: Some(id),
-                    },
-                    new,
-                );
+                out.push_change(client, nlri, new);
             }
         }
     }

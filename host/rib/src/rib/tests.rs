@@ -637,7 +637,7 @@ fn initial_table_is_what_a_new_client_should_hold() {
 enum Op {
     Up {
         peer: u32,
-        add_path: bool,
+        add_path: u8,
         v6: bool,
         bgp_id: u8,
     },
@@ -677,7 +677,7 @@ const PREFIXES: [&str; 3] = ["192.0.2.0/24", "198.51.100.0/24", "2001:db8::/32"]
 fn arb_op() -> impl Strategy<Value = Op> {
     let peer = 0..PEERS;
     prop_oneof![
-        2 => (peer.clone(), any::<bool>(), any::<bool>(), 0u8..3)
+        2 => (peer.clone(), 0u8..4, any::<bool>(), 0u8..3)
             .prop_map(|(peer, add_path, v6, bgp_id)| Op::Up { peer, add_path, v6, bgp_id }),
         1 => peer.clone().prop_map(Op::Down),
         1 => (peer.clone(), any::<bool>(), any::<bool>()).prop_map(|(peer, v4, v6)| Op::Stale { peer, v4, v6 }),
@@ -853,7 +853,14 @@ proptest! {
         for op in ops {
             match op {
                 Op::Up { peer, add_path, v6, bgp_id } => {
-                    let mut i = if add_path { add_path_info(peer) } else { info(peer) };
+                    // ADD-PATH for neither family, both, IPv4 only, IPv6 only.
+                    let mut i = info(peer);
+                    i.add_path_tx = match add_path {
+                        0 => vec![],
+                        1 => vec![V4U, V6U],
+                        2 => vec![V4U],
+                        _ => vec![V6U],
+                    };
                     if !v6 {
                         i.families = vec![V4U];
                     }
