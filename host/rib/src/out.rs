@@ -37,10 +37,10 @@ pub trait OutSink {
     fn push_change(&mut self, client: PeerId, nlri: Nlri, attrs: Option<&Attrs>);
 
     /// Every client of `all` but those of `except` must be sent `attrs` for
-    /// `nlri`. Both lists are strictly increasing (sorted, no duplicates). The RIB decides a prefix's change
-    /// once for every client no path singles out (most of them, at an IXP)
-    /// and says so here, instead of once per client; this default hands it
-    /// on client by client.
+    /// `nlri`. Both lists are strictly increasing (sorted, no duplicates).
+    /// The RIB decides a prefix's change once for every client no path
+    /// singles out (most of them, at an IXP) and says so here, instead of
+    /// once per client; this default hands it on client by client.
     fn push_change_all_but(
         &mut self,
         all: &Arc<[PeerId]>,
