@@ -546,8 +546,6 @@ struct Peers {
     slots: Vec<Option<PeerSlot>>,
     /// Clients that are up, by id.
     receivers: Vec<Receiver>,
-    /// Per family: receivers that get anything.
-    receiving: [usize; 2],
     /// Per family: receivers that get a best path, sorted by id, shared with
     /// the changes that name them ([`OutSink::push_change_all_but`]).
     best: [Arc<[PeerId]>; 2],
@@ -574,6 +572,11 @@ impl Peers {
         )
     }
 
+    /// Does any client receive `family`'s routes?
+    fn receiving(&self, family: usize) -> bool {
+        !self.best[family].is_empty() || !self.add_path[family].is_empty()
+    }
+
     fn receiver(&self, id: PeerId) -> Option<&Receiver> {
         self.receivers
             .binary_search_by_key(&id, |r| r.id)
@@ -591,11 +594,6 @@ impl Peers {
             (Err(_), None) => {}
         }
         for f in [V4, V6] {
-            self.receiving[f] = self
-                .receivers
-                .iter()
-                .filter(|r| r.modes[f] != SendMode::Off)
-                .count();
             let with = |mode| {
                 self.receivers
                     .iter()
@@ -1307,7 +1305,7 @@ fn edit_list(
     out: &mut impl OutSink,
     edit: impl FnOnce(&mut PathList, &mut Peers),
 ) {
-    let diffing = peers.receiving[family_of(&prefix)] > 0;
+    let diffing = peers.receiving(family_of(&prefix));
     let mut before = mem::take(&mut scratch.before);
     if diffing {
         before.extend_from_slice(list);
