@@ -499,20 +499,18 @@ fn apply(e: Event, me: usize, scenario: &Scenario, counters: &Counters, held: &m
     let hint = source
         .and_then(|o| held.next_of.get(o).copied())
         .unwrap_or(held.next);
-    let id = scenario.index.get_after(key, hint);
-    if let Some(id) = id {
-        held.next = id.wrapping_add(1);
-        if let Some(next) = held.next_of.get_mut(scenario.owner_of(id)) {
-            *next = id.wrapping_add(1);
-        }
-    }
-    let Some(id) = id else {
+    let Some(id) = scenario.index.get_after(key, hint) else {
         if next_hop.is_some() {
             counters.unknown_prefixes.fetch_add(1, Ordering::Relaxed);
         }
         return;
     };
-    if scenario.owner_of(id) == me {
+    let owner = scenario.owner_of(id);
+    held.next = id.wrapping_add(1);
+    if let Some(next) = held.next_of.get_mut(owner) {
+        *next = id.wrapping_add(1);
+    }
+    if owner == me {
         if next_hop.is_some() {
             counters.reflected.fetch_add(1, Ordering::Relaxed);
         }

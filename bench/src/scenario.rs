@@ -194,23 +194,33 @@ pub fn client_asn(i: usize) -> u32 {
     if asn >= 23456 { asn + 1 } else { asn }
 }
 
+/// Clients per block of the address layout, and the host part of a block's
+/// first client: client `i` is host `HOST_BASE + i % PER_BLOCK` of block
+/// `i / PER_BLOCK` (`client_v4`, `client_v6`; `client_index` inverts it).
+const PER_BLOCK: usize = 200;
+const HOST_BASE: usize = 10;
+
+/// Client `i`'s (block, host) in the address layout.
+fn client_place(i: usize) -> (usize, usize) {
+    (i / PER_BLOCK, HOST_BASE + i % PER_BLOCK)
+}
+
+/// The client index at (block, host) of the address layout, if any.
+fn client_index(block: usize, host: usize) -> Option<usize> {
+    let k = host.checked_sub(HOST_BASE).filter(|&k| k < PER_BLOCK)?;
+    block.checked_mul(PER_BLOCK)?.checked_add(k)
+}
+
 /// Client `i`'s session address: BASE.(i / 200).(10 + i % 200).
 pub fn client_v4(base: [u8; 2], i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(base[0], base[1], (i / 200) as u8, (10 + i % 200) as u8)
+    let (block, host) = client_place(i);
+    Ipv4Addr::new(base[0], base[1], block as u8, host as u8)
 }
 
 /// Client `i`'s IPv6 NEXT_HOP: in 2001:7f8::/32 (IX peering LANs), never routed here.
 pub fn client_v6(i: usize) -> Ipv6Addr {
-    Ipv6Addr::new(
-        0x2001,
-        0x7f8,
-        0xffff,
-        0,
-        0,
-        0,
-        (i / 200) as u16,
-        (10 + i % 200) as u16,
-    )
+    let (block, host) = client_place(i);
+    Ipv6Addr::new(0x2001, 0x7f8, 0xffff, 0, 0, 0, block as u16, host as u16)
 }
 
 /// IPv4 first octets the generator uses: public unicast, no bogon below them.
@@ -392,9 +402,9 @@ impl Scenario {
     }
 
     /// The client whose address `next_hop` is, if any (computed from the
-    /// address, then checked: no look-up per route).
+    /// address by the layout's inverse, then checked: no look-up per route).
     pub fn owner_by_next_hop(&self, next_hop: crate::scan::NextHop) -> Option<usize> {
-        let (high, low) = match next_hop {
+        let (block, host) = match next_hop {
             crate::scan::NextHop::V4(a) => {
                 let o = a.octets();
                 (usize::from(o[2]), usize::from(o[3]))
@@ -404,7 +414,7 @@ impl Scenario {
                 (usize::from(s[6]), usize::from(s[7]))
             }
         };
-        let i = (high * 200).checked_add(low.checked_sub(10)?)?;
+        let i = client_index(block, host)?;
         let client = self.clients.get(i)?;
         let ours = match next_hop {
             crate::scan::NextHop::V4(a) => client.v4 == a,
