@@ -120,9 +120,25 @@ fn decode_batch(batch: &t::PrefixBatch) -> (Vec<IpNet>, Vec<usize>) {
 
 /// [`decode_batch`] for the entries `range` of the columns.
 fn decode_prefixes(batch: &t::PrefixBatch, range: std::ops::Range<usize>) -> (Vec<IpNet>, Vec<usize>) {
+    let mut prefixes = Vec::new();
+    let mut invalid = Vec::new();
+    decode_prefixes_into(batch, range, &mut prefixes, &mut invalid);
+    (prefixes, invalid)
+}
+
+/// [`decode_prefixes`] into `prefixes` and `invalid` (emptied first, their
+/// buffers kept: an export call decodes every question's prefixes into the
+/// same two).
+fn decode_prefixes_into(
+    batch: &t::PrefixBatch,
+    range: std::ops::Range<usize>,
+    prefixes: &mut Vec<IpNet>,
+    invalid: &mut Vec<usize>,
+) {
     let count = range.len();
-    let mut invalid: Vec<usize> = Vec::new();
-    let mut prefixes: Vec<IpNet> = Vec::with_capacity(count);
+    prefixes.clear();
+    invalid.clear();
+    prefixes.reserve(count);
     // A column shorter than the range yields fewer entries: the rest are invalid.
     fn column<T>(c: &[T], range: std::ops::Range<usize>) -> &[T] {
         c.get(range.start.min(c.len())..range.end.min(c.len()))
@@ -143,7 +159,6 @@ fn decode_prefixes(batch: &t::PrefixBatch, range: std::ops::Range<usize>) -> (Ve
         invalid.push(i);
         prefixes.push(IpNet::V4(Default::default()));
     }
-    (prefixes, invalid)
 }
 
 /// The answer to a question the policy cannot read: no target receives it.
@@ -169,39 +184,37 @@ pub fn export_routes<P: Policy>(state: &State<P>, batch: t::ExportBatch) -> Vec<
         (start <= end && end <= len).then_some(start..end)
     }
     let prefix_count = batch.prefixes.lengths.len();
-    batch
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(i, &source)| {
-            let question = (|| {
-                let attrs = batch.attrs.get(range(&batch.attr_ends, i, batch.attrs.len())?)?;
-                let attrs = crate::encoding::decode_attributes(attrs)?;
-                let prefixes = range(&batch.prefix_ends, i, prefix_count)?;
-                let targets = batch
-                    .targets
-                    .get(range(&batch.target_ends, i, batch.targets.len())?)?;
-                Some((attrs, prefixes, targets))
-            })();
-            match question {
-                Some((attrs, prefixes, targets)) => export_question(
-                    state,
-                    source,
-                    &attrs,
-                    decode_prefixes(&batch.prefixes, prefixes),
-                    targets,
-                ),
-                None => export_none(),
+    // One attribute set and one prefix list, refilled for every question:
+    // a call of many questions allocates them once.
+    let mut attrs = Attributes::default();
+    let (mut prefixes, mut invalid) = (Vec::new(), Vec::new());
+    let mut out = Vec::with_capacity(batch.sources.len());
+    for (i, &source) in batch.sources.iter().enumerate() {
+        let question = (|| {
+            let bytes = batch.attrs.get(range(&batch.attr_ends, i, batch.attrs.len())?)?;
+            crate::encoding::decode_attributes_into(bytes, &mut attrs)?;
+            let prefixes = range(&batch.prefix_ends, i, prefix_count)?;
+            let targets = batch
+                .targets
+                .get(range(&batch.target_ends, i, batch.targets.len())?)?;
+            Some((prefixes, targets))
+        })();
+        out.push(match question {
+            Some((range, targets)) => {
+                decode_prefixes_into(&batch.prefixes, range, &mut prefixes, &mut invalid);
+                export_question(state, source, &attrs, (&prefixes, &invalid), targets)
             }
-        })
-        .collect()
+            None => export_none(),
+        });
+    }
+    out
 }
 
 fn export_question<P: Policy>(
     state: &State<P>,
     source_id: u32,
     attrs: &Attributes,
-    (prefixes, invalid): (Vec<IpNet>, Vec<usize>),
+    (prefixes, invalid): (&[IpNet], &[usize]),
     target_ids: &[u32],
 ) -> t::ExportVerdicts {
     let (Some(policy), Some(source)) = (&state.policy, state.clients.get(source_id)) else {
@@ -213,8 +226,6 @@ fn export_question<P: Policy>(
     }
     let targets = Targets::new(target_ids, &state.clients);
     let unknown: Vec<usize> = targets.unknown().collect();
-    let mut distinct: Vec<crate::ExportVerdicts> = Vec::new();
-    let mut indices: Vec<u16> = Vec::with_capacity(prefixes.len());
     let evaluate = |prefix: &IpNet| {
         let mut verdicts = crate::ExportVerdicts::new(targets.len());
         policy.export(source, attrs, prefix, &targets, &mut verdicts);
@@ -228,6 +239,8 @@ fn export_question<P: Policy>(
     if let (true, Some(prefix)) = (per_set, prefixes.first()) {
         return t::ExportVerdicts::Uniform(export_verdict(evaluate(prefix), target_ids.len()));
     }
+    let mut distinct: Vec<crate::ExportVerdicts> = Vec::new();
+    let mut indices: Vec<u16> = Vec::with_capacity(prefixes.len());
     for (i, prefix) in prefixes.iter().enumerate() {
         let verdicts = if invalid.contains(&i) {
             let mut none = crate::ExportVerdicts::new(targets.len());

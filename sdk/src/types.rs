@@ -251,10 +251,17 @@ impl<'a> Targets<'a> {
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
     pub(crate) fn unknown(&self) -> impl Iterator<Item = usize> + 'a {
         let table = self.table;
+        // Ids sorted and distinct, the last one `len - 1`: they are exactly
+        // `0..len` (kumo's numbering), and one comparison per target tells
+        // that every target is known: the usual answer, asked once per
+        // export question for every target.
+        let len = table.clients.len();
+        let dense = table.clients.last().is_none_or(|c| c.id as usize + 1 == len);
+        let all_known = dense && self.ids.iter().all(|&id| (id as usize) < len);
         self.ids
             .iter()
             .enumerate()
-            .filter(move |(_, id)| table.get(**id).is_none())
+            .filter(move |(_, id)| !all_known && table.get(**id).is_none())
             .map(|(i, _)| i)
     }
 }
@@ -784,6 +791,20 @@ mod tests {
         assert_eq!(table.get(100).unwrap().asn, 3);
         assert!(table.get(1).is_none());
         assert!(table.get(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn unknown_targets_in_dense_and_sparse_tables() {
+        let unknown =
+            |table: &ClientTable, ids: &[u32]| Targets::new(ids, table).unknown().collect::<Vec<_>>();
+        let dense = ClientTable::new((0..3).map(|id| Client::test(id, 64500 + id)).collect());
+        assert_eq!(unknown(&dense, &[2, 0, 1]), Vec::<usize>::new());
+        assert_eq!(unknown(&dense, &[1, 3, 0, 7]), vec![1, 3]);
+        // Three clients, but not ids 0..3: every id is looked up.
+        let sparse = ClientTable::new([0, 2, 5].map(|id| Client::test(id, 64500 + id)).to_vec());
+        assert_eq!(unknown(&sparse, &[0, 1, 2]), vec![1]);
+        assert_eq!(unknown(&sparse, &[5, 2]), Vec::<usize>::new());
+        assert_eq!(unknown(&ClientTable::default(), &[0]), vec![0]);
     }
 
     #[test]

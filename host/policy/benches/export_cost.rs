@@ -78,7 +78,12 @@ fn sdk_attrs(a: &PathAttributes) -> Attributes {
 
 fn bench(c: &mut Criterion) {
     let config = serde_json::json!({"rs_as": RS_AS});
-    let engine = PolicyEngine::new(EngineOptions::default()).unwrap();
+    // KUMO_POLICY_PERF_MAP=1: name the guest functions for `perf report`.
+    let engine = PolicyEngine::new(EngineOptions {
+        perf_map: std::env::var_os("KUMO_POLICY_PERF_MAP").is_some(),
+        ..EngineOptions::default()
+    })
+    .unwrap();
     let module = Arc::new(
         PolicyModule::load(
             &engine,

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 
 use ipnet::IpNet;
 use kumo_wire::PathAttributes;
+use smallvec::SmallVec;
 
 use crate::bindings::kumo::policy::types as t;
 use crate::convert;
@@ -165,38 +166,48 @@ impl std::ops::Index<usize> for ImportVerdicts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetSet {
     len: usize,
-    words: Vec<u64>,
+    /// One bit per position; `None` while every position is in the set (the
+    /// usual answer), so that answer costs no allocation.
+    words: Option<Vec<u64>>,
 }
 
 impl TargetSet {
     fn full(len: usize) -> Self {
-        let mut set = TargetSet {
-            len,
-            words: vec![u64::MAX; len.div_ceil(64)],
-        };
-        if !len.is_multiple_of(64)
-            && let Some(last) = set.words.last_mut()
-        {
-            *last = (1u64 << (len % 64)) - 1;
-        }
-        set
+        TargetSet { len, words: None }
     }
     fn remove(&mut self, index: usize) {
-        if let Some(w) = self.words.get_mut(index / 64) {
+        if index >= self.len {
+            return;
+        }
+        let len = self.len;
+        let words = self.words.get_or_insert_with(|| {
+            let mut words = vec![u64::MAX; len.div_ceil(64)];
+            if !len.is_multiple_of(64)
+                && let Some(last) = words.last_mut()
+            {
+                *last = (1u64 << (len % 64)) - 1;
+            }
+            words
+        });
+        if let Some(w) = words.get_mut(index / 64) {
             *w &= !(1 << (index % 64));
         }
     }
     /// Is position `index` in the set?
     pub fn contains(&self, index: usize) -> bool {
         index < self.len
-            && self
-                .words
-                .get(index / 64)
-                .is_some_and(|w| w & (1 << (index % 64)) != 0)
+            && self.words.as_ref().is_none_or(|words| {
+                words
+                    .get(index / 64)
+                    .is_some_and(|w| w & (1 << (index % 64)) != 0)
+            })
     }
     /// Number of positions in the set.
     pub fn count(&self) -> usize {
-        self.words.iter().map(|w| w.count_ones() as usize).sum()
+        match &self.words {
+            None => self.len,
+            Some(words) => words.iter().map(|w| w.count_ones() as usize).sum(),
+        }
     }
     /// Number of targets of the call (the set's universe).
     pub fn len(&self) -> usize {
@@ -231,8 +242,13 @@ pub const EXPORT_BATCH_MAX: usize = 4096;
 /// per prefix, like [`ImportVerdicts`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportResults {
+    /// Number of prefixes.
+    len: usize,
+    /// Per prefix, its result's position in `results`; empty while every
+    /// prefix has the first result (the usual answer: no list at all).
     index: Vec<u32>,
-    results: Vec<ExportResult>,
+    /// Usually one: inline, no allocation per question.
+    results: SmallVec<[ExportResult; 1]>,
 }
 
 impl ExportResult {
@@ -250,8 +266,9 @@ impl ExportResults {
     /// No prefixes; the one result lets every target receive.
     fn everyone(targets: usize) -> Self {
         ExportResults {
+            len: 0,
             index: Vec::new(),
-            results: vec![ExportResult::everyone(targets)],
+            results: smallvec::smallvec![ExportResult::everyone(targets)],
         }
     }
 
@@ -260,8 +277,9 @@ impl ExportResults {
         questions
             .iter()
             .map(|q| ExportResults {
-                index: vec![0; q.prefixes.len()],
-                results: Vec::new(),
+                len: q.prefixes.len(),
+                index: Vec::new(),
+                results: SmallVec::new(),
             })
             .collect()
     }
@@ -269,9 +287,16 @@ impl ExportResults {
     /// `result` is the answer for the prefixes at `prefixes`.
     fn push(&mut self, prefixes: impl IntoIterator<Item = usize>, result: ExportResult) {
         let slot = self.results.len() as u32;
-        for i in prefixes {
-            if let Some(entry) = self.index.get_mut(i) {
-                *entry = slot;
+        // Every prefix starts at the first result: only a second one needs
+        // the per-prefix list.
+        if slot > 0 {
+            if self.index.is_empty() {
+                self.index = vec![0; self.len];
+            }
+            for i in prefixes {
+                if let Some(entry) = self.index.get_mut(i) {
+                    *entry = slot;
+                }
             }
         }
         self.results.push(result);
@@ -296,22 +321,25 @@ impl ExportResults {
 
     /// Number of prefixes.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.len
     }
 
     /// No prefixes?
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.len == 0
     }
 
     /// The result for prefix `i`.
     pub fn get(&self, i: usize) -> Option<&ExportResult> {
-        self.index.get(i).and_then(|&k| self.results.get(k as usize))
+        self.result_index(i).and_then(|k| self.results.get(k))
     }
 
     /// Index into [`ExportResults::distinct`] of prefix `i`'s result.
     pub fn result_index(&self, i: usize) -> Option<usize> {
-        self.index.get(i).map(|&k| k as usize)
+        if i >= self.len {
+            return None;
+        }
+        Some(self.index.get(i).map_or(0, |&k| k as usize))
     }
 
     /// The distinct results of the call (in no particular order).
@@ -1046,7 +1074,7 @@ struct Ask<'a> {
 
 /// A module's checked answer to one ask: per-prefix verdict indices
 /// (`None`: the same for all) and the distinct verdicts.
-type ExportAnswer = Result<(Option<Vec<u16>>, Vec<t::ExportVerdict>), PolicyFailure>;
+type ExportAnswer = Result<(Option<Vec<u16>>, SmallVec<[t::ExportVerdict; 1]>), PolicyFailure>;
 
 /// A policy's answer kumo cannot use (or a question it could not ask),
 /// blamed on `module`.
@@ -1097,10 +1125,10 @@ fn check_export(
     verdicts: t::ExportVerdicts,
     prefixes: usize,
     targets: usize,
-) -> Result<(Option<Vec<u16>>, Vec<t::ExportVerdict>), PolicyFailure> {
-    let (indices, distinct) = match verdicts {
-        t::ExportVerdicts::Uniform(v) => (None, vec![v]),
-        t::ExportVerdicts::Mixed(m) => (Some(m.verdicts), m.distinct),
+) -> ExportAnswer {
+    let (indices, distinct): (_, SmallVec<[t::ExportVerdict; 1]>) = match verdicts {
+        t::ExportVerdicts::Uniform(v) => (None, smallvec::smallvec![v]),
+        t::ExportVerdicts::Mixed(m) => (Some(m.verdicts), SmallVec::from_vec(m.distinct)),
     };
     let problem = match &indices {
         Some(indices) if indices.len() != prefixes => Some(format!(
@@ -1345,6 +1373,7 @@ impl<'a> ExportClass<'a> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -1358,5 +1387,52 @@ mod tests {
         assert_eq!(set.iter().count(), 68);
         assert_eq!(TargetSet::full(0).count(), 0);
         assert_eq!(TargetSet::full(64).count(), 64);
+        // Full without a bitmap, up to its universe and not past it.
+        let full = TargetSet::full(130);
+        assert!(full.contains(129) && !full.contains(130));
+        assert_eq!(full.iter().collect::<Vec<_>>(), (0..130).collect::<Vec<_>>());
+        // A position outside the universe changes nothing.
+        let mut set = TargetSet::full(3);
+        set.remove(3);
+        assert_eq!(set, TargetSet::full(3));
+        set.remove(1);
+        assert_eq!((set.count(), set.iter().collect::<Vec<_>>()), (2, vec![0, 2]));
+    }
+
+    #[test]
+    fn export_results_keep_a_list_per_prefix_only_for_a_second_result() {
+        let attrs = PathAttributes::default();
+        let question = ExportQuestion {
+            source: 0,
+            attrs: &attrs,
+            prefixes: &[
+                "192.0.2.0/24".parse().unwrap(),
+                "198.51.100.0/24".parse().unwrap(),
+                "203.0.113.0/24".parse().unwrap(),
+            ],
+            targets: &[1, 2],
+        };
+        let mut one = ExportResults::unanswered(std::slice::from_ref(&question)).remove(0);
+        assert_eq!((one.len(), one.get(0)), (3, None));
+        one.push([0, 1, 2], ExportResult::everyone(2));
+        assert!(one.index.is_empty());
+        assert_eq!(
+            (0..4).map(|i| one.result_index(i)).collect::<Vec<_>>(),
+            [Some(0), Some(0), Some(0), None]
+        );
+
+        let mut two = ExportResults::unanswered(std::slice::from_ref(&question)).remove(0);
+        let mut nobody = ExportResult::everyone(2);
+        nobody.receivers.remove(0);
+        nobody.receivers.remove(1);
+        two.push([1], nobody.clone());
+        two.push([0, 2], ExportResult::everyone(2));
+        assert_eq!(
+            (0..3).map(|i| two.result_index(i)).collect::<Vec<_>>(),
+            [Some(1), Some(0), Some(1)]
+        );
+        assert_eq!(two.get(0).map(|r| r.receivers.count()), Some(2));
+        assert_eq!(two.get(1), Some(&nobody));
+        assert_eq!(two.distinct().len(), 2);
     }
 }
