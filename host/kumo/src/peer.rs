@@ -672,28 +672,29 @@ async fn write_batch(
 ) -> Result<WriterFlow, WriteError> {
     {
         let mut parts: Vec<Cow<'_, [u8]>> = Vec::new();
-        let mut size = 0;
+        let (mut size, mut messages) = (0, 0);
         for segment in &batch.segments {
             let part = segment.encoded(ctx)?;
-            size += part.len();
-            parts.push(part);
+            size += part.bytes.len();
+            messages += part.messages;
+            parts.push(part.bytes);
             if size >= WRITE_CHUNK || parts.len() >= PARTS_MAX {
-                if let WriterFlow::Closed = flush(&parts, writer, commands, outq, status).await? {
+                if let WriterFlow::Closed = flush(&parts, messages, writer, commands, outq, status).await? {
                     return Ok(WriterFlow::Closed);
                 }
                 parts.clear();
-                size = 0;
+                (size, messages) = (0, 0);
             }
         }
         if !parts.is_empty()
-            && let WriterFlow::Closed = flush(&parts, writer, commands, outq, status).await?
+            && let WriterFlow::Closed = flush(&parts, messages, writer, commands, outq, status).await?
         {
             return Ok(WriterFlow::Closed);
         }
     }
     drop(batch.segments);
     if batch.routes.is_empty() && batch.end_of_rib.is_empty() {
-        return flush(&[], writer, commands, outq, status).await;
+        return flush(&[], 0, writer, commands, outq, status).await;
     }
     crate::outqueue::encode_routes(
         batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
@@ -701,7 +702,16 @@ async fn write_batch(
         ctx,
         bytes,
     )?;
-    let flow = flush(&[Cow::Borrowed(&bytes[..])], writer, commands, outq, status).await;
+    let messages = crate::outqueue::count_messages(bytes);
+    let flow = flush(
+        &[Cow::Borrowed(&bytes[..])],
+        messages,
+        writer,
+        commands,
+        outq,
+        status,
+    )
+    .await;
     bytes.clear();
     flow
 }
@@ -709,9 +719,11 @@ async fn write_batch(
 /// Buffers gathered into one vectored write at most (Linux's IOV_MAX is 1024).
 const PARTS_MAX: usize = 512;
 
-/// Write `parts` (whole UPDATEs), then any control messages waiting.
+/// Write `parts` (whole UPDATEs, `messages` of them), then any control
+/// messages waiting.
 async fn flush(
     parts: &[Cow<'_, [u8]>],
+    messages: u64,
     writer: &mut OwnedWriteHalf,
     commands: &mut mpsc::Receiver<WriterCommand>,
     outq: &OutQueue,
@@ -719,7 +731,6 @@ async fn flush(
 ) -> Result<WriterFlow, WriteError> {
     if !parts.is_empty() {
         write_parts(writer, parts, outq).await?;
-        let messages: u64 = parts.iter().map(|part| count_messages(part)).sum();
         status
             .updates_out
             .fetch_add(messages, std::sync::atomic::Ordering::Relaxed);
@@ -794,17 +805,6 @@ fn advance(parts: &[Cow<'_, [u8]>], at: (usize, usize), mut n: usize) -> (usize,
         offset = 0;
     }
     (part, 0)
-}
-
-/// How many BGP messages a buffer of whole messages holds (walks the length fields).
-fn count_messages(mut bytes: &[u8]) -> u64 {
-    let mut n = 0;
-    while bytes.len() >= kumo_wire::HEADER_LEN {
-        let len = usize::from(u16::from_be_bytes([bytes[16], bytes[17]])).max(kumo_wire::HEADER_LEN);
-        bytes = bytes.get(len..).unwrap_or_default();
-        n += 1;
-    }
-    n
 }
 
 pub fn family_of(nlri: &kumo_wire::Nlri) -> AfiSafi {

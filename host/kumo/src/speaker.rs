@@ -67,6 +67,8 @@ pub struct Speaker {
     pub mp_next_hops: HashMap<Nlri, MpNextHop>,
     /// Families for which End-of-RIB was received.
     pub end_of_rib: Vec<AfiSafi>,
+    /// UPDATE messages received (End-of-RIB markers included).
+    pub updates_received: u64,
 }
 
 impl Speaker {
@@ -119,6 +121,7 @@ impl Speaker {
             rib: HashMap::new(),
             mp_next_hops: HashMap::new(),
             end_of_rib: Vec::new(),
+            updates_received: 0,
         };
         speaker.send(&Message::Open(open)).await?;
         let peer_open = match speaker.recv_raw().await? {
@@ -248,6 +251,9 @@ impl Speaker {
                     let len = f.message.len();
                     let decoded = decode_message(f.message, &self.rx).map_err(SpeakerError::Notification)?;
                     self.buf.drain(..len);
+                    if let Message::Update(_) = decoded.message {
+                        self.updates_received += 1;
+                    }
                     if let Message::Notification(n) = decoded.message {
                         return Err(SpeakerError::Notification(n));
                     }

@@ -109,6 +109,24 @@ async fn reads_show_sessions_and_routes_and_mutations_need_the_token() {
         "{client}"
     );
 
+    // What kumo counts as sent is what the watcher received (the route and
+    // the End-of-RIB markers): counted when a shared segment is encoded,
+    // not by walking what is written.
+    let mut sent_and_received = (None, 0);
+    for _ in 0..50 {
+        watcher
+            .recv_until(Duration::from_millis(100), |_| false)
+            .await
+            .unwrap();
+        let (_, body) = http(api, "GET", "/api/v1/clients/watcher", None, "").await;
+        sent_and_received = (json(&body)["updates_sent"].as_u64(), watcher.updates_received);
+        if sent_and_received.0 == Some(sent_and_received.1) && !watcher.end_of_rib.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(sent_and_received.0, Some(sent_and_received.1));
+    assert!(sent_and_received.1 >= 2, "{sent_and_received:?}");
+
     let (status, body) = http(
         api,
         "GET",
