@@ -161,7 +161,14 @@ impl Modification {
     /// assert!(!kumo_sdk::Modification::new().prepend(1).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        *self == Modification::default()
+        // Field by field: comparing with a default one builds it first.
+        self.add_communities.is_empty()
+            && self.remove_communities.is_empty()
+            && self.add_large_communities.is_empty()
+            && self.remove_large_communities.is_empty()
+            && self.prepend == 0
+            && self.preference.is_none()
+            && self.next_hop.is_none()
     }
 
     /// Fold `other` into `self` (lists appended, scalars overridden when set).
@@ -649,6 +656,50 @@ impl ExportVerdicts {
         }
     }
 
+    /// [`ExportVerdicts::modify`] for every target of `targets`, the
+    /// modification compared and stored once for all of them (the usual
+    /// export answer: the same action communities stripped for every
+    /// receiver). Targets modified before get theirs merged, as with
+    /// `modify`; out-of-range indices are ignored.
+    ///
+    /// ```
+    /// use kumo_sdk::{Community, ExportVerdicts, Modification};
+    /// let strip = Modification::new().remove_community(Community::new(0, 6939));
+    /// let mut v = ExportVerdicts::new(3);
+    /// v.modify(2, &Modification::new().prepend(1));
+    /// v.modify_each([0, 2, 7], &strip);
+    /// assert_eq!(v.modification(0), Some(&strip));
+    /// assert!(v.modification(1).is_none());
+    /// let both = v.modification(2).unwrap();
+    /// assert_eq!((both.prepend, both.remove_communities.len()), (1, 1));
+    /// ```
+    pub fn modify_each(&mut self, targets: impl IntoIterator<Item = usize>, modification: &Modification) {
+        // The slot of `modification` once looked up (`None` inside: no room).
+        let mut slot: Option<Option<usize>> = None;
+        for index in targets {
+            if index >= self.len {
+                continue;
+            }
+            if self.modified.is_empty() {
+                self.modified.resize(self.len, 0);
+            }
+            if self.modified.get(index).is_some_and(|&m| m != 0) {
+                self.modify(index, modification);
+                continue;
+            }
+            let k = *slot.get_or_insert_with(|| {
+                match self.modifications.iter().position(|m| m == modification) {
+                    Some(k) => Some(k),
+                    None => self.intern(modification.clone()),
+                }
+            });
+            if let (Some(k), Some(entry)) = (k, self.modified.get_mut(index)) {
+                // `intern` keeps k below u16::MAX.
+                *entry = k as u16 + 1;
+            }
+        }
+    }
+
     /// The index of `m` among the distinct modifications, added if new
     /// (`None` past 65,534 distinct ones: one per target is the most a call
     /// can need, and kumo never sends that many targets).
@@ -687,7 +738,7 @@ impl ExportVerdicts {
         // Old index -> new index (after dropping unused ones), 0 = not yet seen.
         let mut renumber: Vec<u16> = vec![0; self.modifications.len()];
         let mut used: Vec<usize> = Vec::new();
-        let mut modified = Vec::new();
+        let mut modified = Vec::with_capacity(self.modified.len());
         for (t, &entry) in self.modified.iter().enumerate() {
             let Some(k) = entry.checked_sub(1).map(usize::from) else {
                 continue;
@@ -747,6 +798,28 @@ mod tests {
         let (indices, outcomes) = v.into_parts();
         assert!(indices.is_empty(), "{indices:?}");
         assert_eq!(outcomes, vec![Outcome::Accept]);
+    }
+
+    #[test]
+    fn modify_each_is_modify_for_every_target() {
+        let strip = Modification::new().remove_community(Community::new(0, 7));
+        let prepend = Modification::new().prepend(2);
+        for before in [vec![], vec![1], vec![0, 3]] {
+            let (mut one_by_one, mut at_once) = (ExportVerdicts::new(70), ExportVerdicts::new(70));
+            for v in [&mut one_by_one, &mut at_once] {
+                v.deny(5);
+                for &t in &before {
+                    v.modify(t, &prepend);
+                }
+            }
+            let targets = [0, 1, 2, 3, 5, 69, 70];
+            for t in targets {
+                one_by_one.modify(t, &strip);
+            }
+            at_once.modify_each(targets, &strip);
+            assert_eq!(at_once, one_by_one, "{before:?}");
+            assert_eq!(at_once.clone().into_parts(), one_by_one.clone().into_parts());
+        }
     }
 
     #[test]

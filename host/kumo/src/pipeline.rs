@@ -549,22 +549,27 @@ impl Pipeline {
                         denied.insert(PeerId(id));
                     }
                 }
-                for (k, changed) in &result.modified {
-                    let Some(&id) = targets.get(*k) else { continue };
+                for changed in &result.modified {
                     // One stored attribute set per distinct modification,
                     // shared by its targets (so their output segments are too).
                     let attrs = match shared
                         .iter()
-                        .find(|(seen, _)| std::ptr::eq(*seen, Arc::as_ptr(changed)))
+                        .find(|(seen, _)| std::ptr::eq(*seen, Arc::as_ptr(&changed.attrs)))
                     {
                         Some((_, a)) => a.clone(),
                         None => {
-                            let a = Attrs::from(RouteAttrs::new((**changed).clone(), attrs.mp_next_hop()));
-                            shared.push((Arc::as_ptr(changed), a.clone()));
+                            let a =
+                                Attrs::from(RouteAttrs::new((*changed.attrs).clone(), attrs.mp_next_hop()));
+                            shared.push((Arc::as_ptr(&changed.attrs), a.clone()));
                             a
                         }
                     };
-                    modified.push((PeerId(id), attrs));
+                    for &k in &changed.targets {
+                        let Some(&id) = targets.get(k as usize) else {
+                            continue;
+                        };
+                        modified.push((PeerId(id), attrs.clone()));
+                    }
                 }
             }
             modified.sort_by_key(|(peer, _)| *peer);

@@ -138,10 +138,8 @@ pub fn run(request: &Request, out: &mut impl std::io::Write) -> anyhow::Result<b
                             "do not send"
                         };
                         let changes = export
-                            .modified
-                            .iter()
-                            .find(|(t, _)| *t == k)
-                            .map(|(_, m)| describe_changes(after, m))
+                            .modified_for(k)
+                            .map(|m| describe_changes(after, m))
                             .unwrap_or_default();
                         writeln!(out, "    export to {name}: {verdict}{changes}")?;
                     }

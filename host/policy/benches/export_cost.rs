@@ -136,7 +136,7 @@ fn bench(c: &mut Criterion) {
         let expected = if action { targets.len() - 1 } else { targets.len() };
         assert_eq!(wasm.receivers.count(), expected);
         assert_eq!(native_out.allowed(), expected);
-        assert_eq!(wasm.modified.len(), if action { expected } else { 0 });
+        assert_eq!(wasm.modified_targets().len(), if action { expected } else { 0 });
 
         group.bench_function(format!("wasm/{name}"), |b| {
             b.iter(|| black_box(worker.export(&chain, 0, black_box(&attrs), &prefix, black_box(&targets))))

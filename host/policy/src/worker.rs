@@ -228,11 +228,44 @@ impl TargetSet {
 pub struct ExportResult {
     /// Positions in `targets` that may receive the route.
     pub receivers: TargetSet,
-    /// Targets (positions) that receive modified attributes; absent = the
-    /// route as it is.
-    pub modified: Vec<(usize, Arc<PathAttributes>)>,
+    /// Targets that receive modified attributes, one entry per attribute
+    /// set (the usual modification, the same action communities stripped
+    /// for every receiver, is one entry however many targets it has);
+    /// a target in none receives the route as it is.
+    pub modified: Vec<Modified>,
     /// Set when a module failed: the targets it was evaluating receive nothing.
     pub failure: Option<PolicyFailure>,
+}
+
+/// Targets of an [`ExportResult`] that receive one modified attribute set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Modified {
+    /// What they receive.
+    pub attrs: Arc<PathAttributes>,
+    /// Their positions in the call's `targets`, ascending.
+    pub targets: Vec<u32>,
+}
+
+impl ExportResult {
+    /// Every target with modified attributes and what it receives, by
+    /// position.
+    pub fn modified_targets(&self) -> Vec<(usize, &Arc<PathAttributes>)> {
+        let mut all: Vec<(usize, &Arc<PathAttributes>)> = self
+            .modified
+            .iter()
+            .flat_map(|m| m.targets.iter().map(move |&k| (k as usize, &m.attrs)))
+            .collect();
+        all.sort_by_key(|(k, _)| *k);
+        all
+    }
+
+    /// The attributes target `k` receives modified, if any.
+    pub fn modified_for(&self, k: usize) -> Option<&Arc<PathAttributes>> {
+        self.modified
+            .iter()
+            .find(|m| m.targets.binary_search(&(k as u32)).is_ok())
+            .map(|m| &m.attrs)
+    }
 }
 
 /// Most prefixes in one export call (verdict indices are `u16`).
@@ -1356,14 +1389,21 @@ impl<'a> ExportClass<'a> {
     }
 
     fn into_result(self) -> ExportResult {
-        let mut modified = Vec::new();
-        for group in self.pending {
-            if group.modified {
-                let attrs = Arc::new(group.attrs.into_owned());
-                modified.extend(group.members.iter().map(|&i| (i as usize, attrs.clone())));
-            }
-        }
-        modified.sort_by_key(|(i, _)| *i);
+        let mut modified: Vec<Modified> = self
+            .pending
+            .into_iter()
+            .filter(|group| group.modified && !group.members.is_empty())
+            .map(|group| {
+                let mut targets = group.members;
+                targets.sort_unstable();
+                Modified {
+                    attrs: Arc::new(group.attrs.into_owned()),
+                    targets,
+                }
+            })
+            .collect();
+        // Groups in the order of their first target: equal answers compare equal.
+        modified.sort_by_key(|m| m.targets.first().copied());
         ExportResult {
             receivers: self.receivers,
             modified,

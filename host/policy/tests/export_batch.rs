@@ -32,10 +32,8 @@ fn worker() -> PolicyWorker {
 
 fn path_len(result: &ExportResult, target: usize) -> Option<usize> {
     result
-        .modified
-        .iter()
-        .find(|(t, _)| *t == target)
-        .and_then(|(_, a)| a.as_path.as_ref())
+        .modified_for(target)
+        .and_then(|a| a.as_path.as_ref())
         .map(|p| p.segments().map(|s| s.asns().len()).sum())
 }
 
@@ -97,8 +95,12 @@ fn one_call_answers_each_prefix_by_its_own_verdict() {
     for (i, prefix) in p.iter().enumerate() {
         let single = worker.export(&chain, 1, &attrs, prefix, &TARGETS);
         assert_eq!(single.receivers, r(i).receivers, "prefix {prefix}");
-        assert_eq!(single.modified.len(), r(i).modified.len(), "prefix {prefix}");
-        for ((t1, a1), (t2, a2)) in single.modified.iter().zip(&r(i).modified) {
+        assert_eq!(
+            single.modified_targets().len(),
+            r(i).modified_targets().len(),
+            "prefix {prefix}"
+        );
+        for ((t1, a1), (t2, a2)) in single.modified_targets().into_iter().zip(r(i).modified_targets()) {
             assert_eq!((t1, &**a1), (t2, &**a2), "prefix {prefix}");
         }
     }
@@ -213,9 +215,11 @@ fn many_questions_in_one_call_answer_as_one_question_per_call() {
                 q.source, q.prefixes[i]
             );
             assert_eq!(
-                a.modified, b.modified,
+                a.modified_targets(),
+                b.modified_targets(),
                 "source {} prefix {}",
-                q.source, q.prefixes[i]
+                q.source,
+                q.prefixes[i]
             );
             assert!(a.failure.is_none());
         }
@@ -284,12 +288,12 @@ fn a_chain_of_one_module_answers_as_the_general_case() {
     // answer for all of a set's prefixes that is not the usual one.
     let (q0, q5) = (&by_one[0], &by_one[5]);
     let usual = |r: &ExportResult| r.receivers.count() == 2 && r.modified.is_empty() && r.failure.is_none();
-    assert_eq!(q0.get(0).unwrap().modified.len(), 1);
+    assert_eq!(q0.get(0).unwrap().modified_targets().len(), 1);
     assert_eq!(q0.get(1).unwrap().receivers.count(), 0);
     assert!(usual(q0.get(2).unwrap()));
     assert_eq!(by_one[2].get(0).unwrap().receivers.count(), 0);
     assert!(by_one[4].get(0).unwrap().failure.is_some());
-    assert_eq!(q5.get(EXPORT_BATCH_MAX).unwrap().modified.len(), 1);
+    assert_eq!(q5.get(EXPORT_BATCH_MAX).unwrap().modified_targets().len(), 1);
     assert!(usual(q5.get(EXPORT_BATCH_MAX + 1).unwrap()));
-    assert_eq!(by_one[6].get(1).unwrap().modified.len(), 1);
+    assert_eq!(by_one[6].get(1).unwrap().modified_targets().len(), 1);
 }

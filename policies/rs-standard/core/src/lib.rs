@@ -602,6 +602,10 @@ impl Policy for RsStandard {
             return;
         }
         let restricted = requests.none || (self.config.announce_to_peer_only && !requests.only.is_empty());
+        // The targets that get the stripped communities alone: one
+        // modification for all of them, stored once.
+        let strip = !requests.strip.is_empty();
+        let mut stripped = Vec::with_capacity(if strip { targets.len() } else { 0 });
         for (i, target) in targets.iter() {
             let mut send = !restricted || requests.only.contains(&target.asn);
             // do_not_announce_to_peer wins over announce_to_peer.
@@ -622,9 +626,8 @@ impl Policy for RsStandard {
                 .find(|(peer, _)| *peer == target.asn)
                 .map_or(requests.prepend_any, |&(_, times)| times);
             if prepend == 0 {
-                // The same modification for every target: stored once.
-                if !requests.strip.is_empty() {
-                    verdicts.modify(i, &requests.strip);
+                if strip {
+                    stripped.push(i);
                 }
                 continue;
             }
@@ -632,6 +635,7 @@ impl Policy for RsStandard {
             m.prepend = prepend;
             verdicts.modify(i, &m);
         }
+        verdicts.modify_each(stripped, &requests.strip);
     }
 
     fn self_test(&self) -> Result<(), String> {
