@@ -256,7 +256,10 @@ impl<'a> Targets<'a> {
         // that every target is known: the usual answer, asked once per
         // export question for every target.
         let len = table.clients.len();
-        let dense = table.clients.last().is_none_or(|c| c.id as usize + 1 == len);
+        let dense = table
+            .clients
+            .last()
+            .is_none_or(|c| (c.id as usize).checked_add(1) == Some(len));
         let all_known = dense && self.ids.iter().all(|&id| (id as usize) < len);
         self.ids
             .iter()

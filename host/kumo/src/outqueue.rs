@@ -110,7 +110,9 @@ impl Segment {
         )?;
         Ok(Encoded {
             messages: count_messages(&bytes),
-            bytes: Cow::Owned(bytes),
+            // Exactly its length: a shared encoding lives as long as its
+            // segment is queued anywhere.
+            bytes: Cow::Owned(bytes.into_boxed_slice().into_vec()),
         })
     }
 }
