@@ -645,10 +645,7 @@ impl ExportVerdicts {
                 merged.merge(modification);
                 self.intern(merged)
             }
-            None => match self.modifications.iter().position(|m| m == modification) {
-                Some(k) => Some(k),
-                None => self.intern(modification.clone()),
-            },
+            None => self.slot_of(modification),
         };
         if let (Some(k), Some(entry)) = (slot, self.modified.get_mut(index)) {
             // `intern` keeps k below u16::MAX.
@@ -687,16 +684,20 @@ impl ExportVerdicts {
                 self.modify(index, modification);
                 continue;
             }
-            let k = *slot.get_or_insert_with(|| {
-                match self.modifications.iter().position(|m| m == modification) {
-                    Some(k) => Some(k),
-                    None => self.intern(modification.clone()),
-                }
-            });
+            let k = *slot.get_or_insert_with(|| self.slot_of(modification));
             if let (Some(k), Some(entry)) = (k, self.modified.get_mut(index)) {
                 // `intern` keeps k below u16::MAX.
                 *entry = k as u16 + 1;
             }
+        }
+    }
+
+    /// [`ExportVerdicts::intern`] for a borrowed modification: copied only
+    /// if no equal one is stored yet.
+    fn slot_of(&mut self, m: &Modification) -> Option<usize> {
+        match self.modifications.iter().position(|seen| seen == m) {
+            Some(k) => Some(k),
+            None => self.intern(m.clone()),
         }
     }
 

@@ -51,8 +51,9 @@ const SEGMENT_MAX: usize = 128;
 pub struct Segment {
     routes: Box<[Route]>,
     /// The UPDATEs for the first codec context that asked (every client of a
-    /// route server usually negotiates the same); other contexts encode anew.
-    encoded: OnceLock<(CodecContext, Encoded<'static>)>,
+    /// route server usually negotiates the same), and how many; other
+    /// contexts encode anew.
+    encoded: OnceLock<(CodecContext, Box<[u8]>, u64)>,
 }
 
 /// A segment's UPDATEs and how many there are (counted once when encoded,
@@ -64,15 +65,6 @@ pub struct Encoded<'a> {
     pub messages: u64,
 }
 
-impl Encoded<'_> {
-    fn borrowed(&self) -> Encoded<'_> {
-        Encoded {
-            bytes: Cow::Borrowed(&self.bytes),
-            messages: self.messages,
-        }
-    }
-}
-
 impl Segment {
     pub fn routes(&self) -> &[Route] {
         &self.routes
@@ -82,21 +74,35 @@ impl Segment {
     /// the one it was first encoded for (writers send it from there without
     /// copying it), else a private one.
     pub fn encoded(&self, ctx: &CodecContext) -> Result<Encoded<'_>, EncodeError> {
-        if let Some((cached, encoded)) = self.encoded.get() {
-            return if cached == ctx {
-                Ok(encoded.borrowed())
+        fn shared((_, bytes, messages): &(CodecContext, Box<[u8]>, u64)) -> Encoded<'_> {
+            Encoded {
+                bytes: Cow::Borrowed(bytes),
+                messages: *messages,
+            }
+        }
+        if let Some(cached) = self.encoded.get() {
+            return if cached.0 == *ctx {
+                Ok(shared(cached))
             } else {
                 self.encode_anew(ctx)
             };
         }
-        let encoded = self.encode_anew(ctx)?;
+        let Encoded { bytes, messages } = self.encode_anew(ctx)?;
         // Another writer may have set it meanwhile: either copy is right.
-        match self.encoded.set((ctx.clone(), encoded)) {
-            Ok(()) => Ok(self.encoded.get().map(|(_, e)| e.borrowed()).unwrap_or(Encoded {
+        // Stored at exactly its length: it lives as long as the segment is
+        // queued anywhere.
+        match self
+            .encoded
+            .set((ctx.clone(), bytes.into_owned().into_boxed_slice(), messages))
+        {
+            Ok(()) => Ok(self.encoded.get().map(shared).unwrap_or(Encoded {
                 bytes: Cow::Borrowed(&[]),
                 messages: 0,
             })),
-            Err((_, encoded)) => Ok(encoded),
+            Err((_, bytes, messages)) => Ok(Encoded {
+                bytes: Cow::Owned(bytes.into_vec()),
+                messages,
+            }),
         }
     }
 
@@ -110,9 +116,7 @@ impl Segment {
         )?;
         Ok(Encoded {
             messages: count_messages(&bytes),
-            // Exactly its length: a shared encoding lives as long as its
-            // segment is queued anywhere.
-            bytes: Cow::Owned(bytes.into_boxed_slice().into_vec()),
+            bytes: Cow::Owned(bytes),
         })
     }
 }
