@@ -25,7 +25,7 @@ use kumo_wire::{Afi, AfiSafi, MpNextHop, Nlri, Notification, PathAttributes, Upd
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::outqueue::{OutQueue, Segment};
+use crate::outqueue::{Fanout, OutQueue};
 use crate::peer::{PeerCommand, family_of};
 use crate::pipeline::Pipeline;
 use crate::status::SessionStatus;
@@ -207,9 +207,10 @@ pub struct Core {
     pipeline: Pipeline,
     events_tx: mpsc::Sender<CoreEvent>,
     out: OutChanges,
-    /// Per client, the shared segments of one `distribute` call, pushed to
-    /// its queue at once (one lock and one wake-up per client and batch).
-    fanout: Vec<Vec<Arc<Segment>>>,
+    /// One `distribute` call's runs, in one shared segment; each client's
+    /// share is pushed to its queue at once (one lock and one wake-up per
+    /// client and batch).
+    fanout: Fanout,
     verdicts: Vec<ImportVerdict>,
     /// The source of routes kumo originates itself (admin API), once used:
     /// an id reserved like a removed client's, so no client ever gets it.
@@ -302,7 +303,7 @@ impl Core {
             pipeline,
             events_tx,
             out: OutChanges::default(),
-            fanout: Vec::new(),
+            fanout: Fanout::default(),
             verdicts: Vec::new(),
             local: None,
             recovering: false,
@@ -405,12 +406,12 @@ impl Core {
     }
 
     /// Backpressure: while the clients' queues hold more than
-    /// [`BACKLOG_HIGH`] segments in all, stop taking events (sessions then
+    /// [`BACKLOG_HIGH`] route changes in all, stop taking events (sessions then
     /// stop reading their sockets, and TCP pushes back on the senders) until
     /// the writers bring it under [`BACKLOG_LOW`]. Producing faster than the
     /// clients read only grows memory: measured with 1,000 clients read by
     /// one starved harness, 12.7 GB of queued segments. A client behind
-    /// everyone else by more than [`BEHIND`] segments (or stalled with a
+    /// everyone else by more than [`BEHIND`] route changes (or stalled with a
     /// backlog longer than the table) is coalesced instead of waited for, so
     /// one slow reader cannot hold the others back for long.
     async fn wait_for_clients(&mut self) {
@@ -1122,10 +1123,11 @@ impl Core {
     /// an IXP: everyone but the announcing client, or everyone but the
     /// source and the client an action community names) form a run, even
     /// when other receivers' changes came between them
-    /// ([`OutChanges::runs`]); a run is cut into segments once and handed to
-    /// every receiver's queue as shared pointers, one push per client and
-    /// batch. Each client still gets exactly its changes, those of one NLRI
-    /// in the order the RIB emitted them.
+    /// ([`OutChanges::runs`]); the runs are cut into the pieces of one
+    /// segment, and every receiver's queue gets one share of it (the pieces
+    /// of its runs), one push per client and batch. Each client still gets
+    /// exactly its changes, those of one NLRI in the order the RIB emitted
+    /// them.
     pub fn distribute(&mut self) {
         send_changes(&mut self.out, &mut self.fanout, &self.clients);
         // Keep the buffer's capacity for the next batch, unless a rare big
@@ -1141,32 +1143,24 @@ impl Core {
 /// [`Core::distribute`] but for the buffer's capacity, which it keeps: over
 /// the fields it needs, so that it can run while the RIB is borrowed
 /// (between the parts of a policy change). Leaves `out` empty.
-fn send_changes(out: &mut OutChanges, fanout: &mut Vec<Vec<Arc<Segment>>>, clients: &[ClientSlot]) {
+fn send_changes(out: &mut OutChanges, fanout: &mut Fanout, clients: &[ClientSlot]) {
     if out.is_empty() {
         return;
     }
     for run in out.runs() {
-        let shared = crate::outqueue::segments(run.routes.into_iter().map(|(n, a)| (n, a.clone())));
-        for client in run.receivers.iter() {
-            let i = client.0 as usize;
-            if i >= fanout.len() {
-                fanout.resize_with(i + 1, Vec::new);
-            }
-            fanout[i].extend(shared.iter().cloned());
-        }
+        fanout.run(
+            run.routes.into_iter().map(|(n, a)| (n, a.clone())),
+            run.receivers.iter().map(|client| client.0 as usize),
+        );
     }
-    for (i, segments) in fanout.iter_mut().enumerate() {
-        if segments.is_empty() {
-            continue;
-        }
+    fanout.finish(|i, share| {
         if let Some(slot) = clients.get(i)
             && slot.info.is_some()
             && !slot.deferred
         {
-            slot.outq.push_shared(segments);
+            slot.outq.push_shared([share]);
         }
-        segments.clear();
-    }
+    });
     out.clear();
 }
 
@@ -1181,16 +1175,17 @@ async fn wait_below(mut backlog: impl FnMut() -> usize, high: usize, low: usize,
     }
 }
 
-/// Backpressure bounds, in queued segment pointers summed over all clients
-/// (8 octets each; a segment holds up to 128 routes, usually an UPDATE's
-/// worth): stop taking events above the high mark, resume under the low.
-/// Measured (BENCHMARKS.md, session 13): with the core faster than 1,000
-/// readers, 16M/8M held kumo's peak at 425 MiB, 4M/2M at 252 MiB with the
-/// same convergence (74 s vs 82 s; 300 × 1k and P1 unchanged). Session 4's
-/// slower core had needed the higher marks.
-const BACKLOG_HIGH: usize = 4 << 20;
-const BACKLOG_LOW: usize = 2 << 20;
-/// Segments a client behind everyone else may wait for before it is
+/// Backpressure bounds, in route changes queued in shared segments summed
+/// over all clients: stop taking events above the high mark, resume under
+/// the low. The segments are shared, so memory follows the gap between the
+/// fastest and the slowest reader rather than this sum; at 1,000 clients the
+/// high mark lets each fall 32k route changes (8 batches) behind the core.
+/// (Until session 15 the marks counted queued segment pointers, 4M/2M, with
+/// a segment per run of a batch: measured in session 13, 16M/8M pointers
+/// held kumo's peak at 425 MiB at P6 1,000 x 1k, 4M/2M at 252 MiB.)
+const BACKLOG_HIGH: usize = 32 << 20;
+const BACKLOG_LOW: usize = 16 << 20;
+/// Route changes a client behind everyone else may wait for before it is
 /// coalesced rather than waited for (below the low mark, so that one client
 /// alone cannot keep the core waiting).
 const BEHIND: usize = BACKLOG_LOW / 2;

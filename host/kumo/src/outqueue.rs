@@ -7,13 +7,16 @@
 //!
 //! **Shared segments** (a light form of update groups, DESIGN §2). At an IXP
 //! most clients are sent the same changes in the same order: a route accepted
-//! from one client goes, unmodified, to all the others. Each push is cut into
-//! segments of a few dozen routes at boundaries chosen by the content itself
-//! (a hash of the NLRI), so the same run of changes is cut the same way for
-//! every client even when one client's list lacks a few routes (its own).
-//! Equal segments are stored once for the whole process ([`SegmentCache`])
-//! and encoded once per codec context: the per-client cost of a route is a
-//! copy, a hash and a comparison, and the memory of a backlog is shared.
+//! from one client goes, unmodified, to all the others. The core's fan-out
+//! ([`Fanout`]) puts a batch's runs of changes (each run for its own
+//! receivers) in one [`Segment`], encoded once per codec context, and queues
+//! for each client a [`Share`]: the pieces of the runs it is sent, which its
+//! writer sends as a few slices of that one encoding. A client's own pushes
+//! (its initial table) are cut into segments at boundaries chosen by the
+//! content itself (a hash of the NLRI), so the same run of changes is cut the
+//! same way for every client even when one client's list lacks a few routes
+//! (its own); equal segments are stored once for the whole process
+//! ([`SegmentCache`]). Either way the memory of a backlog is shared.
 //!
 //! **Coalescing** bounds what a stuck client costs: once its socket has had
 //! no room for [`STALL`] while changes wait, its queue turns into a map with
@@ -27,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use kumo_rib::{Attrs, FastHash, FastMap as Map};
 use kumo_wire::{AfiSafi, CodecContext, EncodeError, Nlri, UpdatePacker};
+use smallvec::SmallVec;
 use tokio::sync::Notify;
 
 /// One route change: `Some` = announce with these attributes, `None` = withdraw.
@@ -45,79 +49,287 @@ const TAKE_MAX: usize = 8192;
 const BOUNDARY_MASK: u64 = 31;
 const SEGMENT_MAX: usize = 128;
 
-/// A run of route changes shared by every client queue that received it.
-/// Within a segment each NLRI appears once (so the encoder may reorder).
+/// Route changes shared by the client queues that hold a part of them, cut
+/// into pieces of at most [`SEGMENT_MAX`] routes with each NLRI at most once
+/// per piece (so the encoder may reorder within a piece). A queue holds a
+/// [`Share`]: the segment and the pieces its client is sent.
 #[derive(Debug)]
 pub struct Segment {
     routes: Box<[Route]>,
+    /// Piece `i` is `routes[bounds[i]..bounds[i + 1]]`.
+    bounds: Box<[u32]>,
     /// The UPDATEs for the first codec context that asked (every client of a
-    /// route server usually negotiates the same), and how many; other
-    /// contexts encode anew.
-    encoded: OnceLock<(CodecContext, Box<[u8]>, u64)>,
+    /// route server usually negotiates the same); other contexts encode anew.
+    encoded: OnceLock<(CodecContext, Encoding)>,
 }
 
-/// A segment's UPDATEs and how many there are (counted once when encoded,
-/// not by every writer that sends them: walking the length fields of data
-/// no longer in cache was 4 % of kumo's CPU at P6 300 x 1k).
+/// A segment's UPDATEs for one codec context, piece by piece: piece `i`'s
+/// are `bytes[at[i]..at[i + 1]]`, `messages[i + 1] - messages[i]` of them
+/// (counted once when encoded, not by every writer that sends them: walking
+/// the length fields of data no longer in cache was 4 % of kumo's CPU at
+/// P6 300 x 1k).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Encoded<'a> {
-    pub bytes: Cow<'a, [u8]>,
-    pub messages: u64,
+pub struct Encoding {
+    bytes: Box<[u8]>,
+    at: Box<[usize]>,
+    messages: Box<[u64]>,
+}
+
+impl Encoding {
+    /// All the UPDATEs, and how many.
+    pub fn whole(&self) -> (&[u8], u64) {
+        (&self.bytes, self.messages.last().copied().unwrap_or(0))
+    }
 }
 
 impl Segment {
-    pub fn routes(&self) -> &[Route] {
-        &self.routes
+    fn new(routes: Box<[Route]>, bounds: Box<[u32]>) -> Self {
+        Segment {
+            routes,
+            bounds,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    fn pieces(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    fn piece(&self, i: usize) -> &[Route] {
+        &self.routes[self.bounds[i] as usize..self.bounds[i + 1] as usize]
     }
 
     /// This segment's UPDATEs for `ctx`: the shared encoding when `ctx` is
     /// the one it was first encoded for (writers send it from there without
     /// copying it), else a private one.
-    pub fn encoded(&self, ctx: &CodecContext) -> Result<Encoded<'_>, EncodeError> {
-        fn shared((_, bytes, messages): &(CodecContext, Box<[u8]>, u64)) -> Encoded<'_> {
-            Encoded {
-                bytes: Cow::Borrowed(bytes),
-                messages: *messages,
-            }
-        }
-        if let Some(cached) = self.encoded.get() {
-            return if cached.0 == *ctx {
-                Ok(shared(cached))
+    pub fn encoded(&self, ctx: &CodecContext) -> Result<Cow<'_, Encoding>, EncodeError> {
+        if let Some((first, encoding)) = self.encoded.get() {
+            return if first == ctx {
+                Ok(Cow::Borrowed(encoding))
             } else {
-                self.encode_anew(ctx)
+                self.encode_anew(ctx).map(Cow::Owned)
             };
         }
-        let Encoded { bytes, messages } = self.encode_anew(ctx)?;
+        let encoding = self.encode_anew(ctx)?;
         // Another writer may have set it meanwhile: either copy is right.
-        // Stored at exactly its length: it lives as long as the segment is
-        // queued anywhere.
-        match self
-            .encoded
-            .set((ctx.clone(), bytes.into_owned().into_boxed_slice(), messages))
-        {
-            Ok(()) => Ok(self.encoded.get().map(shared).unwrap_or(Encoded {
-                bytes: Cow::Borrowed(&[]),
-                messages: 0,
-            })),
-            Err((_, bytes, messages)) => Ok(Encoded {
-                bytes: Cow::Owned(bytes.into_vec()),
-                messages,
-            }),
+        match self.encoded.set((ctx.clone(), encoding)) {
+            Ok(()) => Ok(self
+                .encoded
+                .get()
+                .map_or_else(|| Cow::Owned(Encoding::empty()), |(_, e)| Cow::Borrowed(e))),
+            Err((_, encoding)) => Ok(Cow::Owned(encoding)),
         }
     }
 
-    fn encode_anew(&self, ctx: &CodecContext) -> Result<Encoded<'static>, EncodeError> {
+    fn encode_anew(&self, ctx: &CodecContext) -> Result<Encoding, EncodeError> {
         let mut bytes = Vec::new();
-        encode_routes(
-            self.routes.iter().map(|(n, a)| (*n, a.as_ref())),
-            &[],
-            ctx,
-            &mut bytes,
-        )?;
-        Ok(Encoded {
-            messages: count_messages(&bytes),
-            bytes: Cow::Owned(bytes),
+        let mut at = Vec::with_capacity(self.bounds.len());
+        let mut messages = Vec::with_capacity(self.bounds.len());
+        at.push(0);
+        messages.push(0);
+        let mut sent = 0;
+        for i in 0..self.pieces() {
+            let start = bytes.len();
+            encode_routes(
+                self.piece(i).iter().map(|(n, a)| (*n, a.as_ref())),
+                &[],
+                ctx,
+                &mut bytes,
+            )?;
+            sent += count_messages(&bytes[start..]);
+            at.push(bytes.len());
+            messages.push(sent);
+        }
+        Ok(Encoding {
+            // Stored at exactly its length: it lives as long as the segment
+            // is queued anywhere.
+            bytes: bytes.into_boxed_slice(),
+            at: at.into_boxed_slice(),
+            messages: messages.into_boxed_slice(),
         })
+    }
+}
+
+impl Encoding {
+    fn empty() -> Self {
+        Encoding {
+            bytes: Box::default(),
+            at: Box::new([0]),
+            messages: Box::new([0]),
+        }
+    }
+}
+
+/// Ranges of piece indices (`start..end`), increasing, never adjacent.
+type Pieces = SmallVec<[(u32, u32); 2]>;
+
+/// What one client is sent of a [`Segment`]: some of its pieces, in order.
+/// At an IXP a client is sent every run of a batch but its own routes', so
+/// its share of a whole batch is one or two ranges: a pointer and a few
+/// slices per batch rather than one per run.
+#[derive(Debug, Clone)]
+pub struct Share {
+    segment: Arc<Segment>,
+    pieces: Pieces,
+    /// Routes in those pieces.
+    routes: usize,
+}
+
+impl Share {
+    /// All of `segment`.
+    fn whole(segment: Arc<Segment>) -> Self {
+        let (pieces, routes) = (segment.pieces(), segment.routes.len());
+        Share {
+            pieces: if pieces == 0 {
+                Pieces::new()
+            } else {
+                smallvec::smallvec![(0, pieces as u32)]
+            },
+            segment,
+            routes,
+        }
+    }
+
+    pub fn segment(&self) -> &Arc<Segment> {
+        &self.segment
+    }
+
+    /// The route changes this client is sent, in order.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        self.pieces
+            .iter()
+            .flat_map(|&(a, b)| (a as usize..b as usize).flat_map(|i| self.segment.piece(i)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes == 0
+    }
+
+    /// This share's UPDATEs in `encoding` (its segment's) as contiguous byte
+    /// slices of at most `max` octets (a piece is never split, so a slice
+    /// holds whole UPDATEs: control messages may be written between them),
+    /// each with its number of UPDATEs.
+    pub fn slices<'e>(
+        &'e self,
+        encoding: &'e Encoding,
+        max: usize,
+    ) -> impl Iterator<Item = (&'e [u8], u64)> + 'e {
+        let mut ranges = self.pieces.iter().map(|&(a, b)| (a as usize, b as usize));
+        let mut rest: Option<(usize, usize)> = None;
+        std::iter::from_fn(move || {
+            let (a, b) = rest.take().or_else(|| ranges.next())?;
+            let (at, messages) = (&encoding.at, &encoding.messages);
+            // The most pieces from `a` that fit in `max` octets, at least one.
+            let fit = at[a + 1..=b].partition_point(|&end| end - at[a] <= max);
+            let end = a + fit.max(1);
+            if end < b {
+                rest = Some((end, b));
+            }
+            Some((&encoding.bytes[at[a]..at[end]], messages[end] - messages[a]))
+        })
+    }
+}
+
+/// The core's fan-out of one batch of changes: runs of route changes, each
+/// for its own receivers, cut into the pieces of one shared segment; each
+/// receiver gets one [`Share`] of it. Per client and batch that is one
+/// pointer and a few ranges, however many runs the batch has: with 1,000
+/// clients a batch had a run per announcing client, and handing out a
+/// pointer per run and client (cloning, queueing, taking, writing and
+/// dropping each) was a third of kumo's CPU at P6 1,000 x 1k.
+#[derive(Debug)]
+pub struct Fanout {
+    routes: Vec<Route>,
+    /// Where each piece starts, and where the last ends.
+    bounds: Vec<u32>,
+    /// Per client (by index), the pieces it is sent and how many routes.
+    shares: Vec<(Pieces, usize)>,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Fanout {
+            routes: Vec::new(),
+            bounds: vec![0],
+            shares: Vec::new(),
+        }
+    }
+}
+
+impl Fanout {
+    /// Add a run: `routes` in order, sent to the clients `receivers` (by
+    /// index) after everything added before.
+    pub fn run(
+        &mut self,
+        routes: impl IntoIterator<Item = Route>,
+        receivers: impl IntoIterator<Item = usize>,
+    ) {
+        let (first_piece, first_route) = (self.bounds.len() - 1, self.routes.len());
+        let mut piece_start = first_route;
+        // One bit per NLRI hash: a cheap first test for a repeated NLRI.
+        let mut seen: u64 = 0;
+        for (nlri, attrs) in routes {
+            let bit = 1u64 << (HASH.hash_one(nlri) & 63);
+            let full = self.routes.len() - piece_start >= SEGMENT_MAX;
+            // A later change to the same route goes into the next piece,
+            // which is sent after this one.
+            let repeated = seen & bit != 0 && self.routes[piece_start..].iter().any(|(n, _)| *n == nlri);
+            if full || repeated {
+                piece_start = self.routes.len();
+                self.bounds.push(piece_start as u32);
+                seen = 0;
+            }
+            seen |= bit;
+            self.routes.push((nlri, attrs));
+        }
+        if self.routes.len() == first_route {
+            return;
+        }
+        self.bounds.push(self.routes.len() as u32);
+        let (last_piece, routes) = (self.bounds.len() - 1, self.routes.len() - first_route);
+        let (first_piece, last_piece) = (first_piece as u32, last_piece as u32);
+        for client in receivers {
+            if client >= self.shares.len() {
+                self.shares.resize_with(client + 1, Default::default);
+            }
+            let (pieces, count) = &mut self.shares[client];
+            match pieces.last_mut() {
+                Some(range) if range.1 == first_piece => range.1 = last_piece,
+                _ => pieces.push((first_piece, last_piece)),
+            }
+            *count += routes;
+        }
+    }
+
+    /// Hand each client its share of what was added (`push(client,
+    /// share)`, in client order, only to clients sent something). Leaves
+    /// the fan-out empty for the next batch.
+    pub fn finish(&mut self, mut push: impl FnMut(usize, Share)) {
+        if self.routes.is_empty() {
+            return;
+        }
+        let segment = Arc::new(Segment::new(
+            std::mem::take(&mut self.routes).into_boxed_slice(),
+            self.bounds.as_slice().into(),
+        ));
+        self.bounds.truncate(1);
+        for (client, (pieces, routes)) in self.shares.iter_mut().enumerate() {
+            if pieces.is_empty() {
+                continue;
+            }
+            push(
+                client,
+                Share {
+                    segment: segment.clone(),
+                    pieces: std::mem::take(pieces),
+                    routes: std::mem::take(routes),
+                },
+            );
+        }
     }
 }
 
@@ -212,10 +424,9 @@ impl SegmentCache {
             self.scratch.clear();
             return segment;
         }
-        let segment = Arc::new(Segment {
-            routes: std::mem::take(&mut self.scratch).into_boxed_slice(),
-            encoded: OnceLock::new(),
-        });
+        let routes = std::mem::take(&mut self.scratch).into_boxed_slice();
+        let bounds = Box::new([0, routes.len() as u32]);
+        let segment = Arc::new(Segment::new(routes, bounds));
         self.segments.insert(content, Arc::downgrade(&segment));
         if self.segments.len() >= self.prune_at {
             self.segments.retain(|_, s| s.strong_count() > 0);
@@ -225,41 +436,11 @@ impl SegmentCache {
     }
 }
 
-/// Cut `changes` into segments for several clients at once (the core's
-/// fan-out: one run of changes for a set of receivers). Nothing is looked up
-/// in the process-wide cache: the caller shares the result itself. A segment
-/// ends at [`SEGMENT_MAX`] routes or before an NLRI it already holds.
-pub fn segments(changes: impl IntoIterator<Item = Route>) -> Vec<Arc<Segment>> {
-    let mut out = Vec::new();
-    let mut scratch: Vec<Route> = Vec::new();
-    let mut seen: u64 = 0;
-    let mut flush = |scratch: &mut Vec<Route>| {
-        out.push(Arc::new(Segment {
-            routes: std::mem::take(scratch).into_boxed_slice(),
-            encoded: OnceLock::new(),
-        }))
-    };
-    for (nlri, attrs) in changes {
-        let bit = 1u64 << (HASH.hash_one(nlri) & 63);
-        let repeated = seen & bit != 0 && scratch.iter().any(|(n, _)| *n == nlri);
-        if repeated || scratch.len() >= SEGMENT_MAX {
-            flush(&mut scratch);
-            seen = 0;
-        }
-        seen |= bit;
-        scratch.push((nlri, attrs));
-    }
-    if !scratch.is_empty() {
-        flush(&mut scratch);
-    }
-    out
-}
-
-/// What the writer takes from the queue in one go: `segments` in order, then
+/// What the writer takes from the queue in one go: `shares` in order, then
 /// `routes`, then `end_of_rib`.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub segments: Vec<Arc<Segment>>,
+    pub shares: Vec<Share>,
     /// Latest state per route (a coalesced queue).
     pub routes: Map<Nlri, Option<Attrs>>,
     /// End-of-RIB markers to send after the routes.
@@ -268,10 +449,11 @@ pub struct Batch {
 
 #[derive(Debug)]
 struct Pending {
-    segments: VecDeque<Arc<Segment>>,
+    shares: VecDeque<Share>,
+    /// Routes in `shares`.
     segment_routes: usize,
     /// The coalesced queue; while it is not empty, changes go here, and
-    /// `segments` is empty.
+    /// `shares` is empty.
     routes: Map<Nlri, Option<Attrs>>,
     end_of_rib: Vec<AfiSafi>,
     /// Since when the writer has been waiting for room in the client's socket
@@ -302,12 +484,14 @@ impl Pending {
     /// The oldest segment this queue waits for is held for it alone: every
     /// other client has been sent it.
     fn behind_everyone(&self) -> bool {
-        self.segments.front().is_some_and(|s| Arc::strong_count(s) == 1)
+        self.shares
+            .front()
+            .is_some_and(|s| Arc::strong_count(&s.segment) == 1)
     }
 
     fn coalesce(&mut self) {
-        for segment in self.segments.drain(..) {
-            for (nlri, attrs) in segment.routes.iter() {
+        for share in self.shares.drain(..) {
+            for (nlri, attrs) in share.routes() {
                 self.routes.insert(*nlri, attrs.clone());
             }
         }
@@ -333,7 +517,7 @@ impl OutQueue {
     pub fn new() -> Self {
         OutQueue {
             pending: Mutex::new(Pending {
-                segments: VecDeque::new(),
+                shares: VecDeque::new(),
                 segment_routes: 0,
                 routes: Map::default(),
                 end_of_rib: Vec::new(),
@@ -350,23 +534,25 @@ impl OutQueue {
     /// table) are found in the process-wide cache and stored once.
     pub fn push(&self, changes: impl IntoIterator<Item = Route>) {
         let shared = SEGMENTS.lock().unwrap_or_else(|e| e.into_inner()).share(changes);
-        self.push_shared(&shared);
+        self.push_shared(shared.into_iter().map(Share::whole));
     }
 
-    /// Queue segments already cut (by [`segments`]) and shared with other
+    /// Queue shares of segments (cut by a [`Fanout`]) shared with other
     /// clients, sent in this order after everything queued before.
-    pub fn push_shared(&self, shared: &[Arc<Segment>]) {
+    pub fn push_shared(&self, shares: impl IntoIterator<Item = Share>) {
         {
             let mut pending = self.lock();
             if !pending.routes.is_empty() || pending.stalled(self.stall) {
                 pending.coalesce();
-                for (nlri, attrs) in shared.iter().flat_map(|s| s.routes.iter()) {
-                    pending.routes.insert(*nlri, attrs.clone());
+                for share in shares {
+                    for (nlri, attrs) in share.routes() {
+                        pending.routes.insert(*nlri, attrs.clone());
+                    }
                 }
             } else {
-                for segment in shared {
-                    pending.segment_routes += segment.routes.len();
-                    pending.segments.push_back(segment.clone());
+                for share in shares {
+                    pending.segment_routes += share.routes;
+                    pending.shares.push_back(share);
                 }
             }
         }
@@ -382,7 +568,7 @@ impl OutQueue {
     /// Forget everything (the session went down: the next session starts from a full table).
     pub fn clear(&self) {
         let mut pending = self.lock();
-        pending.segments.clear();
+        pending.shares.clear();
         pending.segment_routes = 0;
         pending.routes = Map::default();
         pending.end_of_rib.clear();
@@ -403,13 +589,13 @@ impl OutQueue {
         self.lock().blocked_since = None;
     }
 
-    /// For the core's backpressure: the segments this queue waits for (one
-    /// pointer each; the segments themselves are shared). `table` is the
-    /// number of paths in the RIB: a stalled queue with a longer backlog, or
-    /// one behind everyone else (its oldest segment is held for it alone)
-    /// with more than `behind` segments waiting, is turned into a per-route
-    /// map first and counts 0: one slow reader must not hold the others
-    /// back, and its map has at most one entry per route.
+    /// For the core's backpressure: the route changes this queue waits for
+    /// in shared segments. `table` is the number of paths in the RIB: a
+    /// stalled queue with a longer backlog, or one behind everyone else (its
+    /// oldest segment is held for it alone) with more than `behind` route
+    /// changes waiting, is turned into a per-route map first and counts 0:
+    /// one slow reader must not hold the others back, and its map has at
+    /// most one entry per route.
     pub fn backlog(&self, table: usize, behind: usize) -> usize {
         let mut pending = self.lock();
         pending.coalesce_above = table;
@@ -417,10 +603,10 @@ impl OutQueue {
         // reference count, a cache miss per client that writers keep
         // contended (9 % of kumo's CPU at 1,000 clients, where the core runs
         // this for every queue each time it checks the backlog).
-        if pending.stalled(self.stall) || (pending.segments.len() > behind && pending.behind_everyone()) {
+        if pending.stalled(self.stall) || (pending.segment_routes > behind && pending.behind_everyone()) {
             pending.coalesce();
         }
-        pending.segments.len()
+        pending.segment_routes
     }
 
     /// Route changes waiting to be sent (once coalesced, at most one per route).
@@ -451,30 +637,30 @@ impl OutQueue {
         if pending.segment_routes == 0 && pending.routes.is_empty() && pending.end_of_rib.is_empty() {
             return None;
         }
-        let mut segments = Vec::new();
+        let mut shares = Vec::new();
         let mut taken = 0;
         while taken < TAKE_MAX
-            && let Some(segment) = pending.segments.pop_front()
+            && let Some(share) = pending.shares.pop_front()
         {
-            taken += segment.routes.len();
-            segments.push(segment);
+            taken += share.routes;
+            shares.push(share);
         }
         pending.segment_routes -= taken;
-        if pending.segments.is_empty() && pending.segments.capacity() > 1024 {
-            // A backlog's worth of pointers, kept for nothing once drained.
-            pending.segments = VecDeque::new();
+        if pending.shares.is_empty() && pending.shares.capacity() > 1024 {
+            // A backlog's worth of entries, kept for nothing once drained.
+            pending.shares = VecDeque::new();
         }
         // A map taken whole rather than drained: a drained map keeps its
         // capacity (a whole table) for as long as the session lives.
         let routes = std::mem::take(&mut pending.routes);
         // End-of-RIB follows everything queued before it.
-        let end_of_rib = if pending.segments.is_empty() {
+        let end_of_rib = if pending.shares.is_empty() {
             std::mem::take(&mut pending.end_of_rib)
         } else {
             Vec::new()
         };
         Some(Batch {
-            segments,
+            shares,
             routes,
             end_of_rib,
         })
@@ -578,8 +764,11 @@ mod tests {
             ..CodecContext::default()
         };
         let mut bytes = Vec::new();
-        for s in &batch.segments {
-            bytes.extend_from_slice(&s.encoded(&ctx).unwrap().bytes);
+        for share in &batch.shares {
+            let encoding = share.segment().encoded(&ctx).unwrap();
+            for (slice, _) in share.slices(&encoding, usize::MAX) {
+                bytes.extend_from_slice(slice);
+            }
         }
         encode_routes(
             batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
@@ -614,6 +803,16 @@ mod tests {
         eor
     }
 
+    /// `changes` as one client's share of a fan-out.
+    fn shared(changes: impl IntoIterator<Item = Route>) -> Share {
+        let mut fanout = Fanout::default();
+        fanout.run(changes, [0]);
+        let mut shares = Vec::new();
+        fanout.finish(|_, share| shares.push(share));
+        assert_eq!(shares.len(), 1);
+        shares.remove(0)
+    }
+
     #[test]
     fn a_segment_counts_the_updates_it_encodes_for_every_context() {
         // Two attribute sets and a withdrawal: at least three UPDATEs.
@@ -621,7 +820,8 @@ mod tests {
             .map(|i| (nlri(&format!("10.0.{i}.0/24")), Some(attrs(i % 2))))
             .collect();
         changes.push((nlri("10.1.0.0/24"), None));
-        let segment = &segments(changes)[0];
+        let share = shared(changes);
+        let segment = share.segment();
         let frames = |bytes: &[u8]| {
             let mut rest = bytes;
             let mut n = 0;
@@ -639,10 +839,11 @@ mod tests {
         // The shared encoding (first context, asked twice) and a private one.
         for ctx in [&four, &four, &CodecContext::default()] {
             let encoded = segment.encoded(ctx).unwrap();
-            assert!(encoded.messages >= 3);
-            assert_eq!(encoded.messages, frames(&encoded.bytes));
+            let (bytes, messages) = encoded.whole();
+            assert!(messages >= 3);
+            assert_eq!(messages, frames(bytes));
         }
-        assert!(matches!(segment.encoded(&four).unwrap().bytes, Cow::Borrowed(_)));
+        assert!(matches!(segment.encoded(&four).unwrap(), Cow::Borrowed(_)));
         assert_eq!(count_messages(&[]), 0);
     }
 
@@ -655,16 +856,19 @@ mod tests {
             .map(|i| (nlri(&format!("10.{}.{}.0/24", i / 256, i % 256)), Some(a.clone())))
             .collect();
         changes.push((nlri("10.0.0.0/24"), Some(b.clone())));
-        let shared = segments(changes.clone());
+        let share = shared(changes.clone());
+        let segment = share.segment();
         assert_eq!(
-            shared.iter().map(|s| s.routes().len()).collect::<Vec<_>>(),
+            (0..segment.pieces())
+                .map(|i| segment.piece(i).len())
+                .collect::<Vec<_>>(),
             vec![SEGMENT_MAX, SEGMENT_MAX, 300 - 2 * SEGMENT_MAX + 1]
         );
-        assert!(shared.iter().flat_map(|s| s.routes()).eq(changes.iter()));
+        assert!(share.routes().eq(changes.iter()));
         let (q1, q2) = (OutQueue::new(), OutQueue::new());
         q1.push([(nlri("192.0.2.0/24"), Some(b.clone()))]);
         for q in [&q1, &q2] {
-            q.push_shared(&shared);
+            q.push_shared([share.clone()]);
         }
         let (mut held1, mut held2) = (Default::default(), Default::default());
         let (batch1, batch2) = (q1.next_batch().await, q2.next_batch().await);
@@ -674,8 +878,121 @@ mod tests {
         assert_eq!(held1.get(&nlri("10.0.0.0/24")), Some(&Some(2)));
         held1.remove(&nlri("192.0.2.0/24"));
         assert_eq!(held1, held2);
-        // The same segments, not copies.
-        assert!(Arc::ptr_eq(&batch1.segments[1], &batch2.segments[0]));
+        // The same segment, not copies.
+        assert!(Arc::ptr_eq(
+            batch1.shares[1].segment(),
+            batch2.shares[0].segment()
+        ));
+    }
+
+    /// What a client holds after `changes`, applied in order: prefix -> MED.
+    fn replay<'a>(
+        changes: impl IntoIterator<Item = &'a Route>,
+    ) -> std::collections::BTreeMap<Nlri, Option<u32>> {
+        let mut held = std::collections::BTreeMap::new();
+        for (nlri, attrs) in changes {
+            match attrs {
+                Some(a) => held.insert(*nlri, a.med()),
+                None => held.remove(nlri),
+            };
+        }
+        held
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Runs for any receivers, cut into one segment: each client's share
+        /// is exactly its runs' changes in order, as few ranges as its runs
+        /// make blocks, and its slices (of any size limit) carry whole
+        /// UPDATEs that bring the client to the same state.
+        #[test]
+        fn a_fanout_gives_each_client_its_runs_in_order(
+            runs in proptest::collection::vec(
+                (proptest::collection::vec((0u32..40, 0u32..4), 0..300), 0u8..16),
+                1..8,
+            ),
+            max in 1usize..20_000,
+        ) {
+            const CLIENTS: usize = 4;
+            let sets: Vec<Attrs> = (0..3).map(attrs).collect();
+            let runs: Vec<(Vec<Route>, u8)> = runs
+                .into_iter()
+                .map(|(routes, mask)| {
+                    let routes = routes
+                        .into_iter()
+                        .map(|(p, a)| (nlri(&format!("10.0.{p}.0/24")), sets.get(a as usize).cloned()))
+                        .collect();
+                    (routes, mask)
+                })
+                .collect();
+            let mut fanout = Fanout::default();
+            for (routes, mask) in &runs {
+                fanout.run(routes.iter().cloned(), (0..CLIENTS).filter(|c| mask & (1 << c) != 0));
+            }
+            let mut shares: Vec<Option<Share>> = vec![None; CLIENTS];
+            fanout.finish(|c, share| shares[c] = Some(share));
+            let ctx = CodecContext { four_octet_as: true, ..CodecContext::default() };
+            for (c, share) in shares.iter().enumerate() {
+                let mine: Vec<&(Vec<Route>, u8)> = runs.iter().filter(|(_, m)| m & (1 << c) != 0).collect();
+                let expected: Vec<&Route> = mine.iter().flat_map(|(r, _)| r.iter()).collect();
+                let Some(share) = share else {
+                    proptest::prop_assert!(expected.is_empty());
+                    continue;
+                };
+                proptest::prop_assert!(share.routes().eq(expected.iter().copied()));
+                proptest::prop_assert_eq!(share.len(), expected.len());
+                // One range per block of consecutive runs sent to it (empty runs add no piece).
+                let blocks = runs
+                    .iter()
+                    .filter(|(r, _)| !r.is_empty())
+                    .map(|(_, m)| m & (1 << c) != 0)
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .filter(|w| !w[0] && w[1])
+                    .count()
+                    + usize::from(runs.iter().find(|(r, _)| !r.is_empty()).is_some_and(|(_, m)| m & (1 << c) != 0));
+                proptest::prop_assert_eq!(share.pieces.len(), blocks);
+                let encoding = share.segment().encoded(&ctx).unwrap();
+                let mut bytes = Vec::new();
+                let mut messages = 0;
+                for (slice, n) in share.slices(&encoding, max) {
+                    // Longer than `max` only when it is one piece.
+                    let frames = std::iter::successors(Some(slice), |rest| {
+                        frame(rest, 4096).unwrap().map(|f| &rest[f.message.len()..])
+                    })
+                    .count()
+                        - 1;
+                    proptest::prop_assert_eq!(frames as u64, n);
+                    proptest::prop_assert!(
+                        slice.len() <= max || encoding.at.windows(2).any(|w| w[1] - w[0] == slice.len()),
+                        "slice of {} octets over {max}", slice.len()
+                    );
+                    bytes.extend_from_slice(slice);
+                    messages += n;
+                }
+                let mut held = std::collections::BTreeMap::new();
+                let mut rest = &bytes[..];
+                let mut count = 0;
+                while let Some(f) = frame(rest, 4096).unwrap() {
+                    let len = f.message.len();
+                    let Message::Update(u) = decode_message(f.message, &ctx).unwrap().message else {
+                        panic!("not an UPDATE")
+                    };
+                    for n in u.withdrawn.iter() {
+                        held.remove(n);
+                    }
+                    for n in u.nlri.iter() {
+                        held.insert(*n, u.attributes.med);
+                    }
+                    rest = &rest[len..];
+                    count += 1;
+                }
+                proptest::prop_assert!(rest.is_empty());
+                proptest::prop_assert_eq!(count, messages);
+                proptest::prop_assert_eq!(held, replay(expected.iter().copied()));
+            }
+        }
     }
 
     #[tokio::test]
@@ -726,19 +1043,19 @@ mod tests {
         q1.push(all.iter().cloned());
         q2.push(fewer.iter().cloned());
         let (b1, b2) = (q1.next_batch().await, q2.next_batch().await);
-        let s1: Vec<*const Segment> = b1.segments.iter().map(Arc::as_ptr).collect();
+        let s1: Vec<*const Segment> = b1.shares.iter().map(|s| Arc::as_ptr(s.segment())).collect();
         let shared = b2
-            .segments
+            .shares
             .iter()
-            .filter(|s| s1.contains(&Arc::as_ptr(s)))
+            .filter(|s| s1.contains(&Arc::as_ptr(s.segment())))
             .count();
-        assert!(b1.segments.len() > 20, "{} segments", b1.segments.len());
+        assert!(b1.shares.len() > 20, "{} segments", b1.shares.len());
         // At most the segments holding a missing route (and the next, if a
         // missing route was a boundary) differ.
         assert!(
-            shared + 6 >= b2.segments.len(),
+            shared + 6 >= b2.shares.len(),
             "{shared} of {} segments shared",
-            b2.segments.len()
+            b2.shares.len()
         );
         let (mut h1, mut h2) = (Default::default(), Default::default());
         apply(&b1, &mut h1);
@@ -777,9 +1094,9 @@ mod tests {
         let other = OutQueue::new();
         stuck.writer_blocked();
         for wave in 1..=4 {
-            let shared = segments(table(500, &attrs(wave)));
-            stuck.push_shared(&shared);
-            other.push_shared(&shared);
+            let share = shared(table(500, &attrs(wave)));
+            stuck.push_shared([share.clone()]);
+            other.push_shared([share]);
         }
         // The other client waits for the same segments: keeping them costs
         // nothing more than a per-route map would.
@@ -788,7 +1105,7 @@ mod tests {
         // The other client has taken (and sent) everything: now the stuck
         // one alone holds its backlog, and the next change coalesces it.
         drop(other.next_batch().await);
-        stuck.push_shared(&segments(table(500, &attrs(5))));
+        stuck.push_shared([shared(table(500, &attrs(5)))]);
         assert_eq!(stuck.len(), 500, "coalesced to the latest state per route");
         let mut held = Default::default();
         apply(&stuck.next_batch().await, &mut held);
@@ -796,17 +1113,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn backlog_counts_shared_segments_and_coalesces_who_is_left_behind() {
+    async fn backlog_counts_shared_route_changes_and_coalesces_who_is_left_behind() {
         let mut slow = OutQueue::new();
         slow.stall = Duration::ZERO;
         let other = OutQueue::new();
         for wave in 1..=4 {
-            let shared = segments(table(500, &attrs(wave)));
-            slow.push_shared(&shared);
-            other.push_shared(&shared);
+            let share = shared(table(500, &attrs(wave)));
+            slow.push_shared([share.clone()]);
+            other.push_shared([share]);
         }
         let waiting = slow.backlog(usize::MAX, usize::MAX);
-        assert!(waiting >= 16, "{waiting} segments");
+        assert_eq!(waiting, 2000, "route changes");
         // Others wait for the same segments: counted, never coalesced.
         assert_eq!(slow.backlog(0, 0), waiting);
         drop(other.next_batch().await);
@@ -819,9 +1136,9 @@ mod tests {
         // Longer than the table: coalesced, and it no longer counts.
         assert_eq!(slow.backlog(1999, waiting), 0);
         assert_eq!(slow.len(), 500);
-        // Not stalled, but more than `behind` segments behind everyone.
+        // Not stalled, but more than `behind` route changes behind everyone.
         let late = OutQueue::new();
-        late.push_shared(&segments(table(500, &attrs(9))));
+        late.push_shared([shared(table(500, &attrs(9)))]);
         assert_eq!(late.backlog(usize::MAX, 1), 0);
         assert_eq!(late.len(), 500);
     }

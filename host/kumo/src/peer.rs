@@ -21,6 +21,7 @@ use kumo_wire::{
     AfiSafi, CodecContext, Message, Notification, decode_message, encode_message, frame,
     notification::{cease, code},
 };
+use smallvec::SmallVec;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
@@ -673,17 +674,32 @@ async fn write_batch(
     {
         let mut parts: Vec<Cow<'_, [u8]>> = Vec::new();
         let (mut size, mut messages) = (0, 0);
-        for segment in &batch.segments {
-            let part = segment.encoded(ctx)?;
-            size += part.bytes.len();
-            messages += part.messages;
-            parts.push(part.bytes);
-            if size >= WRITE_CHUNK || parts.len() >= PARTS_MAX {
-                if let WriterFlow::Closed = flush(&parts, messages, writer, commands, outq, status).await? {
-                    return Ok(WriterFlow::Closed);
+        for share in &batch.shares {
+            // Whole pieces, at most a chunk each: a flush between two
+            // slices falls between UPDATEs.
+            let slices: SmallVec<[(Cow<'_, [u8]>, u64); 4]> = match share.segment().encoded(ctx)? {
+                Cow::Borrowed(encoding) => share
+                    .slices(encoding, WRITE_CHUNK)
+                    .map(|(bytes, n)| (Cow::Borrowed(bytes), n))
+                    .collect(),
+                Cow::Owned(encoding) => share
+                    .slices(&encoding, WRITE_CHUNK)
+                    .map(|(bytes, n)| (Cow::Owned(bytes.to_vec()), n))
+                    .collect(),
+            };
+            for (part, n) in slices {
+                size += part.len();
+                messages += n;
+                parts.push(part);
+                if size >= WRITE_CHUNK || parts.len() >= PARTS_MAX {
+                    if let WriterFlow::Closed =
+                        flush(&parts, messages, writer, commands, outq, status).await?
+                    {
+                        return Ok(WriterFlow::Closed);
+                    }
+                    parts.clear();
+                    (size, messages) = (0, 0);
                 }
-                parts.clear();
-                (size, messages) = (0, 0);
             }
         }
         if !parts.is_empty()
@@ -692,7 +708,7 @@ async fn write_batch(
             return Ok(WriterFlow::Closed);
         }
     }
-    drop(batch.segments);
+    drop(batch.shares);
     if batch.routes.is_empty() && batch.end_of_rib.is_empty() {
         return flush(&[], 0, writer, commands, outq, status).await;
     }
