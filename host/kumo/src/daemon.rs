@@ -19,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::core::{ClientSlot, Core, CoreEvent, CoreJob};
+use crate::core::{ClientSlot, Core, CoreEvent, CoreJob, UpdateGate};
 use crate::outqueue::OutQueue;
 use crate::peer::{PeerCommand, PeerTask, refuse_connection};
 use crate::pipeline::Pipeline;
@@ -31,6 +31,8 @@ use crate::status::SessionStatus;
 pub struct Daemon {
     state: Mutex<DaemonState>,
     core: mpsc::Sender<CoreEvent>,
+    /// Shared by every session task and the core (see [`UpdateGate`]).
+    gate: Arc<UpdateGate>,
     /// Bound BGP listen addresses (useful when the config asked for port 0).
     pub listening: Vec<SocketAddr>,
     policies: Arc<PolicyRegistry>,
@@ -124,16 +126,20 @@ pub struct ReloadReport {
     pub unchanged: Vec<String>,
 }
 
+/// Events the core's channel holds: room for every session's burst beyond
+/// the gate's high mark, so that sessions wait at the gate, not here.
+const CORE_CHANNEL: usize = 1 << 16;
+
 /// Run the core on a thread of its own: policy calls (bounded by their
 /// deadlines) then never delay the session tasks' keepalives and reads.
-fn spawn_core(core: Core, events: mpsc::Receiver<CoreEvent>) -> anyhow::Result<()> {
+fn spawn_core(core: Core, events: mpsc::Receiver<CoreEvent>, gate: Arc<UpdateGate>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .context("core runtime")?;
     std::thread::Builder::new()
         .name("kumo-core".into())
-        .spawn(move || runtime.block_on(core.run(events)))
+        .spawn(move || runtime.block_on(core.run(events, gate)))
         .context("core thread")?;
     Ok(())
 }
@@ -215,6 +221,7 @@ fn spawn_peer(
     client: Arc<Client>,
     config: &Config,
     core: &mpsc::Sender<CoreEvent>,
+    gate: &Arc<UpdateGate>,
     restarting: bool,
 ) -> (ClientSlot, PeerHandle) {
     let outq = Arc::new(OutQueue::new());
@@ -231,6 +238,7 @@ fn spawn_peer(
         local_bind,
         outq: outq.clone(),
         core: core.clone(),
+        gate: gate.clone(),
         commands: cmd_rx,
         status: status.clone(),
     };
@@ -293,7 +301,10 @@ impl Daemon {
     /// Start with every option.
     pub async fn start_with(config: Config, options: StartOptions) -> anyhow::Result<Daemon> {
         let path = options.config_path.clone();
-        let (core_tx, core_rx) = mpsc::channel(1024);
+        // Sessions hold back at the gate long before the channel is full
+        // (`GATE_HIGH`): a full channel wakes a waiting sender per event taken.
+        let (core_tx, core_rx) = mpsc::channel(CORE_CHANNEL);
+        let gate = Arc::new(UpdateGate::default());
         let route_data = RouteDataService::new();
         // Reading IRR files and compiling modules is CPU work; keep it off
         // the runtime's threads.
@@ -322,6 +333,7 @@ impl Daemon {
                 Arc::new(client.clone()),
                 &config,
                 &core_tx,
+                &gate,
                 options.graceful_restart,
             );
             slots.push(slot);
@@ -334,6 +346,7 @@ impl Daemon {
             core_tx.clone(),
         );
         core.set_static_hold(policies.static_hold.clone());
+        core.wake_writers_on(&tokio::runtime::Handle::current());
         if options.graceful_restart && config.server.graceful_restart {
             let wait = Duration::from_secs(u64::from(config.server.restart_time));
             core.begin_recovery(wait);
@@ -342,7 +355,7 @@ impl Daemon {
                 "graceful restart: routes are sent once the clients' End-of-RIB markers are in, or after this wait"
             );
         }
-        spawn_core(core, core_rx)?;
+        spawn_core(core, core_rx, gate.clone())?;
         let rpki = config
             .rpki
             .as_ref()
@@ -366,6 +379,7 @@ impl Daemon {
                 rpki,
             }),
             core: core_tx,
+            gate,
             listening,
             policies: policies.registry,
             policy_engine: policies.engine,
@@ -573,6 +587,7 @@ impl Daemon {
         let static_hold = loaded.static_hold.clone();
         let registry = self.policies.clone();
         let core_tx = self.core.clone();
+        let gate = self.gate.clone();
         let new_for_core = new.clone();
         let started = self
             .query(move |core| {
@@ -585,7 +600,7 @@ impl Daemon {
                 let mut handles = Vec::new();
                 for client in start {
                     let id = PeerId(core.clients().len() as u32);
-                    let (slot, handle) = spawn_peer(id, client, &new_for_core, &core_tx, false);
+                    let (slot, handle) = spawn_peer(id, client, &new_for_core, &core_tx, &gate, false);
                     let added = core.add_client(slot);
                     debug_assert_eq!(added, id);
                     handles.push((id, handle));

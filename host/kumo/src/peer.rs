@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::core::CoreEvent;
+use crate::core::{CoreEvent, UpdateGate};
 use crate::outqueue::{Batch, OutQueue};
 use crate::status::{SessionStatus, capability_summary};
 
@@ -60,6 +60,8 @@ pub struct PeerTask {
     pub local_bind: Option<IpAddr>,
     pub outq: Arc<OutQueue>,
     pub core: mpsc::Sender<CoreEvent>,
+    /// When the core has room for more UPDATEs.
+    pub gate: Arc<UpdateGate>,
     pub commands: mpsc::Receiver<PeerCommand>,
     pub status: Arc<SessionStatus>,
 }
@@ -159,13 +161,14 @@ impl PeerTask {
                         vec![Event::TcpConnectionFails]
                     }
                 },
-                permit = self.core.reserve(), if !to_core.is_empty() => {
+                permit = async { self.gate.wait_open().await; self.core.reserve().await }, if !to_core.is_empty() => {
                     match permit {
                         Ok(permit) => {
                             if let Some(event) = to_core.pop_front() {
+                                sending(&event, &self.gate);
                                 permit.send(event);
                             }
-                            send_ready(&self.core, &mut to_core);
+                            send_ready(&self.core, &self.gate, &mut to_core);
                         }
                         Err(_) => to_core.clear(), // kumo is shutting down
                     }
@@ -277,7 +280,7 @@ impl PeerTask {
                         .await;
                 }
                 self.status.established(capability_summary(&negotiated));
-                flush_to_core(&self.core, to_core).await;
+                flush_to_core(&self.core, &self.gate, to_core).await;
                 let _ = self
                     .core
                     .send(CoreEvent::Established {
@@ -292,7 +295,7 @@ impl PeerTask {
                 // by resending the table (the core keeps no Adj-RIB-Out to diff against).
                 if let Message::RouteRefresh(rr) = message {
                     debug!(client = %self.client.name, ?rr, "ROUTE-REFRESH received");
-                    flush_to_core(&self.core, to_core).await;
+                    flush_to_core(&self.core, &self.gate, to_core).await;
                     let _ = self
                         .core
                         .send(CoreEvent::RouteRefresh {
@@ -312,7 +315,7 @@ impl PeerTask {
                     other => warn!(client = %self.client.name, reason = ?other, "session down"),
                 }
                 // The core sees the session's UPDATEs before its end.
-                flush_to_core(&self.core, to_core).await;
+                flush_to_core(&self.core, &self.gate, to_core).await;
                 let _ = self
                     .core
                     .send(CoreEvent::Down {
@@ -371,7 +374,7 @@ impl PeerTask {
                         .await;
                 }
             }
-            send_ready(&self.core, to_core);
+            send_ready(&self.core, &self.gate, to_core);
             self.status.set_state(fsm.state());
             if fsm.state() == State::Idle {
                 close(conn).await;
@@ -470,11 +473,26 @@ fn timer_index(timer: Timer) -> usize {
     }
 }
 
-/// Hand the core the UPDATEs it has room for now, in order.
-fn send_ready(core: &mpsc::Sender<CoreEvent>, to_core: &mut VecDeque<CoreEvent>) {
-    while let Some(event) = to_core.pop_front() {
+/// Count an UPDATE handed to the core at the gate.
+fn sending(event: &CoreEvent, gate: &UpdateGate) {
+    if matches!(event, CoreEvent::Update { .. }) {
+        gate.sent();
+    }
+}
+
+/// Hand the core the UPDATEs it has room for now (while the gate is open
+/// and its channel has room), in order.
+fn send_ready(core: &mpsc::Sender<CoreEvent>, gate: &UpdateGate, to_core: &mut VecDeque<CoreEvent>) {
+    while gate.is_open()
+        && let Some(event) = to_core.pop_front()
+    {
+        let update = matches!(event, CoreEvent::Update { .. });
         match core.try_send(event) {
-            Ok(()) => {}
+            Ok(()) => {
+                if update {
+                    gate.sent();
+                }
+            }
             Err(mpsc::error::TrySendError::Full(event)) => {
                 to_core.push_front(event);
                 return;
@@ -487,10 +505,12 @@ fn send_ready(core: &mpsc::Sender<CoreEvent>, to_core: &mut VecDeque<CoreEvent>)
     }
 }
 
-/// Hand the core every waiting UPDATE, waiting for room: before a session
-/// event, which the core must see after the session's UPDATEs.
-async fn flush_to_core(core: &mpsc::Sender<CoreEvent>, to_core: &mut VecDeque<CoreEvent>) {
+/// Hand the core every waiting UPDATE, waiting for room in its channel but
+/// not for the gate: before a session event, which the core must see after
+/// the session's UPDATEs.
+async fn flush_to_core(core: &mpsc::Sender<CoreEvent>, gate: &UpdateGate, to_core: &mut VecDeque<CoreEvent>) {
     while let Some(event) = to_core.pop_front() {
+        sending(&event, gate);
         if core.send(event).await.is_err() {
             to_core.clear();
             return;
