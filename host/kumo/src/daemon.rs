@@ -33,6 +33,8 @@ pub struct Daemon {
     core: mpsc::Sender<CoreEvent>,
     /// Shared by every session task and the core (see [`UpdateGate`]).
     gate: Arc<UpdateGate>,
+    /// Where the session tasks run.
+    runtime: tokio::runtime::Handle,
     /// Bound BGP listen addresses (useful when the config asked for port 0).
     pub listening: Vec<SocketAddr>,
     policies: Arc<PolicyRegistry>,
@@ -222,6 +224,7 @@ fn spawn_peer(
     config: &Config,
     core: &mpsc::Sender<CoreEvent>,
     gate: &Arc<UpdateGate>,
+    runtime: &tokio::runtime::Handle,
     restarting: bool,
 ) -> (ClientSlot, PeerHandle) {
     let outq = Arc::new(OutQueue::new());
@@ -242,7 +245,9 @@ fn spawn_peer(
         commands: cmd_rx,
         status: status.clone(),
     };
-    tokio::spawn(task.run());
+    // On the daemon's runtime even when called from the core's thread (a
+    // reload), whose own runtime has no I/O driver.
+    runtime.spawn(task.run());
     (
         ClientSlot::new(client.clone(), outq, status, cmd_tx.clone()),
         PeerHandle {
@@ -305,6 +310,7 @@ impl Daemon {
         // (`GATE_HIGH`): a full channel wakes a waiting sender per event taken.
         let (core_tx, core_rx) = mpsc::channel(CORE_CHANNEL);
         let gate = Arc::new(UpdateGate::default());
+        let runtime = tokio::runtime::Handle::current();
         let route_data = RouteDataService::new();
         // Reading IRR files and compiling modules is CPU work; keep it off
         // the runtime's threads.
@@ -334,6 +340,7 @@ impl Daemon {
                 &config,
                 &core_tx,
                 &gate,
+                &runtime,
                 options.graceful_restart,
             );
             slots.push(slot);
@@ -346,7 +353,7 @@ impl Daemon {
             core_tx.clone(),
         );
         core.set_static_hold(policies.static_hold.clone());
-        core.wake_writers_on(&tokio::runtime::Handle::current());
+        core.wake_writers_on(&runtime);
         if options.graceful_restart && config.server.graceful_restart {
             let wait = Duration::from_secs(u64::from(config.server.restart_time));
             core.begin_recovery(wait);
@@ -380,6 +387,7 @@ impl Daemon {
             }),
             core: core_tx,
             gate,
+            runtime,
             listening,
             policies: policies.registry,
             policy_engine: policies.engine,
@@ -588,6 +596,7 @@ impl Daemon {
         let registry = self.policies.clone();
         let core_tx = self.core.clone();
         let gate = self.gate.clone();
+        let runtime = self.runtime.clone();
         let new_for_core = new.clone();
         let started = self
             .query(move |core| {
@@ -600,7 +609,8 @@ impl Daemon {
                 let mut handles = Vec::new();
                 for client in start {
                     let id = PeerId(core.clients().len() as u32);
-                    let (slot, handle) = spawn_peer(id, client, &new_for_core, &core_tx, &gate, false);
+                    let (slot, handle) =
+                        spawn_peer(id, client, &new_for_core, &core_tx, &gate, &runtime, false);
                     let added = core.add_client(slot);
                     debug_assert_eq!(added, id);
                     handles.push((id, handle));

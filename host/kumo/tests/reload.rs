@@ -133,3 +133,49 @@ async fn reload_adds_removes_and_changes_clients_without_touching_others() {
     assert!(Speaker::connect(&speaker(NET, 9, 65009), bgp).await.is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client added by a reload runs on the daemon's runtime like the others:
+/// with `passive = false` kumo connects to it. (Its session task used to be
+/// spawned from the core's thread, onto the core's own runtime, which has no
+/// I/O driver: the connection attempt panicked the task.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_added_by_reload_is_connected_to() {
+    let dir = std::env::temp_dir().join(format!("kumo-reload-active-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("kumo.toml");
+    let port = {
+        let l = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, NET, 1), 0)).unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let first = config(port, &[("a", 65002, 2, "")]);
+    let daemon = start_from_file(&path, Some(&first)).await;
+    // The new client listens; kumo is to connect to it.
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::new(127, 0, NET, 20), 0))
+        .await
+        .unwrap();
+    let client_port = listener.local_addr().unwrap().port();
+    let active = format!("passive = false\nport = {client_port}");
+    std::fs::write(
+        &path,
+        config(port, &[("a", 65002, 2, ""), ("active", 65020, 20, &active)]),
+    )
+    .unwrap();
+    let report = daemon.reload().await.unwrap();
+    assert_eq!(report.added, ["active"]);
+    let (mut stream, from) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("kumo connects to the added client")
+        .unwrap();
+    assert_eq!(from.ip(), Ipv4Addr::new(127, 0, NET, 1));
+    // ... and its session task carries on: kumo's OPEN arrives.
+    let mut header = [0u8; 19];
+    tokio::time::timeout(
+        WAIT,
+        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut header),
+    )
+    .await
+    .expect("an OPEN in time")
+    .expect("an OPEN, not a closed connection");
+    assert_eq!(header[18], 1, "message type OPEN");
+    let _ = std::fs::remove_dir_all(&dir);
+}
