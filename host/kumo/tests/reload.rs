@@ -27,16 +27,23 @@ fn config(port: u16, clients: &[(&str, u32, u8, &str)]) -> String {
     text
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reload_adds_removes_and_changes_clients_without_touching_others() {
-    let dir = std::env::temp_dir().join(format!("kumo-reload-{}", std::process::id()));
+/// A scratch directory, the configuration file's path in it, and a free
+/// port for the listen address (fixed: the reloaded file must name the same
+/// listen address).
+fn scratch(name: &str) -> (std::path::PathBuf, std::path::PathBuf, u16) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("kumo.toml");
-    // A fixed port: the reloaded file must name the same listen address.
     let port = {
         let l = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, NET, 1), 0)).unwrap();
         l.local_addr().unwrap().port()
     };
+    (dir, path, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_adds_removes_and_changes_clients_without_touching_others() {
+    let (dir, path, port) = scratch("kumo-reload");
     let first = config(
         port,
         &[("a", 65002, 2, ""), ("b", 65003, 3, ""), ("gone", 65009, 9, "")],
@@ -140,13 +147,7 @@ async fn reload_adds_removes_and_changes_clients_without_touching_others() {
 /// I/O driver: the connection attempt panicked the task.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_added_by_reload_is_connected_to() {
-    let dir = std::env::temp_dir().join(format!("kumo-reload-active-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("kumo.toml");
-    let port = {
-        let l = std::net::TcpListener::bind((Ipv4Addr::new(127, 0, NET, 1), 0)).unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (dir, path, port) = scratch("kumo-reload-active");
     let first = config(port, &[("a", 65002, 2, "")]);
     let daemon = start_from_file(&path, Some(&first)).await;
     // The new client listens; kumo is to connect to it.
