@@ -23,7 +23,6 @@
 //! the latest state per route (at most one entry per route in the table)
 //! until the writer takes it.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -67,12 +66,14 @@ pub struct Segment {
 /// are `bytes[at[i]..at[i + 1]]`, `messages[i + 1] - messages[i]` of them
 /// (counted once when encoded, not by every writer that sends them: walking
 /// the length fields of data no longer in cache was 4 % of kumo's CPU at
-/// P6 300 x 1k).
+/// P6 300 x 1k). A piece that cannot be encoded is left empty and listed in
+/// `failed`: it costs the clients sent it that piece, and nobody else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoding {
     bytes: Box<[u8]>,
     at: Box<[usize]>,
     messages: Box<[u64]>,
+    failed: Box<[(usize, EncodeError)]>,
 }
 
 impl Encoding {
@@ -99,63 +100,53 @@ impl Segment {
         &self.routes[self.bounds[i] as usize..self.bounds[i + 1] as usize]
     }
 
-    /// This segment's UPDATEs for `ctx`: the shared encoding when `ctx` is
-    /// the one it was first encoded for (writers send it from there without
-    /// copying it), else a private one.
-    pub fn encoded(&self, ctx: &CodecContext) -> Result<Cow<'_, Encoding>, EncodeError> {
-        if let Some((first, encoding)) = self.encoded.get() {
-            return if first == ctx {
-                Ok(Cow::Borrowed(encoding))
-            } else {
-                self.encode_anew(ctx).map(Cow::Owned)
-            };
-        }
-        let encoding = self.encode_anew(ctx)?;
-        // Another writer may have set it meanwhile: either copy is right.
-        match self.encoded.set((ctx.clone(), encoding)) {
-            Ok(()) => Ok(self
-                .encoded
-                .get()
-                .map_or_else(|| Cow::Owned(Encoding::empty()), |(_, e)| Cow::Borrowed(e))),
-            Err((_, encoding)) => Ok(Cow::Owned(encoding)),
+    /// This segment's shared encoding, when `ctx` is the codec context it
+    /// was first asked for (every client of a route server usually
+    /// negotiates the same): encoded then, and sent by every writer from
+    /// there without copying. `None` for another context: such a writer
+    /// encodes just its own pieces ([`Segment::encode_piece`]).
+    pub fn shared_encoding(&self, ctx: &CodecContext) -> Option<&Encoding> {
+        let (first, encoding) = self.encoded.get_or_init(|| (ctx.clone(), self.encode_all(ctx)));
+        (first == ctx).then_some(encoding)
+    }
+
+    /// Append piece `i`'s UPDATEs for `ctx` to `out`; returns how many.
+    /// On failure `out` is as it was.
+    pub fn encode_piece(&self, i: usize, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<u64, EncodeError> {
+        let start = out.len();
+        let encoded = encode_routes(self.piece(i).iter().map(|(n, a)| (*n, a.as_ref())), &[], ctx, out);
+        match encoded {
+            Ok(()) => Ok(count_messages(&out[start..])),
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
         }
     }
 
-    fn encode_anew(&self, ctx: &CodecContext) -> Result<Encoding, EncodeError> {
+    fn encode_all(&self, ctx: &CodecContext) -> Encoding {
         let mut bytes = Vec::new();
         let mut at = Vec::with_capacity(self.bounds.len());
         let mut messages = Vec::with_capacity(self.bounds.len());
+        let mut failed = Vec::new();
         at.push(0);
         messages.push(0);
         let mut sent = 0;
         for i in 0..self.pieces() {
-            let start = bytes.len();
-            encode_routes(
-                self.piece(i).iter().map(|(n, a)| (*n, a.as_ref())),
-                &[],
-                ctx,
-                &mut bytes,
-            )?;
-            sent += count_messages(&bytes[start..]);
+            match self.encode_piece(i, ctx, &mut bytes) {
+                Ok(n) => sent += n,
+                Err(e) => failed.push((i, e)),
+            }
             at.push(bytes.len());
             messages.push(sent);
         }
-        Ok(Encoding {
+        Encoding {
             // Stored at exactly its length: it lives as long as the segment
             // is queued anywhere.
             bytes: bytes.into_boxed_slice(),
             at: at.into_boxed_slice(),
             messages: messages.into_boxed_slice(),
-        })
-    }
-}
-
-impl Encoding {
-    fn empty() -> Self {
-        Encoding {
-            bytes: Box::default(),
-            at: Box::new([0]),
-            messages: Box::new([0]),
+            failed: failed.into_boxed_slice(),
         }
     }
 }
@@ -192,6 +183,63 @@ impl Share {
 
     pub fn segment(&self) -> &Arc<Segment> {
         &self.segment
+    }
+
+    /// The indices of the pieces this client is sent, in order.
+    pub fn piece_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.pieces.iter().flat_map(|&(a, b)| a as usize..b as usize)
+    }
+
+    /// The pieces of this share that `encoding` (its segment's) could not encode.
+    pub fn failures<'e>(&'e self, encoding: &'e Encoding) -> impl Iterator<Item = &'e EncodeError> + 'e {
+        encoding.failed.iter().filter_map(|(i, e)| {
+            let i = *i as u32;
+            self.pieces.iter().any(|&(a, b)| (a..b).contains(&i)).then_some(e)
+        })
+    }
+
+    /// The same changes in a segment of their own (same pieces).
+    fn to_private(&self) -> Share {
+        let mut routes = Vec::with_capacity(self.routes);
+        let mut bounds = vec![0];
+        for i in self.piece_indices() {
+            routes.extend(self.segment.piece(i).iter().cloned());
+            bounds.push(routes.len() as u32);
+        }
+        Share::whole(Arc::new(Segment::new(
+            routes.into_boxed_slice(),
+            bounds.into_boxed_slice(),
+        )))
+    }
+
+    /// Split off the front of this share: whole pieces, at least one and
+    /// about `max` routes (a writer takes a bounded part of a huge batch and
+    /// leaves the rest queued, where it can still be coalesced).
+    fn split_front(&mut self, max: usize) -> Share {
+        let mut front = Pieces::new();
+        let mut routes = 0;
+        while let Some(&(a, b)) = self.pieces.first() {
+            if routes >= max {
+                break;
+            }
+            let mut end = a;
+            while end < b && (routes < max || end == a) {
+                routes += self.segment.piece(end as usize).len();
+                end += 1;
+            }
+            front.push((a, end));
+            if end == b {
+                self.pieces.remove(0);
+            } else {
+                self.pieces[0].0 = end;
+            }
+        }
+        self.routes -= routes;
+        Share {
+            segment: self.segment.clone(),
+            pieces: front,
+            routes,
+        }
     }
 
     /// The route changes this client is sent, in order.
@@ -234,6 +282,10 @@ impl Share {
     }
 }
 
+/// A client sent less than 1/`PRIVATE_BELOW` of a batch gets its part copied
+/// into a segment of its own ([`Fanout::finish`]).
+const PRIVATE_BELOW: usize = 4;
+
 /// The core's fan-out of one batch of changes: runs of route changes, each
 /// for its own receivers, cut into the pieces of one shared segment; each
 /// receiver gets one [`Share`] of it. Per client and batch that is one
@@ -262,7 +314,9 @@ impl Default for Fanout {
 
 impl Fanout {
     /// Add a run: `routes` in order, sent to the clients `receivers` (by
-    /// index) after everything added before.
+    /// index) after everything added before. (Indices are `u32`: a batch is
+    /// a few thousand changes, a policy change's part or one session's table
+    /// withdrawn, far below 4G.)
     pub fn run(
         &mut self,
         routes: impl IntoIterator<Item = Route>,
@@ -321,12 +375,22 @@ impl Fanout {
             if pieces.is_empty() {
                 continue;
             }
+            let share = Share {
+                segment: segment.clone(),
+                pieces: std::mem::take(pieces),
+                routes: std::mem::take(routes),
+            };
+            // A client sent a small part of the batch (one family, a narrow
+            // filter) gets a copy of its part: queued behind a slow socket,
+            // a share would keep the whole batch alive while its backlog
+            // counted only its own routes, and keep other slow clients from
+            // being "behind everyone".
             push(
                 client,
-                Share {
-                    segment: segment.clone(),
-                    pieces: std::mem::take(pieces),
-                    routes: std::mem::take(routes),
+                if share.routes * PRIVATE_BELOW < segment.routes.len() {
+                    share.to_private()
+                } else {
+                    share
                 },
             );
         }
@@ -646,8 +710,21 @@ impl OutQueue {
         let mut shares = Vec::new();
         let mut taken = 0;
         while taken < TAKE_MAX
-            && let Some(share) = pending.shares.pop_front()
+            && let Some(mut share) = pending.shares.pop_front()
         {
+            if share.routes > TAKE_MAX {
+                // A huge batch (a session's whole table withdrawn, a policy
+                // change's part): take a bounded front, leave the rest queued.
+                if taken == 0 {
+                    let front = share.split_front(TAKE_MAX);
+                    taken += front.routes;
+                    shares.push(front);
+                }
+                if !share.pieces.is_empty() {
+                    pending.shares.push_front(share);
+                }
+                break;
+            }
             taken += share.routes;
             shares.push(share);
         }
@@ -862,10 +939,7 @@ mod tests {
         };
         let mut bytes = Vec::new();
         for share in &batch.shares {
-            let encoding = share.segment().encoded(&ctx).unwrap();
-            for (slice, _) in share.slices(&encoding, usize::MAX) {
-                bytes.extend_from_slice(slice);
-            }
+            bytes.extend_from_slice(&share_bytes(share, &ctx));
         }
         encode_routes(
             batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
@@ -898,6 +972,25 @@ mod tests {
         }
         assert!(rest.is_empty());
         eor
+    }
+
+    /// What a writer sends of `share` for `ctx`: from the shared encoding,
+    /// or its own pieces encoded anew for another context.
+    fn share_bytes(share: &Share, ctx: &CodecContext) -> Vec<u8> {
+        let segment = share.segment();
+        match segment.shared_encoding(ctx) {
+            Some(encoding) => share
+                .slices(encoding, usize::MAX)
+                .flat_map(|(s, _)| s.to_vec())
+                .collect(),
+            None => {
+                let mut out = Vec::new();
+                for i in share.piece_indices() {
+                    segment.encode_piece(i, ctx, &mut out).unwrap();
+                }
+                out
+            }
+        }
     }
 
     /// `changes` as one client's share of a fan-out.
@@ -933,14 +1026,21 @@ mod tests {
             four_octet_as: true,
             ..CodecContext::default()
         };
-        // The shared encoding (first context, asked twice) and a private one.
-        for ctx in [&four, &four, &CodecContext::default()] {
-            let encoded = segment.encoded(ctx).unwrap();
-            let (bytes, messages) = encoded.whole();
-            assert!(messages >= 3);
-            assert_eq!(messages, frames(bytes));
-        }
-        assert!(matches!(segment.encoded(&four).unwrap(), Cow::Borrowed(_)));
+        // The shared encoding (first context, asked twice: the same one).
+        let shared = segment.shared_encoding(&four).unwrap();
+        let (bytes, messages) = shared.whole();
+        assert!(messages >= 3);
+        assert_eq!(messages, frames(bytes));
+        assert!(std::ptr::eq(shared, segment.shared_encoding(&four).unwrap()));
+        // Another context has no shared encoding; its pieces count as they encode.
+        let two = CodecContext::default();
+        assert!(segment.shared_encoding(&two).is_none());
+        let mut bytes = Vec::new();
+        let messages: u64 = (0..segment.pieces())
+            .map(|i| segment.encode_piece(i, &two, &mut bytes).unwrap())
+            .sum();
+        assert!(messages >= 3);
+        assert_eq!(messages, frames(&bytes));
         assert_eq!(count_messages(&[]), 0);
     }
 
@@ -1049,11 +1149,20 @@ mod tests {
                     .filter(|w| !w[0] && w[1])
                     .count()
                     + usize::from(runs.iter().find(|(r, _)| !r.is_empty()).is_some_and(|(_, m)| m & (1 << c) != 0));
-                proptest::prop_assert_eq!(share.pieces.len(), blocks);
-                let encoding = share.segment().encoded(&ctx).unwrap();
+                // A small part of the batch is copied into a segment of its
+                // own, in one range; the others share the batch's segment.
+                let total: usize = runs.iter().map(|(r, _)| r.len()).sum();
+                if expected.len() * PRIVATE_BELOW < total {
+                    proptest::prop_assert_eq!(share.pieces.len(), 1);
+                    proptest::prop_assert_eq!(share.segment().routes.len(), expected.len());
+                } else {
+                    proptest::prop_assert_eq!(share.pieces.len(), blocks);
+                    proptest::prop_assert_eq!(share.segment().routes.len(), total);
+                }
+                let encoding = share.segment().shared_encoding(&ctx).unwrap();
                 let mut bytes = Vec::new();
                 let mut messages = 0;
-                for (slice, n) in share.slices(&encoding, max) {
+                for (slice, n) in share.slices(encoding, max) {
                     // Longer than `max` only when it is one piece.
                     let frames = std::iter::successors(Some(slice), |rest| {
                         frame(rest, 4096).unwrap().map(|f| &rest[f.message.len()..])
@@ -1120,6 +1229,60 @@ mod tests {
             assert_eq!(taken, 1);
         }
         drop(wakeups);
+    }
+
+    #[test]
+    fn a_piece_that_cannot_be_encoded_costs_only_the_clients_sent_it() {
+        // 1,200 communities: 4,800 octets, more than a 4,096-octet message.
+        let mut huge = RouteAttrs::default();
+        huge.attrs.next_hop = Some([192, 0, 2, 9].into());
+        huge.attrs.communities = (0..1200u32).collect();
+        let huge = Attrs::from(huge);
+        let mut fanout = Fanout::default();
+        fanout.run(table(40, &attrs(1)), [0, 1]);
+        fanout.run([(nlri("198.51.100.0/24"), Some(huge))], [1]);
+        let mut shares = Vec::new();
+        fanout.finish(|_, share| shares.push(share));
+        let plain = CodecContext::default();
+        let encoding = shares[0].segment().shared_encoding(&plain).unwrap();
+        assert_eq!(shares[0].failures(encoding).count(), 0);
+        assert!(matches!(
+            shares[1].failures(encoding).next(),
+            Some(EncodeError::TooLong { .. })
+        ));
+        // Client 1 still gets the other routes of the batch, whole UPDATEs.
+        let sent: Vec<u8> = shares[1]
+            .slices(encoding, usize::MAX)
+            .flat_map(|(s, _)| s.to_vec())
+            .collect();
+        assert_eq!(sent, share_bytes(&shares[0], &plain));
+        // With extended messages the piece encodes.
+        let extended = CodecContext {
+            extended_message: true,
+            ..CodecContext::default()
+        };
+        assert!(shares[1].segment().shared_encoding(&extended).is_none());
+        let mut out = Vec::new();
+        assert_eq!(shares[1].segment().encode_piece(1, &extended, &mut out), Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_huge_share_is_taken_a_bounded_part_at_a_time() {
+        let q = OutQueue::new();
+        let changes = table(20_000, &attrs(3));
+        q.push_shared([shared(changes.clone())]);
+        let mut taken: Vec<Route> = Vec::new();
+        let mut batches = 0;
+        while !q.is_empty() {
+            let batch = q.next_batch().await;
+            let routes: usize = batch.shares.iter().map(Share::len).sum();
+            assert!(routes <= TAKE_MAX + SEGMENT_MAX, "{routes} routes taken at once");
+            assert_eq!(q.len(), 20_000 - taken.len() - routes, "the rest stays queued");
+            taken.extend(batch.shares.iter().flat_map(|s| s.routes().cloned()));
+            batches += 1;
+        }
+        assert!(batches >= 3);
+        assert_eq!(taken, changes);
     }
 
     #[tokio::test]

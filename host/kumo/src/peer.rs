@@ -486,14 +486,18 @@ fn send_ready(core: &mpsc::Sender<CoreEvent>, gate: &UpdateGate, to_core: &mut V
     while gate.is_open()
         && let Some(event) = to_core.pop_front()
     {
+        // Counted before it is sent: the core may take it (and count it
+        // taken) before `try_send` returns here.
         let update = matches!(event, CoreEvent::Update { .. });
+        if update {
+            gate.sent();
+        }
         match core.try_send(event) {
-            Ok(()) => {
-                if update {
-                    gate.sent();
-                }
-            }
+            Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(event)) => {
+                if update {
+                    gate.taken();
+                }
                 to_core.push_front(event);
                 return;
             }
@@ -640,6 +644,10 @@ async fn writer_task(
                 match flow {
                     Ok(WriterFlow::Continue) => Ok(()),
                     Ok(WriterFlow::Closed) => return,
+                    Ok(WriterFlow::Skipped(e)) => {
+                        warn!(client = %name, error = %e, "cannot encode UPDATE: some routes not sent");
+                        Ok(())
+                    }
                     Err(WriteError::Encode(e)) => {
                         warn!(client = %name, error = %e, "cannot encode UPDATE");
                         continue;
@@ -665,6 +673,19 @@ enum WriterFlow {
     Continue,
     /// A Close command arrived in the middle of a batch: the connection is shut.
     Closed,
+    /// Written, but for routes that could not be encoded (the first error).
+    Skipped(kumo_wire::EncodeError),
+}
+
+impl WriterFlow {
+    /// This flow, or [`WriterFlow::Skipped`] if routes were skipped and the
+    /// connection is still open.
+    fn skipped(self, skipped: Option<kumo_wire::EncodeError>) -> Self {
+        match (self, skipped) {
+            (WriterFlow::Continue, Some(e)) => WriterFlow::Skipped(e),
+            (flow, _) => flow,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -691,23 +712,48 @@ async fn write_batch(
     outq: &OutQueue,
     status: &SessionStatus,
 ) -> Result<WriterFlow, WriteError> {
+    // The first piece that could not be encoded, if any: the rest is sent.
+    let mut skipped: Option<kumo_wire::EncodeError> = None;
     {
         let mut parts: Vec<Cow<'_, [u8]>> = Vec::new();
         let (mut size, mut messages) = (0, 0);
         for share in &batch.shares {
-            // Whole pieces, at most a chunk each: a flush between two
-            // slices falls between UPDATEs.
-            let slices: SmallVec<[(Cow<'_, [u8]>, u64); 4]> = match share.segment().encoded(ctx)? {
-                Cow::Borrowed(encoding) => share
-                    .slices(encoding, WRITE_CHUNK)
-                    .map(|(bytes, n)| (Cow::Borrowed(bytes), n))
-                    .collect(),
-                Cow::Owned(encoding) => share
-                    .slices(&encoding, WRITE_CHUNK)
-                    .map(|(bytes, n)| (Cow::Owned(bytes.to_vec()), n))
-                    .collect(),
+            let segment = share.segment();
+            // Whole pieces, at most a chunk per part: a flush between two
+            // parts falls between UPDATEs.
+            let ready: SmallVec<[(Cow<'_, [u8]>, u64); 4]> = match segment.shared_encoding(ctx) {
+                Some(encoding) => {
+                    if let Some(e) = share.failures(encoding).next() {
+                        skipped.get_or_insert_with(|| e.clone());
+                    }
+                    share
+                        .slices(encoding, WRITE_CHUNK)
+                        .map(|(bytes, n)| (Cow::Borrowed(bytes), n))
+                        .collect()
+                }
+                // Another codec context than the shared encoding's: this
+                // client's pieces only, into parts of its own.
+                None => {
+                    let mut own = SmallVec::new();
+                    let (mut part, mut n) = (Vec::new(), 0);
+                    for i in share.piece_indices() {
+                        match segment.encode_piece(i, ctx, &mut part) {
+                            Ok(m) => n += m,
+                            Err(e) => {
+                                skipped.get_or_insert(e);
+                            }
+                        }
+                        if part.len() >= WRITE_CHUNK {
+                            own.push((Cow::Owned(std::mem::take(&mut part)), std::mem::take(&mut n)));
+                        }
+                    }
+                    if !part.is_empty() {
+                        own.push((Cow::Owned(part), n));
+                    }
+                    own
+                }
             };
-            for (part, n) in slices {
+            for (part, n) in ready {
                 size += part.len();
                 messages += n;
                 parts.push(part);
@@ -730,7 +776,8 @@ async fn write_batch(
     }
     drop(batch.shares);
     if batch.routes.is_empty() && batch.end_of_rib.is_empty() {
-        return flush(&[], 0, writer, commands, outq, status).await;
+        let flow = flush(&[], 0, writer, commands, outq, status).await?;
+        return Ok(flow.skipped(skipped));
     }
     crate::outqueue::encode_routes(
         batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
@@ -749,7 +796,7 @@ async fn write_batch(
     )
     .await;
     bytes.clear();
-    flow
+    Ok(flow?.skipped(skipped))
 }
 
 /// Buffers gathered into one vectored write at most (Linux's IOV_MAX is 1024).
