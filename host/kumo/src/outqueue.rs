@@ -690,7 +690,8 @@ impl OutQueue {
         pending.segment_routes == 0 && pending.routes.is_empty() && pending.end_of_rib.is_empty()
     }
 
-    /// Take what is queued (up to [`TAKE_MAX`] routes of shared segments),
+    /// Take what is queued (about [`TAKE_MAX`] routes of shared segments:
+    /// a bigger share is split at a piece),
     /// waiting until there is something.
     pub async fn next_batch(&self) -> Batch {
         loop {

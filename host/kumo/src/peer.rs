@@ -698,11 +698,13 @@ enum WriteError {
 
 /// Write a batch in chunks of about [`WRITE_CHUNK`] bytes, sending control
 /// messages that arrive meanwhile between chunks. Shared segments are
-/// encoded once for all the clients they are queued for, and written from
-/// that shared encoding (vectored writes): a writer copies none of it and,
-/// waiting for room in its client's socket, holds none of it. (A coalesced
-/// queue's routes, and segments for a codec context other than the one they
-/// were first encoded for, are encoded into the writer's own buffer.)
+/// encoded once for all the clients they are queued for, and a client's
+/// share is written from that shared encoding (vectored writes): a writer
+/// copies none of it and, waiting for room in its client's socket, holds
+/// none of it. (A coalesced queue's routes are encoded into the writer's own
+/// buffer, and for a codec context other than the shared encoding's, the
+/// client's own pieces into parts of their own.) Routes that cannot be
+/// encoded are skipped, the rest sent: [`WriterFlow::Skipped`].
 async fn write_batch(
     batch: Batch,
     ctx: &CodecContext,
