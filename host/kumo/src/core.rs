@@ -66,6 +66,13 @@ pub enum CoreEvent {
     RecoveryTimer,
 }
 
+impl CoreEvent {
+    /// Counted at the [`UpdateGate`].
+    pub fn is_update(&self) -> bool {
+        matches!(self, CoreEvent::Update { .. })
+    }
+}
+
 impl std::fmt::Debug for CoreEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -461,7 +468,7 @@ impl Core {
     /// Process events until every sender is gone.
     pub async fn run(mut self, mut events: mpsc::Receiver<CoreEvent>, gate: Arc<UpdateGate>) {
         let taken = |event: &CoreEvent| {
-            if matches!(event, CoreEvent::Update { .. }) {
+            if event.is_update() {
                 gate.taken();
             }
         };

@@ -76,9 +76,10 @@ pub struct Encoding {
     failed: Box<[(usize, EncodeError)]>,
 }
 
+#[cfg(test)]
 impl Encoding {
     /// All the UPDATEs, and how many.
-    pub fn whole(&self) -> (&[u8], u64) {
+    fn whole(&self) -> (&[u8], u64) {
         (&self.bytes, self.messages.last().copied().unwrap_or(0))
     }
 }
@@ -244,9 +245,7 @@ impl Share {
 
     /// The route changes this client is sent, in order.
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
-        self.pieces
-            .iter()
-            .flat_map(|&(a, b)| (a as usize..b as usize).flat_map(|i| self.segment.piece(i)))
+        self.piece_indices().flat_map(|i| self.segment.piece(i))
     }
 
     pub fn len(&self) -> usize {
@@ -331,8 +330,7 @@ impl Fanout {
             let full = self.routes.len() - piece_start >= SEGMENT_MAX;
             // A later change to the same route goes into the next piece,
             // which is sent after this one.
-            let repeated = seen & bit != 0 && self.routes[piece_start..].iter().any(|(n, _)| *n == nlri);
-            if full || repeated {
+            if full || holds(&self.routes[piece_start..], seen, bit, &nlri) {
                 piece_start = self.routes.len();
                 self.bounds.push(piece_start as u32);
                 seen = 0;
@@ -427,6 +425,12 @@ static SEGMENTS: LazyLock<Mutex<SegmentCache>> = LazyLock::new(Default::default)
 static HASH: LazyLock<FastHash> =
     LazyLock::new(|| FastHash::with_seeds(0x6b75_6d6f, 0x6f75_7471, 0x7365_676d, 0x656e_7473));
 
+/// `piece` (whose NLRI hashes set the bits of `seen`) already changes
+/// `nlri` (hash bit `bit`): the bit is a cheap first test before the scan.
+fn holds(piece: &[Route], seen: u64, bit: u64, nlri: &Nlri) -> bool {
+    seen & bit != 0 && piece.iter().any(|(n, _)| n == nlri)
+}
+
 fn attrs_key(attrs: &Option<Attrs>) -> u64 {
     attrs.as_ref().map_or(0, |a| a.addr() as u64)
 }
@@ -441,7 +445,7 @@ impl SegmentCache {
         for (nlri, attrs) in changes {
             let h = HASH.hash_one(nlri);
             let bit = 1u64 << (h & 63);
-            if seen & bit != 0 && self.scratch.iter().any(|(n, _)| *n == nlri) {
+            if holds(&self.scratch, seen, bit, &nlri) {
                 // A later change to the same route: it goes into the next
                 // segment, which is sent after this one.
                 out.push(self.flush(content));
@@ -554,12 +558,17 @@ impl Pending {
     }
 
     fn coalesce(&mut self) {
-        for share in self.shares.drain(..) {
-            for (nlri, attrs) in share.routes() {
-                self.routes.insert(*nlri, attrs.clone());
-            }
+        for share in std::mem::take(&mut self.shares) {
+            self.absorb(&share);
         }
         self.segment_routes = 0;
+    }
+
+    /// `share`'s changes into the coalesced queue (latest state per route).
+    fn absorb(&mut self, share: &Share) {
+        for (nlri, attrs) in share.routes() {
+            self.routes.insert(*nlri, attrs.clone());
+        }
     }
 }
 
@@ -616,9 +625,7 @@ impl OutQueue {
             if !pending.routes.is_empty() || pending.stalled(self.stall) {
                 pending.coalesce();
                 for share in shares {
-                    for (nlri, attrs) in share.routes() {
-                        pending.routes.insert(*nlri, attrs.clone());
-                    }
+                    pending.absorb(&share);
                 }
             } else {
                 for share in shares {

@@ -165,7 +165,7 @@ impl PeerTask {
                     match permit {
                         Ok(permit) => {
                             if let Some(event) = to_core.pop_front() {
-                                sending(&event, &self.gate);
+                                let _ = sending(&event, &self.gate);
                                 permit.send(event);
                             }
                             send_ready(&self.core, &self.gate, &mut to_core);
@@ -473,11 +473,13 @@ fn timer_index(timer: Timer) -> usize {
     }
 }
 
-/// Count an UPDATE handed to the core at the gate.
-fn sending(event: &CoreEvent, gate: &UpdateGate) {
-    if matches!(event, CoreEvent::Update { .. }) {
+/// Count an UPDATE handed to the core at the gate; whether it was one.
+fn sending(event: &CoreEvent, gate: &UpdateGate) -> bool {
+    let update = event.is_update();
+    if update {
         gate.sent();
     }
+    update
 }
 
 /// Hand the core the UPDATEs it has room for now (while the gate is open
@@ -488,10 +490,7 @@ fn send_ready(core: &mpsc::Sender<CoreEvent>, gate: &UpdateGate, to_core: &mut V
     {
         // Counted before it is sent: the core may take it (and count it
         // taken) before `try_send` returns here.
-        let update = matches!(event, CoreEvent::Update { .. });
-        if update {
-            gate.sent();
-        }
+        let update = sending(&event, gate);
         match core.try_send(event) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(event)) => {
@@ -514,7 +513,7 @@ fn send_ready(core: &mpsc::Sender<CoreEvent>, gate: &UpdateGate, to_core: &mut V
 /// the session's UPDATEs.
 async fn flush_to_core(core: &mpsc::Sender<CoreEvent>, gate: &UpdateGate, to_core: &mut VecDeque<CoreEvent>) {
     while let Some(event) = to_core.pop_front() {
-        sending(&event, gate);
+        let _ = sending(&event, gate);
         if core.send(event).await.is_err() {
             to_core.clear();
             return;
