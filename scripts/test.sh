@@ -29,6 +29,9 @@ if [ "${CI:-}" = "true" ]; then
     # A one-shot build gains nothing from incremental compilation, whose
     # state is the largest part of target/debug for the workspace's crates.
     export CARGO_INCREMENTAL=0
+    # Line tables keep file:line in panics and backtraces; full debug info
+    # doubled target/ (4.2 GB for a clean run) on a disk shared with others.
+    export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 fi
 
 start=$(date +%s)
@@ -44,4 +47,5 @@ cargo test --manifest-path policies/Cargo.toml --target-dir target/wasm
 cargo test --manifest-path examples/policies/origin-tagger/Cargo.toml --target-dir target/wasm
 ./scripts/container-test.sh   # image build + run with buildah, Kubernetes manifests (docs/deployment.md)
 disk end
+echo "== target: $(du -sh target 2>/dev/null | cut -f1) in target/, $(du -sh fuzz/target 2>/dev/null | cut -f1) in fuzz/target"
 echo "== done in $(( $(date +%s) - start )) s"
