@@ -21,6 +21,7 @@ const MODULES: &[(&str, &str)] = &[
     ("kumo_policy_static_hold", "static_hold.wasm"),
     ("kumo_policy_hostile_hold", "hostile_hold.wasm"),
     ("kumo_policy_by_length", "by_length.wasm"),
+    ("kumo_policy_single_import", "single_import.wasm"),
 ];
 
 /// Cargo workspaces to build, relative to the repository root: the shipped

@@ -20,7 +20,7 @@ use crate::{
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "policy-module",
+        world: "batched-policy-module",
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "kumo_sdk::guest::bindings",
@@ -72,17 +72,67 @@ pub fn import_routes<P: Policy>(
     attrs: t::Attributes,
     batch: t::PrefixBatch,
 ) -> t::ImportVerdicts {
+    let attrs = attributes(attrs);
+    let (prefixes, invalid) = decode_batch(&batch);
+    import_question(state, client_id, &attrs, &prefixes, &invalid)
+}
+
+/// One `import-verdicts` per question of `batch`, in order: what
+/// [`import_routes`] answers for each question's client, attribute set and
+/// prefixes. A question whose ranges or attribute encoding cannot be read
+/// is rejected as a policy error (never a panic, never a shorter list).
+pub fn import_batch<P: Policy>(state: &State<P>, batch: t::ImportBatch) -> Vec<t::ImportVerdicts> {
+    let prefix_count = batch.prefixes.lengths.len();
+    // One attribute set and one prefix list, refilled for every question.
+    let mut attrs = Attributes::default();
+    let (mut prefixes, mut invalid) = (Vec::new(), Vec::new());
+    let mut out = Vec::with_capacity(batch.clients.len());
+    for (i, &client) in batch.clients.iter().enumerate() {
+        let question = (|| {
+            let bytes = batch.attrs.get(range(&batch.attr_ends, i, batch.attrs.len())?)?;
+            crate::encoding::decode_attributes_into(bytes, &mut attrs)?;
+            range(&batch.prefix_ends, i, prefix_count)
+        })();
+        out.push(match question {
+            Some(range) => {
+                decode_prefixes_into(&batch.prefixes, range, &mut prefixes, &mut invalid);
+                import_question(state, client, &attrs, &prefixes, &invalid)
+            }
+            None => t::ImportVerdicts::RejectAll(policy_error("unreadable import question")),
+        });
+    }
+    out
+}
+
+/// Question `i`'s range in a column of ends: `ends[i-1]..ends[i]`, or `None`
+/// when the ends are out of order or past the column (`len`).
+fn range(ends: &[u32], i: usize, len: usize) -> Option<std::ops::Range<usize>> {
+    let start = match i {
+        0 => 0,
+        _ => *ends.get(i - 1)? as usize,
+    };
+    let end = *ends.get(i)? as usize;
+    (start <= end && end <= len).then_some(start..end)
+}
+
+/// The verdicts of one attribute set's prefixes from `client_id`
+/// (`invalid`: positions that hold a placeholder, rejected).
+fn import_question<P: Policy>(
+    state: &State<P>,
+    client_id: u32,
+    attrs: &Attributes,
+    prefixes: &[IpNet],
+    invalid: &[usize],
+) -> t::ImportVerdicts {
     let Some(policy) = &state.policy else {
         return t::ImportVerdicts::RejectAll(policy_error("policy not initialised"));
     };
     let Some(client) = state.clients.get(client_id) else {
         return t::ImportVerdicts::RejectAll(policy_error("unknown client"));
     };
-    let attrs = attributes(attrs);
-    let (prefixes, invalid) = decode_batch(&batch);
     let mut verdicts = crate::ImportVerdicts::new(prefixes.len());
-    policy.import(client, &attrs, &prefixes, &mut verdicts);
-    for i in invalid {
+    policy.import(client, attrs, prefixes, &mut verdicts);
+    for &i in invalid {
         verdicts.reject(i, crate::reject::POLICY_ERROR, "invalid prefix");
     }
     let (indices, mut outcomes) = verdicts.into_parts();
@@ -179,16 +229,6 @@ fn export_none() -> t::ExportVerdicts {
 
 /// One `export-verdicts` per question of `batch`, in order.
 pub fn export_routes<P: Policy>(state: &State<P>, batch: t::ExportBatch) -> Vec<t::ExportVerdicts> {
-    // Question i's range in a column of ends: `ends[i-1]..ends[i]`, or
-    // `None` when the ends are out of order or past the column.
-    fn range(ends: &[u32], i: usize, len: usize) -> Option<std::ops::Range<usize>> {
-        let start = match i {
-            0 => 0,
-            _ => *ends.get(i - 1)? as usize,
-        };
-        let end = *ends.get(i)? as usize;
-        (start <= end && end <= len).then_some(start..end)
-    }
     let prefix_count = batch.prefixes.lengths.len();
     // One attribute set and one prefix list, refilled for every question:
     // a call of many questions allocates them once.

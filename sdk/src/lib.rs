@@ -250,6 +250,12 @@ macro_rules! export_policy {
                 }
             }
 
+            impl $crate::guest::bindings::exports::kumo::policy::batch_import::Guest for Exports {
+                fn import_many(batch: t::ImportBatch) -> Vec<t::ImportVerdicts> {
+                    STATE.with(|s| $crate::guest::import_batch(&s.borrow(), batch))
+                }
+            }
+
             $crate::guest::bindings::export!(Exports with_types_in $crate::guest::bindings);
         }
     };

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use kumo_config::{Client, Config};
 use kumo_policy::{
-    CallObserver, ClientCtx, ExportQuestion, ExportResults, ImportResult, PolicyEngine, PolicyModule,
-    PolicyRegistry, PolicyWorker,
+    CallObserver, ClientCtx, ExportQuestion, ExportResults, ImportQuestion, ImportResult, ImportVerdicts,
+    PolicyEngine, PolicyModule, PolicyRegistry, PolicyWorker,
 };
 use kumo_rib::{
     AttrInterner, Attrs, DEFAULT_LOCAL_PREF, ExportDecision, ExportPolicy, ExportSet, ExportTargets, FastMap,
@@ -282,67 +282,135 @@ impl Pipeline {
         interner: &mut AttrInterner,
         verdicts: &mut Vec<ImportVerdict>,
     ) {
-        verdicts.clear();
-        let chain = match self.clients.get(peer.id.0 as usize).and_then(Option::as_ref) {
-            Some(client) if !client.import.is_empty() => &client.import,
-            _ => {
-                verdicts.extend(prefixes.iter().map(|_| ImportVerdict::accept(received.clone())));
-                return;
-            }
+        let ask = ImportAsk {
+            peer,
+            received,
+            prefixes,
         };
+        let mut out = vec![std::mem::take(verdicts)];
+        self.import_many(std::slice::from_ref(&ask), interner, &mut out);
+        *verdicts = out.pop().unwrap_or_default();
+    }
+
+    /// [`Pipeline::import`] for many attribute sets (of one or several
+    /// clients) at once: `out` gets one verdict list per ask, in order. The
+    /// sets go through their chains together, so a module that answers in
+    /// batches is called once for all of them (one call per UPDATE cost
+    /// more than the policy's own work: see BENCHMARKS.md).
+    pub fn import_many(
+        &mut self,
+        asks: &[ImportAsk<'_>],
+        interner: &mut AttrInterner,
+        out: &mut Vec<Vec<ImportVerdict>>,
+    ) {
+        out.resize_with(asks.len(), Vec::new);
+        out.iter_mut().for_each(Vec::clear);
+        // Every asked prefix, flat; a question's prefixes are a range of it.
         self.prefixes.clear();
-        self.prefixes.extend(prefixes.iter().map(|n| n.prefix));
-        let next_hop = match received.mp_next_hop() {
-            Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(global)),
-            Some(MpNextHop::V4(v4)) => Some(IpAddr::V4(v4)),
-            None => received.next_hop().map(IpAddr::V4),
-        };
-        let results = self.worker.get_mut().import(
-            chain,
-            peer.id.0,
-            &received.path_attributes(),
-            next_hop,
-            &self.prefixes,
-        );
-        // Convert each distinct outcome once (a call has a handful), then
-        // hand out clones per prefix.
-        let outcomes: Vec<ImportVerdict> = results
-            .distinct()
+        let mut asked = Vec::with_capacity(asks.len());
+        for (k, ask) in asks.iter().enumerate() {
+            match self.clients.get(ask.peer.id.0 as usize).and_then(Option::as_ref) {
+                Some(client) if !client.import.is_empty() => {
+                    let start = self.prefixes.len();
+                    self.prefixes.extend(ask.prefixes.iter().map(|n| n.prefix));
+                    asked.push((k, start..self.prefixes.len(), ask.received.path_attributes()));
+                }
+                _ => out[k].extend(
+                    ask.prefixes
+                        .iter()
+                        .map(|_| ImportVerdict::accept(ask.received.clone())),
+                ),
+            }
+        }
+        if asked.is_empty() {
+            return;
+        }
+        let clients = &self.clients;
+        let questions: Vec<ImportQuestion<'_>> = asked
             .iter()
-            .map(|result| match result {
-                ImportResult::Accept {
-                    modified,
-                    preference,
-                    next_hop,
-                } => ImportVerdict::Accept {
-                    attrs: match modified {
-                        Some(attrs) => interner.intern(RouteAttrs::new(
-                            (**attrs).clone(),
-                            rewritten_mp_next_hop(received.mp_next_hop(), *next_hop),
-                        )),
-                        None => received.clone(),
+            .map(|(k, range, attrs)| {
+                let ask = &asks[*k];
+                let received = ask.received;
+                ImportQuestion {
+                    chain: clients
+                        .get(ask.peer.id.0 as usize)
+                        .and_then(Option::as_ref)
+                        .map_or(&[][..], |c| &c.import[..]),
+                    client: ask.peer.id.0,
+                    attrs,
+                    next_hop: match received.mp_next_hop() {
+                        Some(MpNextHop::V6 { global, .. }) => Some(IpAddr::V6(global)),
+                        Some(MpNextHop::V4(v4)) => Some(IpAddr::V4(v4)),
+                        None => received.next_hop().map(IpAddr::V4),
                     },
-                    local_pref: preference.unwrap_or(DEFAULT_LOCAL_PREF),
-                },
-                ImportResult::Reject { code, text, policy } => ImportVerdict::reject(RejectReason {
-                    code: *code,
-                    text: text.clone(),
-                    policy: Some(policy.clone()),
-                }),
+                    prefixes: self.prefixes.get(range.clone()).unwrap_or_default(),
+                }
             })
             .collect();
-        verdicts.extend((0..prefixes.len()).map(|i| {
-            match results.outcome_index(i).and_then(|k| outcomes.get(k)) {
-                Some(verdict) => verdict.clone(),
-                // The worker assigns every prefix; this is unreachable, and
-                // failing closed is the safe answer if it ever is not.
-                None => ImportVerdict::reject(RejectReason::new(
-                    kumo_policy::POLICY_ERROR_CODE,
-                    kumo_policy::POLICY_ERROR_TEXT,
-                )),
-            }
-        }));
+        let results = self.worker.get_mut().import_many(&questions);
+        for ((k, _, _), results) in asked.iter().zip(&results) {
+            let ask = &asks[*k];
+            convert_verdicts(results, ask.received, ask.prefixes.len(), interner, &mut out[*k]);
+        }
     }
+}
+
+/// One attribute set's prefixes from one client, to import (see
+/// [`Pipeline::import_many`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ImportAsk<'a> {
+    pub peer: &'a PeerInfo,
+    pub received: &'a Attrs,
+    pub prefixes: &'a [Nlri],
+}
+
+/// The RIB's verdicts for `count` prefixes received with `received`, from
+/// the worker's `results`.
+fn convert_verdicts(
+    results: &ImportVerdicts,
+    received: &Attrs,
+    count: usize,
+    interner: &mut AttrInterner,
+    verdicts: &mut Vec<ImportVerdict>,
+) {
+    // Convert each distinct outcome once (a call has a handful), then
+    // hand out clones per prefix.
+    let outcomes: Vec<ImportVerdict> = results
+        .distinct()
+        .iter()
+        .map(|result| match result {
+            ImportResult::Accept {
+                modified,
+                preference,
+                next_hop,
+            } => ImportVerdict::Accept {
+                attrs: match modified {
+                    Some(attrs) => interner.intern(RouteAttrs::new(
+                        (**attrs).clone(),
+                        rewritten_mp_next_hop(received.mp_next_hop(), *next_hop),
+                    )),
+                    None => received.clone(),
+                },
+                local_pref: preference.unwrap_or(DEFAULT_LOCAL_PREF),
+            },
+            ImportResult::Reject { code, text, policy } => ImportVerdict::reject(RejectReason {
+                code: *code,
+                text: text.clone(),
+                policy: Some(policy.clone()),
+            }),
+        })
+        .collect();
+    verdicts.extend((0..count).map(|i| {
+        match results.outcome_index(i).and_then(|k| outcomes.get(k)) {
+            Some(verdict) => verdict.clone(),
+            // The worker assigns every prefix; this is unreachable, and
+            // failing closed is the safe answer if it ever is not.
+            None => ImportVerdict::reject(RejectReason::new(
+                kumo_policy::POLICY_ERROR_CODE,
+                kumo_policy::POLICY_ERROR_TEXT,
+            )),
+        }
+    }));
 }
 
 /// GRACEFUL_SHUTDOWN (RFC 8326).

@@ -69,6 +69,8 @@ pub struct Speaker {
     pub end_of_rib: Vec<AfiSafi>,
     /// UPDATE messages received (End-of-RIB markers included).
     pub updates_received: u64,
+    /// While corked: what is sent, kept to go out in one write.
+    corked: Option<Vec<u8>>,
 }
 
 impl Speaker {
@@ -122,6 +124,7 @@ impl Speaker {
             mp_next_hops: HashMap::new(),
             end_of_rib: Vec::new(),
             updates_received: 0,
+            corked: None,
         };
         speaker.send(&Message::Open(open)).await?;
         let peer_open = match speaker.recv_raw().await? {
@@ -160,7 +163,25 @@ impl Speaker {
 
     /// Send bytes as they are (for malformed-input tests).
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), SpeakerError> {
-        self.stream.write_all(bytes).await?;
+        match self.corked.as_mut() {
+            Some(kept) => kept.extend_from_slice(bytes),
+            None => self.stream.write_all(bytes).await?,
+        }
+        Ok(())
+    }
+
+    /// Keep what is sent from now on until [`Speaker::uncork`], which sends
+    /// it in one write: messages that arrive together (and reach kumo's
+    /// core as one burst).
+    pub fn cork(&mut self) {
+        self.corked.get_or_insert_with(Vec::new);
+    }
+
+    /// Send what was kept since [`Speaker::cork`] in one write.
+    pub async fn uncork(&mut self) -> Result<(), SpeakerError> {
+        if let Some(kept) = self.corked.take() {
+            self.stream.write_all(&kept).await?;
+        }
         Ok(())
     }
 

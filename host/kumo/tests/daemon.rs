@@ -293,6 +293,80 @@ async fn graceful_restart_helper_keeps_stale_routes_until_end_of_rib() {
     assert!(has(&watcher, "198.51.100.0/24"));
 }
 
+/// UPDATEs that arrive together are applied as one burst (imports and
+/// export decisions asked for all of them first): the outcome must be what
+/// applying them one by one gives, End-of-RIB included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_arriving_together_are_applied_in_order() {
+    let (_kumo, addr) = start(216, "").await;
+    let mut watcher = Speaker::connect(&speaker(216, 2, 65002, false), addr)
+        .await
+        .unwrap();
+    let gr = SpeakerConfig {
+        graceful_restart: Some(60),
+        ..speaker(216, 3, 65003, false)
+    };
+    let mut b = Speaker::connect(&gr, addr).await.unwrap();
+    let with_med = |med| PathAttributes {
+        med: Some(med),
+        ..attrs(&[65003], [192, 0, 2, 3])
+    };
+    let held = [net("198.51.100.0/24"), net("203.0.113.0/24")];
+    b.announce(&with_med(1), None, &held).await.unwrap();
+    assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 2).await.unwrap());
+    drop(b);
+
+    // Back after a restart, everything in one write: the first held route
+    // again, a route announced and withdrawn, one announced twice (the
+    // second wins), End-of-RIB (the second held route goes), then one more.
+    let mut b = Speaker::connect(&gr, addr).await.unwrap();
+    b.cork();
+    b.announce(&with_med(2), None, &held[..1]).await.unwrap();
+    b.announce(&with_med(3), None, &[net("192.0.2.0/25")])
+        .await
+        .unwrap();
+    b.withdraw(&[net("192.0.2.0/25")]).await.unwrap();
+    b.announce(&with_med(4), None, &[net("192.0.2.128/25")])
+        .await
+        .unwrap();
+    b.announce(&with_med(5), None, &[net("192.0.2.128/25")])
+        .await
+        .unwrap();
+    b.end_of_rib(AfiSafi::IPV4_UNICAST).await.unwrap();
+    b.announce(&with_med(6), None, &[net("198.18.0.0/15")])
+        .await
+        .unwrap();
+    b.uncork().await.unwrap();
+
+    let med = |s: &Speaker, p: &str| {
+        s.rib
+            .iter()
+            .find(|(n, _)| n.prefix == net(p))
+            .and_then(|(_, a)| a.med)
+    };
+    // The first held route is never withdrawn on the way (End-of-RIB
+    // applied before the re-announcement would withdraw it, then send it again).
+    let mut gap = false;
+    let done = watcher
+        .recv_until(WAIT, |s| {
+            gap |= !has(s, "198.51.100.0/24");
+            med(s, "198.51.100.0/24") == Some(2)
+                && med(s, "192.0.2.128/25") == Some(5)
+                && has(s, "198.18.0.0/15")
+                && !has(s, "203.0.113.0/24")
+        })
+        .await
+        .unwrap();
+    assert!(done, "{:?}", watcher.rib);
+    assert!(!gap, "a re-announced held route was withdrawn first");
+    // Nothing else arrives: the withdrawn route stays away.
+    let extra = watcher
+        .recv_until(Duration::from_millis(500), |s| s.rib.len() != 3)
+        .await
+        .unwrap();
+    assert!(!extra && !has(&watcher, "192.0.2.0/25"), "{:?}", watcher.rib);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_graceful_restart_a_lost_session_withdraws_at_once() {
     let (_kumo, addr) = start(206, "").await;

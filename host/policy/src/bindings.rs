@@ -23,3 +23,19 @@ pub mod static_hold {
         },
     });
 }
+
+/// Host bindings of world `batched-policy-module`: only its `batch-import`
+/// export is used from these (the rest is `policy-module`'s). A module
+/// without that export (built before the interface existed) is asked one
+/// `import-routes` call per attribute set instead.
+pub mod batched {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "batched-policy-module",
+        with: {
+            "kumo:policy/types@0.1.0": crate::bindings::kumo::policy::types,
+            "kumo:policy/host@0.1.0": crate::bindings::kumo::policy::host,
+            "kumo:policy/policy@0.1.0": crate::bindings::exports::kumo::policy::policy,
+        },
+    });
+}

@@ -125,6 +125,54 @@ pub(crate) fn clear_export_batch(batch: &mut t::ExportBatch) {
     batch.targets.clear();
 }
 
+/// Empty `batch`, keeping its buffers.
+pub(crate) fn clear_import_batch(batch: &mut t::ImportBatch) {
+    batch.clients.clear();
+    batch.attr_ends.clear();
+    batch.attrs.clear();
+    batch.prefix_ends.clear();
+    clear_prefix_batch(&mut batch.prefixes);
+}
+
+pub(crate) fn empty_import_batch() -> t::ImportBatch {
+    t::ImportBatch {
+        clients: Vec::new(),
+        attr_ends: Vec::new(),
+        attrs: Vec::new(),
+        prefix_ends: Vec::new(),
+        prefixes: empty_prefix_batch(),
+    }
+}
+
+/// Append one import question to `batch`: the prefixes at `positions` of
+/// `prefixes` from `client` with `attrs` (`next_hop` from MP_REACH_NLRI
+/// taking precedence). `None` (and nothing appended) when the attribute set
+/// cannot be encoded.
+pub(crate) fn push_import_question(
+    batch: &mut t::ImportBatch,
+    client: u32,
+    attrs: &PathAttributes,
+    next_hop: Option<IpAddr>,
+    prefixes: &[IpNet],
+    positions: &[u32],
+) -> Option<()> {
+    let start = batch.attrs.len();
+    if encode_attributes(attrs, next_hop, &mut batch.attrs).is_none() {
+        batch.attrs.truncate(start);
+        return None;
+    }
+    batch.clients.push(client);
+    batch.attr_ends.push(offset(batch.attrs.len()));
+    append_prefixes(&mut batch.prefixes, prefixes, positions);
+    batch.prefix_ends.push(offset(batch.prefixes.lengths.len()));
+    Some(())
+}
+
+/// An offset into a batch's column: u32, a batch being far smaller than 4 GiB.
+fn offset(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
 /// Append one question to `batch`: the prefixes at `positions` of
 /// `prefixes` from `source` with `attrs`, for the targets at `members` of
 /// `targets`. Returns the number of targets, or `None` (and appends
@@ -138,8 +186,7 @@ pub(crate) fn push_question(
     members: &[u32],
     targets: &[u32],
 ) -> Option<usize> {
-    // Offsets are u32: a batch is far smaller than 4 GiB.
-    let end = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+    let end = offset;
     let start = batch.attrs.len();
     if encode_attributes(attrs, None, &mut batch.attrs).is_none() {
         batch.attrs.truncate(start);

@@ -64,6 +64,6 @@ pub use route_data::{IrrAnswer, IrrMatch, NoRouteData, RouteData, Rov};
 pub use static_hold::{HoldDecision, LossReason, Marking, SessionLoss, StaticHoldModule};
 pub use worker::{
     CallObserver, ClientCtx, EXPORT_BATCH_MAX, EXPORT_QUESTIONS_MAX, ExportQuestion, ExportResult,
-    ExportResults, ImportResult, ImportVerdicts, Modified, POLICY_ERROR_CODE, POLICY_ERROR_TEXT,
-    PolicyWorker, TargetSet,
+    ExportResults, IMPORT_QUESTIONS_MAX, ImportQuestion, ImportResult, ImportVerdicts, Modified,
+    POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyWorker, TargetSet,
 };

@@ -97,6 +97,10 @@ impl PolicyStats {
 
 static NEXT_MODULE_ID: AtomicU64 = AtomicU64::new(1);
 
+use bindings::batched::exports::kumo::policy::batch_import::{
+    Guest as BatchImport, GuestIndices as BatchImportIndices,
+};
+
 /// One compiled, validated policy component, ready to instantiate.
 ///
 /// Built once (off the hot path) and shared with `Arc` by every worker and
@@ -111,6 +115,9 @@ pub struct PolicyModule {
     limits: Limits,
     config_json: String,
     pub(crate) pre: bindings::PolicyModulePre<StoreState>,
+    /// `batch-import`, when the module exports it (the SDK's modules do;
+    /// one built before the interface existed does not).
+    batch_import: Option<BatchImportIndices>,
     pub(crate) engine: Arc<EngineShared>,
     stats: PolicyStats,
 }
@@ -135,6 +142,7 @@ impl PolicyModule {
         let instance_pre = link(&shared, name, &sha256, wasm, POLICY_WORLD, |linker| {
             bindings::PolicyModule::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |state| state)
         })?;
+        let batch_import = BatchImportIndices::new(&instance_pre).ok();
         let pre = bindings::PolicyModulePre::new(instance_pre).map_err(wrong_world(name, POLICY_WORLD))?;
 
         let module = PolicyModule {
@@ -145,6 +153,7 @@ impl PolicyModule {
             limits,
             config_json: config.to_string(),
             pre,
+            batch_import,
             engine: shared,
             stats: PolicyStats::default(),
         };
@@ -193,6 +202,11 @@ impl PolicyModule {
     /// Process-unique id (workers key their instances by it).
     pub fn id(&self) -> u64 {
         self.id
+    }
+    /// Whether the module answers many attribute sets in one import call
+    /// (`batch-import`); otherwise kumo calls `import-routes` per set.
+    pub fn imports_in_batches(&self) -> bool {
+        self.batch_import.is_some()
     }
     /// The module's name (from the configuration).
     pub fn name(&self) -> &str {
@@ -588,6 +602,7 @@ impl CallCtx<'_> {
 pub(crate) struct Instance {
     store: Store<StoreState>,
     bindings: bindings::PolicyModule,
+    batch_import: Option<BatchImport>,
     /// Which client table generation the guest has.
     pub(crate) clients_generation: Option<u64>,
 }
@@ -596,13 +611,26 @@ impl Instance {
     pub(crate) fn new(module: &PolicyModule) -> Result<Self, InstantiateError> {
         let ctx = module.ctx();
         let mut store = ctx.new_store();
-        let bindings = match module.pre.instantiate(&mut store) {
-            Ok(bindings) => bindings,
+        let instantiated = module
+            .pre
+            .instance_pre()
+            .instantiate(&mut store)
+            .and_then(|instance| {
+                let bindings = bindings::PolicyModule::new(&mut store, &instance)?;
+                let batch_import = match &module.batch_import {
+                    Some(indices) => Some(indices.load(&mut store, &instance)?),
+                    None => None,
+                };
+                Ok((bindings, batch_import))
+            });
+        let (bindings, batch_import) = match instantiated {
+            Ok(both) => both,
             Err(e) => return Err(InstantiateError::Failed(ctx.classify(store.data(), e))),
         };
         let mut instance = Instance {
             store,
             bindings,
+            batch_import,
             clients_generation: None,
         };
         let config = module.config_json.clone();
@@ -637,6 +665,23 @@ impl Instance {
     ) -> Result<R, PolicyFailure> {
         let ctx = module.ctx();
         ctx.try_call_within(ctx.limits.deadline, &mut self.store, &self.bindings, f)
+    }
+
+    /// `import-many` over `batch`, like [`Instance::call_unrecorded`] (its
+    /// questions are asked again one by one if it fails); `None` when the
+    /// module does not export `batch-import`.
+    pub(crate) fn import_many(
+        &mut self,
+        module: &PolicyModule,
+        batch: &bindings::kumo::policy::types::ImportBatch,
+    ) -> Option<Result<Vec<bindings::kumo::policy::types::ImportVerdicts>, PolicyFailure>> {
+        let guest = self.batch_import.as_ref()?;
+        let ctx = module.ctx();
+        Some(
+            ctx.try_call_within(ctx.limits.deadline, &mut self.store, guest, |g, s| {
+                g.call_import_many(s, batch)
+            }),
+        )
     }
 
     /// [`Instance::call`] for a set-up call (see [`SETUP_DEADLINE`]).

@@ -86,6 +86,35 @@ pub struct ImportVerdicts {
 }
 
 impl ImportVerdicts {
+    /// `len` prefixes, none given a result yet.
+    fn pending(len: usize) -> Self {
+        ImportVerdicts {
+            outcomes: Vec::new(),
+            index: vec![PENDING; len],
+            assigned: 0,
+        }
+    }
+
+    /// Every prefix still without a result is rejected as a policy error.
+    /// Every prefix ends in a group or gets a verdict, so this does nothing
+    /// unless that bookkeeping is wrong, when failing closed is the answer.
+    fn reject_pending(&mut self) {
+        if self.assigned == self.index.len() {
+            return;
+        }
+        let pending: Vec<u32> = (0..self.index.len() as u32)
+            .filter(|&i| self.index[i as usize] == PENDING)
+            .collect();
+        self.assign(
+            &pending,
+            ImportResult::Reject {
+                code: POLICY_ERROR_CODE,
+                text: POLICY_ERROR_TEXT.into(),
+                policy: "kumo".into(),
+            },
+        );
+    }
+
     /// Set the result of `members` (prefix positions) to `result`.
     fn assign(&mut self, members: &[u32], result: ImportResult) {
         if members.is_empty() {
@@ -403,10 +432,12 @@ pub struct PolicyWorker {
     batch: t::PrefixBatch,
     /// Reused between export calls (taken out while a call runs).
     export_batch: Option<t::ExportBatch>,
-    /// Per module (by id) that had to call with fewer questions than
-    /// [`EXPORT_QUESTIONS_MAX`]: how many its next export call carries, and
-    /// how many full calls in a row have succeeded with that many.
-    questions_per_call: HashMap<u64, (usize, u32)>,
+    /// Reused between batched import calls (taken out while a call runs).
+    import_batch: Option<t::ImportBatch>,
+    /// Questions per export call, per module.
+    export_sizes: CallSizes,
+    /// Questions per `import-many` call, per module.
+    import_sizes: CallSizes,
     observer: Option<CallObserver>,
 }
 
@@ -441,7 +472,9 @@ impl PolicyWorker {
             clients_generation: 0,
             batch: convert::empty_prefix_batch(),
             export_batch: None,
-            questions_per_call: HashMap::new(),
+            import_batch: None,
+            export_sizes: CallSizes::new(EXPORT_QUESTIONS_MAX),
+            import_sizes: CallSizes::new(IMPORT_QUESTIONS_MAX),
             observer: None,
         }
     }
@@ -476,8 +509,9 @@ impl PolicyWorker {
     /// swap replaced them).
     pub fn prune(&mut self) {
         self.slots.retain(|_, slot| Arc::strong_count(&slot.module) > 1);
-        self.questions_per_call
-            .retain(|id, _| self.slots.contains_key(id));
+        let slots = &self.slots;
+        self.export_sizes.retain(|id| slots.contains_key(id));
+        self.import_sizes.retain(|id| slots.contains_key(id));
     }
 
     /// Number of live instances (for metrics and tests).
@@ -550,183 +584,235 @@ impl PolicyWorker {
         next_hop: Option<IpAddr>,
         prefixes: &[IpNet],
     ) -> ImportVerdicts {
-        let mut out = ImportVerdicts {
-            outcomes: Vec::new(),
-            index: vec![PENDING; prefixes.len()],
-            assigned: 0,
+        let question = ImportQuestion {
+            chain,
+            client,
+            attrs,
+            next_hop,
+            prefixes,
         };
-        let all: Vec<u32> = (0..prefixes.len() as u32).collect();
-        let mut groups = vec![Group {
-            attrs: std::borrow::Cow::Borrowed(attrs),
-            modified: false,
-            preference: None,
-            next_hop: None,
-            members: all,
-        }];
-        for module in chain {
-            let mut next = Vec::with_capacity(groups.len());
-            for group in groups {
-                if group.members.is_empty() {
-                    continue;
-                }
-                self.import_group(module, client, next_hop, prefixes, group, &mut out, &mut next);
-            }
-            groups = next;
-        }
-        for group in groups {
-            let modified = group.modified.then(|| Arc::new(group.attrs.into_owned()));
-            out.assign(
-                &group.members,
-                ImportResult::Accept {
-                    modified,
-                    preference: group.preference,
-                    next_hop: group.next_hop,
-                },
-            );
-        }
-        // Every prefix ends in a group or gets a verdict; this is unreachable.
-        if out.assigned == out.index.len() {
-            return out;
-        }
-        let pending: Vec<u32> = (0..out.index.len() as u32)
-            .filter(|&i| out.index[i as usize] == PENDING)
+        let mut out = self.import_many(std::slice::from_ref(&question));
+        out.pop()
+            .unwrap_or_else(|| ImportVerdicts::pending(prefixes.len()))
+    }
+
+    /// [`PolicyWorker::import`] for many questions at once, one result per
+    /// question, in order, with the same verdicts. At each step of the
+    /// chains, the groups every module has to evaluate go to it together:
+    /// a module that exports `batch-import` answers them in calls of up to
+    /// [`IMPORT_QUESTIONS_MAX`] (a call that fails is asked again one
+    /// `import-routes` call per group, whose outcome counts, so a trap or
+    /// the deadline fails only its own routes); one that does not is asked
+    /// one `import-routes` call per group.
+    pub fn import_many(&mut self, questions: &[ImportQuestion<'_>]) -> Vec<ImportVerdicts> {
+        let mut out: Vec<ImportVerdicts> = questions
+            .iter()
+            .map(|q| ImportVerdicts::pending(q.prefixes.len()))
             .collect();
-        if !pending.is_empty() {
-            out.assign(
-                &pending,
-                ImportResult::Reject {
-                    code: POLICY_ERROR_CODE,
-                    text: POLICY_ERROR_TEXT.into(),
-                    policy: "kumo".into(),
-                },
-            );
+        // The groups still going down their question's chain, by question.
+        let mut groups: Vec<Vec<Group<'_>>> = questions
+            .iter()
+            .map(|q| {
+                vec![Group {
+                    attrs: std::borrow::Cow::Borrowed(q.attrs),
+                    modified: false,
+                    preference: None,
+                    next_hop: None,
+                    members: (0..q.prefixes.len() as u32).collect(),
+                }]
+            })
+            .collect();
+        let depth = questions.iter().map(|q| q.chain.len()).max().unwrap_or(0);
+        for step in 0..depth {
+            // The modules of this step, each with its questions, in order of
+            // first appearance (usually one: every client's chain alike).
+            let mut modules: Vec<(&Arc<PolicyModule>, Vec<usize>)> = Vec::new();
+            for (q, question) in questions.iter().enumerate() {
+                let Some(module) = question.chain.get(step) else {
+                    continue;
+                };
+                match modules.iter_mut().find(|(m, _)| Arc::ptr_eq(m, module)) {
+                    Some((_, asked)) => asked.push(q),
+                    None => modules.push((module, vec![q])),
+                }
+            }
+            for (module, asked) in modules {
+                let asks: Vec<(usize, Group<'_>)> = asked
+                    .iter()
+                    .flat_map(|&q| std::mem::take(&mut groups[q]).into_iter().map(move |g| (q, g)))
+                    .filter(|(_, g)| !g.members.is_empty())
+                    .collect();
+                let answers = self.import_calls(module, questions, &asks);
+                for ((q, group), answer) in asks.into_iter().zip(answers) {
+                    settle_import(module, group, answer, &mut out[q], &mut groups[q]);
+                }
+            }
+        }
+        for (results, groups) in out.iter_mut().zip(groups) {
+            for group in groups {
+                let modified = group.modified.then(|| Arc::new(group.attrs.into_owned()));
+                results.assign(
+                    &group.members,
+                    ImportResult::Accept {
+                        modified,
+                        preference: group.preference,
+                        next_hop: group.next_hop,
+                    },
+                );
+            }
+            results.reject_pending();
         }
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn import_group<'a>(
+    /// `module`'s answers to `asks` (question index, group), one per ask.
+    fn import_calls(
         &mut self,
         module: &Arc<PolicyModule>,
-        client: u32,
-        next_hop: Option<IpAddr>,
-        prefixes: &[IpNet],
-        group: Group<'a>,
-        results: &mut ImportVerdicts,
-        next: &mut Vec<Group<'a>>,
-    ) {
-        let policy: Arc<str> = module.name_arc().clone();
-        let reject_members = |results: &mut ImportVerdicts, members: &[u32], code: u16, text: Arc<str>| {
-            results.assign(
-                members,
-                ImportResult::Reject {
-                    code,
-                    text,
-                    policy: policy.clone(),
-                },
-            );
+        questions: &[ImportQuestion<'_>],
+        asks: &[(usize, Group<'_>)],
+    ) -> Vec<Result<t::ImportVerdicts, PolicyFailure>> {
+        let mut out: Vec<Option<Result<t::ImportVerdicts, PolicyFailure>>> =
+            (0..asks.len()).map(|_| None).collect();
+        let mut known = Vec::with_capacity(asks.len());
+        for (n, (q, group)) in asks.iter().enumerate() {
             module
                 .stats()
-                .rejects
-                .fetch_add(members.len() as u64, Ordering::Relaxed);
-        };
-        module
-            .stats()
-            .routes
-            .fetch_add(group.members.len() as u64, Ordering::Relaxed);
-
-        convert::fill_batch(&mut self.batch, prefixes, &group.members);
-        let outcome = if self.client_ids.contains_key(&client) {
-            // A module later in the chain sees the NEXT_HOP an earlier one set.
-            let wit_attrs = convert::attributes(&group.attrs, group.next_hop.or(next_hop));
-            self.with_instance(module, |instance, module, prefixes| {
-                instance.call(module, |b, s| {
-                    b.kumo_policy_policy()
-                        .call_import_routes(s, client, &wit_attrs, prefixes)
-                })
-            })
-        } else {
-            module.stats().count_failure(FailureKind::InvalidResult);
-            Err(Self::unknown_client(module, client))
-        };
-        let verdicts = match outcome {
-            Ok(v) => v,
-            Err(_) => {
-                return reject_members(
-                    results,
-                    &group.members,
-                    POLICY_ERROR_CODE,
-                    POLICY_ERROR_TEXT.into(),
-                );
+                .routes
+                .fetch_add(group.members.len() as u64, Ordering::Relaxed);
+            let client = questions[*q].client;
+            if self.client_ids.contains_key(&client) {
+                known.push(n);
+            } else {
+                module.stats().count_failure(FailureKind::InvalidResult);
+                out[n] = Some(Err(Self::unknown_client(module, client)));
             }
-        };
-        match verdicts {
-            t::ImportVerdicts::AcceptAll => next.push(group),
-            t::ImportVerdicts::AcceptAllModified(m) => next.push(modified_group(
-                group.attrs,
-                group.preference,
-                Some(group.next_hop),
-                &m,
-                group.members,
-            )),
-            t::ImportVerdicts::RejectAll(r) => reject_members(results, &group.members, r.code, r.text.into()),
-            t::ImportVerdicts::Mixed(mixed) => {
-                if mixed.verdicts.len() != group.members.len()
-                    || mixed
-                        .verdicts
-                        .iter()
-                        .any(|&k| usize::from(k) >= mixed.outcomes.len())
-                {
-                    let failure = invalid_result(
-                        module,
-                        format!(
-                            "import verdicts: {} entries for {} prefixes, {} outcomes",
-                            mixed.verdicts.len(),
-                            group.members.len(),
-                            mixed.outcomes.len()
-                        ),
-                    );
-                    module.stats().count_failure(FailureKind::InvalidResult);
-                    tracing::warn!(policy = %module.name(), error = %failure.message, "policy answered a malformed verdict; its routes are rejected");
-                    return reject_members(
-                        results,
-                        &group.members,
-                        POLICY_ERROR_CODE,
-                        POLICY_ERROR_TEXT.into(),
-                    );
+        }
+        let batches = module.imports_in_batches();
+        let mut rest = &known[..];
+        while !rest.is_empty() {
+            let limit = if batches {
+                self.import_sizes.limit(module.id())
+            } else {
+                1
+            };
+            let (chunk, tail) = rest.split_at(limit.clamp(1, rest.len()));
+            rest = tail;
+            if let [n] = *chunk {
+                let (q, group) = &asks[n];
+                let answer = self.import_one(module, &questions[*q], group);
+                if batches {
+                    self.import_sizes.record(module.id(), 1, answer.as_ref().err());
                 }
-                let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); mixed.outcomes.len()];
-                for (&member, &k) in group.members.iter().zip(&mixed.verdicts) {
-                    if let Some(bucket) = buckets.get_mut(usize::from(k)) {
-                        bucket.push(member);
+                out[n] = Some(answer);
+                continue;
+            }
+            let answers = self.import_call(module, questions, asks, chunk);
+            self.import_sizes
+                .record(module.id(), chunk.len(), answers.as_ref().err());
+            match answers {
+                Ok(answers) => {
+                    for (&n, answer) in chunk.iter().zip(answers) {
+                        out[n] = Some(answer);
                     }
                 }
-                for (outcome, members) in mixed.outcomes.iter().zip(buckets) {
-                    if members.is_empty() {
-                        continue;
-                    }
-                    match outcome {
-                        t::Outcome::Accept => next.push(Group {
-                            attrs: group.attrs.clone(),
-                            modified: group.modified,
-                            preference: group.preference,
-                            next_hop: group.next_hop,
-                            members,
-                        }),
-                        t::Outcome::AcceptModified(m) => next.push(modified_group(
-                            group.attrs.clone(),
-                            group.preference,
-                            Some(group.next_hop),
-                            m,
-                            members,
-                        )),
-                        t::Outcome::Reject(r) => {
-                            reject_members(results, &members, r.code, r.text.as_str().into())
-                        }
+                Err(_) => {
+                    for &n in chunk {
+                        let (q, group) = &asks[n];
+                        out[n] = Some(self.import_one(module, &questions[*q], group));
                     }
                 }
             }
         }
+        out.into_iter()
+            .map(|answer| answer.unwrap_or_else(|| Err(invalid_result(module, "import answer missing"))))
+            .collect()
+    }
+
+    /// One `import-routes` call of `module` for `group` of `question`; a
+    /// failure counts and is logged.
+    fn import_one(
+        &mut self,
+        module: &Arc<PolicyModule>,
+        question: &ImportQuestion<'_>,
+        group: &Group<'_>,
+    ) -> Result<t::ImportVerdicts, PolicyFailure> {
+        convert::fill_batch(&mut self.batch, question.prefixes, &group.members);
+        // A module later in the chain sees the NEXT_HOP an earlier one set.
+        let wit_attrs = convert::attributes(&group.attrs, group.next_hop.or(question.next_hop));
+        let client = question.client;
+        self.with_instance(module, |instance, module, prefixes| {
+            instance.call(module, |b, s| {
+                b.kumo_policy_policy()
+                    .call_import_routes(s, client, &wit_attrs, prefixes)
+            })
+        })
+    }
+
+    /// One `import-many` call of `module` for the asks at `chosen`: per ask
+    /// its answer (an attribute set that cannot be encoded fails alone), or
+    /// the failure of the whole call, which is neither counted nor logged
+    /// (its questions are asked again one by one).
+    fn import_call(
+        &mut self,
+        module: &Arc<PolicyModule>,
+        questions: &[ImportQuestion<'_>],
+        asks: &[(usize, Group<'_>)],
+        chosen: &[usize],
+    ) -> Result<Vec<Result<t::ImportVerdicts, PolicyFailure>>, PolicyFailure> {
+        let mut batch = self
+            .import_batch
+            .take()
+            .unwrap_or_else(convert::empty_import_batch);
+        convert::clear_import_batch(&mut batch);
+        let sent: Vec<bool> = chosen
+            .iter()
+            .map(|&n| {
+                let (q, group) = &asks[n];
+                let question = &questions[*q];
+                convert::push_import_question(
+                    &mut batch,
+                    question.client,
+                    &group.attrs,
+                    group.next_hop.or(question.next_hop),
+                    question.prefixes,
+                    &group.members,
+                )
+                .is_some()
+            })
+            .collect();
+        let count = batch.clients.len();
+        let answers = self.with_instance(module, |instance, module, _| {
+            instance
+                .import_many(module, &batch)
+                .unwrap_or_else(|| Err(invalid_result(module, "module has no batch-import")))
+        });
+        self.import_batch = Some(batch);
+        let answers = answers?;
+        if answers.len() != count {
+            let message = format!(
+                "import answer: {} verdicts for {} questions",
+                answers.len(),
+                count
+            );
+            return Err(invalid_result(module, message));
+        }
+        let mut answers = answers.into_iter();
+        Ok(sent
+            .into_iter()
+            .map(|sent| match sent {
+                true => answers
+                    .next()
+                    .ok_or_else(|| invalid_result(module, "import answer missing")),
+                false => {
+                    module.stats().count_failure(FailureKind::InvalidResult);
+                    Err(invalid_result(
+                        module,
+                        "attribute set too large to hand to a policy",
+                    ))
+                }
+            })
+            .collect())
     }
 
     /// Export: the route for `prefix` from client `source`, evaluated once for
@@ -924,33 +1010,19 @@ impl PolicyWorker {
         }
         let mut rest = &known[..];
         while !rest.is_empty() {
-            let (limit, streak) = self
-                .questions_per_call
-                .get(&module.id())
-                .copied()
-                .unwrap_or((EXPORT_QUESTIONS_MAX, 0));
+            let limit = self.export_sizes.limit(module.id());
             let (chunk, tail) = rest.split_at(limit.clamp(1, rest.len()));
             rest = tail;
-            match self.export_call(module, asks, chunk) {
+            let answers = self.export_call(module, asks, chunk);
+            self.export_sizes
+                .record(module.id(), chunk.len(), answers.as_ref().err());
+            match answers {
                 Ok(answers) => {
-                    if chunk.len() == limit && limit < EXPORT_QUESTIONS_MAX {
-                        // Try more questions again after a run of full calls.
-                        let grown = if streak + 1 >= GROW_AFTER {
-                            ((limit * 2).min(EXPORT_QUESTIONS_MAX), 0)
-                        } else {
-                            (limit, streak + 1)
-                        };
-                        self.questions_per_call.insert(module.id(), grown);
-                    }
                     for (&n, answer) in chunk.iter().zip(answers) {
                         out[n] = Some(answer);
                     }
                 }
-                Err(failure) => {
-                    if failure.kind == FailureKind::Deadline && chunk.len() > 1 {
-                        self.questions_per_call
-                            .insert(module.id(), ((chunk.len() / 4).max(1), 0));
-                    }
+                Err(_) => {
                     for &n in chunk {
                         let answer = self
                             .export_call(module, asks, &[n])
@@ -1059,9 +1131,85 @@ impl PolicyWorker {
 /// question stays cheap.
 pub const EXPORT_QUESTIONS_MAX: usize = 128;
 
+/// Most questions (attribute sets) in one `import-many` call: a burst of
+/// UPDATEs is a few hundred sets; a failed call retried set by set stays
+/// cheap.
+pub const IMPORT_QUESTIONS_MAX: usize = 128;
+
 /// Successful full calls in a row after which a module that had to carry
-/// fewer questions per export call tries twice as many.
+/// fewer questions per call tries twice as many.
 const GROW_AFTER: u32 = 16;
+
+/// How many questions each module's next batched call carries: at most
+/// `max`. After a call of several questions failed on the deadline (a
+/// module slow enough that many questions do not fit in one call's time),
+/// a quarter of that call's; a run of [`GROW_AFTER`] full calls doubles it
+/// back.
+#[derive(Debug)]
+struct CallSizes {
+    max: usize,
+    /// Per module (by id) that had to carry fewer than `max`: how many, and
+    /// how many full calls in a row have succeeded with that many.
+    reduced: HashMap<u64, (usize, u32)>,
+}
+
+impl CallSizes {
+    fn new(max: usize) -> Self {
+        CallSizes {
+            max,
+            reduced: HashMap::new(),
+        }
+    }
+
+    fn limit(&self, module: u64) -> usize {
+        self.reduced.get(&module).map_or(self.max, |&(limit, _)| limit)
+    }
+
+    /// After a call of `sent` questions that failed with `failure`, if it did.
+    fn record(&mut self, module: u64, sent: usize, failure: Option<&PolicyFailure>) {
+        match failure {
+            Some(failure) => {
+                if failure.kind == FailureKind::Deadline && sent > 1 {
+                    self.reduced.insert(module, ((sent / 4).max(1), 0));
+                }
+            }
+            None => {
+                let Some(&(limit, streak)) = self.reduced.get(&module) else {
+                    return;
+                };
+                if sent == limit {
+                    // Try more questions again after a run of full calls.
+                    if streak + 1 >= GROW_AFTER {
+                        let grown = (limit * 2).min(self.max);
+                        if grown == self.max {
+                            self.reduced.remove(&module);
+                        } else {
+                            self.reduced.insert(module, (grown, 0));
+                        }
+                    } else {
+                        self.reduced.insert(module, (limit, streak + 1));
+                    }
+                }
+            }
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&u64) -> bool) {
+        self.reduced.retain(|id, _| keep(id));
+    }
+}
+
+/// One import question: the prefixes `prefixes`, all announced by client
+/// `client` with `attrs` (and `next_hop`, from MP_REACH_NLRI, if any), to run
+/// through `chain`.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportQuestion<'a> {
+    pub chain: &'a [Arc<PolicyModule>],
+    pub client: u32,
+    pub attrs: &'a PathAttributes,
+    pub next_hop: Option<IpAddr>,
+    pub prefixes: &'a [IpNet],
+}
 
 /// One export question: the routes for `prefixes` from client `source`, all
 /// with the attribute set `attrs`, towards the candidate `targets` (client
@@ -1116,6 +1264,112 @@ fn invalid_result(module: &PolicyModule, message: impl Into<String>) -> PolicyFa
         module: module.name().to_owned(),
         kind: FailureKind::InvalidResult,
         message: message.into(),
+    }
+}
+
+/// Apply `module`'s `answer` for `group`: rejected members get their
+/// results in `results`, accepted ones go on (in `next`) to the chain's next
+/// module, grouped by their attributes. A failure or a malformed answer
+/// rejects the whole group with [`POLICY_ERROR_CODE`].
+fn settle_import<'a>(
+    module: &Arc<PolicyModule>,
+    group: Group<'a>,
+    answer: Result<t::ImportVerdicts, PolicyFailure>,
+    results: &mut ImportVerdicts,
+    next: &mut Vec<Group<'a>>,
+) {
+    let policy: Arc<str> = module.name_arc().clone();
+    let reject_members = |results: &mut ImportVerdicts, members: &[u32], code: u16, text: Arc<str>| {
+        results.assign(
+            members,
+            ImportResult::Reject {
+                code,
+                text,
+                policy: policy.clone(),
+            },
+        );
+        module
+            .stats()
+            .rejects
+            .fetch_add(members.len() as u64, Ordering::Relaxed);
+    };
+    let verdicts = match answer {
+        Ok(v) => v,
+        Err(_) => {
+            return reject_members(
+                results,
+                &group.members,
+                POLICY_ERROR_CODE,
+                POLICY_ERROR_TEXT.into(),
+            );
+        }
+    };
+    match verdicts {
+        t::ImportVerdicts::AcceptAll => next.push(group),
+        t::ImportVerdicts::AcceptAllModified(m) => next.push(modified_group(
+            group.attrs,
+            group.preference,
+            Some(group.next_hop),
+            &m,
+            group.members,
+        )),
+        t::ImportVerdicts::RejectAll(r) => reject_members(results, &group.members, r.code, r.text.into()),
+        t::ImportVerdicts::Mixed(mixed) => {
+            if mixed.verdicts.len() != group.members.len()
+                || mixed
+                    .verdicts
+                    .iter()
+                    .any(|&k| usize::from(k) >= mixed.outcomes.len())
+            {
+                let failure = invalid_result(
+                    module,
+                    format!(
+                        "import verdicts: {} entries for {} prefixes, {} outcomes",
+                        mixed.verdicts.len(),
+                        group.members.len(),
+                        mixed.outcomes.len()
+                    ),
+                );
+                module.stats().count_failure(FailureKind::InvalidResult);
+                tracing::warn!(policy = %module.name(), error = %failure.message, "policy answered a malformed verdict; its routes are rejected");
+                return reject_members(
+                    results,
+                    &group.members,
+                    POLICY_ERROR_CODE,
+                    POLICY_ERROR_TEXT.into(),
+                );
+            }
+            let mut buckets: Vec<Vec<u32>> = vec![Vec::new(); mixed.outcomes.len()];
+            for (&member, &k) in group.members.iter().zip(&mixed.verdicts) {
+                if let Some(bucket) = buckets.get_mut(usize::from(k)) {
+                    bucket.push(member);
+                }
+            }
+            for (outcome, members) in mixed.outcomes.iter().zip(buckets) {
+                if members.is_empty() {
+                    continue;
+                }
+                match outcome {
+                    t::Outcome::Accept => next.push(Group {
+                        attrs: group.attrs.clone(),
+                        modified: group.modified,
+                        preference: group.preference,
+                        next_hop: group.next_hop,
+                        members,
+                    }),
+                    t::Outcome::AcceptModified(m) => next.push(modified_group(
+                        group.attrs.clone(),
+                        group.preference,
+                        Some(group.next_hop),
+                        m,
+                        members,
+                    )),
+                    t::Outcome::Reject(r) => {
+                        reject_members(results, &members, r.code, r.text.as_str().into())
+                    }
+                }
+            }
+        }
     }
 }
 

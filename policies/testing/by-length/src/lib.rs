@@ -5,7 +5,12 @@
 //! Export: prefixes longer than /24 (IPv4) or /48 (IPv6) go to no one;
 //! exactly /24 or /48 go to every target, with the path prepended twice
 //! towards targets of odd ASN; anything shorter goes everywhere unchanged.
-//! Import accepts everything.
+//!
+//! Import (for the tests of batched import; `single-import` answers the
+//! same through one call per attribute set): a MED of 666 rejects every
+//! prefix of the set (code 77); a prefix longer than the edge is rejected
+//! (code 9); exactly at the edge it is accepted with community 65000:edge
+//! and preference 200; anything shorter is accepted unchanged.
 
 use kumo_sdk::prelude::*;
 
@@ -16,6 +21,30 @@ pub struct ByLength;
 impl Policy for ByLength {
     fn new(_config: &Config) -> Result<Self, String> {
         Ok(ByLength)
+    }
+
+    fn import(
+        &self,
+        _client: &Client,
+        attrs: &Attributes,
+        prefixes: &[IpNet],
+        verdicts: &mut ImportVerdicts,
+    ) {
+        if attrs.med == Some(666) {
+            return verdicts.reject_all(77, "med 666");
+        }
+        for (i, prefix) in prefixes.iter().enumerate() {
+            let edge = match prefix {
+                IpNet::V4(_) => 24,
+                IpNet::V6(_) => 48,
+            };
+            if prefix.prefix_len() > edge {
+                verdicts.reject(i, 9, "too long");
+            } else if prefix.prefix_len() == edge {
+                let tag = Modification::new().add_community(Community((65000 << 16) | u32::from(edge)));
+                verdicts.modify(i, &tag.preference(200));
+            }
+        }
     }
 
     fn export(

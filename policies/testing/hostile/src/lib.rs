@@ -7,10 +7,11 @@
 //! - `wrong-length`: returns one verdict index too few;
 //! - `bad-index`: returns a verdict index past the outcome table (import and export);
 //! - `bad-bitmap`: returns an export bitmap of the wrong size;
-//! - `wrong-count`: leaves its victims' questions out of an export answer;
-//! - `loop-above`: never returns from an export call of more than
-//!   `max_questions` questions (default 8), whoever they are from: a module
-//!   too slow for many questions in one call's time;
+//! - `wrong-count`: leaves its victims' questions out of an export or a
+//!   batched import (`import-many`) answer;
+//! - `loop-above`: never returns from an export or `import-many` call of
+//!   more than `max_questions` questions (default 8), whoever they are
+//!   from: a module too slow for many questions in one call's time;
 //! - `init-error`: refuses its configuration; `self-test-error`: fails its self-test;
 //! - `init-loop`: never returns from `init`;
 //! - `grow`: keeps state across calls, each call leaking `grow_kib` KiB
@@ -28,6 +29,7 @@
 mod guest {
     use std::cell::RefCell;
 
+    use kumo_sdk::guest::bindings::exports::kumo::policy::batch_import::Guest as BatchGuest;
     use kumo_sdk::guest::bindings::exports::kumo::policy::policy::Guest;
     use kumo_sdk::guest::bindings::kumo::policy::types as t;
 
@@ -88,7 +90,63 @@ mod guest {
         }
     }
 
+    /// The import answer for `count` prefixes from `client`, one call or one
+    /// question of a batch alike.
+    fn import_verdicts(client: u32, count: usize) -> t::ImportVerdicts {
+        match misbehave_for(client).as_deref() {
+            Some("loop") => spin(),
+            Some("memory") => eat_memory(),
+            Some("panic") => panic!("hostile: panicking on purpose"),
+            Some("grow") => {
+                leak();
+                t::ImportVerdicts::AcceptAll
+            }
+            Some(os @ ("sockets" | "files")) => {
+                use_the_os(os);
+                t::ImportVerdicts::AcceptAll
+            }
+            Some("wrong-length") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
+                verdicts: vec![0; count.saturating_sub(1)],
+                outcomes: vec![t::Outcome::Accept],
+            }),
+            Some("bad-index") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
+                verdicts: vec![7; count],
+                outcomes: vec![t::Outcome::Accept],
+            }),
+            _ => t::ImportVerdicts::AcceptAll,
+        }
+    }
+
+    /// `loop-above`: spin in a batch of more than `max_questions` questions.
+    fn spin_above(questions: usize) {
+        let too_many = SETTINGS.with(|s| {
+            let s = s.borrow();
+            s.mode == "loop-above" && questions > s.max_questions
+        });
+        if too_many {
+            spin();
+        }
+    }
+
     struct Hostile;
+
+    impl BatchGuest for Hostile {
+        fn import_many(batch: t::ImportBatch) -> Vec<t::ImportVerdicts> {
+            spin_above(batch.clients.len());
+            let mut answers = Vec::with_capacity(batch.clients.len());
+            let mut start = 0;
+            for (&client, &end) in batch.clients.iter().zip(&batch.prefix_ends) {
+                let count = (end as usize).saturating_sub(start);
+                start = end as usize;
+                // No answer at all for this question: the batch has one too few.
+                if misbehave_for(client).as_deref() == Some("wrong-count") {
+                    continue;
+                }
+                answers.push(import_verdicts(client, count));
+            }
+            answers
+        }
+    }
 
     impl Guest for Hostile {
         fn init(config: String) -> Result<(), String> {
@@ -118,28 +176,7 @@ mod guest {
         fn set_clients(_clients: Vec<t::Client>) {}
 
         fn import_routes(client: u32, _attrs: t::Attributes, prefixes: t::PrefixBatch) -> t::ImportVerdicts {
-            match misbehave_for(client).as_deref() {
-                Some("loop") => spin(),
-                Some("memory") => eat_memory(),
-                Some("panic") => panic!("hostile: panicking on purpose"),
-                Some("grow") => {
-                    leak();
-                    t::ImportVerdicts::AcceptAll
-                }
-                Some(os @ ("sockets" | "files")) => {
-                    use_the_os(os);
-                    t::ImportVerdicts::AcceptAll
-                }
-                Some("wrong-length") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
-                    verdicts: vec![0; prefixes.lengths.len().saturating_sub(1)],
-                    outcomes: vec![t::Outcome::Accept],
-                }),
-                Some("bad-index") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
-                    verdicts: vec![7; prefixes.lengths.len()],
-                    outcomes: vec![t::Outcome::Accept],
-                }),
-                _ => t::ImportVerdicts::AcceptAll,
-            }
+            import_verdicts(client, prefixes.lengths.len())
         }
 
         fn export_routes(batch: t::ExportBatch) -> Vec<t::ExportVerdicts> {
@@ -154,13 +191,7 @@ mod guest {
                 let start = if i == 0 { 0 } else { ends[i - 1] };
                 (ends[i] - start) as usize
             };
-            let too_many = SETTINGS.with(|s| {
-                let s = s.borrow();
-                s.mode == "loop-above" && batch.sources.len() > s.max_questions
-            });
-            if too_many {
-                spin();
-            }
+            spin_above(batch.sources.len());
             let mut answers = Vec::with_capacity(batch.sources.len());
             for (i, &source) in batch.sources.iter().enumerate() {
                 let answer = match misbehave_for(source).as_deref() {

@@ -1,0 +1,309 @@
+//! Batched import (`batch-import`): many attribute sets in one call, with
+//! the verdicts one `import-routes` call per set gives; a module without
+//! the interface asked set by set; a failing set failing alone.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use ipnet::IpNet;
+use kumo_policy::*;
+use kumo_wire::PathAttributes;
+
+/// policies/testing/by-length (SDK: exports `batch-import`).
+const BY_LENGTH: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/by_length.wasm"));
+/// policies/testing/single-import (world `policy-module` only, same import rule).
+const SINGLE_IMPORT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/single_import.wasm"));
+
+fn by_length() -> Arc<PolicyModule> {
+    load("by-length", BY_LENGTH, serde_json::json!({}))
+}
+
+fn single_import() -> Arc<PolicyModule> {
+    load("single-import", SINGLE_IMPORT, serde_json::json!({}))
+}
+
+fn worker() -> PolicyWorker {
+    let mut worker = engine().worker();
+    worker.set_clients(&clients());
+    worker
+}
+
+fn with_med(med: u32, path: &[u32]) -> PathAttributes {
+    PathAttributes {
+        med: Some(med),
+        ..attrs(path, "192.0.2.1")
+    }
+}
+
+/// Sets of every kind the rule tells apart: all accepted, all rejected by
+/// MED, mixed lengths in both families (too long, at the edge: tagged,
+/// shorter), from three clients.
+fn sets() -> (Vec<(u32, PathAttributes)>, Vec<Vec<IpNet>>) {
+    let sets = vec![
+        (1, with_med(10, &[3333])),
+        (2, with_med(666, &[6939])),
+        (3, with_med(20, &[13335, 174])),
+        (1, with_med(30, &[3333, 1299])),
+        (2, with_med(40, &[6939, 3356])),
+    ];
+    let lists = vec![
+        prefixes(&["10.0.0.0/16", "10.1.0.0/20"]),
+        prefixes(&["192.0.2.0/24"]),
+        prefixes(&[
+            "198.51.100.0/24",
+            "198.51.100.0/25",
+            "10.2.0.0/16",
+            "2001:db8::/48",
+            "2001:db8::/64",
+        ]),
+        prefixes(&["2001:db8:1::/32"]),
+        prefixes(&["203.0.113.0/26", "203.0.113.64/26"]),
+    ];
+    (sets, lists)
+}
+
+fn questions<'a>(
+    chain: &'a [Arc<PolicyModule>],
+    sets: &'a [(u32, PathAttributes)],
+    lists: &'a [Vec<IpNet>],
+) -> Vec<ImportQuestion<'a>> {
+    sets.iter()
+        .zip(lists)
+        .map(|((client, attrs), prefixes)| ImportQuestion {
+            chain,
+            client: *client,
+            attrs,
+            next_hop: None,
+            prefixes,
+        })
+        .collect()
+}
+
+/// What `import` (one question per call) answers for each question.
+fn one_by_one(worker: &mut PolicyWorker, questions: &[ImportQuestion<'_>]) -> Vec<Vec<ImportResult>> {
+    questions
+        .iter()
+        .map(|q| {
+            worker
+                .import(q.chain, q.client, q.attrs, q.next_hop, q.prefixes)
+                .to_vec()
+        })
+        .collect()
+}
+
+fn all(results: &[ImportVerdicts]) -> Vec<Vec<ImportResult>> {
+    results.iter().map(|r| r.to_vec()).collect()
+}
+
+fn calls(module: &PolicyModule) -> u64 {
+    module.stats().snapshot().calls
+}
+
+#[test]
+fn one_call_answers_every_set_as_a_call_of_its_own_would() {
+    let module = by_length();
+    assert!(module.imports_in_batches());
+    let chain = [module.clone()];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let mut worker = worker();
+    let before = calls(&module);
+    let batched = all(&worker.import_many(&questions));
+    assert_eq!(calls(&module) - before, 1, "one call for five sets");
+    let alone = one_by_one(&mut worker, &questions);
+    assert_eq!(batched, alone);
+
+    // The rule itself, so that equal answers are not equally wrong.
+    assert!(batched[0].iter().all(ImportResult::is_accept));
+    assert!(
+        batched[1]
+            .iter()
+            .all(|r| matches!(r, ImportResult::Reject { code: 77, .. }))
+    );
+    let mixed = &batched[2];
+    assert!(
+        matches!(&mixed[0], ImportResult::Accept { modified: Some(a), preference: Some(200), .. }
+        if a.communities.contains(&((65000 << 16) | 24)))
+    );
+    assert!(matches!(&mixed[1], ImportResult::Reject { code: 9, .. }));
+    assert!(matches!(
+        &mixed[2],
+        ImportResult::Accept {
+            modified: None,
+            preference: None,
+            ..
+        }
+    ));
+    assert!(matches!(&mixed[3], ImportResult::Accept { modified: Some(a), .. }
+        if a.communities.contains(&((65000 << 16) | 48))));
+    assert!(matches!(&mixed[4], ImportResult::Reject { code: 9, .. }));
+    assert!(
+        batched[4]
+            .iter()
+            .all(|r| matches!(r, ImportResult::Reject { code: 9, .. }))
+    );
+}
+
+#[test]
+fn a_module_without_batch_import_is_asked_set_by_set_with_the_same_verdicts() {
+    let legacy = single_import();
+    assert!(!legacy.imports_in_batches());
+    let batched_module = by_length();
+    let (sets, lists) = sets();
+    let mut worker = worker();
+
+    let chain = [legacy.clone()];
+    let before = calls(&legacy);
+    let legacy_results = all(&worker.import_many(&questions(&chain, &sets, &lists)));
+    assert_eq!(
+        calls(&legacy) - before,
+        sets.len() as u64,
+        "one import-routes call per set"
+    );
+
+    let chain = [batched_module];
+    let sdk_results = all(&worker.import_many(&questions(&chain, &sets, &lists)));
+    // Same rule, written twice (WIT by hand, and the SDK): same verdicts,
+    // up to the rejecting module's name.
+    let unnamed = |results: Vec<Vec<ImportResult>>| -> Vec<Vec<ImportResult>> {
+        results
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| match v {
+                        ImportResult::Reject { code, text, .. } => ImportResult::Reject {
+                            code,
+                            text,
+                            policy: "".into(),
+                        },
+                        accept => accept,
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(unnamed(legacy_results), unnamed(sdk_results));
+}
+
+#[test]
+fn a_chain_of_batched_and_unbatched_modules_sees_earlier_modifications() {
+    // by-length tags /24s; accept-all passes; single-import tags them again
+    // (the same community, not added twice) and rejects nothing new.
+    let chain = [by_length(), accept_all(), single_import(), by_length()];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let mut worker = worker();
+    let batched = all(&worker.import_many(&questions));
+    let alone = one_by_one(&mut worker, &questions);
+    assert_eq!(batched, alone);
+    assert!(batched[2][0].is_accept());
+}
+
+#[test]
+fn a_set_that_traps_fails_alone() {
+    let hostile = load(
+        "hostile",
+        HOSTILE,
+        serde_json::json!({"mode": "panic", "victims": [3]}),
+    );
+    let chain = [hostile.clone()];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let mut worker = worker();
+    let out = worker.import_many(&questions);
+    for (q, results) in out.iter().enumerate() {
+        for r in results.iter() {
+            if questions[q].client == 3 {
+                assert!(is_policy_error(r, "hostile"), "set {q}: {r:?}");
+            } else {
+                assert!(r.is_accept(), "set {q}: {r:?}");
+            }
+        }
+    }
+    // The failed batch is not counted; the victim's own call is, once.
+    assert_eq!(hostile.stats().snapshot().traps, 1);
+}
+
+#[test]
+fn a_batch_missing_answers_is_asked_again_set_by_set() {
+    let hostile = load(
+        "hostile",
+        HOSTILE,
+        serde_json::json!({"mode": "wrong-count", "victims": [2]}),
+    );
+    let chain = [hostile.clone()];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let mut worker = worker();
+    let before = calls(&hostile);
+    let out = worker.import_many(&questions);
+    // One batch (short of answers), then one call per set, which answer.
+    assert_eq!(calls(&hostile) - before, 1 + sets.len() as u64);
+    assert!(out.iter().all(|r| r.iter().all(ImportResult::is_accept)));
+    assert_eq!(hostile.stats().snapshot().invalid_results, 0);
+}
+
+#[test]
+fn a_module_too_slow_for_many_sets_gets_fewer_per_call() {
+    let slow = Arc::new(
+        PolicyModule::load(
+            engine(),
+            "hostile-loop-above",
+            HOSTILE,
+            Limits {
+                deadline: Duration::from_millis(20),
+                ..Limits::default()
+            },
+            serde_json::json!({"mode": "loop-above", "max_questions": 8}),
+        )
+        .unwrap(),
+    );
+    let chain = [slow.clone()];
+    let p = prefixes(&["8.8.8.0/24"]);
+    let sets: Vec<_> = (0..40).map(|i| attrs(&[6939, 1000 + i], "192.0.2.2")).collect();
+    let questions: Vec<ImportQuestion<'_>> = sets
+        .iter()
+        .map(|a| ImportQuestion {
+            chain: &chain,
+            client: 2,
+            attrs: a,
+            next_hop: None,
+            prefixes: &p,
+        })
+        .collect();
+    let mut worker = worker();
+    let mut calls = Vec::new();
+    for round in 0..3 {
+        let before = slow.stats().snapshot().calls;
+        let out = worker.import_many(&questions);
+        calls.push(slow.stats().snapshot().calls - before);
+        assert!(
+            out.iter().all(|r| r.iter().all(ImportResult::is_accept)),
+            "round {round}"
+        );
+    }
+    assert_eq!(slow.stats().snapshot().deadline_hits, 0);
+    // Round 1: one call of 40 (too many), then 40 alone.
+    assert_eq!(calls[0], 41);
+    assert!(
+        calls[1] < calls[0] && calls[2] < calls[1],
+        "calls per round: {calls:?}"
+    );
+}
+
+#[test]
+fn an_unknown_client_fails_only_its_own_set() {
+    let module = by_length();
+    let chain = [module.clone()];
+    let (mut sets, lists) = sets();
+    sets[0].0 = 99;
+    let mut worker = worker();
+    let out = worker.import_many(&questions(&chain, &sets, &lists));
+    assert!(out[0].iter().all(|r| is_policy_error(r, "by-length")));
+    assert!(out[3].iter().all(ImportResult::is_accept));
+}
