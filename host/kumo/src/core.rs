@@ -4,6 +4,10 @@
 //! import stage, updates the Adj-RIB-In and per-client best paths, and pushes
 //! the resulting changes into each client's [`OutQueue`]. It never touches a
 //! socket and never waits for a client, so one slow client cannot stall it.
+//! UPDATEs are applied in bursts (up to `BURST_UPDATES`, from any
+//! sessions): the import and export policies are asked about all of a
+//! burst's attribute sets in one call each, then the UPDATEs are applied in
+//! order (`Core::apply_burst`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -1437,8 +1441,9 @@ struct Taken {
 type Announcements = SmallVec<[(Attrs, Vec<Nlri>); 2]>;
 
 /// Export decisions asked in advance for the accepted prefixes of a burst,
-/// by (source, prefix, attribute set).
-type ExportDecisions = FastMap<(PeerId, IpNet, usize), ExportDecision>;
+/// by (source, prefix, attribute set's address), with the set itself: held,
+/// so that no other set can take its address while the burst is applied.
+type ExportDecisions = FastMap<(PeerId, IpNet, usize), (Attrs, ExportDecision)>;
 
 /// The export decisions for every accepted prefix of `asks` (with their
 /// import `verdicts`): one question per accepted attribute set.
@@ -1475,7 +1480,7 @@ fn ask_export(
     for (source, attrs, prefixes) in &sets {
         let key = attrs.addr();
         for (prefix, decision) in prefixes.iter().zip(answers.by_ref()) {
-            decisions.insert((source.id, *prefix, key), decision);
+            decisions.insert((source.id, *prefix, key), ((*attrs).clone(), decision));
         }
     }
     decisions
@@ -1483,8 +1488,6 @@ fn ask_export(
 
 /// The RIB's export policy while a burst's UPDATEs are applied: the
 /// decisions asked in advance; anything not asked for goes to the pipeline.
-/// (The attribute sets' addresses stay theirs for the burst: the interner
-/// holds every set until its next sweep, between bursts.)
 struct Decided<'a> {
     decisions: &'a ExportDecisions,
     pipeline: &'a Pipeline,
@@ -1493,7 +1496,7 @@ struct Decided<'a> {
 impl ExportPolicy for Decided<'_> {
     fn targets(&self, source: &PeerInfo, prefix: &IpNet, attrs: &Attrs) -> ExportDecision {
         match self.decisions.get(&(source.id, *prefix, attrs.addr())) {
-            Some(decision) => decision.clone(),
+            Some((_, decision)) => decision.clone(),
             None => self.pipeline.targets(source, prefix, attrs),
         }
     }

@@ -16,7 +16,7 @@
 //! content itself (a hash of the NLRI), so the same run of changes is cut the
 //! same way for every client even when one client's list lacks a few routes
 //! (its own); equal segments are stored once for the whole process
-//! ([`SegmentCache`]). Either way the memory of a backlog is shared.
+//! (`SegmentCache`). Either way the memory of a backlog is shared.
 //!
 //! **Coalescing** bounds what a stuck client costs: once its socket has had
 //! no room for [`STALL`] while changes wait, its queue turns into a map with
@@ -49,7 +49,7 @@ const BOUNDARY_MASK: u64 = 31;
 const SEGMENT_MAX: usize = 128;
 
 /// Route changes shared by the client queues that hold a part of them, cut
-/// into pieces of at most [`SEGMENT_MAX`] routes with each NLRI at most once
+/// into pieces of at most `SEGMENT_MAX` routes with each NLRI at most once
 /// per piece (so the encoder may reorder within a piece). A queue holds a
 /// [`Share`]: the segment and the pieces its client is sent.
 #[derive(Debug)]
@@ -697,7 +697,7 @@ impl OutQueue {
         pending.segment_routes == 0 && pending.routes.is_empty() && pending.end_of_rib.is_empty()
     }
 
-    /// Take what is queued (about [`TAKE_MAX`] routes of shared segments:
+    /// Take what is queued (about `TAKE_MAX` routes of shared segments:
     /// a bigger share is split at a piece),
     /// waiting until there is something.
     pub async fn next_batch(&self) -> Batch {

@@ -316,10 +316,22 @@ async fn updates_arriving_together_are_applied_in_order() {
     assert!(watcher.recv_until(WAIT, |s| s.rib.len() == 2).await.unwrap());
     drop(b);
 
-    // Back after a restart, everything in one write: the first held route
-    // again, a route announced and withdrawn, one announced twice (the
-    // second wins), End-of-RIB (the second held route goes), then one more.
-    let mut b = Speaker::connect(&gr, addr).await.unwrap();
+    // Back after a restart (once kumo has seen the old session go: until
+    // then a new one is refused as a collision), everything in one write:
+    // the first held route again, a route announced and withdrawn, one
+    // announced twice (the second wins), End-of-RIB (the second held route
+    // goes), then one more.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut b = loop {
+        match Speaker::connect(&gr, addr).await {
+            Ok(b) => break b,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(%e, "reconnect refused, trying again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("reconnect: {e}"),
+        }
+    };
     b.cork();
     b.announce(&with_med(2), None, &held[..1]).await.unwrap();
     b.announce(&with_med(3), None, &[net("192.0.2.0/25")])

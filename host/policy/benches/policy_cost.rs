@@ -16,6 +16,13 @@
 //! - `native+convert`: the same, plus converting the wire attributes and
 //!   prefixes to SDK values per call, as a native policy inside the daemon
 //!   would have to.
+//!
+//! Group `policy_cost_sets`, a burst of UPDATEs as the core imports it: 64
+//! distinct attribute sets of 3 prefixes each (P1's shape), per route:
+//! - `wasm-import-many`: `PolicyWorker::import_many`, one `import-many` call;
+//! - `wasm-set-by-set`: `PolicyWorker::import` once per set (one
+//!   `import-routes` call each, as before batched import);
+//! - `native`: `RsImport::import` once per set on SDK values built beforehand.
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -169,6 +176,61 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    // A burst: 64 distinct sets (the second AS varies) of 3 prefixes.
+    const SETS: usize = 64;
+    let burst: Vec<(PathAttributes, Vec<IpNet>)> = (0..SETS)
+        .map(|k| {
+            let mut a = wire_attrs();
+            a.as_path = Some(AsPath::from(vec![AsPathSegment::Sequence(vec![
+                3333,
+                1299,
+                2000 + k as u32,
+            ])]));
+            (a, all[3 * k..3 * k + 3].to_vec())
+        })
+        .collect();
+    let questions: Vec<ImportQuestion<'_>> = burst
+        .iter()
+        .map(|(attrs, prefixes)| ImportQuestion {
+            chain: &chain,
+            client: 1,
+            attrs,
+            next_hop: None,
+            prefixes,
+        })
+        .collect();
+    let sdk_burst: Vec<(Attributes, &[IpNet])> =
+        burst.iter().map(|(a, p)| (sdk_attrs(a, None), &p[..])).collect();
+    let batched = worker.import_many(&questions);
+    assert!(batched.iter().all(|v| v.iter().all(ImportResult::is_accept)));
+    let mut group = c.benchmark_group("policy_cost_sets");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+        .throughput(Throughput::Elements(3 * SETS as u64));
+    let id = format!("{SETS}x3");
+    group.bench_function(BenchmarkId::new("wasm-import-many", &id), |b| {
+        b.iter(|| black_box(worker.import_many(black_box(&questions))))
+    });
+    group.bench_function(BenchmarkId::new("wasm-set-by-set", &id), |b| {
+        b.iter(|| {
+            for q in &questions {
+                black_box(worker.import(q.chain, q.client, black_box(q.attrs), None, black_box(q.prefixes)));
+            }
+        })
+    });
+    group.bench_function(BenchmarkId::new("native", &id), |b| {
+        b.iter(|| {
+            for (sdk, prefixes) in &sdk_burst {
+                let mut v = ImportVerdicts::new(prefixes.len());
+                native.import(&client, black_box(sdk), black_box(prefixes), &mut v);
+                black_box(v);
+            }
+        })
+    });
     group.finish();
 }
 

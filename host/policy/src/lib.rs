@@ -13,7 +13,9 @@
 //!   (`InstancePre`), its [`Limits`] and [`PolicyStats`]; per-instance store
 //!   state (memory cap, guest log).
 //! - [`worker`]: [`PolicyWorker`] — one store and instance per module for one
-//!   thread; import and export chains; [`ImportResult`], [`ExportResult`].
+//!   thread; import and export chains, many questions per call
+//!   ([`PolicyWorker::import_many`], [`PolicyWorker::export_batch`]);
+//!   [`ImportResult`], [`ExportResult`].
 //! - [`registry`]: [`PolicyRegistry`] — loaded modules by name, swapped
 //!   atomically (`ArcSwap`), with the previous versions kept for rollback.
 //! - [`static_hold`]: [`StaticHoldModule`] — a static-hold component (world
@@ -64,6 +66,6 @@ pub use route_data::{IrrAnswer, IrrMatch, NoRouteData, RouteData, Rov};
 pub use static_hold::{HoldDecision, LossReason, Marking, SessionLoss, StaticHoldModule};
 pub use worker::{
     CallObserver, ClientCtx, EXPORT_BATCH_MAX, EXPORT_QUESTIONS_MAX, ExportQuestion, ExportResult,
-    ExportResults, IMPORT_QUESTIONS_MAX, ImportQuestion, ImportResult, ImportVerdicts, Modified,
-    POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyWorker, TargetSet,
+    ExportResults, IMPORT_BATCH_MAX, IMPORT_QUESTIONS_MAX, ImportQuestion, ImportResult, ImportVerdicts,
+    Modified, POLICY_ERROR_CODE, POLICY_ERROR_TEXT, PolicyWorker, TargetSet,
 };

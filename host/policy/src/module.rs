@@ -677,11 +677,14 @@ impl Instance {
     ) -> Option<Result<Vec<bindings::kumo::policy::types::ImportVerdicts>, PolicyFailure>> {
         let guest = self.batch_import.as_ref()?;
         let ctx = module.ctx();
-        Some(
-            ctx.try_call_within(ctx.limits.deadline, &mut self.store, guest, |g, s| {
-                g.call_import_many(s, batch)
-            }),
-        )
+        // The log-line cap is per question, as when each is a call of its own.
+        let questions = u32::try_from(batch.clients.len()).unwrap_or(u32::MAX).max(1);
+        self.store.data_mut().max_log_lines = ctx.limits.max_log_lines.saturating_mul(questions);
+        let answers = ctx.try_call_within(ctx.limits.deadline, &mut self.store, guest, |g, s| {
+            g.call_import_many(s, batch)
+        });
+        self.store.data_mut().max_log_lines = ctx.limits.max_log_lines;
+        Some(answers)
     }
 
     /// [`Instance::call`] for a set-up call (see [`SETUP_DEADLINE`]).

@@ -520,10 +520,13 @@ impl PolicyWorker {
     }
 
     /// Run `f` on `module`'s instance, creating it (and handing it the client
-    /// table) as needed. On failure the instance is dropped.
+    /// table) as needed. On failure the instance is dropped. A failure of a
+    /// call that is not `recorded` (a batch whose questions are asked again
+    /// one by one) is not reported to the observer: the retries are.
     fn with_instance<R>(
         &mut self,
         module: &Arc<PolicyModule>,
+        recorded: bool,
         f: impl FnOnce(&mut Instance, &PolicyModule, &t::PrefixBatch) -> Result<R, PolicyFailure>,
     ) -> Result<R, PolicyFailure> {
         let slot = self.slots.entry(module.id()).or_insert_with(|| Slot {
@@ -555,7 +558,9 @@ impl PolicyWorker {
             module.stats().calls.fetch_add(1, Ordering::Relaxed);
             let started = self.observer.is_some().then(std::time::Instant::now);
             let result = f(instance, module, &self.batch);
-            if let (Some(observer), Some(started)) = (&self.observer, started) {
+            if let (Some(observer), Some(started)) = (&self.observer, started)
+                && (recorded || result.is_ok())
+            {
                 let failure = result.as_ref().err().map(|f| f.kind);
                 observer(module.name(), started.elapsed(), failure);
             }
@@ -696,7 +701,19 @@ impl PolicyWorker {
             } else {
                 1
             };
-            let (chunk, tail) = rest.split_at(limit.clamp(1, rest.len()));
+            // At most `limit` questions and (past the first) IMPORT_BATCH_MAX
+            // prefixes: one deadline and one memory cap serve the whole call.
+            let mut prefixes = 0;
+            let take = rest
+                .iter()
+                .take(limit.max(1))
+                .take_while(|&&n| {
+                    prefixes += asks[n].1.members.len();
+                    prefixes <= IMPORT_BATCH_MAX
+                })
+                .count()
+                .max(1);
+            let (chunk, tail) = rest.split_at(take);
             rest = tail;
             if let [n] = *chunk {
                 let (q, group) = &asks[n];
@@ -710,18 +727,18 @@ impl PolicyWorker {
             let answers = self.import_call(module, questions, asks, chunk);
             self.import_sizes
                 .record(module.id(), chunk.len(), answers.as_ref().err());
-            match answers {
-                Ok(answers) => {
-                    for (&n, answer) in chunk.iter().zip(answers) {
-                        out[n] = Some(answer);
-                    }
-                }
-                Err(_) => {
-                    for &n in chunk {
+            // Questions left unanswered (the call failed, or their attribute
+            // set could not go into a batch) are asked one call each.
+            let mut answers = answers.ok().map(Vec::into_iter);
+            for &n in chunk {
+                let answer = match answers.as_mut().and_then(Iterator::next).flatten() {
+                    Some(verdicts) => Ok(verdicts),
+                    None => {
                         let (q, group) = &asks[n];
-                        out[n] = Some(self.import_one(module, &questions[*q], group));
+                        self.import_one(module, &questions[*q], group)
                     }
-                }
+                };
+                out[n] = Some(answer);
             }
         }
         out.into_iter()
@@ -741,7 +758,7 @@ impl PolicyWorker {
         // A module later in the chain sees the NEXT_HOP an earlier one set.
         let wit_attrs = convert::attributes(&group.attrs, group.next_hop.or(question.next_hop));
         let client = question.client;
-        self.with_instance(module, |instance, module, prefixes| {
+        self.with_instance(module, true, |instance, module, prefixes| {
             instance.call(module, |b, s| {
                 b.kumo_policy_policy()
                     .call_import_routes(s, client, &wit_attrs, prefixes)
@@ -750,16 +767,17 @@ impl PolicyWorker {
     }
 
     /// One `import-many` call of `module` for the asks at `chosen`: per ask
-    /// its answer (an attribute set that cannot be encoded fails alone), or
-    /// the failure of the whole call, which is neither counted nor logged
-    /// (its questions are asked again one by one).
+    /// its answer (`None` for an attribute set the batch encoding cannot
+    /// carry, to be asked in a call of its own, where it can), or the
+    /// failure of the whole call, which is neither counted nor logged (its
+    /// questions are asked again one by one).
     fn import_call(
         &mut self,
         module: &Arc<PolicyModule>,
         questions: &[ImportQuestion<'_>],
         asks: &[(usize, Group<'_>)],
         chosen: &[usize],
-    ) -> Result<Vec<Result<t::ImportVerdicts, PolicyFailure>>, PolicyFailure> {
+    ) -> Result<Vec<Option<t::ImportVerdicts>>, PolicyFailure> {
         let mut batch = self
             .import_batch
             .take()
@@ -782,7 +800,7 @@ impl PolicyWorker {
             })
             .collect();
         let count = batch.clients.len();
-        let answers = self.with_instance(module, |instance, module, _| {
+        let answers = self.with_instance(module, false, |instance, module, _| {
             instance
                 .import_many(module, &batch)
                 .unwrap_or_else(|| Err(invalid_result(module, "module has no batch-import")))
@@ -800,18 +818,7 @@ impl PolicyWorker {
         let mut answers = answers.into_iter();
         Ok(sent
             .into_iter()
-            .map(|sent| match sent {
-                true => answers
-                    .next()
-                    .ok_or_else(|| invalid_result(module, "import answer missing")),
-                false => {
-                    module.stats().count_failure(FailureKind::InvalidResult);
-                    Err(invalid_result(
-                        module,
-                        "attribute set too large to hand to a policy",
-                    ))
-                }
-            })
+            .map(|sent| if sent { answers.next() } else { None })
             .collect())
     }
 
@@ -1071,7 +1078,7 @@ impl PolicyWorker {
         let answers = if questions == 0 {
             Ok(Vec::new())
         } else {
-            self.with_instance(module, |instance, module, _| {
+            self.with_instance(module, !several, |instance, module, _| {
                 let call = |b: &crate::bindings::PolicyModule, s: wasmtime::StoreContextMut<'_, _>| {
                     b.kumo_policy_policy().call_export_routes(s, &batch)
                 };
@@ -1131,6 +1138,11 @@ impl PolicyWorker {
 /// question stays cheap.
 pub const EXPORT_QUESTIONS_MAX: usize = 128;
 
+/// Most prefixes in one `import-many` call (past its first question): a
+/// burst of UPDATEs of extended length (RFC 8654) could otherwise hand one
+/// call a million prefixes under one deadline and one memory cap.
+pub const IMPORT_BATCH_MAX: usize = 4096;
+
 /// Most questions (attribute sets) in one `import-many` call: a burst of
 /// UPDATEs is a few hundred sets; a failed call retried set by set stays
 /// cheap.
@@ -1141,9 +1153,9 @@ pub const IMPORT_QUESTIONS_MAX: usize = 128;
 const GROW_AFTER: u32 = 16;
 
 /// How many questions each module's next batched call carries: at most
-/// `max`. After a call of several questions failed on the deadline (a
-/// module slow enough that many questions do not fit in one call's time),
-/// a quarter of that call's; a run of [`GROW_AFTER`] full calls doubles it
+/// `max`. After a call of several questions failed on the deadline or the
+/// memory cap (a module slow enough that many questions do not fit in one
+/// call's time, or its memory), a quarter of that call's; a run of [`GROW_AFTER`] full calls doubles it
 /// back.
 #[derive(Debug)]
 struct CallSizes {
@@ -1169,7 +1181,9 @@ impl CallSizes {
     fn record(&mut self, module: u64, sent: usize, failure: Option<&PolicyFailure>) {
         match failure {
             Some(failure) => {
-                if failure.kind == FailureKind::Deadline && sent > 1 {
+                // Failures that a smaller call may not meet.
+                let size_bound = matches!(failure.kind, FailureKind::Deadline | FailureKind::Memory);
+                if size_bound && sent > 1 {
                     self.reduced.insert(module, ((sent / 4).max(1), 0));
                 }
             }

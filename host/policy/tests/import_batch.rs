@@ -96,7 +96,7 @@ fn one_by_one(worker: &mut PolicyWorker, questions: &[ImportQuestion<'_>]) -> Ve
         .collect()
 }
 
-fn all(results: &[ImportVerdicts]) -> Vec<Vec<ImportResult>> {
+fn all_results(results: &[ImportVerdicts]) -> Vec<Vec<ImportResult>> {
     results.iter().map(|r| r.to_vec()).collect()
 }
 
@@ -113,7 +113,7 @@ fn one_call_answers_every_set_as_a_call_of_its_own_would() {
     let questions = questions(&chain, &sets, &lists);
     let mut worker = worker();
     let before = calls(&module);
-    let batched = all(&worker.import_many(&questions));
+    let batched = all_results(&worker.import_many(&questions));
     assert_eq!(calls(&module) - before, 1, "one call for five sets");
     let alone = one_by_one(&mut worker, &questions);
     assert_eq!(batched, alone);
@@ -159,7 +159,7 @@ fn a_module_without_batch_import_is_asked_set_by_set_with_the_same_verdicts() {
 
     let chain = [legacy.clone()];
     let before = calls(&legacy);
-    let legacy_results = all(&worker.import_many(&questions(&chain, &sets, &lists)));
+    let legacy_results = all_results(&worker.import_many(&questions(&chain, &sets, &lists)));
     assert_eq!(
         calls(&legacy) - before,
         sets.len() as u64,
@@ -167,7 +167,7 @@ fn a_module_without_batch_import_is_asked_set_by_set_with_the_same_verdicts() {
     );
 
     let chain = [batched_module];
-    let sdk_results = all(&worker.import_many(&questions(&chain, &sets, &lists)));
+    let sdk_results = all_results(&worker.import_many(&questions(&chain, &sets, &lists)));
     // Same rule, written twice (WIT by hand, and the SDK): same verdicts,
     // up to the rejecting module's name.
     let unnamed = |results: Vec<Vec<ImportResult>>| -> Vec<Vec<ImportResult>> {
@@ -198,7 +198,7 @@ fn a_chain_of_batched_and_unbatched_modules_sees_earlier_modifications() {
     let (sets, lists) = sets();
     let questions = questions(&chain, &sets, &lists);
     let mut worker = worker();
-    let batched = all(&worker.import_many(&questions));
+    let batched = all_results(&worker.import_many(&questions));
     let alone = one_by_one(&mut worker, &questions);
     assert_eq!(batched, alone);
     assert!(batched[2][0].is_accept());
@@ -306,4 +306,55 @@ fn an_unknown_client_fails_only_its_own_set() {
     let out = worker.import_many(&questions(&chain, &sets, &lists));
     assert!(out[0].iter().all(|r| is_policy_error(r, "by-length")));
     assert!(out[3].iter().all(ImportResult::is_accept));
+}
+
+#[test]
+fn a_call_carries_a_bounded_number_of_prefixes() {
+    let module = by_length();
+    let chain = [module.clone()];
+    // Ten sets of 1,000 /24s: at most IMPORT_BATCH_MAX (4,096) prefixes a call.
+    let all: Vec<IpNet> = (0..10_000u32)
+        .map(|i| IpNet::new(std::net::Ipv4Addr::from(0x0500_0000 + (i << 8)).into(), 24).unwrap())
+        .collect();
+    let sets: Vec<(u32, PathAttributes)> = (0..10).map(|k| (1, with_med(k, &[3333]))).collect();
+    let lists: Vec<Vec<IpNet>> = all.chunks(1000).map(<[IpNet]>::to_vec).collect();
+    let questions = questions(&chain, &sets, &lists);
+    let mut worker = worker();
+    let before = calls(&module);
+    let batched = all_results(&worker.import_many(&questions));
+    assert_eq!(calls(&module) - before, 3, "4 + 4 + 2 sets");
+    assert_eq!(batched, one_by_one(&mut worker, &questions));
+    assert!(batched.iter().flatten().all(|r| matches!(
+        r,
+        ImportResult::Accept {
+            modified: Some(_),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_failed_batch_is_reported_once_through_its_failing_set() {
+    let hostile = load(
+        "hostile",
+        HOSTILE,
+        serde_json::json!({"mode": "panic", "victims": [3]}),
+    );
+    let chain = [hostile];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let reported = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut worker = worker();
+    worker.set_observer({
+        let reported = reported.clone();
+        Arc::new(move |_: &str, _: Duration, failure: Option<FailureKind>| {
+            reported.lock().unwrap().push(failure);
+        })
+    });
+    worker.import_many(&questions);
+    let reported = reported.lock().unwrap();
+    let failures: Vec<_> = reported.iter().flatten().collect();
+    // The batch's failure is not reported; its sets' own calls are (5).
+    assert_eq!(failures, [&FailureKind::Trap], "{reported:?}");
+    assert_eq!(reported.len(), sets.len());
 }
