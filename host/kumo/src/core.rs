@@ -1003,18 +1003,31 @@ impl Core {
         self.import_groups(groups)
     }
 
-    /// Import verdicts for paths grouped by [`group_by_attrs`], one policy
-    /// call per (source, attribute set).
+    /// Import verdicts for paths grouped by [`group_by_attrs`], one import
+    /// question per (source, attribute set), asked [`REEVALUATE_SETS`] at a
+    /// time (a module that answers in batches gets them in few calls).
     fn import_groups(&mut self, groups: ImportGroups) -> Verdicts {
         let mut verdicts = HashMap::new();
+        let groups: Vec<(PeerInfo, Attrs, Vec<Nlri>)> = groups
+            .into_iter()
+            .filter_map(|((source, _), (received, nlri))| {
+                Some((self.rib.peer_info(source).cloned()?, received, nlri))
+            })
+            .collect();
         let mut batch = Vec::new();
-        for ((source, _), (received, nlri)) in groups {
-            let Some(info) = self.rib.peer_info(source).cloned() else {
-                continue;
-            };
-            self.pipeline
-                .import(&info, &received, &nlri, self.rib.interner(), &mut batch);
-            verdicts.extend(nlri.into_iter().map(|n| (source, n)).zip(batch.drain(..)));
+        for chunk in groups.chunks(REEVALUATE_SETS) {
+            let asks: Vec<ImportAsk<'_>> = chunk
+                .iter()
+                .map(|(info, received, nlri)| ImportAsk {
+                    peer: info,
+                    received,
+                    prefixes: nlri,
+                })
+                .collect();
+            self.pipeline.import_many(&asks, self.rib.interner(), &mut batch);
+            for ((info, _, nlri), answers) in chunk.iter().zip(batch.iter_mut()) {
+                verdicts.extend(nlri.iter().map(|n| (info.id, *n)).zip(answers.drain(..)));
+            }
         }
         verdicts
     }
@@ -1436,6 +1449,11 @@ struct Taken {
     treat_as_withdraw: bool,
     announcements: Announcements,
 }
+
+/// Attribute sets whose import is asked at once when paths are evaluated
+/// again (a policy or RPKI/IRR data change): bounds the prefixes held for
+/// one round of questions.
+const REEVALUATE_SETS: usize = 1024;
 
 /// The announcements of one UPDATE: (received attributes, interned; NLRI).
 type Announcements = SmallVec<[(Attrs, Vec<Nlri>); 2]>;
