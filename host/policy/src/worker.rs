@@ -719,14 +719,14 @@ impl PolicyWorker {
                 let (q, group) = &asks[n];
                 let answer = self.import_one(module, &questions[*q], group);
                 if batches {
-                    self.import_sizes.record(module.id(), 1, answer.as_ref().err());
+                    self.import_sizes.record(module.id(), 1, answer.is_err());
                 }
                 out[n] = Some(answer);
                 continue;
             }
             let answers = self.import_call(module, questions, asks, chunk);
             self.import_sizes
-                .record(module.id(), chunk.len(), answers.as_ref().err());
+                .record(module.id(), chunk.len(), answers.is_err());
             // Questions left unanswered (the call failed, or their attribute
             // set could not go into a batch) are asked one call each.
             let mut answers = answers.ok().map(Vec::into_iter);
@@ -1022,7 +1022,7 @@ impl PolicyWorker {
             rest = tail;
             let answers = self.export_call(module, asks, chunk);
             self.export_sizes
-                .record(module.id(), chunk.len(), answers.as_ref().err());
+                .record(module.id(), chunk.len(), answers.is_err());
             match answers {
                 Ok(answers) => {
                     for (&n, answer) in chunk.iter().zip(answers) {
@@ -1153,9 +1153,9 @@ pub const IMPORT_QUESTIONS_MAX: usize = 128;
 const GROW_AFTER: u32 = 16;
 
 /// How many questions each module's next batched call carries: at most
-/// `max`. After a call of several questions failed on the deadline or the
-/// memory cap (a module slow enough that many questions do not fit in one
-/// call's time, or its memory), a quarter of that call's; a run of [`GROW_AFTER`] full calls doubles it
+/// `max`. After a call of several questions failed (a module slow enough
+/// that many questions do not fit in one call's time or memory, or one
+/// that fails on some route in every burst), a quarter of that call's; a run of [`GROW_AFTER`] full calls doubles it
 /// back.
 #[derive(Debug)]
 struct CallSizes {
@@ -1177,17 +1177,18 @@ impl CallSizes {
         self.reduced.get(&module).map_or(self.max, |&(limit, _)| limit)
     }
 
-    /// After a call of `sent` questions that failed with `failure`, if it did.
-    fn record(&mut self, module: u64, sent: usize, failure: Option<&PolicyFailure>) {
-        match failure {
-            Some(failure) => {
-                // Failures that a smaller call may not meet.
-                let size_bound = matches!(failure.kind, FailureKind::Deadline | FailureKind::Memory);
-                if size_bound && sent > 1 {
+    /// After a call of `sent` questions, `failed` or not. Whatever the
+    /// failure (a deadline or the memory cap a smaller call may not meet, a
+    /// trap or a malformed answer that costs every question of the call a
+    /// retry and the instance its life), the next calls risk fewer questions.
+    fn record(&mut self, module: u64, sent: usize, failed: bool) {
+        match failed {
+            true => {
+                if sent > 1 {
                     self.reduced.insert(module, ((sent / 4).max(1), 0));
                 }
             }
-            None => {
+            false => {
                 let Some(&(limit, streak)) = self.reduced.get(&module) else {
                     return;
                 };

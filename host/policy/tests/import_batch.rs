@@ -358,3 +358,27 @@ fn a_failed_batch_is_reported_once_through_its_failing_set() {
     assert_eq!(failures, [&FailureKind::Trap], "{reported:?}");
     assert_eq!(reported.len(), sets.len());
 }
+
+#[test]
+fn a_module_failing_in_every_batch_gets_fewer_sets_per_call() {
+    let hostile = load(
+        "hostile",
+        HOSTILE,
+        serde_json::json!({"mode": "panic", "victims": [3]}),
+    );
+    let chain = [hostile.clone()];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let mut worker = worker();
+    let mut calls = Vec::new();
+    for _ in 0..2 {
+        let before = hostile.stats().snapshot().calls;
+        let out = worker.import_many(&questions);
+        calls.push(hostile.stats().snapshot().calls - before);
+        assert!(out[2].iter().all(|r| is_policy_error(r, "hostile")));
+        assert!(out[4].iter().all(ImportResult::is_accept));
+    }
+    // Round 1: a batch of five (it traps), then five alone; round 2: one
+    // set a call, no batch to fail.
+    assert_eq!(calls, [6, 5]);
+}
