@@ -564,12 +564,8 @@ impl Core {
                 address,
                 negotiated,
             } => self.established(peer, address, &negotiated),
-            CoreEvent::Update {
-                peer,
-                update,
-                treat_as_withdraw,
-            } => {
-                self.burst.push((peer, update, treat_as_withdraw));
+            update @ CoreEvent::Update { .. } => {
+                self.queue(update);
                 self.apply_burst();
             }
             CoreEvent::Down { peer, reason } => self.down(peer, reason),

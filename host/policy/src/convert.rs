@@ -156,15 +156,44 @@ pub(crate) fn push_import_question(
     prefixes: &[IpNet],
     positions: &[u32],
 ) -> Option<()> {
-    let start = batch.attrs.len();
-    if encode_attributes(attrs, next_hop, &mut batch.attrs).is_none() {
-        batch.attrs.truncate(start);
+    let columns = (
+        &mut batch.attrs,
+        &mut batch.attr_ends,
+        &mut batch.prefixes,
+        &mut batch.prefix_ends,
+    );
+    push_set(columns, attrs, next_hop, prefixes, positions)?;
+    batch.clients.push(client);
+    Some(())
+}
+
+/// The columns a question's attribute set and prefixes go into: attribute
+/// bytes and their ends, prefixes and their ends.
+type SetColumns<'a> = (
+    &'a mut Vec<u8>,
+    &'a mut Vec<u32>,
+    &'a mut t::PrefixBatch,
+    &'a mut Vec<u32>,
+);
+
+/// Append a question's attribute set (encoded) and the prefixes at
+/// `positions` of `prefixes` to `columns`; `None` (and nothing appended)
+/// when the set cannot be encoded.
+fn push_set(
+    (attrs_column, attr_ends, prefix_column, prefix_ends): SetColumns<'_>,
+    attrs: &PathAttributes,
+    next_hop: Option<IpAddr>,
+    prefixes: &[IpNet],
+    positions: &[u32],
+) -> Option<()> {
+    let start = attrs_column.len();
+    if encode_attributes(attrs, next_hop, attrs_column).is_none() {
+        attrs_column.truncate(start);
         return None;
     }
-    batch.clients.push(client);
-    batch.attr_ends.push(offset(batch.attrs.len()));
-    append_prefixes(&mut batch.prefixes, prefixes, positions);
-    batch.prefix_ends.push(offset(batch.prefixes.lengths.len()));
+    attr_ends.push(offset(attrs_column.len()));
+    append_prefixes(prefix_column, prefixes, positions);
+    prefix_ends.push(offset(prefix_column.lengths.len()));
     Some(())
 }
 
@@ -186,16 +215,15 @@ pub(crate) fn push_question(
     members: &[u32],
     targets: &[u32],
 ) -> Option<usize> {
-    let end = offset;
-    let start = batch.attrs.len();
-    if encode_attributes(attrs, None, &mut batch.attrs).is_none() {
-        batch.attrs.truncate(start);
-        return None;
-    }
+    let columns = (
+        &mut batch.attrs,
+        &mut batch.attr_ends,
+        &mut batch.prefixes,
+        &mut batch.prefix_ends,
+    );
+    push_set(columns, attrs, None, prefixes, positions)?;
     batch.sources.push(source);
-    batch.attr_ends.push(end(batch.attrs.len()));
-    append_prefixes(&mut batch.prefixes, prefixes, positions);
-    batch.prefix_ends.push(end(batch.prefixes.lengths.len()));
+    let end = offset;
     let before = batch.targets.len();
     if members.len() == targets.len() {
         // Members are distinct positions: as many as the targets is all of

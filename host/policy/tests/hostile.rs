@@ -462,19 +462,7 @@ fn a_failing_question_in_a_batch_costs_only_its_own_route() {
 /// fewer questions instead of failing the same way again.
 #[test]
 fn a_module_too_slow_for_many_questions_gets_fewer_per_call() {
-    let slow = Arc::new(
-        PolicyModule::load(
-            engine(),
-            "hostile-loop-above",
-            HOSTILE,
-            Limits {
-                deadline: Duration::from_millis(20),
-                ..Limits::default()
-            },
-            serde_json::json!({"mode": "loop-above", "max_questions": 8}),
-        )
-        .unwrap(),
-    );
+    let slow = too_slow_above(8);
     let mut worker = engine().worker();
     worker.set_clients(&clients());
     let p = prefixes(&["8.8.8.0/24"]);

@@ -23,6 +23,15 @@ fn by_length() -> Arc<PolicyModule> {
     load("by-length", BY_LENGTH, serde_json::json!({}))
 }
 
+/// The hostile guest misbehaving (`mode`) for client `victim` only.
+fn hostile(mode: &str, victim: u32) -> Arc<PolicyModule> {
+    load(
+        "hostile",
+        HOSTILE,
+        serde_json::json!({"mode": mode, "victims": [victim]}),
+    )
+}
+
 fn single_import() -> Arc<PolicyModule> {
     load("single-import", SINGLE_IMPORT, serde_json::json!({}))
 }
@@ -206,11 +215,7 @@ fn a_chain_of_batched_and_unbatched_modules_sees_earlier_modifications() {
 
 #[test]
 fn a_set_that_traps_fails_alone() {
-    let hostile = load(
-        "hostile",
-        HOSTILE,
-        serde_json::json!({"mode": "panic", "victims": [3]}),
-    );
+    let hostile = hostile("panic", 3);
     let chain = [hostile.clone()];
     let (sets, lists) = sets();
     let questions = questions(&chain, &sets, &lists);
@@ -231,11 +236,7 @@ fn a_set_that_traps_fails_alone() {
 
 #[test]
 fn a_batch_missing_answers_is_asked_again_set_by_set() {
-    let hostile = load(
-        "hostile",
-        HOSTILE,
-        serde_json::json!({"mode": "wrong-count", "victims": [2]}),
-    );
+    let hostile = hostile("wrong-count", 2);
     let chain = [hostile.clone()];
     let (sets, lists) = sets();
     let questions = questions(&chain, &sets, &lists);
@@ -250,19 +251,7 @@ fn a_batch_missing_answers_is_asked_again_set_by_set() {
 
 #[test]
 fn a_module_too_slow_for_many_sets_gets_fewer_per_call() {
-    let slow = Arc::new(
-        PolicyModule::load(
-            engine(),
-            "hostile-loop-above",
-            HOSTILE,
-            Limits {
-                deadline: Duration::from_millis(20),
-                ..Limits::default()
-            },
-            serde_json::json!({"mode": "loop-above", "max_questions": 8}),
-        )
-        .unwrap(),
-    );
+    let slow = too_slow_above(8);
     let chain = [slow.clone()];
     let p = prefixes(&["8.8.8.0/24"]);
     let sets: Vec<_> = (0..40).map(|i| attrs(&[6939, 1000 + i], "192.0.2.2")).collect();
@@ -335,11 +324,7 @@ fn a_call_carries_a_bounded_number_of_prefixes() {
 
 #[test]
 fn a_failed_batch_is_reported_once_through_its_failing_set() {
-    let hostile = load(
-        "hostile",
-        HOSTILE,
-        serde_json::json!({"mode": "panic", "victims": [3]}),
-    );
+    let hostile = hostile("panic", 3);
     let chain = [hostile];
     let (sets, lists) = sets();
     let questions = questions(&chain, &sets, &lists);
@@ -361,11 +346,7 @@ fn a_failed_batch_is_reported_once_through_its_failing_set() {
 
 #[test]
 fn a_module_failing_in_every_batch_gets_fewer_sets_per_call() {
-    let hostile = load(
-        "hostile",
-        HOSTILE,
-        serde_json::json!({"mode": "panic", "victims": [3]}),
-    );
+    let hostile = hostile("panic", 3);
     let chain = [hostile.clone()];
     let (sets, lists) = sets();
     let questions = questions(&chain, &sets, &lists);

@@ -32,6 +32,17 @@ pub fn load(name: &str, wasm: &[u8], config: serde_json::Value) -> Arc<PolicyMod
     Arc::new(PolicyModule::load(engine(), name, wasm, relaxed(), config).unwrap())
 }
 
+/// The hostile guest in `loop-above` mode: a call of more than
+/// `max_questions` questions never returns, stopped by a 20 ms deadline.
+pub fn too_slow_above(max_questions: u32) -> Arc<PolicyModule> {
+    let limits = Limits {
+        deadline: Duration::from_millis(20),
+        ..Limits::default()
+    };
+    let config = serde_json::json!({"mode": "loop-above", "max_questions": max_questions});
+    Arc::new(PolicyModule::load(engine(), "hostile-loop-above", HOSTILE, limits, config).unwrap())
+}
+
 pub fn accept_all() -> Arc<PolicyModule> {
     load("accept-all", builtin::ACCEPT_ALL, serde_json::json!({}))
 }
