@@ -261,10 +261,11 @@ impl<'a> Targets<'a> {
             .last()
             .is_none_or(|c| (c.id as usize).checked_add(1) == Some(len));
         let all_known = dense && self.ids.iter().all(|&id| (id as usize) < len);
-        self.ids
-            .iter()
+        // Nothing to walk when every target is known.
+        let ids = if all_known { &[][..] } else { self.ids };
+        ids.iter()
             .enumerate()
-            .filter(move |(_, id)| !all_known && table.get(**id).is_none())
+            .filter(move |(_, id)| table.get(**id).is_none())
             .map(|(i, _)| i)
     }
 }
