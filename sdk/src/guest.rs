@@ -88,11 +88,12 @@ pub fn import_batch<P: Policy>(state: &State<P>, batch: t::ImportBatch) -> Vec<t
     let (mut prefixes, mut invalid) = (Vec::new(), Vec::new());
     let mut out = Vec::with_capacity(batch.clients.len());
     for (i, &client) in batch.clients.iter().enumerate() {
-        let question = (|| {
-            let bytes = batch.attrs.get(range(&batch.attr_ends, i, batch.attrs.len())?)?;
-            crate::encoding::decode_attributes_into(bytes, &mut attrs)?;
-            range(&batch.prefix_ends, i, prefix_count)
-        })();
+        let question = read_set(
+            (&batch.attrs, &batch.attr_ends, &batch.prefix_ends),
+            prefix_count,
+            i,
+            &mut attrs,
+        );
         out.push(match question {
             Some(range) => {
                 decode_prefixes_into(&batch.prefixes, range, &mut prefixes, &mut invalid);
@@ -113,6 +114,21 @@ fn range(ends: &[u32], i: usize, len: usize) -> Option<std::ops::Range<usize>> {
     };
     let end = *ends.get(i)? as usize;
     (start <= end && end <= len).then_some(start..end)
+}
+
+/// Question `i` of a batch whose columns are (attribute bytes, their ends,
+/// prefix ends), with `prefix_count` prefixes: its attribute set decoded
+/// into `attrs`, and the range of its prefixes; `None` when a range or the
+/// encoding cannot be read.
+fn read_set(
+    (attr_bytes, attr_ends, prefix_ends): (&[u8], &[u32], &[u32]),
+    prefix_count: usize,
+    i: usize,
+    attrs: &mut Attributes,
+) -> Option<std::ops::Range<usize>> {
+    let bytes = attr_bytes.get(range(attr_ends, i, attr_bytes.len())?)?;
+    crate::encoding::decode_attributes_into(bytes, attrs)?;
+    range(prefix_ends, i, prefix_count)
 }
 
 /// The verdicts of one attribute set's prefixes from `client_id`
@@ -237,9 +253,8 @@ pub fn export_routes<P: Policy>(state: &State<P>, batch: t::ExportBatch) -> Vec<
     let mut out = Vec::with_capacity(batch.sources.len());
     for (i, &source) in batch.sources.iter().enumerate() {
         let question = (|| {
-            let bytes = batch.attrs.get(range(&batch.attr_ends, i, batch.attrs.len())?)?;
-            crate::encoding::decode_attributes_into(bytes, &mut attrs)?;
-            let prefixes = range(&batch.prefix_ends, i, prefix_count)?;
+            let columns = (&batch.attrs[..], &batch.attr_ends[..], &batch.prefix_ends[..]);
+            let prefixes = read_set(columns, prefix_count, i, &mut attrs)?;
             let targets = batch
                 .targets
                 .get(range(&batch.target_ends, i, batch.targets.len())?)?;

@@ -272,30 +272,11 @@ impl Pipeline {
             .any(|c| c.export_names.iter().any(|n| n == name))
     }
 
-    /// Import verdicts for `prefixes`, all announced by `peer` with `received`.
+    /// Import verdicts for attribute sets (of one or several clients), each
+    /// with its prefixes: `out` gets one verdict list per ask, in order.
     /// Modified attribute sets are interned so equal results share storage.
-    pub fn import(
-        &mut self,
-        peer: &PeerInfo,
-        received: &Attrs,
-        prefixes: &[Nlri],
-        interner: &mut AttrInterner,
-        verdicts: &mut Vec<ImportVerdict>,
-    ) {
-        let ask = ImportAsk {
-            peer,
-            received,
-            prefixes,
-        };
-        let mut out = vec![std::mem::take(verdicts)];
-        self.import_many(std::slice::from_ref(&ask), interner, &mut out);
-        *verdicts = out.pop().unwrap_or_default();
-    }
-
-    /// [`Pipeline::import`] for many attribute sets (of one or several
-    /// clients) at once: `out` gets one verdict list per ask, in order. The
-    /// sets go through their chains together, so a module that answers in
-    /// batches is called once for all of them (one call per UPDATE cost
+    /// The sets go through their chains together, so a module that answers
+    /// in batches is called once for all of them (one call per UPDATE cost
     /// more than the policy's own work: see BENCHMARKS.md).
     pub fn import_many(
         &mut self,
@@ -313,7 +294,8 @@ impl Pipeline {
                 Some(client) if !client.import.is_empty() => {
                     let start = self.prefixes.len();
                     self.prefixes.extend(ask.prefixes.iter().map(|n| n.prefix));
-                    asked.push((k, start..self.prefixes.len(), ask.received.path_attributes()));
+                    let range = start..self.prefixes.len();
+                    asked.push((k, &client.import[..], range, ask.received.path_attributes()));
                 }
                 _ => out[k].extend(
                     ask.prefixes
@@ -325,17 +307,13 @@ impl Pipeline {
         if asked.is_empty() {
             return;
         }
-        let clients = &self.clients;
         let questions: Vec<ImportQuestion<'_>> = asked
             .iter()
-            .map(|(k, range, attrs)| {
+            .map(|(k, chain, range, attrs)| {
                 let ask = &asks[*k];
                 let received = ask.received;
                 ImportQuestion {
-                    chain: clients
-                        .get(ask.peer.id.0 as usize)
-                        .and_then(Option::as_ref)
-                        .map_or(&[][..], |c| &c.import[..]),
+                    chain,
                     client: ask.peer.id.0,
                     attrs,
                     next_hop: match received.mp_next_hop() {
@@ -348,7 +326,7 @@ impl Pipeline {
             })
             .collect();
         let results = self.worker.get_mut().import_many(&questions);
-        for ((k, _, _), results) in asked.iter().zip(&results) {
+        for ((k, _, _, _), results) in asked.iter().zip(&results) {
             let ask = &asks[*k];
             convert_verdicts(results, ask.received, ask.prefixes.len(), interner, &mut out[*k]);
         }

@@ -574,6 +574,31 @@ impl PolicyWorker {
         result
     }
 
+    /// For the asks of a call to `module`, given as (client, routes): counts
+    /// their routes, fills `out` with one entry per ask (an ask from a client
+    /// not in the client table fails alone, the others are `None` for now),
+    /// and returns the positions of the asks from known clients.
+    fn known_sources<A>(
+        &self,
+        module: &PolicyModule,
+        sources: impl ExactSizeIterator<Item = (u32, usize)>,
+        out: &mut Vec<Option<Result<A, PolicyFailure>>>,
+    ) -> Vec<usize> {
+        out.clear();
+        let mut known = Vec::with_capacity(sources.len());
+        for (n, (client, routes)) in sources.enumerate() {
+            module.stats().routes.fetch_add(routes as u64, Ordering::Relaxed);
+            if self.client_ids.contains_key(&client) {
+                known.push(n);
+                out.push(None);
+            } else {
+                module.stats().count_failure(FailureKind::InvalidResult);
+                out.push(Some(Err(Self::unknown_client(module, client))));
+            }
+        }
+        known
+    }
+
     fn unknown_client(module: &PolicyModule, id: u32) -> PolicyFailure {
         invalid_result(module, format!("client id {id} is not in the client table"))
     }
@@ -677,22 +702,11 @@ impl PolicyWorker {
         questions: &[ImportQuestion<'_>],
         asks: &[(usize, Group<'_>)],
     ) -> Vec<Result<t::ImportVerdicts, PolicyFailure>> {
-        let mut out: Vec<Option<Result<t::ImportVerdicts, PolicyFailure>>> =
-            (0..asks.len()).map(|_| None).collect();
-        let mut known = Vec::with_capacity(asks.len());
-        for (n, (q, group)) in asks.iter().enumerate() {
-            module
-                .stats()
-                .routes
-                .fetch_add(group.members.len() as u64, Ordering::Relaxed);
-            let client = questions[*q].client;
-            if self.client_ids.contains_key(&client) {
-                known.push(n);
-            } else {
-                module.stats().count_failure(FailureKind::InvalidResult);
-                out[n] = Some(Err(Self::unknown_client(module, client)));
-            }
-        }
+        let mut out = Vec::new();
+        let sources = asks
+            .iter()
+            .map(|(q, group)| (questions[*q].client, group.members.len()));
+        let known = self.known_sources(module, sources, &mut out);
         let batches = module.imports_in_batches();
         let mut rest = &known[..];
         while !rest.is_empty() {
@@ -1001,20 +1015,9 @@ impl PolicyWorker {
     /// not fit in one call's time), the module's next calls carry fewer
     /// questions; successful calls let the number grow back.
     fn export_calls(&mut self, module: &Arc<PolicyModule>, asks: &[Ask<'_>]) -> Vec<ExportAnswer> {
-        let mut out: Vec<Option<ExportAnswer>> = (0..asks.len()).map(|_| None).collect();
-        let mut known = Vec::with_capacity(asks.len());
-        for (n, ask) in asks.iter().enumerate() {
-            module
-                .stats()
-                .routes
-                .fetch_add(ask.positions.len() as u64, Ordering::Relaxed);
-            if self.client_ids.contains_key(&ask.source) {
-                known.push(n);
-            } else {
-                module.stats().count_failure(FailureKind::InvalidResult);
-                out[n] = Some(Err(Self::unknown_client(module, ask.source)));
-            }
-        }
+        let mut out = Vec::new();
+        let sources = asks.iter().map(|ask| (ask.source, ask.positions.len()));
+        let known = self.known_sources(module, sources, &mut out);
         let mut rest = &known[..];
         while !rest.is_empty() {
             let limit = self.export_sizes.limit(module.id());
