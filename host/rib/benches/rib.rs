@@ -23,6 +23,10 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+/// The daemon's allocator (host/kumo/src/main.rs), so allocation costs what it costs there.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
