@@ -363,7 +363,6 @@ impl PeerTask {
                     self.status
                         .updates_in
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let update = Box::new(update);
                     to_core.push_back(CoreEvent::Update {
                         peer: self.id,
                         update,

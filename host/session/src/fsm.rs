@@ -612,7 +612,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use kumo_wire::{
-        AfiSafi, Capability, Open, RouteRefresh, RouteRefreshSubtype, Update,
+        AfiSafi, Capability, Open, RouteRefresh, RouteRefreshSubtype,
         notification::{cease, open as open_subcode},
     };
 
@@ -648,7 +648,7 @@ mod tests {
     }
 
     fn update() -> Message {
-        Message::Update(Update::default())
+        Message::Update(Box::default())
     }
 
     fn cease_shutdown() -> Notification {

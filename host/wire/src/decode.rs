@@ -303,7 +303,7 @@ fn decode_update(
     body: &[u8],
     ctx: &CodecContext,
     errors: &mut Vec<AttrError>,
-) -> Result<Update, Notification> {
+) -> Result<Box<Update>, Notification> {
     let (withdrawn_len, rest) = body
         .split_first_chunk::<2>()
         .ok_or_else(malformed_attribute_list)?;
@@ -317,7 +317,8 @@ fn decode_update(
         .split_at_checked(usize::from(u16::from_be_bytes(*attrs_len)))
         .ok_or_else(malformed_attribute_list)?;
 
-    let mut update = Update::default();
+    // Filled in place, so the 232 octets are never moved.
+    let mut update = Box::<Update>::default();
     let add_path_v4 = ctx.add_path_for(AfiSafi::IPV4_UNICAST);
     nlri::parse(withdrawn, Family::V4, add_path_v4, &mut update.withdrawn).map_err(invalid_network)?;
     nlri::parse(nlri, Family::V4, add_path_v4, &mut update.nlri).map_err(invalid_network)?;
@@ -325,7 +326,7 @@ fn decode_update(
         AttrDecoder {
             ctx,
             errors,
-            update: &mut update,
+            update: &mut *update,
             seen: [0; 4],
         }
         .run(attrs)?;

@@ -133,13 +133,14 @@ impl CodecContext {
 }
 
 /// A whole BGP message.
-// UPDATE is by far the most frequent message: boxing it would cost an
-// allocation per UPDATE to save stack space on the rare others.
-#[allow(clippy::large_enum_variant)]
+// UPDATE is boxed: it is 232 octets, and unboxed it was copied whole at each
+// step from the decoder to the core (decoded, framed as an FSM event, an
+// action, the core's event): 16 % of the parse benchmark's time in memcpy.
+// The decoder fills the box in place; the daemon hands the box on as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     Open(Open),
-    Update(Update),
+    Update(Box<Update>),
     Notification(Notification),
     Keepalive,
     RouteRefresh(RouteRefresh),

@@ -564,7 +564,7 @@ fn decode_update(bytes: &[u8], ctx: &CodecContext) -> (Update, Vec<AttrError>) {
     let Message::Update(u) = d.message else {
         panic!("not an UPDATE")
     };
-    (u, d.errors)
+    (*u, d.errors)
 }
 
 #[test]

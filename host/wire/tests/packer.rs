@@ -75,7 +75,7 @@ fn split(out: &[u8], ctx: &CodecContext) -> Vec<(Vec<u8>, Update)> {
         let Message::Update(u) = d.message else {
             panic!("not an UPDATE")
         };
-        messages.push((f.message.to_vec(), u));
+        messages.push((f.message.to_vec(), *u));
         rest = &rest[f.message.len()..];
     }
     messages

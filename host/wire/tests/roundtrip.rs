@@ -245,7 +245,7 @@ proptest! {
 
     #[test]
     fn update_round_trips((ctx, update) in ctx_and_update()) {
-        round_trip(&Message::Update(update), &ctx)?;
+        round_trip(&Message::Update(Box::new(update)), &ctx)?;
     }
 
     #[test]

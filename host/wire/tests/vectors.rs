@@ -252,7 +252,7 @@ fn vectors() -> Vec<Vector> {
                       | c0 08 04 fdea0064 | c0 10 08 0002fdea00000007 | c0 20 0c 0000fdea0000000100000002 \
                       | c0 23 04 0000fdea | 19 c6336480 | 18 cb0071"),
             canonical: None,
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 attributes: PathAttributes {
                     origin: Some(Origin::Igp),
                     as_path: Some(AsPath::from(vec![seq(&[65002, 4_200_000_001])])),
@@ -270,14 +270,14 @@ fn vectors() -> Vec<Vector> {
                 },
                 nlri: vec![p("198.51.100.128/25"), p("203.0.113.0/24")],
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             name: "bird_end_of_rib_ipv4",
             ctx: ctx4(),
             bytes: h("ffffffffffffffffffffffffffffffff 0017 02 0000 0000"),
             canonical: None,
-            message: Message::Update(Update::default()),
+            message: Message::Update(Box::new(Update::default())),
         },
         Vector {
             // BIRD sets Extended Length on MP_REACH_NLRI even for 35 octets;
@@ -290,24 +290,24 @@ fn vectors() -> Vec<Vector> {
             canonical: Some(h("ffffffffffffffffffffffffffffffff 0051 02 | 0000 | 003a \
                       80 0e 23 0002 01 10 20010db8000000000000000000000002 00 30 20010db80001 30 20010db80002 \
                       | 40 01 01 00 | 40 02 06 02 01 0000fdea | c0 23 04 0000fdea")),
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 attributes: bird_short_attrs(None),
                 mp_reach: Some(bird_v6_reach(None)),
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             name: "bird_end_of_rib_ipv6",
             ctx: ctx4(),
             bytes: h("ffffffffffffffffffffffffffffffff 001d 02 | 0000 | 0006 | 80 0f 03 0002 01"),
             canonical: None,
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 mp_unreach: Some(MpUnreach {
                     afi_safi: AfiSafi::IPV6_UNICAST,
                     nlri: vec![],
                 }),
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             name: "bird_add_path_ipv4",
@@ -316,11 +316,11 @@ fn vectors() -> Vec<Vector> {
                       40 01 01 00 | 40 02 06 02 01 0000fdea | 40 03 04 c0000202 | c0 23 04 0000fdea \
                       | 00000002 19 c6336480 | 00000002 18 cb0071"),
             canonical: None,
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 attributes: bird_short_attrs(Some(Ipv4Addr::new(192, 0, 2, 2))),
                 nlri: vec![pid("198.51.100.128/25", 2), pid("203.0.113.0/24", 2)],
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             name: "bird_add_path_ipv6",
@@ -333,11 +333,11 @@ fn vectors() -> Vec<Vector> {
                       0002011020010db800000000000000000000000200000000033020010db80001000000033020010db80002\
                       4001010040020602010000fdeac023040000fdea",
             )),
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 attributes: bird_short_attrs(None),
                 mp_reach: Some(bird_v6_reach(Some(3))),
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             // Every attribute kumo interprets, plus an unknown optional
@@ -357,7 +357,7 @@ fn vectors() -> Vec<Vector> {
                 &h("18 c00002"),
             ),
             canonical: None,
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 withdrawn: vec![p("10.1.0.0/16")],
                 attributes: PathAttributes {
                     origin: Some(Origin::Incomplete),
@@ -400,7 +400,7 @@ fn vectors() -> Vec<Vector> {
                 },
                 nlri: vec![p("192.0.2.0/24")],
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             // RFC 2545: 32-octet next hop, global then link-local.
@@ -416,7 +416,7 @@ fn vectors() -> Vec<Vector> {
                 &[],
             ),
             canonical: None,
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 attributes: PathAttributes {
                     origin: Some(Origin::Igp),
                     as_path: Some(AsPath::from(vec![seq(&[65000])])),
@@ -431,7 +431,7 @@ fn vectors() -> Vec<Vector> {
                     nlri: vec![p("2001:db8::/32"), p("2001:db8:ffff::/48"), p("2001:db8::1/128")],
                 }),
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             name: "update_ipv6_mp_unreach",
@@ -442,13 +442,13 @@ fn vectors() -> Vec<Vector> {
                 &[],
             ),
             canonical: None,
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 mp_unreach: Some(MpUnreach {
                     afi_safi: AfiSafi::IPV6_UNICAST,
                     nlri: vec![p("2001:db8:1::/48"), p("2001:db8:2::/48")],
                 }),
                 ..Update::default()
-            }),
+            })),
         },
         Vector {
             // A 2-octet session: AS_TRANS in AS_PATH and AGGREGATOR, the real
@@ -471,7 +471,7 @@ fn vectors() -> Vec<Vector> {
                 ),
                 &h("18 c00002"),
             )),
-            message: Message::Update(Update {
+            message: Message::Update(Box::new(Update {
                 attributes: PathAttributes {
                     origin: Some(Origin::Igp),
                     as_path: Some(AsPath::from(vec![seq(&[65000, 65537, 65001])])),
@@ -484,7 +484,7 @@ fn vectors() -> Vec<Vector> {
                 },
                 nlri: vec![p("192.0.2.0/24")],
                 ..Update::default()
-            }),
+            })),
         },
     ]
 }
