@@ -59,11 +59,9 @@ pub fn set_clients<P: Policy>(state: &mut State<P>, clients: Vec<t::Client>) {
     }
 }
 
-fn policy_error(text: &'static str) -> t::Rejection {
-    t::Rejection {
-        code: crate::reject::POLICY_ERROR,
-        text: text.to_owned(),
-    }
+/// Every prefix of a question rejected as a policy error.
+fn policy_error(text: &'static str) -> Answer {
+    Answer::Uniform(Outcome::Reject(Rejection::new(crate::reject::POLICY_ERROR, text)))
 }
 
 pub fn import_routes<P: Policy>(
@@ -74,19 +72,43 @@ pub fn import_routes<P: Policy>(
 ) -> t::ImportVerdicts {
     let attrs = attributes(attrs);
     let (prefixes, invalid) = decode_batch(&batch);
-    import_question(state, client_id, &attrs, &prefixes, &invalid)
+    match import_question(state, client_id, &attrs, &prefixes, &invalid) {
+        Answer::Uniform(Outcome::Accept) => t::ImportVerdicts::AcceptAll,
+        Answer::Uniform(Outcome::AcceptModified(m)) => t::ImportVerdicts::AcceptAllModified(modification(m)),
+        Answer::Uniform(Outcome::Reject(r)) => t::ImportVerdicts::RejectAll(rejection(r)),
+        Answer::Mixed(verdicts, outcomes) => t::ImportVerdicts::Mixed(t::MixedVerdicts {
+            verdicts,
+            outcomes: outcomes
+                .into_iter()
+                .map(|o| match o {
+                    Outcome::Accept => t::Outcome::Accept,
+                    Outcome::AcceptModified(m) => t::Outcome::AcceptModified(modification(m)),
+                    Outcome::Reject(r) => t::Outcome::Reject(rejection(r)),
+                })
+                .collect(),
+        }),
+    }
 }
 
-/// One `import-verdicts` per question of `batch`, in order: what
-/// [`import_routes`] answers for each question's client, attribute set and
-/// prefixes. A question whose ranges or attribute encoding cannot be read
-/// is rejected as a policy error (never a panic, never a shorter list).
-pub fn import_batch<P: Policy>(state: &State<P>, batch: t::ImportBatch) -> Vec<t::ImportVerdicts> {
+/// The policy's answer to one import question, before its WIT encoding:
+/// one outcome for every prefix, or an outcome index per prefix.
+enum Answer {
+    Uniform(Outcome),
+    Mixed(Vec<u16>, Vec<Outcome>),
+}
+
+/// One answer per question of `batch`, in order: what [`import_routes`]
+/// answers for each question's client, attribute set and prefixes, with the
+/// modifications and rejections of all of them listed once each. A question
+/// whose ranges or attribute encoding cannot be read is rejected as a policy
+/// error (never a panic, never a shorter list).
+pub fn import_batch<P: Policy>(state: &State<P>, batch: t::ImportBatch) -> t::ImportAnswers {
     let prefix_count = batch.prefixes.lengths.len();
     // One attribute set and one prefix list, refilled for every question.
     let mut attrs = Attributes::default();
     let (mut prefixes, mut invalid) = (Vec::new(), Vec::new());
-    let mut out = Vec::with_capacity(batch.clients.len());
+    let mut shared = Shared::default();
+    let mut verdicts = Vec::with_capacity(batch.clients.len());
     for (i, &client) in batch.clients.iter().enumerate() {
         let question = read_set(
             (&batch.attrs, &batch.attr_ends, &batch.prefix_ends),
@@ -94,15 +116,71 @@ pub fn import_batch<P: Policy>(state: &State<P>, batch: t::ImportBatch) -> Vec<t
             i,
             &mut attrs,
         );
-        out.push(match question {
+        let answer = match question {
             Some(range) => {
                 decode_prefixes_into(&batch.prefixes, range, &mut prefixes, &mut invalid);
                 import_question(state, client, &attrs, &prefixes, &invalid)
             }
-            None => t::ImportVerdicts::RejectAll(policy_error("unreadable import question")),
-        });
+            None => policy_error("unreadable import question"),
+        };
+        verdicts.push(shared.verdicts(answer));
     }
-    out
+    t::ImportAnswers {
+        modifications: shared.modifications.into_iter().map(modification).collect(),
+        rejections: shared.rejections.into_iter().map(rejection).collect(),
+        verdicts,
+    }
+}
+
+/// The distinct modifications and rejections of an `import-many` answer.
+#[derive(Default)]
+struct Shared {
+    modifications: Vec<Modification>,
+    rejections: Vec<Rejection>,
+}
+
+impl Shared {
+    /// `answer` with its modification or rejection named by index.
+    fn verdicts(&mut self, answer: Answer) -> t::SharedImportVerdicts {
+        match answer {
+            Answer::Uniform(Outcome::Accept) => t::SharedImportVerdicts::AcceptAll,
+            Answer::Uniform(Outcome::AcceptModified(m)) => {
+                t::SharedImportVerdicts::AcceptAllModified(index_of(&mut self.modifications, m))
+            }
+            Answer::Uniform(Outcome::Reject(r)) => {
+                t::SharedImportVerdicts::RejectAll(index_of(&mut self.rejections, r))
+            }
+            Answer::Mixed(verdicts, outcomes) => t::SharedImportVerdicts::Mixed(t::SharedMixedVerdicts {
+                verdicts,
+                outcomes: outcomes
+                    .into_iter()
+                    .map(|o| match o {
+                        Outcome::Accept => t::SharedOutcome::Accept,
+                        Outcome::AcceptModified(m) => {
+                            t::SharedOutcome::AcceptModified(index_of(&mut self.modifications, m))
+                        }
+                        Outcome::Reject(r) => t::SharedOutcome::Reject(index_of(&mut self.rejections, r)),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+/// The index of `item` in `distinct`, added at the end if new. A batch holds
+/// a handful of distinct ones (a tag, a few reject reasons): a linear search
+/// is cheaper than hashing modifications.
+fn index_of<T: PartialEq>(distinct: &mut Vec<T>, item: T) -> u16 {
+    let at = match distinct.iter().position(|d| *d == item) {
+        Some(at) => at,
+        None => {
+            distinct.push(item);
+            distinct.len() - 1
+        }
+    };
+    // At most IMPORT_QUESTIONS_MAX questions of at most 65,535 outcomes
+    // each: far below u16::MAX in practice; saturate rather than wrap.
+    u16::try_from(at).unwrap_or(u16::MAX)
 }
 
 /// Question `i`'s range in a column of ends: `ends[i-1]..ends[i]`, or `None`
@@ -139,12 +217,12 @@ fn import_question<P: Policy>(
     attrs: &Attributes,
     prefixes: &[IpNet],
     invalid: &[usize],
-) -> t::ImportVerdicts {
+) -> Answer {
     let Some(policy) = &state.policy else {
-        return t::ImportVerdicts::RejectAll(policy_error("policy not initialised"));
+        return policy_error("policy not initialised");
     };
     let Some(client) = state.clients.get(client_id) else {
-        return t::ImportVerdicts::RejectAll(policy_error("unknown client"));
+        return policy_error("unknown client");
     };
     let mut verdicts = crate::ImportVerdicts::new(prefixes.len());
     policy.import(client, attrs, prefixes, &mut verdicts);
@@ -152,29 +230,15 @@ fn import_question<P: Policy>(
         verdicts.reject(i, crate::reject::POLICY_ERROR, "invalid prefix");
     }
     let (indices, mut outcomes) = verdicts.into_parts();
-    if indices.is_empty() && outcomes.len() == 1 {
-        return match outcomes.pop() {
-            Some(Outcome::Accept) | None => t::ImportVerdicts::AcceptAll,
-            Some(Outcome::AcceptModified(m)) => t::ImportVerdicts::AcceptAllModified(modification(m)),
-            Some(Outcome::Reject(r)) => t::ImportVerdicts::RejectAll(rejection(r)),
-        };
+    if indices.is_empty() && outcomes.len() <= 1 {
+        return Answer::Uniform(outcomes.pop().unwrap_or(Outcome::Accept));
     }
-    let verdicts = if indices.is_empty() {
+    let indices = if indices.is_empty() {
         vec![0; prefixes.len()]
     } else {
         indices
     };
-    t::ImportVerdicts::Mixed(t::MixedVerdicts {
-        verdicts,
-        outcomes: outcomes
-            .into_iter()
-            .map(|o| match o {
-                Outcome::Accept => t::Outcome::Accept,
-                Outcome::AcceptModified(m) => t::Outcome::AcceptModified(modification(m)),
-                Outcome::Reject(r) => t::Outcome::Reject(rejection(r)),
-            })
-            .collect(),
-    })
+    Answer::Mixed(indices, outcomes)
 }
 
 /// The prefixes of a batch, and the positions of invalid entries (an unknown

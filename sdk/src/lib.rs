@@ -251,7 +251,7 @@ macro_rules! export_policy {
             }
 
             impl $crate::guest::bindings::exports::kumo::policy::batch_import::Guest for Exports {
-                fn import_many(batch: t::ImportBatch) -> Vec<t::ImportVerdicts> {
+                fn import_many(batch: t::ImportBatch) -> t::ImportAnswers {
                     STATE.with(|s| $crate::guest::import_batch(&s.borrow(), batch))
                 }
             }

@@ -674,7 +674,7 @@ impl Instance {
         &mut self,
         module: &PolicyModule,
         batch: &bindings::kumo::policy::types::ImportBatch,
-    ) -> Option<Result<Vec<bindings::kumo::policy::types::ImportVerdicts>, PolicyFailure>> {
+    ) -> Option<Result<bindings::kumo::policy::types::ImportAnswers, PolicyFailure>> {
         let guest = self.batch_import.as_ref()?;
         let ctx = module.ctx();
         // The log-line cap is per question, as when each is a call of its own.

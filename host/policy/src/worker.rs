@@ -701,7 +701,7 @@ impl PolicyWorker {
         module: &Arc<PolicyModule>,
         questions: &[ImportQuestion<'_>],
         asks: &[(usize, Group<'_>)],
-    ) -> Vec<Result<t::ImportVerdicts, PolicyFailure>> {
+    ) -> Vec<Result<ImportAnswer, PolicyFailure>> {
         let mut out = Vec::new();
         let sources = asks
             .iter()
@@ -767,7 +767,7 @@ impl PolicyWorker {
         module: &Arc<PolicyModule>,
         question: &ImportQuestion<'_>,
         group: &Group<'_>,
-    ) -> Result<t::ImportVerdicts, PolicyFailure> {
+    ) -> Result<ImportAnswer, PolicyFailure> {
         convert::fill_batch(&mut self.batch, question.prefixes, &group.members);
         // A module later in the chain sees the NEXT_HOP an earlier one set.
         let wit_attrs = convert::attributes(&group.attrs, group.next_hop.or(question.next_hop));
@@ -778,6 +778,7 @@ impl PolicyWorker {
                     .call_import_routes(s, client, &wit_attrs, prefixes)
             })
         })
+        .map(ImportAnswer::from)
     }
 
     /// One `import-many` call of `module` for the asks at `chosen`: per ask
@@ -791,7 +792,7 @@ impl PolicyWorker {
         questions: &[ImportQuestion<'_>],
         asks: &[(usize, Group<'_>)],
         chosen: &[usize],
-    ) -> Result<Vec<Option<t::ImportVerdicts>>, PolicyFailure> {
+    ) -> Result<Vec<Option<ImportAnswer>>, PolicyFailure> {
         let mut batch = self
             .import_batch
             .take()
@@ -820,7 +821,7 @@ impl PolicyWorker {
                 .unwrap_or_else(|| Err(invalid_result(module, "module has no batch-import")))
         });
         self.import_batch = Some(batch);
-        let answers = answers?;
+        let answers = ImportAnswer::all_of(answers?).map_err(|message| invalid_result(module, message))?;
         if answers.len() != count {
             let message = format!(
                 "import answer: {} verdicts for {} questions",
@@ -1285,6 +1286,123 @@ fn invalid_result(module: &PolicyModule, message: impl Into<String>) -> PolicyFa
     }
 }
 
+/// A module's answer to one import question, from either call: an
+/// `import-routes` answer, or one of an `import-many` call's answers, whose
+/// modifications and rejections are shared by the call's questions (lifted
+/// and counted once, however many attribute sets they apply to).
+#[derive(Debug)]
+enum ImportAnswer {
+    AcceptAll,
+    AcceptAllModified(Arc<t::Modification>),
+    RejectAll(SharedRejection),
+    Mixed(MixedAnswer),
+}
+
+#[derive(Debug)]
+struct MixedAnswer {
+    verdicts: Vec<u16>,
+    outcomes: Vec<AnswerOutcome>,
+}
+
+#[derive(Debug)]
+enum AnswerOutcome {
+    Accept,
+    AcceptModified(Arc<t::Modification>),
+    Reject(SharedRejection),
+}
+
+#[derive(Debug, Clone)]
+struct SharedRejection {
+    code: u16,
+    text: Arc<str>,
+}
+
+impl From<t::Rejection> for SharedRejection {
+    fn from(r: t::Rejection) -> Self {
+        SharedRejection {
+            code: r.code,
+            text: r.text.into(),
+        }
+    }
+}
+
+impl From<t::ImportVerdicts> for ImportAnswer {
+    fn from(verdicts: t::ImportVerdicts) -> Self {
+        match verdicts {
+            t::ImportVerdicts::AcceptAll => ImportAnswer::AcceptAll,
+            t::ImportVerdicts::AcceptAllModified(m) => ImportAnswer::AcceptAllModified(Arc::new(m)),
+            t::ImportVerdicts::RejectAll(r) => ImportAnswer::RejectAll(r.into()),
+            t::ImportVerdicts::Mixed(m) => ImportAnswer::Mixed(MixedAnswer {
+                verdicts: m.verdicts,
+                outcomes: m
+                    .outcomes
+                    .into_iter()
+                    .map(|o| match o {
+                        t::Outcome::Accept => AnswerOutcome::Accept,
+                        t::Outcome::AcceptModified(m) => AnswerOutcome::AcceptModified(Arc::new(m)),
+                        t::Outcome::Reject(r) => AnswerOutcome::Reject(r.into()),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+}
+
+impl ImportAnswer {
+    /// The answers of an `import-many` call, one per question; an index
+    /// outside the call's modifications or rejections fails the call.
+    fn all_of(answers: t::ImportAnswers) -> Result<Vec<ImportAnswer>, String> {
+        let modifications: Vec<Arc<t::Modification>> =
+            answers.modifications.into_iter().map(Arc::new).collect();
+        let rejections: Vec<SharedRejection> = answers
+            .rejections
+            .into_iter()
+            .map(SharedRejection::from)
+            .collect();
+        let modification = |i: u16| {
+            modifications
+                .get(usize::from(i))
+                .cloned()
+                .ok_or_else(|| format!("import answer: modification {i} of {}", modifications.len()))
+        };
+        let rejection = |i: u16| {
+            rejections
+                .get(usize::from(i))
+                .cloned()
+                .ok_or_else(|| format!("import answer: rejection {i} of {}", rejections.len()))
+        };
+        answers
+            .verdicts
+            .into_iter()
+            .map(|v| {
+                Ok(match v {
+                    t::SharedImportVerdicts::AcceptAll => ImportAnswer::AcceptAll,
+                    t::SharedImportVerdicts::AcceptAllModified(i) => {
+                        ImportAnswer::AcceptAllModified(modification(i)?)
+                    }
+                    t::SharedImportVerdicts::RejectAll(i) => ImportAnswer::RejectAll(rejection(i)?),
+                    t::SharedImportVerdicts::Mixed(m) => ImportAnswer::Mixed(MixedAnswer {
+                        verdicts: m.verdicts,
+                        outcomes: m
+                            .outcomes
+                            .into_iter()
+                            .map(|o| {
+                                Ok(match o {
+                                    t::SharedOutcome::Accept => AnswerOutcome::Accept,
+                                    t::SharedOutcome::AcceptModified(i) => {
+                                        AnswerOutcome::AcceptModified(modification(i)?)
+                                    }
+                                    t::SharedOutcome::Reject(i) => AnswerOutcome::Reject(rejection(i)?),
+                                })
+                            })
+                            .collect::<Result<_, String>>()?,
+                    }),
+                })
+            })
+            .collect()
+    }
+}
+
 /// Apply `module`'s `answer` for `group`: rejected members get their
 /// results in `results`, accepted ones go on (in `next`) to the chain's next
 /// module, grouped by their attributes. A failure or a malformed answer
@@ -1292,7 +1410,7 @@ fn invalid_result(module: &PolicyModule, message: impl Into<String>) -> PolicyFa
 fn settle_import<'a>(
     module: &Arc<PolicyModule>,
     group: Group<'a>,
-    answer: Result<t::ImportVerdicts, PolicyFailure>,
+    answer: Result<ImportAnswer, PolicyFailure>,
     results: &mut ImportVerdicts,
     next: &mut Vec<Group<'a>>,
 ) {
@@ -1323,16 +1441,16 @@ fn settle_import<'a>(
         }
     };
     match verdicts {
-        t::ImportVerdicts::AcceptAll => next.push(group),
-        t::ImportVerdicts::AcceptAllModified(m) => next.push(modified_group(
+        ImportAnswer::AcceptAll => next.push(group),
+        ImportAnswer::AcceptAllModified(m) => next.push(modified_group(
             group.attrs,
             group.preference,
             Some(group.next_hop),
             &m,
             group.members,
         )),
-        t::ImportVerdicts::RejectAll(r) => reject_members(results, &group.members, r.code, r.text.into()),
-        t::ImportVerdicts::Mixed(mixed) => {
+        ImportAnswer::RejectAll(r) => reject_members(results, &group.members, r.code, r.text),
+        ImportAnswer::Mixed(mixed) => {
             if mixed.verdicts.len() != group.members.len()
                 || mixed
                     .verdicts
@@ -1368,23 +1486,21 @@ fn settle_import<'a>(
                     continue;
                 }
                 match outcome {
-                    t::Outcome::Accept => next.push(Group {
+                    AnswerOutcome::Accept => next.push(Group {
                         attrs: group.attrs.clone(),
                         modified: group.modified,
                         preference: group.preference,
                         next_hop: group.next_hop,
                         members,
                     }),
-                    t::Outcome::AcceptModified(m) => next.push(modified_group(
+                    AnswerOutcome::AcceptModified(m) => next.push(modified_group(
                         group.attrs.clone(),
                         group.preference,
                         Some(group.next_hop),
                         m,
                         members,
                     )),
-                    t::Outcome::Reject(r) => {
-                        reject_members(results, &members, r.code, r.text.as_str().into())
-                    }
+                    AnswerOutcome::Reject(r) => reject_members(results, &members, r.code, r.text.clone()),
                 }
             }
         }

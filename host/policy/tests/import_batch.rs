@@ -250,6 +250,25 @@ fn a_batch_missing_answers_is_asked_again_set_by_set() {
 }
 
 #[test]
+fn a_batch_naming_a_modification_it_does_not_list_is_asked_again_set_by_set() {
+    // Client 2's answers name modification 3 of an empty list: the whole
+    // answer is unusable, and no set may take another's modification.
+    let hostile = hostile("bad-shared-index", 2);
+    let chain = [hostile.clone()];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let mut worker = worker();
+    let before = calls(&hostile);
+    let out = worker.import_many(&questions);
+    assert_eq!(calls(&hostile) - before, 1 + sets.len() as u64);
+    assert!(out.iter().all(|r| {
+        r.iter()
+            .all(|r| matches!(r, ImportResult::Accept { modified: None, .. }))
+    }));
+    assert_eq!(hostile.stats().snapshot().invalid_results, 0);
+}
+
+#[test]
 fn a_module_too_slow_for_many_sets_gets_fewer_per_call() {
     let slow = too_slow_above(8);
     let chain = [slow.clone()];

@@ -326,7 +326,7 @@ fn decode_update(
         AttrDecoder {
             ctx,
             errors,
-            update: &mut *update,
+            update: &mut update,
             seen: [0; 4],
         }
         .run(attrs)?;

@@ -277,7 +277,7 @@ fn vectors() -> Vec<Vector> {
             ctx: ctx4(),
             bytes: h("ffffffffffffffffffffffffffffffff 0017 02 0000 0000"),
             canonical: None,
-            message: Message::Update(Box::new(Update::default())),
+            message: Message::Update(Box::default()),
         },
         Vector {
             // BIRD sets Extended Length on MP_REACH_NLRI even for 35 octets;

@@ -9,6 +9,8 @@
 //! - `bad-bitmap`: returns an export bitmap of the wrong size;
 //! - `wrong-count`: leaves its victims' questions out of an export or a
 //!   batched import (`import-many`) answer;
+//! - `bad-shared-index`: in an `import-many` answer, names a modification
+//!   the answer does not list;
 //! - `loop-above`: never returns from an export or `import-many` call of
 //!   more than `max_questions` questions (default 8), whoever they are
 //!   from: a module too slow for many questions in one call's time;
@@ -131,20 +133,34 @@ mod guest {
     struct Hostile;
 
     impl BatchGuest for Hostile {
-        fn import_many(batch: t::ImportBatch) -> Vec<t::ImportVerdicts> {
+        fn import_many(batch: t::ImportBatch) -> t::ImportAnswers {
             spin_above(batch.clients.len());
-            let mut answers = Vec::with_capacity(batch.clients.len());
+            let mut verdicts = Vec::with_capacity(batch.clients.len());
             let mut start = 0;
             for (&client, &end) in batch.clients.iter().zip(&batch.prefix_ends) {
                 let count = (end as usize).saturating_sub(start);
                 start = end as usize;
-                // No answer at all for this question: the batch has one too few.
-                if misbehave_for(client).as_deref() == Some("wrong-count") {
-                    continue;
-                }
-                answers.push(import_verdicts(client, count));
+                verdicts.push(match misbehave_for(client).as_deref() {
+                    // No answer at all for this question: the batch has one too few.
+                    Some("wrong-count") => continue,
+                    Some("bad-shared-index") => t::SharedImportVerdicts::AcceptAllModified(3),
+                    _ => match import_verdicts(client, count) {
+                        t::ImportVerdicts::Mixed(m) => {
+                            t::SharedImportVerdicts::Mixed(t::SharedMixedVerdicts {
+                                verdicts: m.verdicts,
+                                // Every outcome this guest gives is `accept`.
+                                outcomes: m.outcomes.iter().map(|_| t::SharedOutcome::Accept).collect(),
+                            })
+                        }
+                        _ => t::SharedImportVerdicts::AcceptAll,
+                    },
+                });
             }
-            answers
+            t::ImportAnswers {
+                modifications: Vec::new(),
+                rejections: Vec::new(),
+                verdicts,
+            }
         }
     }
 
