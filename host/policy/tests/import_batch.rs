@@ -382,3 +382,69 @@ fn a_module_failing_in_every_batch_gets_fewer_sets_per_call() {
     // set a call, no batch to fail.
     assert_eq!(calls, [6, 5]);
 }
+
+/// Counts the guest log lines kumo writes (target `kumo_policy::guest`).
+struct GuestLines(Arc<std::sync::atomic::AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for GuestLines {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "kumo_policy::guest" {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+#[test]
+fn a_module_logs_at_most_its_cap_per_question_in_one_call_or_many() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    // 100 lines per question, 3 allowed per question.
+    let limits = Limits {
+        max_log_lines: 3,
+        ..relaxed()
+    };
+    let chatty = Arc::new(
+        PolicyModule::load(
+            engine(),
+            "chatty",
+            HOSTILE,
+            limits,
+            serde_json::json!({"mode": "chatty"}),
+        )
+        .unwrap(),
+    );
+    assert!(chatty.imports_in_batches());
+    let chain = [chatty.clone()];
+    let (sets, lists) = sets();
+    let questions = questions(&chain, &sets, &lists);
+    let lines = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(GuestLines(lines.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        let mut worker = worker();
+        let q = &questions[0];
+        worker.import(q.chain, q.client, q.attrs, q.next_hop, q.prefixes);
+        assert_eq!(
+            lines.swap(0, Ordering::Relaxed),
+            3,
+            "one question in a call of its own"
+        );
+        worker.import(q.chain, q.client, q.attrs, q.next_hop, q.prefixes);
+        assert_eq!(
+            lines.swap(0, Ordering::Relaxed),
+            3,
+            "the count starts again each call"
+        );
+
+        let before = calls(&chatty);
+        let out = worker.import_many(&questions);
+        assert_eq!(calls(&chatty) - before, 1, "one import-many call");
+        assert_eq!(
+            lines.load(Ordering::Relaxed),
+            3 * sets.len(),
+            "{} questions in one call",
+            sets.len()
+        );
+        assert!(out.iter().all(|r| r.iter().all(ImportResult::is_accept)));
+    });
+}

@@ -11,6 +11,8 @@
 //!   batched import (`import-many`) answer;
 //! - `bad-shared-index`: in an `import-many` answer, names a modification
 //!   the answer does not list;
+//! - `chatty`: writes 100 log lines per import question (the host's
+//!   per-question cap must hold them back);
 //! - `loop-above`: never returns from an export or `import-many` call of
 //!   more than `max_questions` questions (default 8), whoever they are
 //!   from: a module too slow for many questions in one call's time;
@@ -105,6 +107,15 @@ mod guest {
             }
             Some(os @ ("sockets" | "files")) => {
                 use_the_os(os);
+                t::ImportVerdicts::AcceptAll
+            }
+            Some("chatty") => {
+                for i in 0..100 {
+                    kumo_sdk::guest::bindings::kumo::policy::host::log(
+                        t::Level::Info,
+                        &format!("hostile: line {i} about client {client}"),
+                    );
+                }
                 t::ImportVerdicts::AcceptAll
             }
             Some("wrong-length") => t::ImportVerdicts::Mixed(t::MixedVerdicts {
