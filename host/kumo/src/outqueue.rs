@@ -66,8 +66,9 @@ pub struct Segment {
 /// are `bytes[at[i]..at[i + 1]]`, `messages[i + 1] - messages[i]` of them
 /// (counted once when encoded, not by every writer that sends them: walking
 /// the length fields of data no longer in cache was 4 % of kumo's CPU at
-/// P6 300 x 1k). A piece that cannot be encoded is left empty and listed in
-/// `failed`: it costs the clients sent it that piece, and nobody else.
+/// P6 300 x 1k). A route that cannot be encoded is left out of its piece,
+/// and the piece listed in `failed`: it costs the clients sent that piece
+/// that route, and nobody else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoding {
     bytes: Box<[u8]>,
@@ -111,18 +112,18 @@ impl Segment {
         (first == ctx).then_some(encoding)
     }
 
-    /// Append piece `i`'s UPDATEs for `ctx` to `out`; returns how many.
-    /// On failure `out` is as it was.
-    pub fn encode_piece(&self, i: usize, ctx: &CodecContext, out: &mut Vec<u8>) -> Result<u64, EncodeError> {
+    /// Append piece `i`'s UPDATEs for `ctx` to `out`: how many, and the
+    /// first error of the routes that could not be encoded (left out, see
+    /// [`encode_routes`]).
+    pub fn encode_piece(
+        &self,
+        i: usize,
+        ctx: &CodecContext,
+        out: &mut Vec<u8>,
+    ) -> (u64, Option<EncodeError>) {
         let start = out.len();
-        let encoded = encode_routes(self.piece(i).iter().map(|(n, a)| (*n, a.as_ref())), &[], ctx, out);
-        match encoded {
-            Ok(()) => Ok(count_messages(&out[start..])),
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
-        }
+        let skipped = encode_routes(self.piece(i).iter().map(|(n, a)| (*n, a.as_ref())), &[], ctx, out);
+        (count_messages(&out[start..]), skipped)
     }
 
     fn encode_all(&self, ctx: &CodecContext) -> Encoding {
@@ -134,9 +135,10 @@ impl Segment {
         messages.push(0);
         let mut sent = 0;
         for i in 0..self.pieces() {
-            match self.encode_piece(i, ctx, &mut bytes) {
-                Ok(n) => sent += n,
-                Err(e) => failed.push((i, e)),
+            let (n, skipped) = self.encode_piece(i, ctx, &mut bytes);
+            sent += n;
+            if let Some(e) = skipped {
+                failed.push((i, e));
             }
             at.push(bytes.len());
             messages.push(sent);
@@ -859,12 +861,18 @@ impl Drop for WriterWakeups {
 /// Encode route changes (each NLRI at most once) as UPDATEs: withdrawals per
 /// family, announcements grouped by shared attribute set (one attribute
 /// encoding for many prefixes), then End-of-RIB per family in `end_of_rib`.
+///
+/// Routes that cannot be encoded for `ctx` (an attribute set over 4,096
+/// octets for a client without extended messages) are left out and the rest
+/// encoded: returns the first such error, if any. Failing the whole call
+/// instead cost a client every other route of the call (a coalesced queue
+/// may be its whole table).
 pub fn encode_routes<'a>(
     routes: impl Iterator<Item = (Nlri, Option<&'a Attrs>)>,
     end_of_rib: &[AfiSafi],
     ctx: &CodecContext,
     out: &mut Vec<u8>,
-) -> Result<(), EncodeError> {
+) -> Option<EncodeError> {
     let mut withdrawn: Vec<(AfiSafi, Vec<Nlri>)> = Vec::new();
     let mut announced: Vec<(&Attrs, AfiSafi, Vec<Nlri>)> = Vec::new();
     // Attribute sets are interned: one pointer per distinct set. Consecutive
@@ -896,16 +904,28 @@ pub fn encode_routes<'a>(
         }
     }
     let packer = UpdatePacker::new(ctx);
+    let mut skipped = None;
+    // A failed group leaves nothing of itself behind.
+    let mut keep = |out: &mut Vec<u8>, start: usize, encoded: Result<(), EncodeError>| {
+        if let Err(e) = encoded {
+            out.truncate(start);
+            skipped.get_or_insert(e);
+        }
+    };
     for (family, nlri) in &withdrawn {
-        packer.withdraw(*family, nlri, out)?;
+        let start = out.len();
+        let encoded = packer.withdraw(*family, nlri, out);
+        keep(out, start, encoded);
     }
     for (attrs, family, nlri) in &announced {
-        packer.announce(&attrs.path_attributes(), *family, attrs.mp_next_hop(), nlri, out)?;
+        let start = out.len();
+        let encoded = packer.announce(&attrs.path_attributes(), *family, attrs.mp_next_hop(), nlri, out);
+        keep(out, start, encoded);
     }
     for family in end_of_rib {
         packer.end_of_rib(*family, out);
     }
-    Ok(())
+    skipped
 }
 
 pub fn family_of(nlri: &Nlri) -> AfiSafi {
@@ -949,13 +969,13 @@ mod tests {
         for share in &batch.shares {
             bytes.extend_from_slice(&share_bytes(share, &ctx));
         }
-        encode_routes(
+        let skipped = encode_routes(
             batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
             &batch.end_of_rib,
             &ctx,
             &mut bytes,
-        )
-        .unwrap();
+        );
+        assert_eq!(skipped, None);
         let mut eor = Vec::new();
         let mut rest = &bytes[..];
         while let Some(f) = frame(rest, 4096).unwrap() {
@@ -994,7 +1014,7 @@ mod tests {
             None => {
                 let mut out = Vec::new();
                 for i in share.piece_indices() {
-                    segment.encode_piece(i, ctx, &mut out).unwrap();
+                    assert_eq!(segment.encode_piece(i, ctx, &mut out).1, None);
                 }
                 out
             }
@@ -1045,7 +1065,11 @@ mod tests {
         assert!(segment.shared_encoding(&two).is_none());
         let mut bytes = Vec::new();
         let messages: u64 = (0..segment.pieces())
-            .map(|i| segment.encode_piece(i, &two, &mut bytes).unwrap())
+            .map(|i| segment.encode_piece(i, &two, &mut bytes))
+            .map(|(n, skipped)| {
+                assert_eq!(skipped, None);
+                n
+            })
             .sum();
         assert!(messages >= 3);
         assert_eq!(messages, frames(&bytes));
@@ -1240,7 +1264,7 @@ mod tests {
     }
 
     #[test]
-    fn a_piece_that_cannot_be_encoded_costs_only_the_clients_sent_it() {
+    fn a_route_that_cannot_be_encoded_costs_only_itself_to_the_clients_sent_it() {
         // 1,200 communities: 4,800 octets, more than a 4,096-octet message.
         let mut huge = RouteAttrs::default();
         huge.attrs.next_hop = Some([192, 0, 2, 9].into());
@@ -1248,7 +1272,9 @@ mod tests {
         let huge = Attrs::from(huge);
         let mut fanout = Fanout::default();
         fanout.run(table(40, &attrs(1)), [0, 1]);
-        fanout.run([(nlri("198.51.100.0/24"), Some(huge))], [1]);
+        // In the same piece as the huge route: a route that encodes.
+        let beside = (nlri("198.51.100.128/25"), Some(attrs(2)));
+        fanout.run([(nlri("198.51.100.0/24"), Some(huge)), beside.clone()], [1]);
         let mut shares = Vec::new();
         fanout.finish(|_, share| shares.push(share));
         let plain = CodecContext::default();
@@ -1258,20 +1284,69 @@ mod tests {
             shares[1].failures(encoding).next(),
             Some(EncodeError::TooLong { .. })
         ));
-        // Client 1 still gets the other routes of the batch, whole UPDATEs.
+        // Client 1 still gets every other route of the batch, whole UPDATEs.
         let sent: Vec<u8> = shares[1]
             .slices(encoding, usize::MAX)
             .flat_map(|(s, _)| s.to_vec())
             .collect();
-        assert_eq!(sent, share_bytes(&shares[0], &plain));
-        // With extended messages the piece encodes.
+        let mut expected = share_bytes(&shares[0], &plain);
+        assert_eq!(
+            encode_routes(
+                [(beside.0, beside.1.as_ref())].into_iter(),
+                &[],
+                &plain,
+                &mut expected
+            ),
+            None
+        );
+        assert_eq!(sent, expected);
+        // With extended messages the piece encodes whole: two UPDATEs.
         let extended = CodecContext {
             extended_message: true,
             ..CodecContext::default()
         };
         assert!(shares[1].segment().shared_encoding(&extended).is_none());
         let mut out = Vec::new();
-        assert_eq!(shares[1].segment().encode_piece(1, &extended, &mut out), Ok(1));
+        assert_eq!(
+            shares[1].segment().encode_piece(1, &extended, &mut out),
+            (2, None)
+        );
+    }
+
+    #[test]
+    fn a_coalesced_batch_keeps_the_routes_around_one_that_cannot_be_encoded() {
+        let mut huge = RouteAttrs::default();
+        huge.attrs.next_hop = Some([192, 0, 2, 9].into());
+        huge.attrs.communities = (0..1200u32).collect();
+        let huge = Attrs::from(huge);
+        let (a, b) = (attrs(1), attrs(2));
+        let routes = [
+            (nlri("198.51.100.0/25"), Some(&a)),
+            (nlri("198.51.100.0/24"), Some(&huge)),
+            (nlri("203.0.113.0/24"), None),
+            (nlri("198.51.100.128/25"), Some(&b)),
+        ];
+        let plain = CodecContext::default();
+        let mut bytes = Vec::new();
+        let skipped = encode_routes(
+            routes.iter().cloned(),
+            &[AfiSafi::IPV4_UNICAST],
+            &plain,
+            &mut bytes,
+        );
+        assert!(matches!(skipped, Some(EncodeError::TooLong { .. })));
+        let mut expected = Vec::new();
+        let others = [routes[0], routes[2], routes[3]];
+        assert_eq!(
+            encode_routes(
+                others.iter().cloned(),
+                &[AfiSafi::IPV4_UNICAST],
+                &plain,
+                &mut expected
+            ),
+            None
+        );
+        assert_eq!(bytes, expected);
     }
 
     #[tokio::test]

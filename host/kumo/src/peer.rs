@@ -712,7 +712,7 @@ async fn write_batch(
     outq: &OutQueue,
     status: &SessionStatus,
 ) -> Result<WriterFlow, WriteError> {
-    // The first piece that could not be encoded, if any: the rest is sent.
+    // The first route that could not be encoded, if any: the rest is sent.
     let mut skipped: Option<kumo_wire::EncodeError> = None;
     {
         let mut parts: Vec<Cow<'_, [u8]>> = Vec::new();
@@ -737,11 +737,10 @@ async fn write_batch(
                     let mut own = SmallVec::new();
                     let (mut part, mut n) = (Vec::new(), 0);
                     for i in share.piece_indices() {
-                        match segment.encode_piece(i, ctx, &mut part) {
-                            Ok(m) => n += m,
-                            Err(e) => {
-                                skipped.get_or_insert(e);
-                            }
+                        let (m, piece_skipped) = segment.encode_piece(i, ctx, &mut part);
+                        n += m;
+                        if let Some(e) = piece_skipped {
+                            skipped.get_or_insert(e);
                         }
                         if part.len() >= WRITE_CHUNK {
                             own.push((Cow::Owned(std::mem::take(&mut part)), std::mem::take(&mut n)));
@@ -779,12 +778,14 @@ async fn write_batch(
         let flow = flush(&[], 0, writer, commands, outq, status).await?;
         return Ok(flow.skipped(skipped));
     }
-    crate::outqueue::encode_routes(
+    if let Some(e) = crate::outqueue::encode_routes(
         batch.routes.iter().map(|(n, a)| (*n, a.as_ref())),
         &batch.end_of_rib,
         ctx,
         bytes,
-    )?;
+    ) {
+        skipped.get_or_insert(e);
+    }
     let messages = crate::outqueue::count_messages(bytes);
     let flow = flush(
         &[Cow::Borrowed(&bytes[..])],

@@ -844,3 +844,81 @@ async fn an_update_burst_beyond_max_prefix_closes_that_session_only() {
         pair.routes.len()
     );
 }
+
+/// A route whose attributes only fit an extended message (RFC 8654), from a
+/// client that negotiated it, cannot be sent to a client that did not: kumo
+/// skips that route for it (`WriterFlow::Skipped`), sends the routes around
+/// it, and keeps every session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_too_big_for_a_receiver_is_skipped_and_the_rest_sent() {
+    let _serial = SERIAL.lock().await;
+    let daemon = start("", 0).await;
+    let bgp = daemon.listening[0];
+    let mut pair = Pair::up(bgp, 100).await;
+
+    let mut big_sender = raw_session_with(bgp, HOSTILE, 65004, 30, None, true).await;
+    let ctx = CodecContext {
+        four_octet_as: true,
+        extended_message: true,
+        ..CodecContext::default()
+    };
+    // 1,200 communities: 4,800 octets of one attribute, over 4,096.
+    let big = PathAttributes {
+        communities: (0..1200u32).map(|i| (65004 << 16) | i).collect(),
+        ..attrs(65004, 7)
+    };
+    let (too_big, after) = (prefixes(40, 3), prefixes(41, 50));
+    let nlri = |prefixes: &[IpNet]| -> Vec<Nlri> {
+        prefixes
+            .iter()
+            .map(|p| Nlri {
+                prefix: *p,
+                path_id: None,
+            })
+            .collect()
+    };
+    let mut bytes = Vec::new();
+    let packer = UpdatePacker::new(&ctx);
+    packer
+        .announce(&big, AfiSafi::IPV4_UNICAST, None, &nlri(&too_big), &mut bytes)
+        .unwrap();
+    assert!(bytes.len() > kumo_wire::MAX_MESSAGE_LEN, "{} octets", bytes.len());
+    packer
+        .announce(
+            &attrs(65004, 7),
+            AfiSafi::IPV4_UNICAST,
+            None,
+            &nlri(&after),
+            &mut bytes,
+        )
+        .unwrap();
+    big_sender.write_all(&bytes).await.unwrap();
+
+    let arrived = pair
+        .receiver
+        .recv_until(WAIT, |s| has_all(s, &after, Some(7)))
+        .await
+        .unwrap();
+    // Anything of the big set would have come with or before the rest.
+    pair.receiver
+        .recv_until(Duration::from_millis(300), |_| false)
+        .await
+        .unwrap();
+    let (seen, notification) = read_messages(&mut big_sender, Duration::from_millis(200), |_| false).await;
+    println!(
+        "too big: {} octets sent; the receiver got the {} later routes: {arrived}, {} of the too big \
+         ones; the sender saw {seen:?}",
+        bytes.len(),
+        after.len(),
+        count_under(&pair.receiver, 40)
+    );
+    assert!(arrived, "the routes after the one too big did not arrive");
+    assert_eq!(
+        count_under(&pair.receiver, 40),
+        0,
+        "a route over 4,096 octets reached a client without extended messages"
+    );
+    assert!(notification.is_none(), "{notification:?}");
+    assert_eq!(state_of(&daemon, "hostile").await, State::Established);
+    assert!(pair.untouched(&daemon).await, "the other clients were touched");
+}
