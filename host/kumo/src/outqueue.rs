@@ -862,11 +862,13 @@ impl Drop for WriterWakeups {
 /// family, announcements grouped by shared attribute set (one attribute
 /// encoding for many prefixes), then End-of-RIB per family in `end_of_rib`.
 ///
-/// Routes that cannot be encoded for `ctx` (an attribute set over 4,096
-/// octets for a client without extended messages) are left out and the rest
-/// encoded: returns the first such error, if any. Failing the whole call
-/// instead cost a client every other route of the call (a coalesced queue
-/// may be its whole table).
+/// A route that cannot be encoded for `ctx` (an attribute set over 4,096
+/// octets for a client without extended messages) is withdrawn instead: RFC
+/// 8654 §4, it must not be sent, and a previous path the client holds for
+/// its prefix must not stay in service (withdrawing a prefix the client
+/// never got is harmless). Returns the first such error, if any; every
+/// other route is encoded (failing the whole call cost a client every other
+/// route of it, and a coalesced queue may be its whole table).
 pub fn encode_routes<'a>(
     routes: impl Iterator<Item = (Nlri, Option<&'a Attrs>)>,
     end_of_rib: &[AfiSafi],
@@ -920,7 +922,12 @@ pub fn encode_routes<'a>(
     for (attrs, family, nlri) in &announced {
         let start = out.len();
         let encoded = packer.announce(&attrs.path_attributes(), *family, attrs.mp_next_hop(), nlri, out);
-        keep(out, start, encoded);
+        if let Err(e) = encoded {
+            keep(out, start, Err(e));
+            let start = out.len();
+            let withdrawn = packer.withdraw(*family, nlri, out);
+            keep(out, start, withdrawn);
+        }
     }
     for family in end_of_rib {
         packer.end_of_rib(*family, out);
@@ -1264,7 +1271,7 @@ mod tests {
     }
 
     #[test]
-    fn a_route_that_cannot_be_encoded_costs_only_itself_to_the_clients_sent_it() {
+    fn a_route_that_cannot_be_encoded_is_withdrawn_from_the_clients_sent_it_and_nothing_else() {
         // 1,200 communities: 4,800 octets, more than a 4,096-octet message.
         let mut huge = RouteAttrs::default();
         huge.attrs.next_hop = Some([192, 0, 2, 9].into());
@@ -1284,22 +1291,16 @@ mod tests {
             shares[1].failures(encoding).next(),
             Some(EncodeError::TooLong { .. })
         ));
-        // Client 1 still gets every other route of the batch, whole UPDATEs.
+        // Client 1 still gets every other route of the batch, whole UPDATEs,
+        // and the huge route's prefix withdrawn (RFC 8654 §4).
         let sent: Vec<u8> = shares[1]
             .slices(encoding, usize::MAX)
             .flat_map(|(s, _)| s.to_vec())
             .collect();
-        let mut expected = share_bytes(&shares[0], &plain);
-        assert_eq!(
-            encode_routes(
-                [(beside.0, beside.1.as_ref())].into_iter(),
-                &[],
-                &plain,
-                &mut expected
-            ),
-            None
-        );
-        assert_eq!(sent, expected);
+        let mut expected = changes_in(&share_bytes(&shares[0], &plain));
+        expected.push((nlri("198.51.100.0/24"), None));
+        expected.push((beside.0, Some(Some(2))));
+        assert_eq!(changes_in(&sent), expected);
         // With extended messages the piece encodes whole: two UPDATEs.
         let extended = CodecContext {
             extended_message: true,
@@ -1314,7 +1315,7 @@ mod tests {
     }
 
     #[test]
-    fn a_coalesced_batch_keeps_the_routes_around_one_that_cannot_be_encoded() {
+    fn a_coalesced_batch_keeps_the_routes_around_one_that_cannot_be_encoded_and_withdraws_it() {
         let mut huge = RouteAttrs::default();
         huge.attrs.next_hop = Some([192, 0, 2, 9].into());
         huge.attrs.communities = (0..1200u32).collect();
@@ -1335,18 +1336,45 @@ mod tests {
             &mut bytes,
         );
         assert!(matches!(skipped, Some(EncodeError::TooLong { .. })));
-        let mut expected = Vec::new();
-        let others = [routes[0], routes[2], routes[3]];
-        assert_eq!(
-            encode_routes(
-                others.iter().cloned(),
-                &[AfiSafi::IPV4_UNICAST],
-                &plain,
-                &mut expected
-            ),
-            None
-        );
-        assert_eq!(bytes, expected);
+        let mut got = changes_in(&bytes);
+        got.sort();
+        let mut expected = vec![
+            (routes[0].0, Some(Some(1))),
+            (routes[1].0, None),
+            (routes[2].0, None),
+            (routes[3].0, Some(Some(2))),
+        ];
+        expected.sort();
+        assert_eq!(got, expected);
+        // End-of-RIB last, as before.
+        let eor = encode_end_of_rib_bytes(&plain);
+        assert!(bytes.ends_with(&eor));
+    }
+
+    /// The route changes in `bytes` (4-octet AS), in order: prefix and
+    /// `Some(MED)` when announced, `None` when withdrawn.
+    fn changes_in(bytes: &[u8]) -> Vec<(Nlri, Option<Option<u32>>)> {
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..CodecContext::default()
+        };
+        let mut out = Vec::new();
+        let mut rest = bytes;
+        while let Some(f) = frame(rest, 4096).unwrap() {
+            rest = &rest[f.message.len()..];
+            let Message::Update(u) = decode_message(f.message, &ctx).unwrap().message else {
+                panic!("not an UPDATE")
+            };
+            out.extend(u.withdrawn.iter().map(|n| (*n, None)));
+            out.extend(u.nlri.iter().map(|n| (*n, Some(u.attributes.med))));
+        }
+        out
+    }
+
+    fn encode_end_of_rib_bytes(ctx: &CodecContext) -> Vec<u8> {
+        let mut eor = Vec::new();
+        UpdatePacker::new(ctx).end_of_rib(AfiSafi::IPV4_UNICAST, &mut eor);
+        eor
     }
 
     #[tokio::test]

@@ -643,7 +643,7 @@ async fn writer_task(
                     Ok(WriterFlow::Continue) => Ok(()),
                     Ok(WriterFlow::Closed) => return,
                     Ok(WriterFlow::Skipped(e)) => {
-                        warn!(client = %name, error = %e, "cannot encode UPDATE: some routes not sent");
+                        warn!(client = %name, error = %e, "cannot encode UPDATE: some routes withdrawn from this client instead (RFC 8654)");
                         Ok(())
                     }
                     Err(WriteError::Encode(e)) => {
@@ -671,7 +671,8 @@ enum WriterFlow {
     Continue,
     /// A Close command arrived in the middle of a batch: the connection is shut.
     Closed,
-    /// Written, but for routes that could not be encoded (the first error).
+    /// Written, but routes that could not be encoded were withdrawn instead
+    /// (the first error).
     Skipped(kumo_wire::EncodeError),
 }
 

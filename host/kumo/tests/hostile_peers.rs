@@ -847,10 +847,11 @@ async fn an_update_burst_beyond_max_prefix_closes_that_session_only() {
 
 /// A route whose attributes only fit an extended message (RFC 8654), from a
 /// client that negotiated it, cannot be sent to a client that did not: kumo
-/// skips that route for it (`WriterFlow::Skipped`), sends the routes around
-/// it, and keeps every session.
+/// withdraws its prefix from that client instead (RFC 8654 §4: the path the
+/// client held before must not stay in service), sends the routes around it
+/// (`WriterFlow::Skipped`), and keeps every session.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_route_too_big_for_a_receiver_is_skipped_and_the_rest_sent() {
+async fn a_route_too_big_for_a_receiver_is_withdrawn_from_it_and_the_rest_sent() {
     let _serial = SERIAL.lock().await;
     let daemon = start("", 0).await;
     let bgp = daemon.listening[0];
@@ -877,8 +878,26 @@ async fn a_route_too_big_for_a_receiver_is_skipped_and_the_rest_sent() {
             })
             .collect()
     };
-    let mut bytes = Vec::new();
     let packer = UpdatePacker::new(&ctx);
+    // First a path the receiver can get, for the prefixes that then grow.
+    let mut bytes = Vec::new();
+    packer
+        .announce(
+            &attrs(65004, 6),
+            AfiSafi::IPV4_UNICAST,
+            None,
+            &nlri(&too_big),
+            &mut bytes,
+        )
+        .unwrap();
+    big_sender.write_all(&bytes).await.unwrap();
+    assert!(
+        pair.receiver
+            .recv_until(WAIT, |s| has_all(s, &too_big, Some(6)))
+            .await
+            .unwrap()
+    );
+    bytes.clear();
     packer
         .announce(&big, AfiSafi::IPV4_UNICAST, None, &nlri(&too_big), &mut bytes)
         .unwrap();
@@ -899,7 +918,7 @@ async fn a_route_too_big_for_a_receiver_is_skipped_and_the_rest_sent() {
         .recv_until(WAIT, |s| has_all(s, &after, Some(7)))
         .await
         .unwrap();
-    // Anything of the big set would have come with or before the rest.
+    // The withdrawal comes with or before the rest.
     pair.receiver
         .recv_until(Duration::from_millis(300), |_| false)
         .await
@@ -916,7 +935,7 @@ async fn a_route_too_big_for_a_receiver_is_skipped_and_the_rest_sent() {
     assert_eq!(
         count_under(&pair.receiver, 40),
         0,
-        "a route over 4,096 octets reached a client without extended messages"
+        "a route over 4,096 octets, or the path it replaced, is still at a client without extended messages"
     );
     assert!(notification.is_none(), "{notification:?}");
     assert_eq!(state_of(&daemon, "hostile").await, State::Established);
