@@ -123,7 +123,19 @@ pub fn import_batch<P: Policy>(state: &State<P>, batch: t::ImportBatch) -> t::Im
             }
             None => policy_error("unreadable import question"),
         };
-        verdicts.push(shared.verdicts(answer));
+        match shared.verdicts(answer) {
+            Some(v) => verdicts.push(v),
+            // More distinct outcomes than an index can name: an answer with
+            // no verdicts fails the call, and kumo asks each question in a
+            // call of its own, whose indices fit.
+            None => {
+                return t::ImportAnswers {
+                    modifications: Vec::new(),
+                    rejections: Vec::new(),
+                    verdicts: Vec::new(),
+                };
+            }
+        }
     }
     t::ImportAnswers {
         modifications: shared.modifications.into_iter().map(modification).collect(),
@@ -140,47 +152,58 @@ struct Shared {
 }
 
 impl Shared {
-    /// `answer` with its modification or rejection named by index.
-    fn verdicts(&mut self, answer: Answer) -> t::SharedImportVerdicts {
-        match answer {
+    /// `answer` with its modification or rejection named by index; `None`
+    /// past `u16::MAX` distinct ones.
+    fn verdicts(&mut self, answer: Answer) -> Option<t::SharedImportVerdicts> {
+        Some(match answer {
             Answer::Uniform(Outcome::Accept) => t::SharedImportVerdicts::AcceptAll,
             Answer::Uniform(Outcome::AcceptModified(m)) => {
-                t::SharedImportVerdicts::AcceptAllModified(index_of(&mut self.modifications, m))
+                t::SharedImportVerdicts::AcceptAllModified(index_of(&mut self.modifications, m)?)
             }
             Answer::Uniform(Outcome::Reject(r)) => {
-                t::SharedImportVerdicts::RejectAll(index_of(&mut self.rejections, r))
+                t::SharedImportVerdicts::RejectAll(index_of(&mut self.rejections, r)?)
             }
             Answer::Mixed(verdicts, outcomes) => t::SharedImportVerdicts::Mixed(t::SharedMixedVerdicts {
                 verdicts,
                 outcomes: outcomes
                     .into_iter()
-                    .map(|o| match o {
-                        Outcome::Accept => t::SharedOutcome::Accept,
-                        Outcome::AcceptModified(m) => {
-                            t::SharedOutcome::AcceptModified(index_of(&mut self.modifications, m))
-                        }
-                        Outcome::Reject(r) => t::SharedOutcome::Reject(index_of(&mut self.rejections, r)),
+                    .map(|o| {
+                        Some(match o {
+                            Outcome::Accept => t::SharedOutcome::Accept,
+                            Outcome::AcceptModified(m) => {
+                                t::SharedOutcome::AcceptModified(index_of(&mut self.modifications, m)?)
+                            }
+                            Outcome::Reject(r) => {
+                                t::SharedOutcome::Reject(index_of(&mut self.rejections, r)?)
+                            }
+                        })
                     })
-                    .collect(),
+                    .collect::<Option<_>>()?,
             }),
-        }
+        })
     }
 }
 
-/// The index of `item` in `distinct`, added at the end if new. A batch holds
-/// a handful of distinct ones (a tag, a few reject reasons): a linear search
-/// is cheaper than hashing modifications.
-fn index_of<T: PartialEq>(distinct: &mut Vec<T>, item: T) -> u16 {
-    let at = match distinct.iter().position(|d| *d == item) {
+/// Past this many distinct entries a new one is added without looking for
+/// an equal one: a call's distinct modifications and rejections are a
+/// handful (a tag, a few reject reasons), but a policy that gives every
+/// prefix its own text would make the search quadratic in the call's
+/// prefixes.
+const SHARED_SEARCH_MAX: usize = 64;
+
+/// The index of `item` in `distinct`, added at the end if new (a linear
+/// search: cheaper than hashing modifications for a handful); `None` past
+/// the `u16` an answer names it with.
+fn index_of<T: PartialEq>(distinct: &mut Vec<T>, item: T) -> Option<u16> {
+    let found = distinct.iter().take(SHARED_SEARCH_MAX).position(|d| *d == item);
+    let at = match found {
         Some(at) => at,
         None => {
             distinct.push(item);
             distinct.len() - 1
         }
     };
-    // At most IMPORT_QUESTIONS_MAX questions of at most 65,535 outcomes
-    // each: far below u16::MAX in practice; saturate rather than wrap.
-    u16::try_from(at).unwrap_or(u16::MAX)
+    u16::try_from(at).ok()
 }
 
 /// Question `i`'s range in a column of ends: `ends[i-1]..ends[i]`, or `None`

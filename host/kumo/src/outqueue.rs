@@ -66,9 +66,9 @@ pub struct Segment {
 /// are `bytes[at[i]..at[i + 1]]`, `messages[i + 1] - messages[i]` of them
 /// (counted once when encoded, not by every writer that sends them: walking
 /// the length fields of data no longer in cache was 4 % of kumo's CPU at
-/// P6 300 x 1k). A route that cannot be encoded is left out of its piece,
-/// and the piece listed in `failed`: it costs the clients sent that piece
-/// that route, and nobody else.
+/// P6 300 x 1k). A route that cannot be encoded is withdrawn in its piece
+/// instead ([`encode_routes`]), and the piece listed in `failed`: it costs
+/// the clients sent that piece that route, and nobody else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoding {
     bytes: Box<[u8]>,
@@ -113,8 +113,8 @@ impl Segment {
     }
 
     /// Append piece `i`'s UPDATEs for `ctx` to `out`: how many, and the
-    /// first error of the routes that could not be encoded (left out, see
-    /// [`encode_routes`]).
+    /// first error of the routes that could not be encoded (withdrawn
+    /// instead, see [`encode_routes`]).
     pub fn encode_piece(
         &self,
         i: usize,
@@ -925,8 +925,11 @@ pub fn encode_routes<'a>(
         if let Err(e) = encoded {
             keep(out, start, Err(e));
             let start = out.len();
-            let withdrawn = packer.withdraw(*family, nlri, out);
-            keep(out, start, withdrawn);
+            if let Err(e) = packer.withdraw(*family, nlri, out) {
+                // Not expected: an announced family can be withdrawn.
+                out.truncate(start);
+                tracing::debug!(error = %e, "a route that cannot be encoded cannot be withdrawn either");
+            }
         }
     }
     for family in end_of_rib {

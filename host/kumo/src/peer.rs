@@ -643,14 +643,10 @@ async fn writer_task(
                     Ok(WriterFlow::Continue) => Ok(()),
                     Ok(WriterFlow::Closed) => return,
                     Ok(WriterFlow::Skipped(e)) => {
-                        warn!(client = %name, error = %e, "cannot encode UPDATE: some routes withdrawn from this client instead (RFC 8654)");
+                        warn!(client = %name, error = %e, "cannot encode some routes for this client: withdrawn from it instead");
                         Ok(())
                     }
-                    Err(WriteError::Encode(e)) => {
-                        warn!(client = %name, error = %e, "cannot encode UPDATE");
-                        continue;
-                    }
-                    Err(WriteError::Io(e)) => Err(e),
+                    Err(e) => Err(e),
                 }
             }
         };
@@ -687,14 +683,6 @@ impl WriterFlow {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum WriteError {
-    #[error(transparent)]
-    Encode(#[from] kumo_wire::EncodeError),
-    #[error(transparent)]
-    Io(#[from] io::Error),
-}
-
 /// Write a batch in chunks of about [`WRITE_CHUNK`] bytes, sending control
 /// messages that arrive meanwhile between chunks. Shared segments are
 /// encoded once for all the clients they are queued for, and a client's
@@ -703,7 +691,8 @@ enum WriteError {
 /// none of it. (A coalesced queue's routes are encoded into the writer's own
 /// buffer, and for a codec context other than the shared encoding's, the
 /// client's own pieces into parts of their own.) Routes that cannot be
-/// encoded are skipped, the rest sent: [`WriterFlow::Skipped`].
+/// encoded for this client are withdrawn from it instead, the rest sent:
+/// [`WriterFlow::Skipped`] (see [`crate::outqueue::encode_routes`]).
 async fn write_batch(
     batch: Batch,
     ctx: &CodecContext,
@@ -712,7 +701,7 @@ async fn write_batch(
     commands: &mut mpsc::Receiver<WriterCommand>,
     outq: &OutQueue,
     status: &SessionStatus,
-) -> Result<WriterFlow, WriteError> {
+) -> io::Result<WriterFlow> {
     // The first route that could not be encoded, if any: the rest is sent.
     let mut skipped: Option<kumo_wire::EncodeError> = None;
     {
@@ -813,7 +802,7 @@ async fn flush(
     commands: &mut mpsc::Receiver<WriterCommand>,
     outq: &OutQueue,
     status: &SessionStatus,
-) -> Result<WriterFlow, WriteError> {
+) -> io::Result<WriterFlow> {
     if !parts.is_empty() {
         write_parts(writer, parts, outq).await?;
         status

@@ -251,8 +251,8 @@ fn a_batch_missing_answers_is_asked_again_set_by_set() {
 
 #[test]
 fn a_batch_naming_a_modification_it_does_not_list_is_asked_again_set_by_set() {
-    // Client 2's answers name modification 3 of an empty list: the whole
-    // answer is unusable, and no set may take another's modification.
+    // Client 2's answers name modification 1 of a list of one: the whole
+    // answer is unusable, and no set may take the modification listed.
     let hostile = hostile("bad-shared-index", 2);
     let chain = [hostile.clone()];
     let (sets, lists) = sets();
@@ -395,11 +395,12 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for GuestLines {
 }
 
 #[test]
-fn a_module_logs_at_most_its_cap_per_question_in_one_call_or_many() {
+fn a_call_logs_at_most_the_cap_times_its_questions() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tracing_subscriber::layer::SubscriberExt;
 
-    // 100 lines per question, 3 allowed per question.
+    // 100 lines per question; 3 allowed per call of one question, 3 times
+    // the questions for an import-many call (one budget for the call).
     let limits = Limits {
         max_log_lines: 3,
         ..relaxed()

@@ -317,7 +317,7 @@ fn decode_update(
         .split_at_checked(usize::from(u16::from_be_bytes(*attrs_len)))
         .ok_or_else(malformed_attribute_list)?;
 
-    // Filled in place, so the 232 octets are never moved.
+    // Filled in place once allocated: the 232 octets are not moved again.
     let mut update = Box::<Update>::default();
     let add_path_v4 = ctx.add_path_for(AfiSafi::IPV4_UNICAST);
     nlri::parse(withdrawn, Family::V4, add_path_v4, &mut update.withdrawn).map_err(invalid_network)?;

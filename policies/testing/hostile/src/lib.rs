@@ -9,10 +9,10 @@
 //! - `bad-bitmap`: returns an export bitmap of the wrong size;
 //! - `wrong-count`: leaves its victims' questions out of an export or a
 //!   batched import (`import-many`) answer;
-//! - `bad-shared-index`: in an `import-many` answer, names a modification
-//!   the answer does not list;
-//! - `chatty`: writes 100 log lines per import question (the host's
-//!   per-question cap must hold them back);
+//! - `bad-shared-index`: in an `import-many` answer, names modification 1
+//!   of a list of one (an index one past the end);
+//! - `chatty`: writes 100 log lines per import question (the host's cap,
+//!   per call times the call's questions, must hold them back);
 //! - `loop-above`: never returns from an export or `import-many` call of
 //!   more than `max_questions` questions (default 8), whoever they are
 //!   from: a module too slow for many questions in one call's time;
@@ -154,7 +154,9 @@ mod guest {
                 verdicts.push(match misbehave_for(client).as_deref() {
                     // No answer at all for this question: the batch has one too few.
                     Some("wrong-count") => continue,
-                    Some("bad-shared-index") => t::SharedImportVerdicts::AcceptAllModified(3),
+                    Some("bad-shared-index") => t::SharedImportVerdicts::AcceptAllModified(1),
+                    // `import_verdicts` answers accept-all or mixed accepts
+                    // only: a mode that rejects needs its own case here.
                     _ => match import_verdicts(client, count) {
                         t::ImportVerdicts::Mixed(m) => {
                             t::SharedImportVerdicts::Mixed(t::SharedMixedVerdicts {
@@ -168,7 +170,17 @@ mod guest {
                 });
             }
             t::ImportAnswers {
-                modifications: Vec::new(),
+                // Named by no honest answer: a host that clamped a bad
+                // index to the last entry would apply it.
+                modifications: vec![t::Modification {
+                    add_communities: vec![(65535 << 16) | 666],
+                    remove_communities: Vec::new(),
+                    add_large_communities: Vec::new(),
+                    remove_large_communities: Vec::new(),
+                    prepend: 0,
+                    preference: None,
+                    next_hop: None,
+                }],
                 rejections: Vec::new(),
                 verdicts,
             }
