@@ -64,7 +64,7 @@ impl Decoded {
     }
 }
 
-/// Decode one whole message (header included, as returned by [`crate::frame`]).
+/// Decode one whole message (header included, as returned by [`crate::frame()`]).
 ///
 /// `Err` carries the NOTIFICATION to send before closing the session.
 pub fn decode_message(message: &[u8], ctx: &CodecContext) -> Result<Decoded, Notification> {

@@ -3,7 +3,7 @@
 //!
 //! Module map:
 //! - [`types`]: decoded messages, attributes, capabilities (the contract with the rest of kumo).
-//! - [`frame`]: message framing (marker, length, type) over a byte buffer.
+//! - [`frame`](mod@frame): message framing (marker, length, type) over a byte buffer.
 //! - [`decode`]: message decoders, with RFC 7606 revised error handling for UPDATE.
 //! - [`encode`]: message encoders, and UPDATE packing for the route-server output.
 //! - `nlri` (private): the prefix parsing/writing loops shared by both directions.
