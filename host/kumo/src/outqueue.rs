@@ -907,27 +907,19 @@ pub fn encode_routes<'a>(
     }
     let packer = UpdatePacker::new(ctx);
     let mut skipped = None;
-    // A failed group leaves nothing of itself behind.
-    let mut keep = |out: &mut Vec<u8>, start: usize, encoded: Result<(), EncodeError>| {
-        if let Err(e) = encoded {
-            out.truncate(start);
+    for (family, nlri) in &withdrawn {
+        if let Err(e) = all_or_nothing(out, |out| packer.withdraw(*family, nlri, out)) {
             skipped.get_or_insert(e);
         }
-    };
-    for (family, nlri) in &withdrawn {
-        let start = out.len();
-        let encoded = packer.withdraw(*family, nlri, out);
-        keep(out, start, encoded);
     }
     for (attrs, family, nlri) in &announced {
-        let start = out.len();
-        let encoded = packer.announce(&attrs.path_attributes(), *family, attrs.mp_next_hop(), nlri, out);
-        if let Err(e) = encoded {
-            keep(out, start, Err(e));
-            let start = out.len();
-            if let Err(e) = packer.withdraw(*family, nlri, out) {
+        let announce = |out: &mut Vec<u8>| {
+            packer.announce(&attrs.path_attributes(), *family, attrs.mp_next_hop(), nlri, out)
+        };
+        if let Err(e) = all_or_nothing(out, announce) {
+            skipped.get_or_insert(e);
+            if let Err(e) = all_or_nothing(out, |out| packer.withdraw(*family, nlri, out)) {
                 // Not expected: an announced family can be withdrawn.
-                out.truncate(start);
                 tracing::debug!(error = %e, "a route that cannot be encoded cannot be withdrawn either");
             }
         }
@@ -936,6 +928,15 @@ pub fn encode_routes<'a>(
         packer.end_of_rib(*family, out);
     }
     skipped
+}
+
+/// `encode` appending to `out`; on failure, nothing of it is left in `out`.
+fn all_or_nothing(
+    out: &mut Vec<u8>,
+    encode: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let start = out.len();
+    encode(out).inspect_err(|_| out.truncate(start))
 }
 
 pub fn family_of(nlri: &Nlri) -> AfiSafi {
@@ -986,29 +987,13 @@ mod tests {
             &mut bytes,
         );
         assert_eq!(skipped, None);
-        let mut eor = Vec::new();
-        let mut rest = &bytes[..];
-        while let Some(f) = frame(rest, 4096).unwrap() {
-            let len = f.message.len();
-            let Message::Update(u) = decode_message(f.message, &ctx).unwrap().message else {
-                panic!("not an UPDATE")
+        let (changes, eor) = changes_in(&bytes);
+        for (n, change) in changes {
+            match change {
+                Some(med) => held.insert(n, med),
+                None => held.remove(&n),
             };
-            if let Some(family) = u.end_of_rib() {
-                eor.push(family);
-            }
-            for n in u
-                .withdrawn
-                .iter()
-                .chain(u.mp_unreach.iter().flat_map(|m| m.nlri.iter()))
-            {
-                held.remove(n);
-            }
-            for n in u.nlri.iter().chain(u.mp_reach.iter().flat_map(|m| m.nlri.iter())) {
-                held.insert(*n, u.attributes.med);
-            }
-            rest = &rest[len..];
         }
-        assert!(rest.is_empty());
         eor
     }
 
@@ -1275,11 +1260,7 @@ mod tests {
 
     #[test]
     fn a_route_that_cannot_be_encoded_is_withdrawn_from_the_clients_sent_it_and_nothing_else() {
-        // 1,200 communities: 4,800 octets, more than a 4,096-octet message.
-        let mut huge = RouteAttrs::default();
-        huge.attrs.next_hop = Some([192, 0, 2, 9].into());
-        huge.attrs.communities = (0..1200u32).collect();
-        let huge = Attrs::from(huge);
+        let huge = too_big_for_4096();
         let mut fanout = Fanout::default();
         fanout.run(table(40, &attrs(1)), [0, 1]);
         // In the same piece as the huge route: a route that encodes.
@@ -1300,10 +1281,10 @@ mod tests {
             .slices(encoding, usize::MAX)
             .flat_map(|(s, _)| s.to_vec())
             .collect();
-        let mut expected = changes_in(&share_bytes(&shares[0], &plain));
+        let (mut expected, _) = changes_in(&share_bytes(&shares[0], &plain));
         expected.push((nlri("198.51.100.0/24"), None));
         expected.push((beside.0, Some(Some(2))));
-        assert_eq!(changes_in(&sent), expected);
+        assert_eq!(changes_in(&sent).0, expected);
         // With extended messages the piece encodes whole: two UPDATEs.
         let extended = CodecContext {
             extended_message: true,
@@ -1319,10 +1300,7 @@ mod tests {
 
     #[test]
     fn a_coalesced_batch_keeps_the_routes_around_one_that_cannot_be_encoded_and_withdraws_it() {
-        let mut huge = RouteAttrs::default();
-        huge.attrs.next_hop = Some([192, 0, 2, 9].into());
-        huge.attrs.communities = (0..1200u32).collect();
-        let huge = Attrs::from(huge);
+        let huge = too_big_for_4096();
         let (a, b) = (attrs(1), attrs(2));
         let routes = [
             (nlri("198.51.100.0/25"), Some(&a)),
@@ -1339,7 +1317,7 @@ mod tests {
             &mut bytes,
         );
         assert!(matches!(skipped, Some(EncodeError::TooLong { .. })));
-        let mut got = changes_in(&bytes);
+        let (mut got, _) = changes_in(&bytes);
         got.sort();
         let mut expected = vec![
             (routes[0].0, Some(Some(1))),
@@ -1350,34 +1328,47 @@ mod tests {
         expected.sort();
         assert_eq!(got, expected);
         // End-of-RIB last, as before.
-        let eor = encode_end_of_rib_bytes(&plain);
+        let mut eor = Vec::new();
+        kumo_wire::encode_end_of_rib(AfiSafi::IPV4_UNICAST, &mut eor);
         assert!(bytes.ends_with(&eor));
     }
 
-    /// The route changes in `bytes` (4-octet AS), in order: prefix and
-    /// `Some(MED)` when announced, `None` when withdrawn.
-    fn changes_in(bytes: &[u8]) -> Vec<(Nlri, Option<Option<u32>>)> {
+    /// 1,200 communities: 4,800 octets, more than a 4,096-octet message.
+    fn too_big_for_4096() -> Attrs {
+        let mut huge = RouteAttrs::default();
+        huge.attrs.next_hop = Some([192, 0, 2, 9].into());
+        huge.attrs.communities = (0..1200u32).collect();
+        Attrs::from(huge)
+    }
+
+    /// A prefix and `Some(MED)` when announced, `None` when withdrawn.
+    type Change = (Nlri, Option<Option<u32>>);
+
+    /// The route changes in whole UPDATEs `bytes` (4-octet AS), in order,
+    /// and the families of the End-of-RIB markers.
+    fn changes_in(bytes: &[u8]) -> (Vec<Change>, Vec<AfiSafi>) {
         let ctx = CodecContext {
             four_octet_as: true,
             ..CodecContext::default()
         };
-        let mut out = Vec::new();
+        let (mut changes, mut eor) = (Vec::new(), Vec::new());
         let mut rest = bytes;
         while let Some(f) = frame(rest, 4096).unwrap() {
             rest = &rest[f.message.len()..];
             let Message::Update(u) = decode_message(f.message, &ctx).unwrap().message else {
                 panic!("not an UPDATE")
             };
-            out.extend(u.withdrawn.iter().map(|n| (*n, None)));
-            out.extend(u.nlri.iter().map(|n| (*n, Some(u.attributes.med))));
+            eor.extend(u.end_of_rib());
+            let withdrawn = u
+                .withdrawn
+                .iter()
+                .chain(u.mp_unreach.iter().flat_map(|m| m.nlri.iter()));
+            changes.extend(withdrawn.map(|n| (*n, None)));
+            let announced = u.nlri.iter().chain(u.mp_reach.iter().flat_map(|m| m.nlri.iter()));
+            changes.extend(announced.map(|n| (*n, Some(u.attributes.med))));
         }
-        out
-    }
-
-    fn encode_end_of_rib_bytes(ctx: &CodecContext) -> Vec<u8> {
-        let mut eor = Vec::new();
-        UpdatePacker::new(ctx).end_of_rib(AfiSafi::IPV4_UNICAST, &mut eor);
-        eor
+        assert!(rest.is_empty());
+        (changes, eor)
     }
 
     #[tokio::test]

@@ -281,6 +281,12 @@ fn update_bytes(asn: u32, prefixes: &[IpNet]) -> Vec<u8> {
 /// UPDATEs announcing `prefixes`, packed into messages of up to 65,535
 /// octets if `extended_message`.
 fn update_bytes_with(asn: u32, prefixes: &[IpNet], extended_message: bool) -> Vec<u8> {
+    updates(&attrs(asn, 5), prefixes, extended_message)
+}
+
+/// UPDATEs announcing `prefixes` with `attrs`, packed into messages of up
+/// to 65,535 octets if `extended_message`.
+fn updates(attrs: &PathAttributes, prefixes: &[IpNet], extended_message: bool) -> Vec<u8> {
     let ctx = CodecContext {
         four_octet_as: true,
         extended_message,
@@ -295,7 +301,7 @@ fn update_bytes_with(asn: u32, prefixes: &[IpNet], extended_message: bool) -> Ve
         .collect();
     let mut bytes = Vec::new();
     UpdatePacker::new(&ctx)
-        .announce(&attrs(asn, 5), AfiSafi::IPV4_UNICAST, None, &nlri, &mut bytes)
+        .announce(attrs, AfiSafi::IPV4_UNICAST, None, &nlri, &mut bytes)
         .unwrap();
     bytes
 }
@@ -858,59 +864,26 @@ async fn a_route_too_big_for_a_receiver_is_withdrawn_from_it_and_the_rest_sent()
     let mut pair = Pair::up(bgp, 100).await;
 
     let mut big_sender = raw_session_with(bgp, HOSTILE, 65004, 30, None, true).await;
-    let ctx = CodecContext {
-        four_octet_as: true,
-        extended_message: true,
-        ..CodecContext::default()
-    };
     // 1,200 communities: 4,800 octets of one attribute, over 4,096.
     let big = PathAttributes {
         communities: (0..1200u32).map(|i| (65004 << 16) | i).collect(),
         ..attrs(65004, 7)
     };
     let (too_big, after) = (prefixes(40, 3), prefixes(41, 50));
-    let nlri = |prefixes: &[IpNet]| -> Vec<Nlri> {
-        prefixes
-            .iter()
-            .map(|p| Nlri {
-                prefix: *p,
-                path_id: None,
-            })
-            .collect()
-    };
-    let packer = UpdatePacker::new(&ctx);
     // First a path the receiver can get, for the prefixes that then grow.
-    let mut bytes = Vec::new();
-    packer
-        .announce(
-            &attrs(65004, 6),
-            AfiSafi::IPV4_UNICAST,
-            None,
-            &nlri(&too_big),
-            &mut bytes,
-        )
+    big_sender
+        .write_all(&updates(&attrs(65004, 6), &too_big, true))
+        .await
         .unwrap();
-    big_sender.write_all(&bytes).await.unwrap();
     assert!(
         pair.receiver
             .recv_until(WAIT, |s| has_all(s, &too_big, Some(6)))
             .await
             .unwrap()
     );
-    bytes.clear();
-    packer
-        .announce(&big, AfiSafi::IPV4_UNICAST, None, &nlri(&too_big), &mut bytes)
-        .unwrap();
+    let mut bytes = updates(&big, &too_big, true);
     assert!(bytes.len() > kumo_wire::MAX_MESSAGE_LEN, "{} octets", bytes.len());
-    packer
-        .announce(
-            &attrs(65004, 7),
-            AfiSafi::IPV4_UNICAST,
-            None,
-            &nlri(&after),
-            &mut bytes,
-        )
-        .unwrap();
+    bytes.extend(updates(&attrs(65004, 7), &after, true));
     big_sender.write_all(&bytes).await.unwrap();
 
     let arrived = pair

@@ -1388,18 +1388,13 @@ impl ImportAnswer {
             .into_iter()
             .map(SharedRejection::from)
             .collect();
-        let modification = |i: u16| {
-            modifications
-                .get(usize::from(i))
+        fn named<T: Clone>(list: &[T], i: u16, what: &str) -> Result<T, String> {
+            list.get(usize::from(i))
                 .cloned()
-                .ok_or_else(|| format!("import answer: modification {i} of {}", modifications.len()))
-        };
-        let rejection = |i: u16| {
-            rejections
-                .get(usize::from(i))
-                .cloned()
-                .ok_or_else(|| format!("import answer: rejection {i} of {}", rejections.len()))
-        };
+                .ok_or_else(|| format!("import answer: {what} {i} of {}", list.len()))
+        }
+        let modification = |i| named(&modifications, i, "modification");
+        let rejection = |i| named(&rejections, i, "rejection");
         answers
             .verdicts
             .into_iter()
