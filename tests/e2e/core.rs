@@ -10,8 +10,9 @@
 
 use std::net::IpAddr;
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use ipnet::IpNet;
+use kumo_e2e::bird::CLIENT_PROTOCOL;
 use kumo_e2e::{
     AddPath, Announce, Bird, BirdConfig, Community, ExtCommunity, Gobgp, Ix, KUMO_ASN, LargeCommunity, Route,
     TIMEOUT, eventually, paths_for, prefix,
@@ -377,4 +378,105 @@ fn kumo_connects_actively_to_a_passive_client() {
         Ok(true)
     })
     .unwrap();
+}
+
+/// When the client's session came up (`Since` of `birdc show protocols`): a reset changes it.
+fn session_since(bird: &Bird) -> Result<String> {
+    let text = bird.birdc(&["show", "protocols", CLIENT_PROTOCOL])?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(CLIENT_PROTOCOL))
+        .with_context(|| format!("no protocol {CLIENT_PROTOCOL} in:\n{text}"))?;
+    match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+        [_, _, _, "up", since, ..] => Ok((*since).to_owned()),
+        _ => bail!("protocol {CLIENT_PROTOCOL} is not up: {line}"),
+    }
+}
+
+/// RFC 8654 §4: a route that only fits an extended message reaches the client that negotiated
+/// them; the one that did not gets a withdrawal instead, so that the smaller path it held
+/// before is not left in service. The other routes flow and no session resets.
+#[test]
+fn route_too_big_for_a_client_is_withdrawn_from_it_only() {
+    let ix = Ix::new();
+    let mut kumo = ix.kumo(vec![
+        ix.client(2, 65001),
+        ix.client(3, 65003),
+        ix.client(4, 65004),
+    ]);
+    let p = prefix("10.80.0.0/24");
+    let small = Announce::new("10.80.0.0/24").community(65001, 1);
+    let q: Vec<Announce> = (1..=5)
+        .map(|i| Announce::new(&format!("10.81.{i}.0/24")))
+        .collect();
+    let mut a = Bird::start(
+        q.iter()
+            .cloned()
+            .fold(ix.bird(2, 65001).route(small.clone()), BirdConfig::route)
+            .extended_messages(true),
+    )
+    .unwrap();
+    let b = Bird::start(ix.bird(3, 65003)).unwrap();
+    let c = Bird::start(ix.bird(4, 65004).extended_messages(true)).unwrap();
+    for bird in [&a, &b, &c] {
+        bird.wait_established(TIMEOUT).unwrap();
+    }
+    let holds = |routes: &[Route], want: &[&Announce]| -> Result<()> {
+        for w in want {
+            ensure!(
+                paths_for(routes, &w.prefix).len() == 1,
+                "no single path for {}: {routes:#?}",
+                w.prefix
+            );
+        }
+        Ok(())
+    };
+    let first: Vec<&Announce> = q.iter().chain([&small]).collect();
+    eventually("B and C to receive P (small) and Q", || {
+        holds(&b.routes()?, &first)?;
+        holds(&c.routes()?, &first)?;
+        Ok(true)
+    })
+    .unwrap();
+    let since = [&a, &b, &c].map(|bird| session_since(bird).unwrap());
+
+    // 1,200 communities: 4,800 octets of one attribute, over 4,096 (RFC 4271's maximum).
+    let big = (0..1200).fold(Announce::new("10.80.0.0/24"), |r, i| r.community(65001, i));
+    let r: Vec<Announce> = (1..=5)
+        .map(|i| Announce::new(&format!("10.82.{i}.0/24")))
+        .collect();
+    a.announce_all(std::iter::once(big).chain(r.iter().cloned()))
+        .unwrap();
+    let rest: Vec<&Announce> = q.iter().chain(&r).collect();
+    eventually("C to receive P with 1,200 communities, and Q and R", || {
+        let routes = c.routes()?;
+        holds(&routes, &rest)?;
+        let got = one_path(&routes, &p)?;
+        ensure!(
+            got.communities.len() == 1200,
+            "P has {} communities at C",
+            got.communities.len()
+        );
+        Ok(true)
+    })
+    .unwrap();
+    eventually(
+        "B to lose P (withdrawn, not left with the small path) and get Q and R",
+        || {
+            let routes = b.routes()?;
+            holds(&routes, &rest)?;
+            ensure!(
+                paths_for(&routes, &p).is_empty(),
+                "B still has P: {:#?}",
+                paths_for(&routes, &p)
+            );
+            Ok(true)
+        },
+    )
+    .unwrap();
+    for (bird, before) in [&a, &b, &c].into_iter().zip(since) {
+        let now = session_since(bird).unwrap();
+        assert_eq!(now, before, "AS{}'s session was reset", bird.asn());
+    }
+    kumo.check_running().unwrap();
 }

@@ -60,6 +60,8 @@ pub struct BirdNeighbor {
     /// Send received routes with their NEXT_HOP unchanged (`next hop keep`) instead of the
     /// instance's documentation next hop.
     pub next_hop_keep: bool,
+    /// Extended messages (RFC 8654, `enable extended messages on`); BIRD's default is off.
+    pub extended_messages: bool,
     pub hold_time: Option<u16>,
 }
 
@@ -77,6 +79,7 @@ impl BirdNeighbor {
             rs_client: false,
             export_all: false,
             next_hop_keep: false,
+            extended_messages: false,
             hold_time: None,
         }
     }
@@ -145,6 +148,12 @@ impl BirdConfig {
             n.graceful_restart = true;
             n.long_lived_graceful_restart = true;
         });
+        self
+    }
+
+    /// Extended messages (RFC 8654) on every neighbor.
+    pub fn extended_messages(mut self, on: bool) -> Self {
+        self.neighbors.iter_mut().for_each(|n| n.extended_messages = on);
         self
     }
 
@@ -220,6 +229,7 @@ impl BirdConfig {
             let _ = writeln!(c, "  long lived graceful restart on;");
         }
         let _ = writeln!(c, "  passive {};", on_off(n.passive));
+        let _ = writeln!(c, "  enable extended messages {};", on_off(n.extended_messages));
         if n.rs_client {
             let _ = writeln!(c, "  rs client;");
         }
@@ -457,8 +467,16 @@ impl Bird {
 
     /// Announces `route` (replacing an announcement of the same prefix) by reconfiguring.
     pub fn announce(&mut self, route: Announce) -> Result<()> {
-        self.config.routes.retain(|r| r.prefix != route.prefix);
-        self.config.routes.push(route);
+        self.announce_all([route])
+    }
+
+    /// Announces `routes` (each replacing an announcement of the same prefix) in one
+    /// reconfiguration, so that BIRD sends them together.
+    pub fn announce_all(&mut self, routes: impl IntoIterator<Item = Announce>) -> Result<()> {
+        for route in routes {
+            self.config.routes.retain(|r| r.prefix != route.prefix);
+            self.config.routes.push(route);
+        }
         self.reconfigure()
     }
 
@@ -520,16 +538,23 @@ pub fn parse_protocol_state(text: &str) -> Option<SessionState> {
 pub fn parse_show_route(text: &str) -> Result<Vec<Route>> {
     let mut routes: Vec<Route> = Vec::new();
     let mut current: Option<IpNet> = None;
+    // A long attribute (a big community set) goes on over lines that start with two tabs.
+    let mut last_key = String::new();
     for line in text.lines() {
         if line.trim().is_empty() || line.starts_with("Table ") {
             continue;
         }
-        if line.starts_with('\t') {
+        if line.starts_with("\t\t") {
+            let Some(route) = routes.last_mut() else { continue };
+            parse_attribute(route, &last_key, line.trim())
+                .with_context(|| format!("parsing BIRD attribute line {line:?}"))?;
+        } else if line.starts_with('\t') {
             let Some(route) = routes.last_mut() else { continue };
             let Some((key, value)) = line.trim().split_once(':') else {
                 continue;
             };
-            parse_attribute(route, key.trim(), value.trim())
+            last_key = key.trim().to_owned();
+            parse_attribute(route, &last_key, value.trim())
                 .with_context(|| format!("parsing BIRD attribute line {line:?}"))?;
         } else if line.starts_with(' ') {
             // Another path for the previous prefix.
@@ -554,11 +579,13 @@ fn parse_attribute(route: &mut Route, key: &str, value: &str) -> Result<()> {
     match key {
         "BGP.as_path" => {
             // AS_SETs print as `{1 2}`; the tests only compare sequences, so braces are dropped.
-            route.as_path = value
+            // Extended, not replaced: a long path goes on over continuation lines.
+            for asn in value
                 .split(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == ',')
                 .filter(|t| !t.is_empty())
-                .map(str::parse)
-                .collect::<Result<_, _>>()?;
+            {
+                route.as_path.push(asn.parse()?);
+            }
         }
         "BGP.next_hop" => {
             // With a link-local next hop BIRD prints two addresses; the first is the global one.
@@ -676,6 +703,21 @@ Table master6:
         assert_eq!(c.prefix, prefix("2001:db8:3::/48"));
         assert_eq!(c.next_hop, Some("2001:db8::3".parse().unwrap()));
         assert_eq!(c.med, Some(31));
+    }
+
+    #[test]
+    fn parses_attributes_continued_over_lines() {
+        // The layout of BIRD 2.0.12 for a set too long for one line.
+        let text = "10.80.0.0/24         unreachable [kumo 14:54:54.118] * (100) [AS65001i]
+\tBGP.as_path: 65001
+\tBGP.community: (65001,0) (65001,1)
+\t\t(65001,2) (65001,3)
+\t\t(65001,4)
+\tBGP.med: 3
+";
+        let routes = parse_show_route(text).unwrap();
+        assert_eq!(routes[0].communities.len(), 5, "{routes:?}");
+        assert_eq!(routes[0].med, Some(3));
     }
 
     #[test]
