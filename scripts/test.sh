@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for pair in bird:bird2 gobgpd:gobgpd stayrtr:stayrtr promtool:prometheus vtysh:frr; do
+for pair in bird:bird2 gobgpd:gobgpd stayrtr:stayrtr promtool:prometheus vtysh:frr bgpctl:openbgpd; do
     bin=${pair%%:*}; pkg=${pair##*:}
     command -v "$bin" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done

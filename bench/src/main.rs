@@ -23,6 +23,8 @@ enum Net {
 enum Rs {
     Kumo,
     Bird,
+    /// OpenBGPD (`bgpd`; needs root and `--net ix`, like BIRD).
+    Openbgpd,
     /// The floor: no routing, the expected bytes prepared once (`replay.rs`).
     Replay,
 }
@@ -72,6 +74,8 @@ struct Args {
     kumo_bin: PathBuf,
     #[arg(long, default_value = "bird")]
     bird_bin: PathBuf,
+    #[arg(long, default_value = "bgpd")]
+    openbgpd_bin: PathBuf,
     /// Give up on a run after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -218,6 +222,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         .map(|r| match r {
             Rs::Kumo => RsKind::Kumo,
             Rs::Bird => RsKind::Bird,
+            Rs::Openbgpd => RsKind::Openbgpd,
             Rs::Replay => RsKind::Replay,
         })
         .collect();
@@ -253,6 +258,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                     cpus: args.cpus.clone(),
                     kumo_bin: kumo_bin.clone(),
                     bird_bin: args.bird_bin.clone(),
+                    openbgpd_bin: args.openbgpd_bin.clone(),
                     dir: args.dir.join(format!("{kind}-{run}")),
                 },
                 timeout: Duration::from_secs(args.timeout),

@@ -1,6 +1,7 @@
-//! The route server under test: configuration for kumo or BIRD 2 with the
-//! same clients and equivalent filters, the process pinned with `taskset`,
-//! and its CPU time and memory read from /proc.
+//! The route server under test: configuration for kumo, BIRD 2 or OpenBGPD
+//! with the same clients and equivalent filters, the process pinned with
+//! `taskset`, and its CPU time and memory read from /proc (summed over the
+//! process tree: OpenBGPD is a parent, a session engine and an RDE).
 
 use std::fmt::Write as _;
 use std::io;
@@ -17,6 +18,8 @@ use crate::scenario::{RS_ASN, Scenario};
 pub enum RsKind {
     Kumo,
     Bird,
+    /// OpenBGPD (portable, Debian's `openbgpd`): `bgpd -d`.
+    Openbgpd,
     /// No route server: `kumo-bench --serve-replay` sends the expected bytes,
     /// prepared once ([`crate::replay`]), to measure the harness's floor.
     Replay,
@@ -27,6 +30,7 @@ impl std::fmt::Display for RsKind {
         f.write_str(match self {
             RsKind::Kumo => "kumo",
             RsKind::Bird => "bird",
+            RsKind::Openbgpd => "openbgpd",
             RsKind::Replay => "replay",
         })
     }
@@ -73,6 +77,7 @@ pub struct ServerOptions {
     pub cpus: String,
     pub kumo_bin: PathBuf,
     pub bird_bin: PathBuf,
+    pub openbgpd_bin: PathBuf,
     /// Directory for configs and logs of this run.
     pub dir: PathBuf,
 }
@@ -138,6 +143,47 @@ export = ["{}"]
     c
 }
 
+/// rs-standard's default bogons (`kumo_sdk::prefix::BOGONS_V4` and
+/// `BOGONS_V6`, checked against them in the tests), each with all its
+/// more-specifics, written out for the other servers' configurations.
+const BOGONS_V4: [&str; 13] = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/3",
+];
+const BOGONS_V6: [&str; 7] = [
+    "2001::/32",
+    "2001:2::/48",
+    "2001:10::/28",
+    "2001:db8::/32",
+    "2002::/16",
+    "3ffe::/16",
+    "3fff::/20",
+];
+/// rs-standard's default transit-free ASNs (its `transit_free.asns`).
+const TRANSIT_FREE: [u32; 14] = [
+    174, 701, 1299, 2914, 3257, 3320, 3356, 5511, 6453, 6461, 6762, 6830, 7018, 12956,
+];
+
+/// `items`, each followed by `suffix`, joined by `sep`.
+fn listed<T: std::fmt::Display>(items: &[T], suffix: &str, sep: &str) -> String {
+    items
+        .iter()
+        .map(|i| format!("{i}{suffix}"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 /// BIRD 2's configuration with the same checks as rs-standard's defaults, in
 /// BIRD's filter language: NEXT_HOP = the client's address, left-most AS =
 /// the client's, AS_PATH length ≤ 32, no invalid or (past the first) transit-free
@@ -158,15 +204,11 @@ ipv4 table master4 sorted;
 ipv6 table master6 sorted;
 
 # kumo_sdk::prefix::BOGONS_V4 / BOGONS_V6 (rs-standard's defaults).
-define BOGONS_V4 = [ 0.0.0.0/8+, 10.0.0.0/8+, 100.64.0.0/10+, 127.0.0.0/8+, 169.254.0.0/16+,
-  172.16.0.0/12+, 192.0.0.0/24+, 192.0.2.0/24+, 192.168.0.0/16+, 198.18.0.0/15+,
-  198.51.100.0/24+, 203.0.113.0/24+, 224.0.0.0/3+ ];
-define BOGONS_V6 = [ 2001::/32+, 2001:2::/48+, 2001:10::/28+, 2001:db8::/32+, 2002::/16+,
-  3ffe::/16+, 3fff::/20+ ];
+define BOGONS_V4 = [ {bogons4} ];
+define BOGONS_V6 = [ {bogons6} ];
 # kumo_sdk::asn::is_bogon: AS 0, AS_TRANS, documentation, private, reserved.
 define INVALID_ASNS = [ 0, 23456, 64496..131071, 4200000000..4294967295 ];
-define TRANSIT_FREE = [ 174, 701, 1299, 2914, 3257, 3320, 3356, 5511, 6453, 6461, 6762, 6830,
-  7018, 12956 ];
+define TRANSIT_FREE = [ {transit_free} ];
 
 function rs_import_ok(int peer_as; ip nh4; ip nh6) {{
   if net.type = NET_IP4 then {{
@@ -218,6 +260,9 @@ template bgp rsclient {{
 "#,
         clients = s.clients.len(),
         log = log.display(),
+        bogons4 = listed(&BOGONS_V4, "+", ", "),
+        bogons6 = listed(&BOGONS_V6, "+", ", "),
+        transit_free = listed(&TRANSIT_FREE, "", ", "),
         rs = RS_ASN,
         addr = o.addr,
         port = o.port,
@@ -245,6 +290,126 @@ protocol bgp c{asn} from rsclient {{
             v4 = cl.v4,
             v6 = cl.v6,
         );
+    }
+    c
+}
+
+/// OpenBGPD's configuration with the same checks as [`bird_config`], in
+/// OpenBGPD's filter rules (the last matching rule decides, `quick` decides at
+/// once): NEXT_HOP = the client's address (`nexthop neighbor`, and its IPv6
+/// address), left-most AS = the client's (`enforce neighbor-as`, the default
+/// towards eBGP; OpenBGPD answers a wrong one with a NOTIFICATION where the
+/// others reject the route, which no generated route triggers), AS_PATH
+/// length ≤ 32, invalid ASNs, transit-free ASNs, bogons and IPv6 outside
+/// 2000::/3, prefix length /8–/24 and /12–/48; on export the Euro-IX action
+/// communities. One Loc-RIB with `rde evaluate all`: when the best path may
+/// not go to a client, the next one that may is sent (no path hiding).
+///
+/// OpenBGPD matches an AS anywhere in the path (`AS`), or all but the
+/// right-most (`transit-as`), not "all but the left-most" as the others do
+/// for transit-free ASNs: `AS` is the same for every client not on the
+/// transit-free list itself, and no generated client is
+/// ([`crate::scenario::client_asn`]).
+///
+/// `export_filtered = false` (P3's starting point) exports everything.
+pub fn openbgpd_config(s: &Scenario, o: &ServerOptions, export_filtered: bool) -> String {
+    let rs = RS_ASN;
+    let mut c = format!(
+        r#"# Generated by kumo-bench: {clients} clients, OpenBGPD as a route server.
+AS {rs}
+router-id 192.0.2.254
+listen on {addr} port {port}
+socket "{socket}"
+fib-update no
+holdtime {hold}
+transparent-as yes
+rde evaluate all
+
+prefix-set bogons4 {{ {bogons4} }}
+prefix-set bogons6 {{ {bogons6} }}
+# Everything outside 2000::/3.
+prefix-set not-global6 {{ ::/3, 4000::/2, 8000::/1 }}
+as-set transit-free {{ {transit_free} }}
+
+group "clients" {{
+  passive
+  announce IPv6 unicast
+  # OpenBGPD keeps a directly connected eBGP neighbor's next hop only when
+  # the kernel's connected routes show it on the neighbor's network, and the
+  # portable OpenBGPD does not read them on Linux; towards a multihop
+  # neighbor `no-modify` keeps it as is.
+  multihop 2
+  set nexthop no-modify
+"#,
+        clients = s.clients.len(),
+        addr = o.addr,
+        port = o.port,
+        socket = o.dir.join("bgpd.sock").display(),
+        hold = o.hold_time,
+        bogons4 = listed(&BOGONS_V4, "", ", "),
+        bogons6 = listed(&BOGONS_V6, "", ", "),
+        transit_free = listed(&TRANSIT_FREE, "", " "),
+    );
+    for cl in &s.clients {
+        let _ = writeln!(c, "  neighbor {} {{ remote-as {} }}", cl.v4, cl.asn);
+    }
+    c.push_str(
+        r#"}
+
+# Import: what fails a check is denied at once; what passes all of them is
+# allowed only with the client's own next hop.
+deny quick from ebgp prefix-set bogons4 or-longer
+deny quick from ebgp prefix-set bogons6 or-longer
+deny quick from ebgp prefix-set not-global6 or-longer
+deny quick from ebgp prefix 0.0.0.0/0 prefixlen 8 >< 24
+deny quick from ebgp prefix ::/0 prefixlen 12 >< 48
+deny quick from ebgp max-as-len 32
+deny quick from ebgp AS { 0, 23456 }
+deny quick from ebgp AS 64496 - 131071
+deny quick from ebgp AS 4200000000 - 4294967295
+deny quick from ebgp AS as-set transit-free
+"#,
+    );
+    for cl in &s.clients {
+        let _ = write!(
+            c,
+            "allow from {v4} inet nexthop neighbor\nallow from {v4} inet6 nexthop {v6}\n",
+            v4 = cl.v4,
+            v6 = cl.v6
+        );
+    }
+    if export_filtered {
+        c.push_str(&format!(
+            r#"
+# Export: Euro-IX action communities, arouteserver's defaults as in rs-standard.
+allow to ebgp
+deny to ebgp community 0:{rs}
+deny to ebgp community {rs}:*
+deny to ebgp large-community {rs}:0:0
+deny to ebgp large-community {rs}:1:*
+allow to ebgp community {rs}:neighbor-as
+allow to ebgp large-community {rs}:1:neighbor-as
+deny quick to ebgp community 0:neighbor-as
+deny quick to ebgp large-community {rs}:0:neighbor-as
+# rs-standard removes every action community from what receivers get; routes
+# without one are not touched.
+match to ebgp community 0:* set community delete 0:*
+match to ebgp community {rs}:* set community delete {rs}:*
+match to ebgp community 65501:{rs} set community delete 65501:{rs}
+match to ebgp community 65502:{rs} set community delete 65502:{rs}
+match to ebgp community 65503:{rs} set community delete 65503:{rs}
+match to ebgp community 65511:* set community delete 65511:*
+match to ebgp community 65512:* set community delete 65512:*
+match to ebgp community 65513:* set community delete 65513:*
+match to ebgp large-community {rs}:0:* set large-community delete {rs}:0:*
+match to ebgp large-community {rs}:1:* set large-community delete {rs}:1:*
+match to ebgp large-community {rs}:101:* set large-community delete {rs}:101:*
+match to ebgp large-community {rs}:102:* set large-community delete {rs}:102:*
+match to ebgp large-community {rs}:103:* set large-community delete {rs}:103:*
+"#
+        ));
+    } else {
+        c.push_str("\nallow to ebgp\n");
     }
     c
 }
@@ -291,6 +456,17 @@ impl Server {
                     o.dir.join("bird.pid").display().to_string(),
                 ];
                 (conf, &o.bird_bin, args)
+            }
+            RsKind::Openbgpd => {
+                let conf = o.dir.join("bgpd.conf");
+                std::fs::write(&conf, openbgpd_config(s, o, !o.export_gate))
+                    .map_err(io("write bgpd.conf"))?;
+                // bgpd chroots its engines to the `_bgpd` user's home, which
+                // the Debian package's systemd unit creates (RuntimeDirectory).
+                std::fs::create_dir_all("/run/openbgpd").map_err(io("mkdir /run/openbgpd"))?;
+                // -d: stay in the foreground, log to stderr.
+                let args = vec!["-d".into(), "-f".into(), conf.display().to_string()];
+                (conf, &o.openbgpd_bin, args)
             }
             RsKind::Replay => {
                 let sp = &s.spec;
@@ -411,43 +587,92 @@ impl Server {
                 }
                 Ok(text)
             }
+            RsKind::Openbgpd => {
+                let conf = self.dir.join("bgpd.conf");
+                std::fs::write(&conf, openbgpd_config(s, o, true)).map_err(io("write bgpd.conf"))?;
+                let out = tokio::task::block_in_place(|| {
+                    Command::new("bgpctl")
+                        .arg("-s")
+                        .arg(self.dir.join("bgpd.sock"))
+                        .arg("reload")
+                        .output()
+                })
+                .map_err(io("bgpctl reload"))?;
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                if !out.status.success() || !text.contains("reload request sent") {
+                    return Err(ServerError::Swap(text));
+                }
+                Ok(text)
+            }
         }
     }
 
-    /// CPU seconds (user + system) used so far.
-    pub fn cpu_seconds(&self) -> Result<f64, ServerError> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-            .map_err(|e| ServerError::Proc(self.pid, e.to_string()))?;
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let after = stat
-            .rsplit_once(')')
-            .map(|(_, a)| a)
-            .ok_or_else(|| ServerError::Proc(self.pid, "no ')' in stat".into()))?;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of stat; `after` starts at field 3.
-        let ticks = |i: usize| -> Result<f64, ServerError> {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .ok_or_else(|| ServerError::Proc(self.pid, format!("stat field {}", i + 3)))
+    /// The daemon and every process under it (OpenBGPD's session engine and
+    /// RDE are children of its parent process).
+    fn processes(&self) -> Vec<u32> {
+        let mut tree = vec![self.pid];
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return tree;
         };
-        Ok((ticks(11)? + ticks(12)?) / clock_ticks())
+        let parents: Vec<(u32, u32)> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter_map(|pid| Some((pid, stat_fields(pid).ok()?.get(1)?.parse().ok()?)))
+            .collect();
+        // Breadth first: a process's children come after it.
+        let mut i = 0;
+        while i < tree.len() {
+            let parent = tree[i];
+            tree.extend(parents.iter().filter(|&&(_, pp)| pp == parent).map(|&(p, _)| p));
+            i += 1;
+        }
+        tree
     }
 
-    /// (VmRSS, VmHWM) in bytes.
+    /// CPU seconds (user + system) used so far by the daemon's processes.
+    pub fn cpu_seconds(&self) -> Result<f64, ServerError> {
+        let mut ticks = 0.0;
+        for (i, pid) in self.processes().into_iter().enumerate() {
+            let fields = match stat_fields(pid) {
+                Ok(f) => f,
+                // A child may be gone; the daemon itself must not be.
+                Err(_) if i > 0 => continue,
+                Err(e) => return Err(e),
+            };
+            // utime and stime are fields 14 and 15 of stat; `fields` starts at field 3.
+            let field = |k: usize| -> Result<f64, ServerError> {
+                fields
+                    .get(k)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .ok_or_else(|| ServerError::Proc(pid, format!("stat field {}", k + 3)))
+            };
+            ticks += field(11)? + field(12)?;
+        }
+        Ok(ticks / clock_ticks())
+    }
+
+    /// (VmRSS, VmHWM) in bytes, summed over the daemon's processes (for
+    /// OpenBGPD the sum of each process's peak: an upper bound of the peak).
     pub fn memory(&self) -> Result<(u64, u64), ServerError> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .map_err(|e| ServerError::Proc(self.pid, e.to_string()))?;
-        let kb = |key: &str| -> Result<u64, ServerError> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-                .map(|v| v * 1024)
-                .ok_or_else(|| ServerError::Proc(self.pid, format!("no {key}")))
-        };
-        Ok((kb("VmRSS:")?, kb("VmHWM:")?))
+        let (mut rss, mut hwm) = (0, 0);
+        for (i, pid) in self.processes().into_iter().enumerate() {
+            let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                Ok(s) => s,
+                Err(_) if i > 0 => continue,
+                Err(e) => return Err(ServerError::Proc(pid, e.to_string())),
+            };
+            let kb = |key: &str| -> Result<u64, ServerError> {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(|v| v * 1024)
+                    .ok_or_else(|| ServerError::Proc(pid, format!("no {key}")))
+            };
+            rss += kb("VmRSS:")?;
+            hwm += kb("VmHWM:")?;
+        }
+        Ok((rss, hwm))
     }
 
     /// Is the process still running?
@@ -482,6 +707,18 @@ impl Drop for Server {
     }
 }
 
+/// The fields of `/proc/PID/stat` after the command name (field 3 onwards).
+fn stat_fields(pid: u32) -> Result<Vec<String>, ServerError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| ServerError::Proc(pid, e.to_string()))?;
+    // The command name is in parentheses and may hold spaces.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, a)| a)
+        .ok_or_else(|| ServerError::Proc(pid, "no ')' in stat".into()))?;
+    Ok(after.split_whitespace().map(str::to_owned).collect())
+}
+
 fn listening(addr: SocketAddr) -> bool {
     std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
@@ -496,4 +733,90 @@ fn clock_ticks() -> f64 {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse::<f64>().ok())
         .unwrap_or(100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::ScenarioSpec;
+
+    fn scenario() -> Scenario {
+        Scenario::generate(ScenarioSpec {
+            clients: 3,
+            prefixes: 10,
+            v6_percent: 20,
+            seed: 1,
+            v4_base: [198, 18],
+            action_percent: 10,
+        })
+        .expect("a tiny scenario")
+    }
+
+    fn options(kind: RsKind, dir: PathBuf) -> ServerOptions {
+        ServerOptions {
+            kind,
+            addr: std::net::Ipv4Addr::new(198, 18, 0, 1),
+            port: 11179,
+            admin_port: 11180,
+            hold_time: 90,
+            policy_deadline_ms: None,
+            export_gate: false,
+            cpus: String::new(),
+            kumo_bin: PathBuf::from("kumo"),
+            bird_bin: PathBuf::from("bird"),
+            openbgpd_bin: PathBuf::from("bgpd"),
+            dir,
+        }
+    }
+
+    #[test]
+    fn the_written_out_bogons_are_rs_standards() {
+        let v4: Vec<String> = kumo_sdk::prefix::BOGONS_V4
+            .iter()
+            .map(|&(net, len)| format!("{}/{len}", std::net::Ipv4Addr::from(net)))
+            .collect();
+        let v6: Vec<String> = kumo_sdk::prefix::BOGONS_V6
+            .iter()
+            .map(|&(net, len)| format!("{}/{len}", std::net::Ipv6Addr::from(net)))
+            .collect();
+        assert_eq!(v4, BOGONS_V4);
+        assert_eq!(v6, BOGONS_V6);
+    }
+
+    /// BIRD and OpenBGPD accept the configurations generated for them, with
+    /// and without the export filters (both daemons are installed by
+    /// scripts/test.sh; their config checkers need no running daemon).
+    #[test]
+    fn bird_and_openbgpd_accept_the_generated_configurations() {
+        let dir = std::env::temp_dir().join(format!("kumo-bench-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        let s = scenario();
+        for filtered in [true, false] {
+            let bird = dir.join("bird.conf");
+            std::fs::write(
+                &bird,
+                bird_config(&s, &options(RsKind::Bird, dir.clone()), filtered),
+            )
+            .expect("write bird.conf");
+            let openbgpd = dir.join("bgpd.conf");
+            let o = options(RsKind::Openbgpd, dir.clone());
+            std::fs::write(&openbgpd, openbgpd_config(&s, &o, filtered)).expect("write bgpd.conf");
+            for (program, args) in [("bird", vec!["-p", "-c"]), ("bgpd", vec!["-n", "-f"])] {
+                let conf = if program == "bird" { &bird } else { &openbgpd };
+                let out = Command::new(program)
+                    .args(&args)
+                    .arg(conf)
+                    .output()
+                    .unwrap_or_else(|e| panic!("run {program} (apt-get install bird2 openbgpd): {e}"));
+                assert!(
+                    out.status.success(),
+                    "{program} refused {} (export filtered: {filtered}): {}{}",
+                    conf.display(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
