@@ -683,19 +683,26 @@ impl Server {
     /// Stop the daemon: SIGTERM (kumo sends Cease to every client; BIRD shuts
     /// down), then SIGKILL after 10 s.
     pub fn stop(&mut self) {
+        // OpenBGPD's engines exit after its parent; the next run must not
+        // start beside a lingering RDE freeing gigabytes.
+        let children: Vec<u32> = self.processes().into_iter().skip(1).collect();
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.pid.to_string())
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
+        let gone = |pid: &u32| !Path::new(&format!("/proc/{pid}")).exists();
         while Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
+            if !matches!(self.child.try_wait(), Ok(None)) && children.iter().all(gone) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in children.iter().filter(|p| !gone(p)) {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        }
     }
 }
 

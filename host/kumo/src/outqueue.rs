@@ -28,7 +28,7 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use kumo_rib::{Attrs, FastHash, FastMap as Map};
-use kumo_wire::{AfiSafi, CodecContext, EncodeError, Nlri, UpdatePacker};
+use kumo_wire::{AfiSafi, CodecContext, EncodeError, Nlri, PathAttributes, UpdatePacker};
 use smallvec::SmallVec;
 use tokio::sync::Notify;
 
@@ -863,8 +863,10 @@ impl Drop for WriterWakeups {
 /// encoding for many prefixes), then End-of-RIB per family in `end_of_rib`.
 ///
 /// A route that cannot be encoded for `ctx` (an attribute set over 4,096
-/// octets for a client without extended messages) is withdrawn instead: RFC
-/// 8654 §4, it must not be sent, and a previous path the client holds for
+/// octets for a client without extended messages) is tried again without
+/// ATOMIC_AGGREGATE and AGGREGATOR (RFC 8654 §4 asks for RFC 7606's
+/// "attribute discard" first); if it still does not fit it is withdrawn
+/// instead: RFC 8654 §4, it must not be sent, and a previous path the client holds for
 /// its prefix must not stay in service (withdrawing a prefix the client
 /// never got is harmless). Returns the first such error, if any; every
 /// other route is encoded (failing the whole call cost a client every other
@@ -913,10 +915,20 @@ pub fn encode_routes<'a>(
         }
     }
     for (attrs, family, nlri) in &announced {
-        let announce = |out: &mut Vec<u8>| {
-            packer.announce(&attrs.path_attributes(), *family, attrs.mp_next_hop(), nlri, out)
+        let announce = |path: &PathAttributes, out: &mut Vec<u8>| {
+            packer.announce(path, *family, attrs.mp_next_hop(), nlri, out)
         };
-        if let Err(e) = all_or_nothing(out, announce) {
+        let path = attrs.path_attributes();
+        if let Err(e) = all_or_nothing(out, |out| announce(&path, out)) {
+            // RFC 8654 §4: first try without the attributes RFC 7606 handles
+            // by "attribute discard" (ATOMIC_AGGREGATE, AGGREGATOR, and with
+            // it AS4_AGGREGATOR): a route just over the size still goes out.
+            if let Some(lean) = discarded(path)
+                && all_or_nothing(out, |out| announce(&lean, out)).is_ok()
+            {
+                tracing::debug!(error = %e, "sent some routes without ATOMIC_AGGREGATE and AGGREGATOR to fit");
+                continue;
+            }
             skipped.get_or_insert(e);
             if let Err(e) = all_or_nothing(out, |out| packer.withdraw(*family, nlri, out)) {
                 // Not expected: an announced family can be withdrawn.
@@ -928,6 +940,17 @@ pub fn encode_routes<'a>(
         packer.end_of_rib(*family, out);
     }
     skipped
+}
+
+/// `path` without the attributes that RFC 7606 treats by "attribute discard",
+/// if it has any.
+fn discarded(mut path: PathAttributes) -> Option<PathAttributes> {
+    if !path.atomic_aggregate && path.aggregator.is_none() {
+        return None;
+    }
+    path.atomic_aggregate = false;
+    path.aggregator = None;
+    Some(path)
 }
 
 /// `encode` appending to `out`; on failure, nothing of it is left in `out`.
@@ -1331,6 +1354,49 @@ mod tests {
         let mut eor = Vec::new();
         kumo_wire::encode_end_of_rib(AfiSafi::IPV4_UNICAST, &mut eor);
         assert!(bytes.ends_with(&eor));
+    }
+
+    #[test]
+    fn a_route_just_too_big_goes_out_without_its_discardable_attributes() {
+        let mut just = RouteAttrs::default();
+        just.attrs.next_hop = Some([192, 0, 2, 9].into());
+        just.attrs.atomic_aggregate = true;
+        just.attrs.aggregator = Some(kumo_wire::Aggregator {
+            asn: 64501,
+            address: [192, 0, 2, 1].into(),
+        });
+        let mut lean = just.attrs.clone();
+        (lean.atomic_aggregate, lean.aggregator) = (false, None);
+        let ctx = CodecContext {
+            four_octet_as: true,
+            ..CodecContext::default()
+        };
+        let route = nlri("198.51.100.0/24");
+        let encode = |path: &PathAttributes| {
+            UpdatePacker::new(&ctx).announce(path, AfiSafi::IPV4_UNICAST, None, &[route], &mut Vec::new())
+        };
+        // As many communities as fit without the two attributes.
+        while encode(&lean).is_ok() {
+            lean.communities.push(lean.communities.len() as u32);
+        }
+        lean.communities.pop();
+        just.attrs.communities = lean.communities.clone();
+        assert!(
+            encode(&just.attrs).is_err(),
+            "the route must be too big with them"
+        );
+        let just = Attrs::from(just);
+
+        let mut bytes = Vec::new();
+        let skipped = encode_routes([(route, Some(&just))].into_iter(), &[], &ctx, &mut bytes);
+        assert!(skipped.is_none(), "{skipped:?}");
+        let f = frame(&bytes, 4096).unwrap().expect("one whole UPDATE");
+        assert_eq!(f.message.len(), bytes.len());
+        let Message::Update(u) = decode_message(f.message, &ctx).unwrap().message else {
+            panic!("not an UPDATE")
+        };
+        assert_eq!(u.nlri, [route]);
+        assert_eq!(u.attributes, lean);
     }
 
     /// 1,200 communities: 4,800 octets, more than a 4,096-octet message.
