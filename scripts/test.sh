@@ -41,6 +41,7 @@ echo "== test"
 cargo test --workspace --no-fail-fast -- --test-threads="${KUMO_TEST_THREADS:-2}"
 ./scripts/schemathesis.sh   # schemathesis 4.32.5 (PyPI, pinned, in target/schemathesis/venv) against the admin API of a live kumo; fails on any finding (docs/robustness.md)
 target/debug/kumo-bench --name smoke --rs kumo,replay --clients 4 --prefixes 200 --runs 1 --cpus "" --settle 1 --timeout 60 --kumo-bin target/debug/kumo --policy-deadline-ms 1000 --port 11279 --admin-port 11280 --dir target/kumo-bench-smoke  # harness smoke run: fails unless every client gets every route (no timing is judged)
+target/debug/kumo-bench --name smoke-invalid --rs kumo --invalid --clients 4 --prefixes 200 --runs 1 --cpus "" --settle 1 --timeout 60 --kumo-bin target/debug/kumo --policy-deadline-ms 1000 --port 11279 --admin-port 11280 --dir target/kumo-bench-smoke  # the same with 13 routes per client that fail an import check: fails if kumo passes any on
 ./scripts/fuzz-smoke.sh   # cargo fuzz build (nightly) + 5 s per fuzz target from its seeds; fails on a crash (FUZZING.md)
 echo "== policy components: their own native tests (separate workspaces)"
 cargo test --manifest-path policies/Cargo.toml --target-dir target/wasm

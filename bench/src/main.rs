@@ -22,6 +22,8 @@ enum Net {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Rs {
     Kumo,
+    /// kumo with no policy at all (empty chains): beside `kumo`, the policies' cost.
+    KumoNoPolicy,
     Bird,
     /// OpenBGPD (`bgpd`; needs root and `--net ix`, like BIRD).
     Openbgpd,
@@ -91,6 +93,12 @@ struct Args {
     /// Percentage of attribute sets tagged `0:peer_as` for one other client.
     #[arg(long, default_value_t = 0)]
     action_percent: u8,
+    /// Each client also announces 13 routes that each fail one import check
+    /// (bogon, prefix length, AS_PATH, NEXT_HOP...): a server that passes any
+    /// on fails the run (unknown prefix). Checks that the servers' filters
+    /// are equivalent.
+    #[arg(long)]
+    invalid: bool,
     /// P3: start with an export policy that passes everything, then after
     /// convergence change it to rs-standard (kumo: admin API upload of
     /// `--swap-wasm` over the `gate` module; BIRD: `birdc configure`).
@@ -142,6 +150,7 @@ struct Report<'a> {
     hold_time: u16,
     policy_deadline_ms: Option<u64>,
     action_percent: u8,
+    invalid: bool,
     swap: bool,
     client_rcvbuf: u32,
     runs: &'a [RunResult],
@@ -182,6 +191,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         v6_percent: args.v6_percent,
         seed: args.seed,
         action_percent: args.action_percent,
+        invalid: args.invalid,
         v4_base: match args.net {
             Net::Loopback => [127, 1],
             Net::Ix => [198, 18],
@@ -221,13 +231,18 @@ async fn main() -> anyhow::Result<ExitCode> {
         .iter()
         .map(|r| match r {
             Rs::Kumo => RsKind::Kumo,
+            Rs::KumoNoPolicy => RsKind::KumoNoPolicy,
             Rs::Bird => RsKind::Bird,
             Rs::Openbgpd => RsKind::Openbgpd,
             Rs::Replay => RsKind::Replay,
         })
         .collect();
-    if kinds.contains(&RsKind::Replay) && (args.swap || args.action_percent > 0) {
-        anyhow::bail!("--rs replay has no policy: it cannot run with --swap or --action-percent");
+    for kind in [RsKind::Replay, RsKind::KumoNoPolicy] {
+        if kinds.contains(&kind) && (args.swap || args.action_percent > 0 || args.invalid) {
+            anyhow::bail!(
+                "--rs {kind} has no policy: it cannot run with --swap, --action-percent or --invalid"
+            );
+        }
     }
     let swap = if args.swap {
         let wasm =
@@ -364,6 +379,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             hold_time: args.hold_time,
             policy_deadline_ms: args.policy_deadline_ms,
             action_percent: args.action_percent,
+            invalid: args.invalid,
             swap: args.swap,
             client_rcvbuf: args.client_rcvbuf,
             runs: &results,

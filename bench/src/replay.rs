@@ -285,6 +285,7 @@ mod tests {
             v6_percent: 20,
             seed: 7,
             action_percent: 0,
+            invalid: false,
             v4_base: [127, 1],
         })
         .expect("scenario");

@@ -29,6 +29,9 @@ pub struct ScenarioSpec {
     /// `0:peer_as` ("do not announce to peer_as") for one other client (P3:
     /// it takes effect when the export policy becomes rs-standard).
     pub action_percent: u8,
+    /// Each client also announces [`invalid_groups`]: one route failing each
+    /// import check, which no route server may pass on.
+    pub invalid: bool,
 }
 
 /// One announcing and receiving client.
@@ -383,6 +386,10 @@ impl Scenario {
                     left -= n;
                 }
             }
+            if spec.invalid {
+                let other = client_v4(spec.v4_base, (i + 1) % spec.clients);
+                mine.extend(invalid_groups(&client, other));
+            }
             clients.push(client);
             groups.push(mine);
         }
@@ -482,6 +489,82 @@ fn attributes(client: &ClientSpec, v6: bool, rng: &mut Rng) -> PathAttributes {
     }
 }
 
+/// Routes that each fail one of rs-standard's default import checks, and
+/// BIRD's and OpenBGPD's equivalent filters: a route server must send none
+/// of them. Their prefixes are outside the index (IPv4 1.0.0.0–9.255.255.255,
+/// which the allocator starts above, and lengths the valid routes never
+/// have), so a client that receives one counts an unknown prefix and the run
+/// is not correct. Built without the random generator: the valid routes stay
+/// the same with or without them.
+pub fn invalid_groups(client: &ClientSpec, other_client: Ipv4Addr) -> Vec<RouteGroup> {
+    let [hi, lo] = (client.index as u16).to_be_bytes();
+    let v4 = |first: u8, len: u8| IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(first, hi, lo, 0), len));
+    let v6 = |first: u16, len: u8| {
+        IpNet::V6(Ipv6Net::new_assert(
+            Ipv6Addr::new(first, client.index as u16, 0, 0, 0, 0, 0, 0),
+            len,
+        ))
+    };
+    let route = |prefix: IpNet, path: Vec<u32>, next_hop: Ipv4Addr| {
+        let v6 = matches!(prefix, IpNet::V6(_));
+        RouteGroup {
+            attrs: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::from(vec![AsPathSegment::Sequence(path)])),
+                next_hop: (!v6).then_some(next_hop),
+                ..Default::default()
+            },
+            prefixes: vec![prefix],
+        }
+    };
+    let me = client.asn;
+    let ok_path = vec![me, 30_000];
+    let own = client.v4;
+    vec![
+        // Bogon prefixes.
+        route(v4(10, 24), ok_path.clone(), own),
+        route(
+            IpNet::V6(Ipv6Net::new_assert(
+                Ipv6Addr::new(0x2001, 0xdb8, client.index as u16, 0, 0, 0, 0, 0),
+                48,
+            )),
+            ok_path.clone(),
+            own,
+        ),
+        // IPv6 outside 2000::/3.
+        route(v6(0x4000, 48), ok_path.clone(), own),
+        // Prefix lengths outside /8–/24 and /12–/48.
+        route(v4(1, 25), ok_path.clone(), own),
+        route(
+            IpNet::V4(Ipv4Net::new_assert(Ipv4Addr::new(2, 0, 0, 0), 7)),
+            ok_path.clone(),
+            own,
+        ),
+        route(v6(0x2a0f, 49), ok_path.clone(), own),
+        route(
+            IpNet::V6(Ipv6Net::new_assert(
+                Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0),
+                11,
+            )),
+            ok_path.clone(),
+            own,
+        ),
+        // AS_PATH: a private ASN, AS_TRANS, a transit-free ASN, 33 ASNs,
+        // and a first AS that is not the client's.
+        route(v4(3, 24), vec![me, 64_512, 30_000], own),
+        route(v4(4, 24), vec![me, 23_456, 30_000], own),
+        route(v4(5, 24), vec![me, 3356, 30_000], own),
+        route(
+            v4(6, 24),
+            [me].into_iter().chain((0..32).map(|k| 30_000 + k)).collect(),
+            own,
+        ),
+        route(v4(7, 24), vec![30_000, me], own),
+        // NEXT_HOP: another client's address.
+        route(v4(8, 24), ok_path, other_client),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,7 +577,29 @@ mod tests {
             seed,
             v4_base: [127, 1],
             action_percent: 0,
+            invalid: false,
         }
+    }
+
+    #[test]
+    fn invalid_routes_come_after_the_same_valid_ones_and_are_never_expected() {
+        let valid = Scenario::generate(spec(7)).expect("scenario");
+        let with = Scenario::generate(ScenarioSpec {
+            invalid: true,
+            ..spec(7)
+        })
+        .expect("scenario");
+        for (i, (plain, mine)) in valid.groups.iter().zip(&with.groups).enumerate() {
+            let (same, extra) = mine.split_at(plain.len());
+            assert_eq!(format!("{plain:?}"), format!("{same:?}"), "client {i}");
+            assert_eq!(extra.len(), 13);
+            for g in extra {
+                assert_eq!(g.prefixes.len(), 1);
+                let key = PrefixKey::of(&g.prefixes[0]);
+                assert_eq!(with.index.get_after(key, 0), None, "{g:?}");
+            }
+        }
+        assert_eq!(with.index.len(), valid.index.len());
     }
 
     #[test]
@@ -555,6 +660,7 @@ mod tests {
         assert!(plain.excluded.iter().all(|&e| e == NO_EXCLUSION));
         let s = Scenario::generate(ScenarioSpec {
             action_percent: 10,
+            invalid: false,
             ..spec(5)
         })
         .expect("scenario");
