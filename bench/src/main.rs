@@ -27,6 +27,8 @@ enum Rs {
     Bird,
     /// OpenBGPD (`bgpd`; needs root and `--net ix`, like BIRD).
     Openbgpd,
+    /// GoBGP (`gobgpd`; `--net ix`: it takes next hops in 127/8 for invalid).
+    Gobgp,
     /// The floor: no routing, the expected bytes prepared once (`replay.rs`).
     Replay,
 }
@@ -78,6 +80,8 @@ struct Args {
     bird_bin: PathBuf,
     #[arg(long, default_value = "bgpd")]
     openbgpd_bin: PathBuf,
+    #[arg(long, default_value = "gobgpd")]
+    gobgp_bin: PathBuf,
     /// Give up on a run after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
@@ -101,7 +105,8 @@ struct Args {
     invalid: bool,
     /// P3: start with an export policy that passes everything, then after
     /// convergence change it to rs-standard (kumo: admin API upload of
-    /// `--swap-wasm` over the `gate` module; BIRD: `birdc configure`).
+    /// `--swap-wasm` over the `gate` module; BIRD: `birdc configure`;
+    /// OpenBGPD: `bgpctl reload`; not GoBGP, which sends no withdrawal then).
     #[arg(long)]
     swap: bool,
     /// The module uploaded by `--swap` (rs-standard as built for wasm32-wasip2).
@@ -234,6 +239,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             Rs::KumoNoPolicy => RsKind::KumoNoPolicy,
             Rs::Bird => RsKind::Bird,
             Rs::Openbgpd => RsKind::Openbgpd,
+            Rs::Gobgp => RsKind::Gobgp,
             Rs::Replay => RsKind::Replay,
         })
         .collect();
@@ -243,6 +249,12 @@ async fn main() -> anyhow::Result<ExitCode> {
                 "--rs {kind} has no policy: it cannot run with --swap, --action-percent or --invalid"
             );
         }
+    }
+    if kinds.contains(&RsKind::Gobgp) && args.swap {
+        anyhow::bail!(
+            "--rs gobgp cannot run with --swap: {}",
+            kumo_bench::server::GOBGP_NO_SWAP
+        );
     }
     let swap = if args.swap {
         let wasm =
@@ -274,6 +286,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                     kumo_bin: kumo_bin.clone(),
                     bird_bin: args.bird_bin.clone(),
                     openbgpd_bin: args.openbgpd_bin.clone(),
+                    gobgp_bin: args.gobgp_bin.clone(),
                     dir: args.dir.join(format!("{kind}-{run}")),
                 },
                 timeout: Duration::from_secs(args.timeout),

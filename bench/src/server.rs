@@ -24,6 +24,8 @@ pub enum RsKind {
     Bird,
     /// OpenBGPD (portable, Debian's `openbgpd`): `bgpd -d`.
     Openbgpd,
+    /// GoBGP (Debian's `gobgpd`), every client a route-server client.
+    Gobgp,
     /// No route server: `kumo-bench --serve-replay` sends the expected bytes,
     /// prepared once ([`crate::replay`]), to measure the harness's floor.
     Replay,
@@ -36,6 +38,7 @@ impl std::fmt::Display for RsKind {
             RsKind::KumoNoPolicy => "kumo-no-policy",
             RsKind::Bird => "bird",
             RsKind::Openbgpd => "openbgpd",
+            RsKind::Gobgp => "gobgp",
             RsKind::Replay => "replay",
         })
     }
@@ -52,6 +55,8 @@ pub enum ServerError {
     Exited(RsKind, std::process::ExitStatus, PathBuf),
     #[error("the export policy change was refused: {0}")]
     Swap(String),
+    #[error("{0} did not apply its configuration: {1}")]
+    Config(RsKind, String),
     #[error("cannot read /proc/{0}: {1}")]
     Proc(u32, String),
 }
@@ -83,6 +88,7 @@ pub struct ServerOptions {
     pub kumo_bin: PathBuf,
     pub bird_bin: PathBuf,
     pub openbgpd_bin: PathBuf,
+    pub gobgp_bin: PathBuf,
     /// Directory for configs and logs of this run.
     pub dir: PathBuf,
 }
@@ -436,6 +442,350 @@ match to ebgp large-community {rs}:103:* set large-community delete {rs}:103:*
     c
 }
 
+/// Why GoBGP cannot run P3. Checked with gobgpd 3.10 here: neither a SIGHUP
+/// reload of the filtered configuration (which, besides, applies the changed
+/// `apply-policy` of only the first neighbor: `UpdateConfig` returns from
+/// its loop over updated neighbors) nor `gobgp neighbor ADDR policy export
+/// add` followed by `softresetout` withdrew a single tagged route, and
+/// sessions stayed up.
+pub const GOBGP_NO_SWAP: &str = "GoBGP 3 keeps no Adj-RIB-Out: when a changed export policy rejects a \
+    route it has sent, it sends no withdrawal (its docs, policy.md \"Policy and Soft Reset\"; soft \
+    reset out only re-sends what the policy accepts), so the clients would keep the routes P3 takes \
+    away; only a session reset removes them";
+
+/// GoBGP's `--api-hosts` port: beside kumo's admin port, which GoBGP does
+/// not use, so that a run never reaches another instance's API.
+fn gobgp_api_port(o: &ServerOptions) -> Result<u16, ServerError> {
+    o.admin_port
+        .checked_add(1)
+        .ok_or_else(|| ServerError::Config(RsKind::Gobgp, format!("no API port above {}", o.admin_port)))
+}
+
+/// rs-standard's invalid ASNs (`kumo_sdk::asn::is_bogon`: AS 0, AS_TRANS,
+/// 64496–131071 and 4200000000–4294967295) as GoBGP AS_PATH regular
+/// expressions: GoBGP has no numeric ASN ranges. `_` is GoBGP's AS
+/// boundary; a 10-digit ASN starting with 42 is ≥ 4200000000 and, being 32
+/// bits, ≤ 4294967295. Checked against every ASN around the bounds in the
+/// tests.
+const GOBGP_INVALID_ASNS: [&str; 11] = [
+    "_0_",
+    "_23456_",
+    "_6449[6-9]_",
+    "_64[5-9][0-9][0-9]_",
+    "_6[5-9][0-9][0-9][0-9]_",
+    "_[7-9][0-9][0-9][0-9][0-9]_",
+    "_1[0-2][0-9][0-9][0-9][0-9]_",
+    "_130[0-9][0-9][0-9]_",
+    "_1310[0-6][0-9]_",
+    "_13107[01]_",
+    "_42[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]_",
+];
+
+/// One `[[policy-definitions.statements]]` of GoBGP policy `policy`, named
+/// after it (statement names are global): `conditions` and `actions` are
+/// TOML written relative to the statement (`[conditions.match-prefix-set]`,
+/// `[actions]`...).
+fn gobgp_statement(c: &mut String, policy: &str, name: &str, conditions: &str, actions: &str) {
+    let _ = writeln!(
+        c,
+        "  [[policy-definitions.statements]]\n    name = \"{policy}-{name}\""
+    );
+    for line in conditions.lines().chain(actions.lines()) {
+        match line.strip_prefix('[') {
+            Some(table) => {
+                let _ = writeln!(c, "    [policy-definitions.statements.{table}");
+            }
+            None => {
+                let _ = writeln!(c, "      {line}");
+            }
+        }
+    }
+}
+
+/// GoBGP's configuration (TOML) with the same checks as [`bird_config`], as
+/// GoBGP policies. Every client is a `route-server-client`: GoBGP keeps
+/// NEXT_HOP and AS_PATH as received and does not add its own AS. In GoBGP
+/// 3's route-server mode a client's *import* policy runs on the routes
+/// received from that client, before they enter the route server's RIB
+/// (`propagateUpdate` applies `peer.TableID()`'s import policy with no peer
+/// info, so a neighbor-set would match the route's source), and its *export*
+/// policy on what is sent to it (`filterpath` passes the receiver's peer
+/// info): the per-client checks (NEXT_HOP, first AS) are the client's own
+/// import policy, and the action communities naming a receiver are that
+/// receiver's export policy. `secondary-route`: when the export policy
+/// rejects the best path, the next one it accepts is sent (no path hiding).
+///
+/// Import, per client: shared rejections (bogons, IPv6 outside 2000::/3,
+/// prefix lengths, AS_PATH longer than 32, invalid ASNs as regular
+/// expressions, transit-free ASNs past the first), then an accept for the
+/// family's NEXT_HOP = the client's address with the client's AS first;
+/// anything else is rejected by `default-import-policy`. Export: rejections
+/// for `0:peer` / `rs:0:peer`, accept for `rs:peer` / `rs:1:peer`,
+/// rejections for `0:rs`, `rs:*`, `rs:0:0`, `rs:1:*`, and an accept; every
+/// accept removes the action communities.
+///
+/// `export_filtered = false` exports everything (P3's starting point for
+/// the others; GoBGP cannot make P3's change, [`GOBGP_NO_SWAP`]).
+pub fn gobgp_config(s: &Scenario, o: &ServerOptions, export_filtered: bool) -> String {
+    let rs = RS_ASN;
+    let mut c = format!(
+        r#"# Generated by kumo-bench: {clients} clients, GoBGP as a route server.
+[global.config]
+  as = {rs}
+  router-id = "192.0.2.254"
+  port = {port}
+  local-address-list = ["{addr}"]
+
+"#,
+        clients = s.clients.len(),
+        port = o.port,
+        addr = o.addr,
+    );
+    // Prefix sets: each bogon with every more-specific, 2000::/3 with every
+    // more-specific, and the accepted lengths.
+    let or_longer = |prefixes: &[&str], max: u8| -> Vec<(String, String)> {
+        prefixes
+            .iter()
+            .map(|p| {
+                let len = p.rsplit_once('/').map_or("0", |(_, l)| l);
+                ((*p).to_owned(), format!("{len}..{max}"))
+            })
+            .collect()
+    };
+    for (name, prefixes) in [
+        ("bogons4", or_longer(&BOGONS_V4, 32)),
+        ("bogons6", or_longer(&BOGONS_V6, 128)),
+        ("global6", or_longer(&["2000::/3"], 128)),
+        ("length4", vec![("0.0.0.0/0".to_owned(), "8..24".to_owned())]),
+        ("length6", vec![("::/0".to_owned(), "12..48".to_owned())]),
+    ] {
+        let _ = writeln!(c, "[[defined-sets.prefix-sets]]\n  prefix-set-name = \"{name}\"");
+        for (prefix, range) in prefixes {
+            let _ = writeln!(
+                c,
+                "  [[defined-sets.prefix-sets.prefix-list]]\n    ip-prefix = \"{prefix}\"\n    masklength-range = \"{range}\""
+            );
+        }
+    }
+    let _ = write!(
+        c,
+        r#"
+# kumo_sdk::asn::is_bogon, and the transit-free ASNs past the first.
+[[defined-sets.bgp-defined-sets.as-path-sets]]
+  as-path-set-name = "invalid-asns"
+  as-path-list = [{invalid}]
+[[defined-sets.bgp-defined-sets.as-path-sets]]
+  as-path-set-name = "transit-free"
+  as-path-list = ["^[^ ]+ (.*[,{{}}() ])?({transit_free})_"]
+# Euro-IX action communities that restrict a route to the receivers named.
+[[defined-sets.bgp-defined-sets.community-sets]]
+  community-set-name = "restrict"
+  community-list = ["0:{rs}", "^{rs}:[0-9]+$"]
+[[defined-sets.bgp-defined-sets.large-community-sets]]
+  large-community-set-name = "restrict-large"
+  large-community-list = ["{rs}:0:0", "^{rs}:1:[0-9]+$"]
+"#,
+        invalid = listed(&GOBGP_INVALID_ASNS.map(|r| format!("\"{r}\"")), "", ", "),
+        transit_free = listed(&TRANSIT_FREE, "", "|"),
+    );
+    for cl in &s.clients {
+        let asn = cl.asn;
+        let _ = write!(
+            c,
+            r#"[[defined-sets.bgp-defined-sets.as-path-sets]]
+  as-path-set-name = "first-c{asn}"
+  as-path-list = ["^{asn}_"]
+[[defined-sets.bgp-defined-sets.community-sets]]
+  community-set-name = "block-c{asn}"
+  community-list = ["0:{asn}"]
+[[defined-sets.bgp-defined-sets.large-community-sets]]
+  large-community-set-name = "block-large-c{asn}"
+  large-community-list = ["{rs}:0:{asn}"]
+[[defined-sets.bgp-defined-sets.community-sets]]
+  community-set-name = "allow-c{asn}"
+  community-list = ["{rs}:{asn}"]
+[[defined-sets.bgp-defined-sets.large-community-sets]]
+  large-community-set-name = "allow-large-c{asn}"
+  large-community-list = ["{rs}:1:{asn}"]
+"#
+        );
+    }
+
+    // Import: the shared rejections. The family conditions keep an
+    // inverted prefix set of one family from matching the other's routes.
+    c.push_str("\n[[policy-definitions]]\n  name = \"rs-import-checks\"\n");
+    let reject = "[actions]\nroute-disposition = \"reject-route\"";
+    let prefix = |set: &str, option: &str, family: &str| {
+        format!(
+            "[conditions.match-prefix-set]\nprefix-set = \"{set}\"\nmatch-set-options = \"{option}\"\n\
+             [conditions.bgp-conditions]\nafi-safi-in-list = [\"{family}\"]"
+        )
+    };
+    for (name, conditions) in [
+        ("bogon4", prefix("bogons4", "any", "ipv4-unicast")),
+        ("bogon6", prefix("bogons6", "any", "ipv6-unicast")),
+        ("not-global6", prefix("global6", "invert", "ipv6-unicast")),
+        ("length4", prefix("length4", "invert", "ipv4-unicast")),
+        ("length6", prefix("length6", "invert", "ipv6-unicast")),
+        (
+            "as-path-length",
+            "[conditions.bgp-conditions.as-path-length]\noperator = \"ge\"\nvalue = 33".to_owned(),
+        ),
+        (
+            "invalid-asn",
+            "[conditions.bgp-conditions.match-as-path-set]\nas-path-set = \"invalid-asns\"".to_owned(),
+        ),
+        (
+            "transit-free",
+            "[conditions.bgp-conditions.match-as-path-set]\nas-path-set = \"transit-free\"".to_owned(),
+        ),
+    ] {
+        gobgp_statement(&mut c, "rs-import-checks", name, &conditions, reject);
+    }
+    // Import, per client: its own NEXT_HOP and AS first.
+    let accept = "[actions]\nroute-disposition = \"accept-route\"";
+    for cl in &s.clients {
+        let asn = cl.asn;
+        let policy = format!("rs-import-c{asn}");
+        let _ = writeln!(c, "\n[[policy-definitions]]\n  name = \"{policy}\"");
+        for (family, next_hop) in [
+            ("ipv4-unicast", format!("{}/32", cl.v4)),
+            ("ipv6-unicast", format!("{}/128", cl.v6)),
+        ] {
+            let conditions = format!(
+                "[conditions.bgp-conditions]\nafi-safi-in-list = [\"{family}\"]\nnext-hop-in-list = [\"{next_hop}\"]\n\
+                 [conditions.bgp-conditions.match-as-path-set]\nas-path-set = \"first-c{asn}\""
+            );
+            gobgp_statement(&mut c, &policy, family, &conditions, accept);
+        }
+    }
+
+    if export_filtered {
+        // rs-standard removes every action community from what receivers
+        // get; routes without one keep theirs.
+        let strip_accept = format!(
+            "[actions]\nroute-disposition = \"accept-route\"\n\
+             [actions.bgp-actions.set-community]\noptions = \"remove\"\n\
+             [actions.bgp-actions.set-community.set-community-method]\n\
+             communities-list = [\"^0:[0-9]+$\", \"^{rs}:[0-9]+$\", \"^6550[1-3]:{rs}$\", \"^6551[1-3]:[0-9]+$\"]\n\
+             [actions.bgp-actions.set-large-community]\noptions = \"remove\"\n\
+             [actions.bgp-actions.set-large-community.set-large-community-method]\n\
+             communities-list = [\"^{rs}:0:[0-9]+$\", \"^{rs}:1:[0-9]+$\", \"^{rs}:10[1-3]:[0-9]+$\"]"
+        );
+        let community =
+            |set: &str| format!("[conditions.bgp-conditions.match-community-set]\ncommunity-set = \"{set}\"");
+        let large = |set: &str| {
+            format!("[conditions.bgp-conditions.match-large-community-set]\nlarge-community-set = \"{set}\"")
+        };
+        // Export, per receiver: the communities that name it.
+        for cl in &s.clients {
+            let asn = cl.asn;
+            let p = format!("rs-export-c{asn}");
+            let _ = writeln!(c, "\n[[policy-definitions]]\n  name = \"{p}\"");
+            gobgp_statement(&mut c, &p, "block", &community(&format!("block-c{asn}")), reject);
+            gobgp_statement(
+                &mut c,
+                &p,
+                "block-large",
+                &large(&format!("block-large-c{asn}")),
+                reject,
+            );
+            gobgp_statement(
+                &mut c,
+                &p,
+                "allow",
+                &community(&format!("allow-c{asn}")),
+                &strip_accept,
+            );
+            let allow_large = large(&format!("allow-large-c{asn}"));
+            gobgp_statement(&mut c, &p, "allow-large", &allow_large, &strip_accept);
+        }
+        // Export, shared: a route restricted to receivers that did not name
+        // this one goes nowhere else.
+        c.push_str("\n[[policy-definitions]]\n  name = \"rs-export-rest\"\n");
+        let p = "rs-export-rest";
+        gobgp_statement(&mut c, p, "restrict", &community("restrict"), reject);
+        gobgp_statement(&mut c, p, "restrict-large", &large("restrict-large"), reject);
+        gobgp_statement(&mut c, p, "accept", "", &strip_accept);
+    }
+
+    for cl in &s.clients {
+        let asn = cl.asn;
+        let export = if export_filtered {
+            format!("\"rs-export-c{asn}\", \"rs-export-rest\"")
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            c,
+            r#"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{v4}"
+    peer-as = {asn}
+  [neighbors.timers.config]
+    hold-time = {hold}
+  [neighbors.transport.config]
+    passive-mode = true
+  [neighbors.route-server.config]
+    route-server-client = true
+    secondary-route = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+  [neighbors.apply-policy.config]
+    import-policy-list = ["rs-import-checks", "rs-import-c{asn}"]
+    default-import-policy = "reject-route"
+    export-policy-list = [{export}]
+    default-export-policy = "accept-route"
+"#,
+            v4 = cl.v4,
+            hold = o.hold_time,
+        );
+    }
+    c
+}
+
+/// Has gobgpd applied its whole configuration? It listens before it reads
+/// its policies and neighbors, and it logs a policy it cannot build (a
+/// duplicate statement name, a bad regular expression) and runs without it,
+/// passing every route: this waits until the last client's import policy
+/// shows in its API (asked first: everything logged while applying it is
+/// then in the log) and refuses a configuration with an error logged.
+fn gobgp_configured(s: &Scenario, o: &ServerOptions, log: &Path) -> Result<bool, ServerError> {
+    let shown = match s.clients.last() {
+        Some(last) => {
+            let out = Command::new("gobgp")
+                .args([
+                    "-u",
+                    "127.0.0.1",
+                    "-p",
+                    &gobgp_api_port(o)?.to_string(),
+                    "neighbor",
+                ])
+                .args([last.v4.to_string().as_str(), "policy", "import"])
+                .output()
+                .map_err(io("gobgp neighbor ADDR policy import"))?;
+            String::from_utf8_lossy(&out.stdout).contains(&format!("rs-import-c{}", last.asn))
+        }
+        None => true,
+    };
+    let text = std::fs::read_to_string(log).map_err(io(format!("read {}", log.display())))?;
+    match text
+        .lines()
+        .find(|l| l.contains("level=error") || l.contains("level=fatal"))
+    {
+        Some(line) => Err(ServerError::Config(
+            RsKind::Gobgp,
+            format!("{line} (see {})", log.display()),
+        )),
+        None => Ok(shown),
+    }
+}
+
 /// A running route server.
 #[derive(Debug)]
 pub struct Server {
@@ -490,6 +840,22 @@ impl Server {
                 let args = vec!["-d".into(), "-f".into(), conf.display().to_string()];
                 (conf, &o.openbgpd_bin, args)
             }
+            RsKind::Gobgp => {
+                let conf = o.dir.join("gobgpd.toml");
+                std::fs::write(&conf, gobgp_config(s, o, !o.export_gate)).map_err(io("write gobgpd.toml"))?;
+                let args = vec![
+                    "-f".into(),
+                    conf.display().to_string(),
+                    "-t".into(),
+                    "toml".into(),
+                    // Its own gRPC API (the default :50051 is everyone's), and
+                    // no pprof listener (localhost:6060 by default).
+                    format!("--api-hosts=127.0.0.1:{}", gobgp_api_port(o)?),
+                    "--pprof-disable".into(),
+                    "--log-plain".into(),
+                ];
+                (conf, &o.gobgp_bin, args)
+            }
             RsKind::Replay => {
                 let sp = &s.spec;
                 let args = [
@@ -509,6 +875,16 @@ impl Server {
         };
         let _ = conf;
         let stderr = std::fs::File::create(&log).map_err(io(format!("create {}", log.display())))?;
+        // gobgpd logs to stdout.
+        let stdout = if o.kind == RsKind::Gobgp {
+            Stdio::from(
+                stderr
+                    .try_clone()
+                    .map_err(io(format!("reopen {}", log.display())))?,
+            )
+        } else {
+            Stdio::null()
+        };
         let mut cmd = if o.cpus.is_empty() {
             Command::new(program)
         } else {
@@ -521,7 +897,7 @@ impl Server {
             .args(&args)
             .env("KUMO_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .map_err(io(format!("start {}", program.display())))?;
@@ -542,9 +918,27 @@ impl Server {
                 return Err(ServerError::Exited(o.kind, status, server.log.clone()));
             }
             if listening(bgp) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
+                let applied = match o.kind {
+                    RsKind::Gobgp => gobgp_configured(s, o, &server.log),
+                    _ => Ok(true),
+                };
+                match applied {
+                    Ok(true) => return Ok(server),
+                    Ok(false) if Instant::now() > deadline => {
+                        server.stop();
+                        let why = format!(
+                            "no import policy on the last client after 60 s (see {})",
+                            server.log.display()
+                        );
+                        return Err(ServerError::Config(o.kind, why));
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        server.stop();
+                        return Err(e);
+                    }
+                }
+            } else if Instant::now() > deadline {
                 server.stop();
                 return Err(ServerError::NotListening(o.kind, bgp, server.log.clone()));
             }
@@ -554,8 +948,9 @@ impl Server {
 
     /// P3's change: kumo replaces the `gate` module with `wasm` (rs-standard)
     /// through `PUT /api/v1/policies/gate`; BIRD gets the configuration with
-    /// `rs_export_ok` on every client and `birdc configure`. Returns the
-    /// server's answer.
+    /// `rs_export_ok` on every client and `birdc configure`; OpenBGPD its
+    /// filtered `bgpd.conf` and `bgpctl reload`. GoBGP cannot make it
+    /// ([`GOBGP_NO_SWAP`]). Returns the server's answer.
     pub async fn swap_export_policy(
         &self,
         s: &Scenario,
@@ -627,6 +1022,7 @@ impl Server {
                 }
                 Ok(text)
             }
+            RsKind::Gobgp => Err(ServerError::Swap(GOBGP_NO_SWAP.into())),
         }
     }
 
@@ -796,6 +1192,7 @@ mod tests {
             kumo_bin: PathBuf::from("kumo"),
             bird_bin: PathBuf::from("bird"),
             openbgpd_bin: PathBuf::from("bgpd"),
+            gobgp_bin: PathBuf::from("gobgpd"),
             dir,
         }
     }
@@ -814,11 +1211,49 @@ mod tests {
         assert_eq!(v6, BOGONS_V6);
     }
 
-    /// BIRD and OpenBGPD accept the configurations generated for them, with
-    /// and without the export filters (both daemons are installed by
-    /// scripts/test.sh; their config checkers need no running daemon).
+    /// Does `asn` match one of [`GOBGP_INVALID_ASNS`]? Each is one whole ASN
+    /// (`_…_`) of digits and classes (`[6-9]`, `[01]`), which this reads.
+    fn gobgp_invalid(asn: u32) -> bool {
+        let digits: Vec<char> = asn.to_string().chars().collect();
+        GOBGP_INVALID_ASNS.iter().any(|pattern| {
+            let mut classes: Vec<Vec<char>> = Vec::new();
+            let mut chars = pattern.trim_matches('_').chars();
+            while let Some(ch) = chars.next() {
+                if ch == '[' {
+                    let set: Vec<char> = chars.by_ref().take_while(|&c| c != ']').collect();
+                    classes.push(match set.as_slice() {
+                        [lo, '-', hi] => (*lo..=*hi).collect(),
+                        other => other.to_vec(),
+                    });
+                } else {
+                    classes.push(vec![ch]);
+                }
+            }
+            digits.len() == classes.len() && digits.iter().zip(&classes).all(|(d, c)| c.contains(d))
+        })
+    }
+
     #[test]
-    fn bird_and_openbgpd_accept_the_generated_configurations() {
+    fn the_gobgp_invalid_asn_expressions_are_rs_standards() {
+        let around = |b: u32| b.saturating_sub(2000)..=b.saturating_add(2000);
+        let asns = (0..=200_000)
+            .chain(around(4_200_000_000))
+            .chain(around(u32::MAX))
+            .chain((0..=u32::MAX).step_by(999_983));
+        for asn in asns {
+            assert_eq!(gobgp_invalid(asn), kumo_sdk::asn::is_bogon(asn), "AS{asn}");
+        }
+    }
+
+    /// BIRD, OpenBGPD and GoBGP accept the configurations generated for
+    /// them, with and without the export filters (the three daemons are
+    /// installed by scripts/test.sh; their config checkers need no running
+    /// daemon). `gobgpd --dry-run` only decodes the file (unknown keys, wrong
+    /// types): it builds no policy, so the names GoBGP needs unique are
+    /// checked here, and a policy gobgpd refuses at start is caught by
+    /// [`gobgp_configured`].
+    #[test]
+    fn bird_openbgpd_and_gobgp_accept_the_generated_configurations() {
         let dir = std::env::temp_dir().join(format!("kumo-bench-conf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("create a temporary directory");
         let s = scenario();
@@ -832,13 +1267,27 @@ mod tests {
             let openbgpd = dir.join("bgpd.conf");
             let o = options(RsKind::Openbgpd, dir.clone());
             std::fs::write(&openbgpd, openbgpd_config(&s, &o, filtered)).expect("write bgpd.conf");
-            for (program, args) in [("bird", vec!["-p", "-c"]), ("bgpd", vec!["-n", "-f"])] {
-                let conf = if program == "bird" { &bird } else { &openbgpd };
+            let gobgp = dir.join("gobgpd.toml");
+            let text = gobgp_config(&s, &options(RsKind::Gobgp, dir.clone()), filtered);
+            let mut names: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("name = "))
+                .collect();
+            let all = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), all, "GoBGP policy and statement names repeat");
+            std::fs::write(&gobgp, text).expect("write gobgpd.toml");
+            for (program, conf, args) in [
+                ("bird", &bird, vec!["-p", "-c"]),
+                ("bgpd", &openbgpd, vec!["-n", "-f"]),
+                ("gobgpd", &gobgp, vec!["--dry-run", "-t", "toml", "-f"]),
+            ] {
                 let out = Command::new(program)
                     .args(&args)
                     .arg(conf)
                     .output()
-                    .unwrap_or_else(|e| panic!("run {program} (apt-get install bird2 openbgpd): {e}"));
+                    .unwrap_or_else(|e| panic!("run {program} (apt-get install bird2 openbgpd gobgpd): {e}"));
                 assert!(
                     out.status.success(),
                     "{program} refused {} (export filtered: {filtered}): {}{}",
