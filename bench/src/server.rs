@@ -987,43 +987,43 @@ impl Server {
                 "{} has no policy to change",
                 self.kind
             ))),
-            RsKind::Bird => {
-                let conf = self.dir.join("bird.conf");
-                std::fs::write(&conf, bird_config(s, o, true)).map_err(io("write bird.conf"))?;
-                let ctl = self.dir.join("bird.ctl");
-                let out = tokio::task::block_in_place(|| {
-                    Command::new("birdc")
-                        .arg("-s")
-                        .arg(&ctl)
-                        .arg("configure")
-                        .output()
-                })
-                .map_err(io("birdc configure"))?;
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                if !out.status.success() || !text.contains("Reconfigured") {
-                    return Err(ServerError::Swap(text));
-                }
-                Ok(text)
-            }
-            RsKind::Openbgpd => {
-                let conf = self.dir.join("bgpd.conf");
-                std::fs::write(&conf, openbgpd_config(s, o, true)).map_err(io("write bgpd.conf"))?;
-                let out = tokio::task::block_in_place(|| {
-                    Command::new("bgpctl")
-                        .arg("-s")
-                        .arg(self.dir.join("bgpd.sock"))
-                        .arg("reload")
-                        .output()
-                })
-                .map_err(io("bgpctl reload"))?;
-                let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                if !out.status.success() || !text.contains("reload request sent") {
-                    return Err(ServerError::Swap(text));
-                }
-                Ok(text)
-            }
+            RsKind::Bird => self.reconfigure(
+                ("bird.conf", bird_config(s, o, true)),
+                ["birdc", "-s", "bird.ctl", "configure"],
+                "Reconfigured",
+            ),
+            RsKind::Openbgpd => self.reconfigure(
+                ("bgpd.conf", openbgpd_config(s, o, true)),
+                ["bgpctl", "-s", "bgpd.sock", "reload"],
+                "reload request sent",
+            ),
             RsKind::Gobgp => Err(ServerError::Swap(GOBGP_NO_SWAP.into())),
         }
+    }
+
+    /// Rewrite the configuration file `(name, text)` in the run's directory
+    /// and run `[program, flag, socket, command]` (the socket named relative
+    /// to the directory); its output must contain `done`.
+    fn reconfigure(
+        &self,
+        (name, text): (&str, String),
+        [program, flag, socket, command]: [&str; 4],
+        done: &str,
+    ) -> Result<String, ServerError> {
+        std::fs::write(self.dir.join(name), text).map_err(io(format!("write {name}")))?;
+        let out = tokio::task::block_in_place(|| {
+            Command::new(program)
+                .arg(flag)
+                .arg(self.dir.join(socket))
+                .arg(command)
+                .output()
+        })
+        .map_err(io(format!("{program} {command}")))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() || !text.contains(done) {
+            return Err(ServerError::Swap(text));
+        }
+        Ok(text)
     }
 
     /// The daemon and every process under it (OpenBGPD's session engine and
