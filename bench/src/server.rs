@@ -995,7 +995,9 @@ impl Server {
             RsKind::Openbgpd => self.reconfigure(
                 ("bgpd.conf", openbgpd_config(s, o, true)),
                 ["bgpctl", "-s", "bgpd.sock", "reload"],
-                "reload request sent",
+                // bgpctl prints "reload request sent" before bgpd answers, and
+                // exits 0 for a refused configuration too.
+                "request processed",
             ),
             RsKind::Gobgp => Err(ServerError::Swap(GOBGP_NO_SWAP.into())),
         }
@@ -1070,7 +1072,8 @@ impl Server {
     }
 
     /// (VmRSS, VmHWM) in bytes, summed over the daemon's processes (for
-    /// OpenBGPD the sum of each process's peak: an upper bound of the peak).
+    /// OpenBGPD upper bounds: pages shared since the fork count once per
+    /// process, and the peaks of its processes need not coincide).
     pub fn memory(&self) -> Result<(u64, u64), ServerError> {
         let (mut rss, mut hwm) = (0, 0);
         for (i, pid) in self.processes().into_iter().enumerate() {
@@ -1088,8 +1091,12 @@ impl Server {
                     .map(|v| v * 1024)
                     .ok_or_else(|| ServerError::Proc(pid, format!("no {key}")))
             };
-            rss += kb("VmRSS:")?;
-            hwm += kb("VmHWM:")?;
+            match (kb("VmRSS:"), kb("VmHWM:")) {
+                (Ok(r), Ok(h)) => (rss, hwm) = (rss + r, hwm + h),
+                // An exiting child (a zombie) has no memory lines.
+                _ if i > 0 => {}
+                (r, h) => return Err(r.and(h).err().unwrap_or(ServerError::Proc(pid, "memory".into()))),
+            }
         }
         Ok((rss, hwm))
     }
@@ -1104,13 +1111,20 @@ impl Server {
     pub fn stop(&mut self) {
         // OpenBGPD's engines exit after its parent; the next run must not
         // start beside a lingering RDE freeing gigabytes.
-        let children: Vec<u32> = self.processes().into_iter().skip(1).collect();
+        // A child is known by its PID and start time, so that a PID reused
+        // by another process after the child's exit is never signalled.
+        let children: Vec<(u32, String)> = self
+            .processes()
+            .into_iter()
+            .skip(1)
+            .filter_map(|pid| Some((pid, start_time(pid)?)))
+            .collect();
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.pid.to_string())
             .status();
         let deadline = Instant::now() + Duration::from_secs(10);
-        let gone = |pid: &u32| !Path::new(&format!("/proc/{pid}")).exists();
+        let gone = |(pid, started): &(u32, String)| start_time(*pid).as_ref() != Some(started);
         while Instant::now() < deadline {
             if !matches!(self.child.try_wait(), Ok(None)) && children.iter().all(gone) {
                 return;
@@ -1119,7 +1133,7 @@ impl Server {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for pid in children.iter().filter(|p| !gone(p)) {
+        for (pid, _) in children.iter().filter(|c| !gone(c)) {
             let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
         }
     }
@@ -1131,6 +1145,11 @@ impl Drop for Server {
             self.stop();
         }
     }
+}
+
+/// When process `pid` started (field 22 of `/proc/PID/stat`), if it runs.
+fn start_time(pid: u32) -> Option<String> {
+    stat_fields(pid).ok()?.get(19).cloned()
 }
 
 /// The fields of `/proc/PID/stat` after the command name (field 3 onwards).

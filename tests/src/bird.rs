@@ -562,7 +562,9 @@ pub fn parse_show_route(text: &str) -> Result<Vec<Route>> {
                 bail!("route line without prefix: {line:?}")
             };
             routes.push(Route::empty(p));
+            last_key.clear();
         } else {
+            last_key.clear();
             let first = line.split_whitespace().next().unwrap_or_default();
             let p: IpNet = first
                 .parse()
@@ -579,7 +581,6 @@ fn parse_attribute(route: &mut Route, key: &str, value: &str) -> Result<()> {
     match key {
         "BGP.as_path" => {
             // AS_SETs print as `{1 2}`; the tests only compare sequences, so braces are dropped.
-            // Extended, not replaced: a long path goes on over continuation lines.
             for asn in value
                 .split(|c: char| c.is_whitespace() || c == '{' || c == '}' || c == ',')
                 .filter(|t| !t.is_empty())

@@ -1404,6 +1404,12 @@ mod tests {
         let mut huge = RouteAttrs::default();
         huge.attrs.next_hop = Some([192, 0, 2, 9].into());
         huge.attrs.communities = (0..1200u32).collect();
+        // Still too big without the attributes RFC 7606 discards.
+        huge.attrs.atomic_aggregate = true;
+        huge.attrs.aggregator = Some(kumo_wire::Aggregator {
+            asn: 64501,
+            address: [192, 0, 2, 1].into(),
+        });
         Attrs::from(huge)
     }
 
