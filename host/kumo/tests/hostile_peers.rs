@@ -855,7 +855,9 @@ async fn an_update_burst_beyond_max_prefix_closes_that_session_only() {
 /// client that negotiated it, cannot be sent to a client that did not: kumo
 /// withdraws its prefix from that client instead (RFC 8654 §4: the path the
 /// client held before must not stay in service), sends the routes around it
-/// (`WriterFlow::Skipped`), and keeps every session.
+/// (`WriterFlow::Skipped`), and keeps every session. A route over the size
+/// only because of ATOMIC_AGGREGATE and AGGREGATOR goes out without them
+/// (RFC 8654 §4 asks for RFC 7606's "attribute discard" first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_too_big_for_a_receiver_is_withdrawn_from_it_and_the_rest_sent() {
     let _serial = SERIAL.lock().await;
@@ -884,6 +886,27 @@ async fn a_route_too_big_for_a_receiver_is_withdrawn_from_it_and_the_rest_sent()
     let mut bytes = updates(&big, &too_big, true);
     assert!(bytes.len() > kumo_wire::MAX_MESSAGE_LEN, "{} octets", bytes.len());
     bytes.extend(updates(&attrs(65004, 7), &after, true));
+    // Just too big: as many communities as fit in one 4,096-octet UPDATE
+    // of the three prefixes without ATOMIC_AGGREGATE and AGGREGATOR, which
+    // make even one prefix's UPDATE too big.
+    let just = prefixes(42, 3);
+    let mut lean = attrs(65004, 8);
+    let fits = |a: &PathAttributes, p: &[IpNet]| updates(a, p, true).len() <= kumo_wire::MAX_MESSAGE_LEN;
+    while fits(&lean, &just) {
+        lean.communities
+            .push((65004 << 16) | lean.communities.len() as u32);
+    }
+    lean.communities.pop();
+    let full = PathAttributes {
+        atomic_aggregate: true,
+        aggregator: Some(kumo_wire::Aggregator {
+            asn: 65004,
+            address: Ipv4Addr::new(192, 0, 2, 4),
+        }),
+        ..lean.clone()
+    };
+    assert!(!fits(&full, &just[..1]), "the route must be too big with them");
+    bytes.extend(updates(&full, &just, true));
     big_sender.write_all(&bytes).await.unwrap();
 
     let arrived = pair
@@ -905,6 +928,23 @@ async fn a_route_too_big_for_a_receiver_is_withdrawn_from_it_and_the_rest_sent()
         count_under(&pair.receiver, 40)
     );
     assert!(arrived, "the routes after the one too big did not arrive");
+    assert!(
+        pair.receiver
+            .recv_until(WAIT, |s| has_all(s, &just, Some(8)))
+            .await
+            .unwrap(),
+        "the route just too big did not arrive"
+    );
+    for p in &just {
+        let got = &pair.receiver.rib[&Nlri {
+            prefix: *p,
+            path_id: None,
+        }];
+        assert_eq!(
+            got, &lean,
+            "{p}: not the route without its discardable attributes"
+        );
+    }
     assert_eq!(
         count_under(&pair.receiver, 40),
         0,
