@@ -490,7 +490,7 @@ fn attributes(client: &ClientSpec, v6: bool, rng: &mut Rng) -> PathAttributes {
 }
 
 /// Routes that each fail one of rs-standard's default import checks, and
-/// BIRD's and OpenBGPD's equivalent filters: a route server must send none
+/// the other route servers' equivalent filters: a route server must send none
 /// of them. Their prefixes are outside the index (IPv4 1.0.0.0–9.255.255.255,
 /// which the allocator starts above, and lengths the valid routes never
 /// have), so a client that receives one counts an unknown prefix and the run

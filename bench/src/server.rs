@@ -1049,16 +1049,25 @@ impl Server {
         tree
     }
 
+    /// `read` of the daemon and of each process under it. The daemon's error
+    /// is returned; a child's leaves that child out (it may have exited, or
+    /// be exiting: a zombie has no memory lines).
+    fn each_process<T>(&self, read: impl Fn(u32) -> Result<T, ServerError>) -> Result<Vec<T>, ServerError> {
+        let mut out = Vec::new();
+        for (i, pid) in self.processes().into_iter().enumerate() {
+            match read(pid) {
+                Ok(v) => out.push(v),
+                Err(_) if i > 0 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// CPU seconds (user + system) used so far by the daemon's processes.
     pub fn cpu_seconds(&self) -> Result<f64, ServerError> {
-        let mut ticks = 0.0;
-        for (i, pid) in self.processes().into_iter().enumerate() {
-            let fields = match stat_fields(pid) {
-                Ok(f) => f,
-                // A child may be gone; the daemon itself must not be.
-                Err(_) if i > 0 => continue,
-                Err(e) => return Err(e),
-            };
+        let ticks = self.each_process(|pid| {
+            let fields = stat_fields(pid)?;
             // utime and stime are fields 14 and 15 of stat; `fields` starts at field 3.
             let field = |k: usize| -> Result<f64, ServerError> {
                 fields
@@ -1066,22 +1075,18 @@ impl Server {
                     .and_then(|v| v.parse::<f64>().ok())
                     .ok_or_else(|| ServerError::Proc(pid, format!("stat field {}", k + 3)))
             };
-            ticks += field(11)? + field(12)?;
-        }
-        Ok(ticks / clock_ticks())
+            Ok(field(11)? + field(12)?)
+        })?;
+        Ok(ticks.iter().sum::<f64>() / clock_ticks())
     }
 
     /// (VmRSS, VmHWM) in bytes, summed over the daemon's processes (for
     /// OpenBGPD upper bounds: pages shared since the fork count once per
     /// process, and the peaks of its processes need not coincide).
     pub fn memory(&self) -> Result<(u64, u64), ServerError> {
-        let (mut rss, mut hwm) = (0, 0);
-        for (i, pid) in self.processes().into_iter().enumerate() {
-            let status = match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-                Ok(s) => s,
-                Err(_) if i > 0 => continue,
-                Err(e) => return Err(ServerError::Proc(pid, e.to_string())),
-            };
+        let each = self.each_process(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .map_err(|e| ServerError::Proc(pid, e.to_string()))?;
             let kb = |key: &str| -> Result<u64, ServerError> {
                 status
                     .lines()
@@ -1091,14 +1096,9 @@ impl Server {
                     .map(|v| v * 1024)
                     .ok_or_else(|| ServerError::Proc(pid, format!("no {key}")))
             };
-            match (kb("VmRSS:"), kb("VmHWM:")) {
-                (Ok(r), Ok(h)) => (rss, hwm) = (rss + r, hwm + h),
-                // An exiting child (a zombie) has no memory lines.
-                _ if i > 0 => {}
-                (r, h) => return Err(r.and(h).err().unwrap_or(ServerError::Proc(pid, "memory".into()))),
-            }
-        }
-        Ok((rss, hwm))
+            Ok((kb("VmRSS:")?, kb("VmHWM:")?))
+        })?;
+        Ok(each.iter().fold((0, 0), |(rss, hwm), (r, h)| (rss + r, hwm + h)))
     }
 
     /// Is the process still running?
